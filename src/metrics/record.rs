@@ -1,0 +1,191 @@
+//! The per-request record: everything measured about one request.
+
+use serde::{Deserialize, Serialize};
+
+/// Why a request failed. Failed requests never enter latency figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// Could not connect or send the request.
+    Connect,
+    /// A timeout (connect, first byte, idle gap or total) expired.
+    Timeout,
+    /// The server answered with a non-2xx status.
+    HttpStatus,
+    /// The stream carried an error event, or the body broke off.
+    StreamError,
+    /// The stream could not be parsed (bad JSON, bad UTF-8, truncated event).
+    MalformedStream,
+    /// Fewer output tokens than were forced (`ignore_eos` / `min_tokens`).
+    TruncatedOutput,
+    /// The run was stopped before the request finished.
+    Cancelled,
+}
+
+impl FailureKind {
+    /// Every category, in report order.
+    pub const ALL: [FailureKind; 7] = [
+        FailureKind::Connect,
+        FailureKind::Timeout,
+        FailureKind::HttpStatus,
+        FailureKind::StreamError,
+        FailureKind::MalformedStream,
+        FailureKind::TruncatedOutput,
+        FailureKind::Cancelled,
+    ];
+
+    /// The category's name as used in CSV columns and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Connect => "connect",
+            FailureKind::Timeout => "timeout",
+            FailureKind::HttpStatus => "http_status",
+            FailureKind::StreamError => "stream_error",
+            FailureKind::MalformedStream => "malformed_stream",
+            FailureKind::TruncatedOutput => "truncated_output",
+            FailureKind::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// A categorised failure with a short message (status, parser error...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+/// Server-side timings returned with `"return_latency": true`, in ms.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerLatency {
+    pub prefill_latency: Option<f64>,
+    pub model_prefill_latency: Option<f64>,
+    pub avg_decode_latency: Option<f64>,
+    pub time_in_queue: Option<f64>,
+    pub request_latency: Option<f64>,
+}
+
+/// Everything measured about one request. Times are in milliseconds from the
+/// request's `start` (the instant just before it was written), except
+/// `start_s`, which is seconds from the start of the phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// Index of the request inside its phase.
+    pub id: u64,
+    /// Epoch number (0-based); warm-up records are not kept.
+    pub epoch: u32,
+    /// Seconds from the start of the phase to this request's start.
+    pub start_s: f64,
+    /// Scheduled send time (open loop), seconds from the start of the phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled_s: Option<f64>,
+    /// Time to first token-carrying chunk.
+    pub ttft_ms: Option<f64>,
+    /// Start to the last token-carrying chunk.
+    pub e2el_ms: Option<f64>,
+    /// Start to the end of the body.
+    pub done_ms: f64,
+    /// Output tokens (usage when the server sent it, else the tokenizer's count).
+    pub output_tokens: u64,
+    /// Prompt tokens as built.
+    pub input_tokens: u64,
+    /// Output tokens asked for.
+    pub requested_output_tokens: u64,
+    /// `usage.completion_tokens`, when sent.
+    #[serde(default)]
+    pub usage_output_tokens: Option<u64>,
+    /// `usage.prompt_tokens`, when sent.
+    #[serde(default)]
+    pub usage_input_tokens: Option<u64>,
+    /// The tokenizer's count of the generated text.
+    #[serde(default)]
+    pub counted_output_tokens: Option<u64>,
+    /// Arrival of each token-carrying chunk (ms from start) and its token count.
+    pub chunks: Vec<(f64, u32)>,
+    /// Server-side latency figures, when returned.
+    #[serde(default)]
+    pub server: Option<ServerLatency>,
+    /// Set when the request failed.
+    #[serde(default)]
+    pub failure: Option<Failure>,
+}
+
+impl RequestRecord {
+    /// True when the request completed without failure.
+    pub fn ok(&self) -> bool {
+        self.failure.is_none()
+    }
+
+    /// TPOT: `(E2EL - TTFT) / (output_tokens - 1)`, undefined for < 2 tokens.
+    pub fn tpot_ms(&self) -> Option<f64> {
+        match (self.ttft_ms, self.e2el_ms) {
+            (Some(t), Some(e)) if self.output_tokens > 1 => {
+                Some((e - t) / (self.output_tokens - 1) as f64)
+            }
+            _ => None,
+        }
+    }
+
+    /// Per-token ITL: a chunk carrying k tokens contributes its gap / k, k times.
+    pub fn itl_ms(&self) -> impl Iterator<Item = f64> + '_ {
+        self.chunks.windows(2).flat_map(|w| {
+            let gap = w[1].0 - w[0].0;
+            let k = w[1].1.max(1);
+            std::iter::repeat_n(gap / k as f64, k as usize)
+        })
+    }
+
+    /// Raw gaps between token-carrying chunks, one per chunk.
+    pub fn chunk_gaps_ms(&self) -> impl Iterator<Item = f64> + '_ {
+        self.chunks.windows(2).map(|w| w[1].0 - w[0].0)
+    }
+
+    /// Per-stream decode speed, tokens/s after the first token.
+    pub fn decode_tokens_per_s(&self) -> Option<f64> {
+        self.tpot_ms().filter(|t| *t > 0.0).map(|t| 1000.0 / t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(chunks: Vec<(f64, u32)>, out: u64) -> RequestRecord {
+        RequestRecord {
+            id: 0,
+            epoch: 0,
+            start_s: 0.0,
+            scheduled_s: None,
+            ttft_ms: chunks.first().map(|c| c.0),
+            e2el_ms: chunks.last().map(|c| c.0),
+            done_ms: chunks.last().map(|c| c.0 + 1.0).unwrap_or(0.0),
+            output_tokens: out,
+            input_tokens: 10,
+            requested_output_tokens: out,
+            usage_output_tokens: None,
+            usage_input_tokens: None,
+            counted_output_tokens: None,
+            chunks,
+            server: None,
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn tpot_and_itl_per_token() {
+        // 1 token at 100 ms, then a burst of 4 at 140 ms, then 1 at 150 ms.
+        let r = rec(vec![(100.0, 1), (140.0, 4), (150.0, 1)], 6);
+        assert_eq!(r.tpot_ms(), Some(10.0));
+        let itl: Vec<f64> = r.itl_ms().collect();
+        assert_eq!(itl, vec![10.0, 10.0, 10.0, 10.0, 10.0]);
+        let gaps: Vec<f64> = r.chunk_gaps_ms().collect();
+        assert_eq!(gaps, vec![40.0, 10.0]);
+    }
+
+    #[test]
+    fn tpot_undefined_for_one_token() {
+        let r = rec(vec![(100.0, 1)], 1);
+        assert_eq!(r.tpot_ms(), None);
+        assert_eq!(r.decode_tokens_per_s(), None);
+    }
+}

@@ -1,0 +1,26 @@
+//! Workload preparation: tokenizer handling, prompt synthesis to exact token
+//! counts, datasets. Everything here runs before the clock starts.
+
+mod prompt;
+mod tokenizer;
+
+pub use prompt::PromptSynth;
+pub use tokenizer::{Tokenizer, TokenizerError, DEFAULT_TOKENIZER_NAME};
+
+/// One request to send, fully prepared before the run.
+///
+/// `prompt_tokens` is the exact token count of `prompt` (for chat: of the
+/// user message content) under the run's tokenizer, without special tokens.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RequestSpec {
+    /// Index of the request inside its run (stable, used in records).
+    pub id: u64,
+    /// The prompt text (completions) or the user message content (chat).
+    pub prompt: String,
+    /// Token count of `prompt` without special tokens.
+    pub prompt_tokens: usize,
+    /// Output tokens asked for (`max_tokens`).
+    pub max_tokens: usize,
+    /// Force exactly `max_tokens` output tokens (`ignore_eos` and `min_tokens`).
+    pub force_output_len: bool,
+}

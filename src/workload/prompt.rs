@@ -1,0 +1,220 @@
+//! Prompt synthesis to an exact token count.
+//!
+//! The synthesiser collects the vocabulary entries that are a space followed
+//! by a short run of ASCII letters and that encode, on their own, to exactly
+//! one token (" the", " model", ...). Byte-level BPE (GPT-2, Llama 3, Qwen)
+//! and Metaspace (SentencePiece) pre-tokenizers split text at such word
+//! boundaries, so a string of `n` such words encodes to exactly `n` tokens.
+//! Every prompt is re-encoded to check; when a tokenizer merges across words,
+//! the prompt is trimmed or extended until its count is exact.
+
+use rand::Rng;
+
+use super::Tokenizer;
+
+/// Errors making a prompt.
+#[derive(Debug, thiserror::Error)]
+pub enum PromptError {
+    /// The tokenizer has too few single-token words to build prompts from.
+    #[error("tokenizer {0}: fewer than 64 single-token words in its vocabulary; cannot build exact-length prompts")]
+    PoorVocabulary(String),
+    /// The adjustment loop could not reach the exact count.
+    #[error("tokenizer {tokenizer}: could not build a prompt of exactly {wanted} tokens (closest: {got})")]
+    Inexact {
+        tokenizer: String,
+        wanted: usize,
+        got: usize,
+    },
+}
+
+/// Builds prompts of an exact token length.
+///
+/// ```
+/// use rand::SeedableRng;
+/// let tok = servebench::workload::Tokenizer::default_embedded();
+/// let synth = servebench::workload::PromptSynth::new(&tok).unwrap();
+/// let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+/// let p = synth.prompt(100, Some(7), &mut rng).unwrap();
+/// assert_eq!(tok.count(&p), 100);
+/// ```
+#[derive(Debug, Clone)]
+pub struct PromptSynth {
+    tok: Tokenizer,
+    words: Vec<String>,
+}
+
+/// Words of the unique leading segment (enough for |words|^4 distinct ids).
+const UNIQUE_PREFIX_WORDS: usize = 4;
+
+impl PromptSynth {
+    /// Prepare a synthesiser for `tok` (scans its vocabulary once).
+    pub fn new(tok: &Tokenizer) -> Result<Self, PromptError> {
+        let mut cands: Vec<(u32, String)> = Vec::new();
+        for (_, id) in tok.hf().get_vocab(false) {
+            let text = tok.decode(&[id]);
+            let body = text.strip_prefix(' ').unwrap_or(&text);
+            if body.len() < 2 || body.len() > 10 || !body.bytes().all(|b| b.is_ascii_lowercase())
+            {
+                continue;
+            }
+            let word = format!(" {body}");
+            if tok.count(&word) == 1 {
+                cands.push((id, word));
+            }
+        }
+        cands.sort();
+        cands.dedup_by(|a, b| a.1 == b.1);
+        if cands.len() < 64 {
+            return Err(PromptError::PoorVocabulary(tok.name().to_string()));
+        }
+        Ok(PromptSynth {
+            tok: tok.clone(),
+            words: cands.into_iter().map(|(_, w)| w).collect(),
+        })
+    }
+
+    /// Number of single-token words available.
+    pub fn word_count(&self) -> usize {
+        self.words.len()
+    }
+
+    /// A prompt of exactly `n_tokens` tokens.
+    ///
+    /// With `unique_id`, the prompt opens with a leading segment derived from
+    /// the id, different for every id, so that a prefix cache cannot serve it.
+    pub fn prompt<R: Rng + ?Sized>(
+        &self,
+        n_tokens: usize,
+        unique_id: Option<u64>,
+        rng: &mut R,
+    ) -> Result<String, PromptError> {
+        self.prompt_with_prefix("", n_tokens, unique_id, rng)
+    }
+
+    /// A prompt of exactly `n_tokens` tokens that starts with `prefix`
+    /// (a shared prefix, e.g. from [`PromptSynth::prompt`] itself), followed
+    /// by the unique segment when `unique_id` is given, then random words.
+    pub fn prompt_with_prefix<R: Rng + ?Sized>(
+        &self,
+        prefix: &str,
+        n_tokens: usize,
+        unique_id: Option<u64>,
+        rng: &mut R,
+    ) -> Result<String, PromptError> {
+        let mut out = String::with_capacity(prefix.len() + n_tokens * 8);
+        out.push_str(prefix);
+        let prefix_tokens = if prefix.is_empty() {
+            0
+        } else {
+            self.tok.count(prefix)
+        };
+        let mut budget = n_tokens.saturating_sub(prefix_tokens);
+        if let Some(mut id) = unique_id {
+            let base = self.words.len() as u64;
+            for _ in 0..UNIQUE_PREFIX_WORDS.min(budget) {
+                out.push_str(&self.words[(id % base) as usize]);
+                id /= base;
+                budget -= 1;
+            }
+        }
+        for _ in 0..budget {
+            out.push_str(&self.words[rng.random_range(0..self.words.len())]);
+        }
+        self.make_exact(out, n_tokens, rng)
+    }
+
+    /// Check the count and repair it if the tokenizer merged across words.
+    fn make_exact<R: Rng + ?Sized>(
+        &self,
+        mut text: String,
+        n_tokens: usize,
+        rng: &mut R,
+    ) -> Result<String, PromptError> {
+        let mut got = self.tok.count(&text);
+        let mut tries = 0;
+        while got != n_tokens && tries < 64 {
+            tries += 1;
+            if got < n_tokens {
+                for _ in 0..(n_tokens - got) {
+                    text.push_str(&self.words[rng.random_range(0..self.words.len())]);
+                }
+            } else {
+                // Drop whole trailing words, at most the excess.
+                for _ in 0..(got - n_tokens) {
+                    match text.rfind(' ') {
+                        Some(i) if i > 0 => text.truncate(i),
+                        _ => break,
+                    }
+                }
+            }
+            got = self.tok.count(&text);
+        }
+        if got == n_tokens {
+            return Ok(text);
+        }
+        // Last resort: cut the token ids and check the decoded text.
+        let ids = self.tok.encode(&text);
+        let cut = self.tok.decode(&ids[..n_tokens.min(ids.len())]);
+        let c = self.tok.count(&cut);
+        if c == n_tokens {
+            Ok(cut)
+        } else {
+            Err(PromptError::Inexact {
+                tokenizer: self.tok.name().to_string(),
+                wanted: n_tokens,
+                got: c,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn exact_lengths() {
+        let tok = Tokenizer::default_embedded();
+        let synth = PromptSynth::new(&tok).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        for n in [1, 2, 5, 17, 128, 1000, 4096] {
+            for id in [None, Some(0), Some(123_456)] {
+                let p = synth.prompt(n, id, &mut rng).unwrap();
+                assert_eq!(tok.count(&p), n, "n={n} id={id:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn unique_prefixes_differ() {
+        let tok = Tokenizer::default_embedded();
+        let synth = PromptSynth::new(&tok).unwrap();
+        let mut a = rand::rngs::StdRng::seed_from_u64(1);
+        let mut b = rand::rngs::StdRng::seed_from_u64(1);
+        let p1 = synth.prompt(64, Some(1), &mut a).unwrap();
+        let p2 = synth.prompt(64, Some(2), &mut b).unwrap();
+        assert_ne!(p1.split(' ').nth(1), p2.split(' ').nth(1));
+    }
+
+    #[test]
+    fn shared_prefix_kept() {
+        let tok = Tokenizer::default_embedded();
+        let synth = PromptSynth::new(&tok).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        let prefix = synth.prompt(32, None, &mut rng).unwrap();
+        let p = synth
+            .prompt_with_prefix(&prefix, 100, Some(5), &mut rng)
+            .unwrap();
+        assert!(p.starts_with(&prefix));
+        assert_eq!(tok.count(&p), 100);
+    }
+
+    #[test]
+    fn zero_tokens() {
+        let tok = Tokenizer::default_embedded();
+        let synth = PromptSynth::new(&tok).unwrap();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+        assert_eq!(synth.prompt(0, None, &mut rng).unwrap(), "");
+    }
+}
