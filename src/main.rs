@@ -1,1 +1,15 @@
-fn main(){}
+//! The `servebench` binary: parse the command line, run, map errors to exit codes.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() {
+    let cli = servebench::cli::Cli::parse();
+    match servebench::cli::run(cli).await {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::exit(e.exit_code());
+        }
+    }
+}

@@ -1,1 +1,108 @@
-//! TODO
+//! Server API flavours. A [`Backend`] turns a [`RequestSpec`] into an HTTP
+//! request and gives a [`StreamParser`] that turns the response body into
+//! [`StreamEvent`]s. One small module per API.
+
+mod openai;
+mod sse;
+
+use crate::metrics::ServerLatency;
+use crate::workload::RequestSpec;
+
+pub use openai::{OpenAiChat, OpenAiCompletions};
+pub use sse::SseFramer;
+
+/// Options that apply to every request of a run.
+#[derive(Debug, Clone, Default)]
+pub struct RequestOptions {
+    /// The model name sent in the request.
+    pub model: String,
+    /// Ask for server-side latency figures (`"return_latency": true`).
+    pub return_latency: bool,
+    /// Tokens the server sends per chunk when the stream does not say
+    /// (`--num-scheduler-steps`); 1 by default.
+    pub tokens_per_chunk: u32,
+}
+
+/// A request ready to send: built and serialised before the clock starts.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    /// Path under the base URL, e.g. `/v1/completions`.
+    pub path: &'static str,
+    /// The serialised JSON body.
+    pub body: bytes::Bytes,
+}
+
+/// One thing the parser found in the stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    /// A chunk carrying `tokens` output tokens whose text was appended to the
+    /// text accumulator passed to [`StreamParser::feed`].
+    Tokens { tokens: u32 },
+    /// Token usage reported by the server.
+    Usage {
+        prompt_tokens: Option<u64>,
+        completion_tokens: Option<u64>,
+    },
+    /// Server-side latency figures.
+    Latency(ServerLatency),
+    /// An error reported inside the stream (after a 2xx status).
+    Error(String),
+    /// The stream's end marker (`data: [DONE]`).
+    Done,
+}
+
+/// A stream that could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("malformed stream: {0}")]
+pub struct ParseError(pub String);
+
+/// Incremental parser of one response body. Bytes arrive in arbitrary pieces
+/// (an event or a UTF-8 character may be split across reads).
+pub trait StreamParser: Send {
+    /// Parse `bytes`; append generated text to `text` and push events to `out`.
+    fn feed(
+        &mut self,
+        bytes: &[u8],
+        text: &mut String,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), ParseError>;
+    /// The body ended: flush what is buffered.
+    fn finish(&mut self, text: &mut String, out: &mut Vec<StreamEvent>) -> Result<(), ParseError>;
+}
+
+/// A server API flavour.
+pub trait Backend: Send + Sync {
+    /// The `--backend` name.
+    fn name(&self) -> &'static str;
+    /// Build the streaming HTTP request for `spec`.
+    fn build(&self, spec: &RequestSpec, opts: &RequestOptions) -> HttpRequest;
+    /// A fresh parser for one response body.
+    fn parser(&self, opts: &RequestOptions) -> Box<dyn StreamParser>;
+    /// True when a complete stream ends with an end marker (`[DONE]`), so
+    /// that a body ending without one is a broken stream.
+    fn end_marker(&self) -> bool {
+        true
+    }
+}
+
+/// The backends `--backend` accepts.
+pub const BACKEND_NAMES: &[&str] = &["openai", "openai-chat"];
+
+/// Errors choosing a backend.
+#[derive(Debug, thiserror::Error)]
+#[error("--backend {0}: unknown backend (expected one of: {list})", list = BACKEND_NAMES.join(", "))]
+pub struct UnknownBackend(pub String);
+
+/// The backend called `name`.
+///
+/// ```
+/// assert_eq!(servebench::backend::by_name("openai").unwrap().name(), "openai");
+/// assert!(servebench::backend::by_name("nope").is_err());
+/// ```
+pub fn by_name(name: &str) -> Result<Box<dyn Backend>, UnknownBackend> {
+    match name {
+        "openai" => Ok(Box::new(OpenAiCompletions)),
+        "openai-chat" => Ok(Box::new(OpenAiChat)),
+        other => Err(UnknownBackend(other.to_string())),
+    }
+}

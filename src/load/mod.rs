@@ -1,1 +1,11 @@
-//! TODO
+//! Sending load: the streaming client, closed-loop epochs and the static sweep.
+//! This module sends, timestamps and forwards records; nothing else.
+
+mod client;
+mod closed;
+
+pub use client::{Client, ClientError, Endpoint, PreparedRequest, Timeouts};
+pub use closed::{run_closed_epoch, EpochRun};
+mod sweep;
+
+pub use sweep::{run_static, PointKey, PointRun, Quiet, StaticPlan, SweepObserver};

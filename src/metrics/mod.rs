@@ -1,5 +1,10 @@
 //! Per-request records and their aggregation into summary figures.
 
+mod aggregate;
 mod record;
 
+pub use aggregate::{
+    failure_counts, summarize, wall_time_s, EpochFigures, PointSummary, ServerMeans, Slo,
+    DEFAULT_PERCENTILES,
+};
 pub use record::{Failure, FailureKind, RequestRecord, ServerLatency};

@@ -1,10 +1,19 @@
 //! Workload preparation: tokenizer handling, prompt synthesis to exact token
 //! counts, datasets. Everything here runs before the clock starts.
 
+mod dataset;
+mod generate;
 mod prompt;
 mod tokenizer;
 
-pub use prompt::PromptSynth;
+pub use dataset::{
+    load_dataset, load_dataset_with_stats, sample_requests, DatasetEntry, DatasetError,
+    DatasetFilter, DatasetType, LoadStats,
+};
+pub use generate::{
+    generate, read_generated, write_dataset, GenerateError, GenerateSpec, GeneratedRequest,
+};
+pub use prompt::{PromptError, PromptSynth};
 pub use tokenizer::{Tokenizer, TokenizerError, DEFAULT_TOKENIZER_NAME};
 
 /// One request to send, fully prepared before the run.

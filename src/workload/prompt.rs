@@ -53,8 +53,7 @@ impl PromptSynth {
         for (_, id) in tok.hf().get_vocab(false) {
             let text = tok.decode(&[id]);
             let body = text.strip_prefix(' ').unwrap_or(&text);
-            if body.len() < 2 || body.len() > 10 || !body.bytes().all(|b| b.is_ascii_lowercase())
-            {
+            if body.len() < 2 || body.len() > 10 || !body.bytes().all(|b| b.is_ascii_lowercase()) {
                 continue;
             }
             let word = format!(" {body}");

@@ -1,0 +1,413 @@
+//! OpenAI-compatible APIs: `/v1/completions` (`openai`) and
+//! `/v1/chat/completions` (`openai-chat`), streamed as SSE.
+//!
+//! Requests ask for `stream_options.include_usage` (a final `usage` chunk),
+//! and, when the output length is forced, `ignore_eos: true` and
+//! `min_tokens = max_tokens`. Chat requests send `max_completion_tokens` as
+//! well as `max_tokens`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Backend, HttpRequest, ParseError, RequestOptions, SseFramer, StreamEvent, StreamParser,
+};
+use crate::metrics::ServerLatency;
+use crate::workload::RequestSpec;
+
+/// `--backend openai`: `POST /v1/completions`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenAiCompletions;
+
+/// `--backend openai-chat`: `POST /v1/chat/completions`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OpenAiChat;
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+#[derive(Serialize)]
+struct CompletionBody<'a> {
+    model: &'a str,
+    prompt: &'a str,
+    max_tokens: usize,
+    temperature: f64,
+    stream: bool,
+    stream_options: StreamOptions,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    ignore_eos: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_tokens: Option<usize>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    return_latency: bool,
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    role: &'a str,
+    content: &'a str,
+}
+
+#[derive(Serialize)]
+struct ChatBody<'a> {
+    model: &'a str,
+    messages: [Message<'a>; 1],
+    max_tokens: usize,
+    max_completion_tokens: usize,
+    temperature: f64,
+    stream: bool,
+    stream_options: StreamOptions,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    ignore_eos: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_tokens: Option<usize>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    return_latency: bool,
+}
+
+fn to_bytes<T: Serialize>(body: &T) -> bytes::Bytes {
+    bytes::Bytes::from(serde_json::to_vec(body).expect("request bodies serialise"))
+}
+
+impl Backend for OpenAiCompletions {
+    fn name(&self) -> &'static str {
+        "openai"
+    }
+
+    fn build(&self, spec: &RequestSpec, opts: &RequestOptions) -> HttpRequest {
+        let body = CompletionBody {
+            model: &opts.model,
+            prompt: &spec.prompt,
+            max_tokens: spec.max_tokens,
+            temperature: 0.0,
+            stream: true,
+            stream_options: StreamOptions {
+                include_usage: true,
+            },
+            ignore_eos: spec.force_output_len,
+            min_tokens: spec.force_output_len.then_some(spec.max_tokens),
+            return_latency: opts.return_latency,
+        };
+        HttpRequest {
+            path: "/v1/completions",
+            body: to_bytes(&body),
+        }
+    }
+
+    fn parser(&self, opts: &RequestOptions) -> Box<dyn StreamParser> {
+        Box::new(OpenAiParser::new(opts.tokens_per_chunk))
+    }
+}
+
+impl Backend for OpenAiChat {
+    fn name(&self) -> &'static str {
+        "openai-chat"
+    }
+
+    fn build(&self, spec: &RequestSpec, opts: &RequestOptions) -> HttpRequest {
+        let body = ChatBody {
+            model: &opts.model,
+            messages: [Message {
+                role: "user",
+                content: &spec.prompt,
+            }],
+            max_tokens: spec.max_tokens,
+            max_completion_tokens: spec.max_tokens,
+            temperature: 0.0,
+            stream: true,
+            stream_options: StreamOptions {
+                include_usage: true,
+            },
+            ignore_eos: spec.force_output_len,
+            min_tokens: spec.force_output_len.then_some(spec.max_tokens),
+            return_latency: opts.return_latency,
+        };
+        HttpRequest {
+            path: "/v1/chat/completions",
+            body: to_bytes(&body),
+        }
+    }
+
+    fn parser(&self, opts: &RequestOptions) -> Box<dyn StreamParser> {
+        Box::new(OpenAiParser::new(opts.tokens_per_chunk))
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct Delta<'a> {
+    #[serde(borrow, default)]
+    content: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Choice<'a> {
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    delta: Option<Delta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Usage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+}
+
+/// One streamed chunk; only the first choice is read (no Vec per chunk).
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    #[serde(borrow, default, deserialize_with = "first_choice")]
+    choices: Option<Choice<'a>>,
+    #[serde(default)]
+    usage: Option<Usage>,
+    #[serde(default)]
+    latency: Option<ServerLatency>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+    #[serde(default)]
+    object: Option<Cow<'a, str>>,
+    #[serde(default)]
+    message: Option<Cow<'a, str>>,
+}
+
+fn first_choice<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Choice<'de>>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<Choice<'de>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an array of choices")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let first = seq.next_element::<Choice<'de>>()?;
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(first)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// Parser of OpenAI SSE streams (completions and chat chunks alike).
+#[derive(Debug)]
+pub struct OpenAiParser {
+    framer: SseFramer,
+    tokens_per_chunk: u32,
+}
+
+impl OpenAiParser {
+    /// A parser that counts `tokens_per_chunk` tokens per text chunk.
+    pub fn new(tokens_per_chunk: u32) -> Self {
+        OpenAiParser {
+            framer: SseFramer::default(),
+            tokens_per_chunk: tokens_per_chunk.max(1),
+        }
+    }
+}
+
+fn handle_event(
+    data: &[u8],
+    tokens_per_chunk: u32,
+    text: &mut String,
+    out: &mut Vec<StreamEvent>,
+) -> Result<(), ParseError> {
+    let trimmed = data.trim_ascii();
+    if trimmed == b"[DONE]" {
+        out.push(StreamEvent::Done);
+        return Ok(());
+    }
+    if trimmed.is_empty() {
+        return Ok(());
+    }
+    let chunk: Chunk = serde_json::from_slice(trimmed).map_err(|e| {
+        let shown = String::from_utf8_lossy(&trimmed[..trimmed.len().min(120)]);
+        ParseError(format!("{e} in event `{shown}`"))
+    })?;
+    if let Some(err) = chunk.error {
+        let msg = match &err {
+            serde_json::Value::Object(o) => o
+                .get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| err.to_string()),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        out.push(StreamEvent::Error(msg));
+        return Ok(());
+    }
+    if chunk.object.as_deref() == Some("error") {
+        let msg = chunk.message.as_deref().unwrap_or("error event");
+        out.push(StreamEvent::Error(msg.to_string()));
+        return Ok(());
+    }
+    if let Some(choice) = chunk.choices {
+        let piece = choice.text.or_else(|| choice.delta.and_then(|d| d.content));
+        if let Some(piece) = piece {
+            if !piece.is_empty() {
+                text.push_str(&piece);
+                out.push(StreamEvent::Tokens {
+                    tokens: tokens_per_chunk,
+                });
+            }
+        }
+    }
+    if let Some(u) = chunk.usage {
+        out.push(StreamEvent::Usage {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+        });
+    }
+    if let Some(l) = chunk.latency {
+        out.push(StreamEvent::Latency(l));
+    }
+    Ok(())
+}
+
+impl StreamParser for OpenAiParser {
+    fn feed(
+        &mut self,
+        bytes: &[u8],
+        text: &mut String,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), ParseError> {
+        let n = self.tokens_per_chunk;
+        self.framer.feed(bytes, |d| handle_event(d, n, text, out))
+    }
+
+    fn finish(&mut self, text: &mut String, out: &mut Vec<StreamEvent>) -> Result<(), ParseError> {
+        let n = self.tokens_per_chunk;
+        self.framer.finish(|d| handle_event(d, n, text, out))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(pieces: &[&[u8]]) -> (Result<(), ParseError>, String, Vec<StreamEvent>) {
+        let mut p = OpenAiParser::new(1);
+        let mut text = String::new();
+        let mut out = Vec::new();
+        for piece in pieces {
+            if let Err(e) = p.feed(piece, &mut text, &mut out) {
+                return (Err(e), text, out);
+            }
+        }
+        let r = p.finish(&mut text, &mut out);
+        (r, text, out)
+    }
+
+    #[test]
+    fn completion_stream_with_usage_and_latency() {
+        let body = concat!(
+            "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"text\":\" a\",\"finish_reason\":null}]}\n\n",
+            "data: {\"id\":\"c\",\"choices\":[{\"index\":0,\"text\":\" b\",\"finish_reason\":\"length\"}]}\n\n",
+            "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7},",
+            "\"latency\":{\"time_in_queue\":1.5,\"prefill_latency\":20.25}}\n\n",
+            "data: [DONE]\n\n"
+        );
+        let (r, text, ev) = parse(&[body.as_bytes()]);
+        r.unwrap();
+        assert_eq!(text, " a b");
+        assert_eq!(ev[0], StreamEvent::Tokens { tokens: 1 });
+        assert_eq!(ev[1], StreamEvent::Tokens { tokens: 1 });
+        assert_eq!(
+            ev[2],
+            StreamEvent::Usage {
+                prompt_tokens: Some(5),
+                completion_tokens: Some(2)
+            }
+        );
+        match &ev[3] {
+            StreamEvent::Latency(l) => {
+                assert_eq!(l.time_in_queue, Some(1.5));
+                assert_eq!(l.prefill_latency, Some(20.25));
+            }
+            e => panic!("{e:?}"),
+        }
+        assert_eq!(ev[4], StreamEvent::Done);
+    }
+
+    #[test]
+    fn chat_role_chunk_carries_no_token() {
+        let body = concat!(
+            "data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
+            "data: {\"choices\":[{\"delta\":{\"content\":\"hi \\u00e9\"}}]}\n\n",
+            "data: [DONE]\n\n"
+        );
+        let (r, text, ev) = parse(&[body.as_bytes()]);
+        r.unwrap();
+        assert_eq!(text, "hi \u{e9}");
+        assert_eq!(
+            ev,
+            vec![StreamEvent::Tokens { tokens: 1 }, StreamEvent::Done]
+        );
+    }
+
+    #[test]
+    fn error_event_after_200() {
+        let body = "data: {\"error\":{\"object\":\"error\",\"message\":\"boom\",\"code\":500}}\n\ndata: [DONE]\n\n";
+        let (r, _, ev) = parse(&[body.as_bytes()]);
+        r.unwrap();
+        assert_eq!(ev[0], StreamEvent::Error("boom".into()));
+    }
+
+    #[test]
+    fn bad_json_is_malformed() {
+        let (r, _, _) = parse(&[b"data: {\"choices\": [\n\n"]);
+        assert!(r.unwrap_err().0.contains("EOF"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_malformed() {
+        let (r, _, _) = parse(&[b"data: {\"choices\":[{\"text\":\"\xff\"}]}\n\n"]);
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn utf8_split_across_reads() {
+        let body = "data: {\"choices\":[{\"text\":\"\u{4f60}\u{597d}\"}]}\n\ndata: [DONE]\n\n";
+        let b = body.as_bytes();
+        let (r, text, _) = parse(&[&b[..27], &b[27..]]);
+        r.unwrap();
+        assert_eq!(text, "\u{4f60}\u{597d}");
+    }
+
+    #[test]
+    fn bodies_are_valid_json() {
+        let spec = RequestSpec {
+            id: 1,
+            prompt: "say \"hi\"".into(),
+            prompt_tokens: 3,
+            max_tokens: 16,
+            force_output_len: true,
+        };
+        let opts = RequestOptions {
+            model: "m".into(),
+            return_latency: true,
+            tokens_per_chunk: 1,
+        };
+        let c: serde_json::Value =
+            serde_json::from_slice(&OpenAiCompletions.build(&spec, &opts).body).unwrap();
+        assert_eq!(c["prompt"], "say \"hi\"");
+        assert_eq!(c["min_tokens"], 16);
+        assert_eq!(c["ignore_eos"], true);
+        assert_eq!(c["stream_options"]["include_usage"], true);
+        assert_eq!(c["return_latency"], true);
+        let h = OpenAiChat.build(&spec, &opts);
+        assert_eq!(h.path, "/v1/chat/completions");
+        let c: serde_json::Value = serde_json::from_slice(&h.body).unwrap();
+        assert_eq!(c["messages"][0]["content"], "say \"hi\"");
+        assert_eq!(c["max_completion_tokens"], 16);
+    }
+}

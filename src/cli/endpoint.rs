@@ -1,0 +1,243 @@
+//! Flags shared by every load-generating command, and their resolution into
+//! a target: a remote endpoint, or the embedded simulator.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::CliError;
+use crate::backend::{self, Backend, RequestOptions};
+use crate::load::{Client, Endpoint, Timeouts};
+use crate::sim::{SimConfig, SimServer};
+use crate::workload::Tokenizer;
+
+/// Where to send load, with what API, model, tokenizer and key.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EndpointArgs {
+    /// API flavour: openai (/v1/completions) or openai-chat (/v1/chat/completions).
+    #[arg(long, default_value = "openai")]
+    pub backend: String,
+    /// Server host (with --port). Without --host, --port or --url, the
+    /// embedded simulated server is used.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Server port (default 8000 when --host is given).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Full base URL, e.g. http://10.0.0.5:8000 (a trailing /v1 is accepted).
+    #[arg(long, conflicts_with_all = ["host", "port"])]
+    pub url: Option<String>,
+    /// Model name sent with each request (default: the server's first model
+    /// from /v1/models, else the tokenizer's name).
+    #[arg(long)]
+    pub served_model_name: Option<String>,
+    /// Name of the environment variable holding the API key (sent as a
+    /// Bearer token; never printed or written).
+    #[arg(long, default_value = "OPENAI_API_KEY", value_name = "VAR")]
+    pub api_key_env: String,
+    /// Hugging Face tokenizer.json, or a directory holding one (default: the
+    /// small BPE tokenizer embedded in servebench).
+    #[arg(long)]
+    pub tokenizer: Option<PathBuf>,
+    /// The server runs N decode steps per scheduling step, so chunks carry N
+    /// tokens (also configures the embedded simulator).
+    #[arg(long, value_name = "N")]
+    pub num_scheduler_steps: Option<u32>,
+    /// Ask the server for its own latency figures ("return_latency": true).
+    #[arg(long)]
+    pub return_latency: bool,
+    /// Settings of the embedded simulator, KEY=VALUE,... (as SERVEBENCH_SIM,
+    /// applied after it), e.g. time_scale=0.5,decode_step_ms=10.
+    #[arg(long, value_name = "KEY=VALUE,...")]
+    pub sim: Option<String>,
+    /// Connect timeout, seconds.
+    #[arg(long, default_value_t = 10.0, value_name = "S")]
+    pub connect_timeout: f64,
+    /// Longest wait for response headers, then between two reads of the body, seconds.
+    #[arg(long, default_value_t = 120.0, value_name = "S")]
+    pub idle_timeout: f64,
+    /// Longest whole request, seconds.
+    #[arg(long, default_value_t = 3600.0, value_name = "S")]
+    pub request_timeout: f64,
+}
+
+impl Default for EndpointArgs {
+    fn default() -> Self {
+        EndpointArgs {
+            backend: "openai".into(),
+            host: None,
+            port: None,
+            url: None,
+            served_model_name: None,
+            api_key_env: "OPENAI_API_KEY".into(),
+            tokenizer: None,
+            num_scheduler_steps: None,
+            return_latency: false,
+            sim: None,
+            connect_timeout: 10.0,
+            idle_timeout: 120.0,
+            request_timeout: 3600.0,
+        }
+    }
+}
+
+/// A resolved target: the client to use, and the embedded simulator when it
+/// serves the run (stopped when the target is dropped or [`Target::stop`]ped).
+pub struct Target {
+    pub client: Arc<Client>,
+    pub tokenizer: Tokenizer,
+    pub model: String,
+    pub base_url: String,
+    pub sim: Option<SimServer>,
+}
+
+impl Target {
+    /// Stop the embedded simulator, if any.
+    pub async fn stop(self) {
+        if let Some(s) = self.sim {
+            s.stop().await;
+        }
+    }
+}
+
+fn timeout_flag(flag: &str, v: f64) -> Result<Duration, CliError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(Duration::from_secs_f64(v))
+    } else {
+        Err(CliError::BadFlag {
+            flag: flag.into(),
+            reason: format!("{v} is not a positive number of seconds"),
+        })
+    }
+}
+
+/// Turn `--url` into a base URL: strip `/v1/...` endpoint suffixes.
+fn normalise_url(url: &str) -> String {
+    let mut u = url.trim().trim_end_matches('/').to_string();
+    for suffix in ["/v1/chat/completions", "/v1/completions", "/v1"] {
+        if let Some(s) = u.strip_suffix(suffix) {
+            u = s.to_string();
+            break;
+        }
+    }
+    u
+}
+
+/// Validate every flag, load the tokenizer, then start the embedded simulator
+/// or settle the remote endpoint and model name. No load is sent.
+pub async fn resolve_target(args: &EndpointArgs) -> Result<Target, CliError> {
+    let backend: Arc<dyn Backend> = Arc::from(backend::by_name(&args.backend)?);
+    let timeouts = Timeouts {
+        connect: timeout_flag("--connect-timeout", args.connect_timeout)?,
+        first_byte: timeout_flag("--idle-timeout", args.idle_timeout)?,
+        idle: timeout_flag("--idle-timeout", args.idle_timeout)?,
+        total: timeout_flag("--request-timeout", args.request_timeout)?,
+    };
+    if args.num_scheduler_steps == Some(0) {
+        return Err(CliError::BadFlag {
+            flag: "--num-scheduler-steps".into(),
+            reason: "must be at least 1".into(),
+        });
+    }
+    let tokenizer = Tokenizer::load(args.tokenizer.as_deref())?;
+    let remote = match (&args.url, &args.host, args.port) {
+        (Some(u), _, _) => Some(normalise_url(u)),
+        (None, None, None) => None,
+        (None, h, p) => {
+            let h = h.as_deref().unwrap_or("127.0.0.1");
+            let h = h.trim_start_matches("http://").trim_end_matches('/');
+            Some(format!("http://{h}:{}", p.unwrap_or(8000)))
+        }
+    };
+    if let Some(u) = &remote {
+        let flag = if args.url.is_some() {
+            "--url"
+        } else {
+            "--host/--port"
+        };
+        let parsed = url::Url::parse(u).map_err(|e| CliError::BadFlag {
+            flag: flag.into(),
+            reason: format!("`{u}` is not a valid URL: {e}"),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+            return Err(CliError::BadFlag {
+                flag: flag.into(),
+                reason: format!("`{u}` must be an http:// or https:// URL with a host"),
+            });
+        }
+    }
+    let api_key = std::env::var(&args.api_key_env)
+        .ok()
+        .filter(|k| !k.is_empty())
+        .map(|k| (args.api_key_env.clone(), k));
+    let (base_url, sim, model) = match remote {
+        Some(base) => {
+            let model = match &args.served_model_name {
+                Some(m) => m.clone(),
+                None => first_model(&base, api_key.as_ref().map(|k| k.1.as_str()))
+                    .await
+                    .unwrap_or_else(|| tokenizer.name().to_string()),
+            };
+            (base, None, model)
+        }
+        None => {
+            let mut cfg = SimConfig::from_env()?;
+            if let Some(spec) = &args.sim {
+                cfg.apply_kv(spec)?;
+            }
+            if let Some(n) = args.num_scheduler_steps {
+                cfg.num_scheduler_steps = n as usize;
+            }
+            if let Some(m) = &args.served_model_name {
+                cfg.model = m.clone();
+            }
+            cfg.validate()?;
+            let server = SimServer::start(cfg, tokenizer.clone()).await?;
+            let model = server.model().to_string();
+            (server.base_url(), Some(server), model)
+        }
+    };
+    let opts = RequestOptions {
+        model: model.clone(),
+        return_latency: args.return_latency,
+        tokens_per_chunk: args.num_scheduler_steps.unwrap_or(1),
+    };
+    let endpoint = Endpoint {
+        base_url: base_url.clone(),
+        api_key,
+    };
+    let client = Client::new(&endpoint, backend, opts, tokenizer.clone(), timeouts)?;
+    Ok(Target {
+        client: Arc::new(client),
+        tokenizer,
+        model,
+        base_url,
+        sim,
+    })
+}
+
+/// The first model id listed by `GET /v1/models`, if the server answers.
+async fn first_model(base: &str, key: Option<&str>) -> Option<String> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .ok()?;
+    let mut req = http.get(format!("{base}/v1/models"));
+    if let Some(k) = key {
+        req = req.bearer_auth(k);
+    }
+    let v: serde_json::Value = req.send().await.ok()?.json().await.ok()?;
+    v["data"][0]["id"].as_str().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_suffixes_stripped() {
+        assert_eq!(normalise_url("http://h:1/v1/"), "http://h:1");
+        assert_eq!(normalise_url("http://h:1/v1/completions"), "http://h:1");
+        assert_eq!(normalise_url("https://h/api"), "https://h/api");
+    }
+}

@@ -1,0 +1,346 @@
+//! The streaming client: sends one prepared request and times its stream.
+//!
+//! Every timestamp is taken in the task that reads the body, right after each
+//! read returns. The request is built and serialised before `start`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+
+use crate::backend::{Backend, HttpRequest, RequestOptions, StreamEvent};
+use crate::metrics::{Failure, FailureKind, RequestRecord, ServerLatency};
+use crate::workload::{RequestSpec, Tokenizer};
+
+/// Per-request time limits. A request that passes one is a failure of
+/// category `timeout`, never a latency sample.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Establishing a connection.
+    pub connect: Duration,
+    /// From start to the response headers.
+    pub first_byte: Duration,
+    /// Longest gap between two reads of the body.
+    pub idle: Duration,
+    /// Whole request.
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            first_byte: Duration::from_secs(600),
+            idle: Duration::from_secs(120),
+            total: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Errors building the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The base URL does not parse.
+    #[error("endpoint URL `{url}` does not parse: {reason}")]
+    BadUrl { url: String, reason: String },
+    /// The API key cannot be sent as a header.
+    #[error("the API key in ${var} is not a valid HTTP header value")]
+    BadKey { var: String },
+    /// reqwest could not build its client.
+    #[error("cannot build the HTTP client: {0}")]
+    Build(String),
+}
+
+/// A request ready to send: the spec's figures and the serialised HTTP body.
+#[derive(Debug, Clone)]
+pub struct PreparedRequest {
+    pub id: u64,
+    pub prompt_tokens: usize,
+    pub max_tokens: usize,
+    pub force_output_len: bool,
+    pub http: HttpRequest,
+}
+
+/// The streaming client of one run: one connection pool, one backend.
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    backend: Arc<dyn Backend>,
+    opts: RequestOptions,
+    tokenizer: Tokenizer,
+    timeouts: Timeouts,
+}
+
+/// Where to send load and how to authenticate.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// Base URL, e.g. `http://127.0.0.1:8000` (no trailing `/v1`).
+    pub base_url: String,
+    /// Name of the environment variable holding the API key, and its value.
+    pub api_key: Option<(String, String)>,
+}
+
+impl Client {
+    /// Build a client for `endpoint`.
+    pub fn new(
+        endpoint: &Endpoint,
+        backend: Arc<dyn Backend>,
+        opts: RequestOptions,
+        tokenizer: Tokenizer,
+        timeouts: Timeouts,
+    ) -> Result<Self, ClientError> {
+        let base = endpoint.base_url.trim_end_matches('/').to_string();
+        let parsed = url::Url::parse(&base).map_err(|e| ClientError::BadUrl {
+            url: base.clone(),
+            reason: e.to_string(),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(ClientError::BadUrl {
+                url: base,
+                reason: "scheme must be http or https".into(),
+            });
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Some((var, key)) = &endpoint.api_key {
+            let mut v = HeaderValue::from_str(&format!("Bearer {key}"))
+                .map_err(|_| ClientError::BadKey { var: var.clone() })?;
+            v.set_sensitive(true);
+            headers.insert(AUTHORIZATION, v);
+        }
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .connect_timeout(timeouts.connect)
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(usize::MAX)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build()
+            .map_err(|e| ClientError::Build(e.to_string()))?;
+        Ok(Client {
+            http,
+            base,
+            backend,
+            opts,
+            tokenizer,
+            timeouts,
+        })
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> &dyn Backend {
+        &*self.backend
+    }
+
+    /// Build and serialise `spec` (before the clock starts).
+    pub fn prepare(&self, spec: &RequestSpec) -> PreparedRequest {
+        PreparedRequest {
+            id: spec.id,
+            prompt_tokens: spec.prompt_tokens,
+            max_tokens: spec.max_tokens,
+            force_output_len: spec.force_output_len,
+            http: self.backend.build(spec, &self.opts),
+        }
+    }
+
+    /// Send `req` and time its stream. Never panics on a bad response: a
+    /// failure is recorded in the returned record.
+    pub async fn execute(
+        &self,
+        req: &PreparedRequest,
+        epoch: u32,
+        phase_start: Instant,
+    ) -> RequestRecord {
+        let mut st = StreamState::default();
+        let start = Instant::now();
+        let deadline = tokio::time::Instant::from_std(start + self.timeouts.total);
+        let outcome = tokio::time::timeout_at(deadline, self.stream(req, start, &mut st)).await;
+        let done = Instant::now();
+        let failure = match outcome {
+            Ok(r) => r.err(),
+            Err(_) => Some(fail(FailureKind::Timeout, "total request timeout")),
+        };
+        self.finish_record(req, epoch, phase_start, start, done, st, failure)
+    }
+
+    async fn stream(
+        &self,
+        req: &PreparedRequest,
+        start: Instant,
+        st: &mut StreamState,
+    ) -> Result<(), Failure> {
+        let url = format!("{}{}", self.base, req.http.path);
+        let send = self.http.post(url).body(req.http.body.clone()).send();
+        let resp = match tokio::time::timeout(self.timeouts.first_byte, send).await {
+            Err(_) => return Err(fail(FailureKind::Timeout, "no response headers in time")),
+            Ok(Err(e)) => return Err(classify(&e)),
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status();
+        if !status.is_success() {
+            let body = tokio::time::timeout(Duration::from_secs(5), resp.text())
+                .await
+                .ok()
+                .and_then(|r| r.ok())
+                .unwrap_or_default();
+            let body: String = body.chars().take(300).collect();
+            return Err(fail(
+                FailureKind::HttpStatus,
+                format!("HTTP {status}: {body}"),
+            ));
+        }
+        let mut resp = resp;
+        let mut parser = self.backend.parser(&self.opts);
+        let mut events = Vec::with_capacity(8);
+        loop {
+            let next = tokio::time::timeout(self.timeouts.idle, resp.chunk()).await;
+            let now = Instant::now();
+            let bytes = match next {
+                Err(_) => return Err(fail(FailureKind::Timeout, "idle timeout between chunks")),
+                Ok(Err(e)) => {
+                    return Err(fail(
+                        FailureKind::StreamError,
+                        format!("body broke off: {e}"),
+                    ))
+                }
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(b))) => b,
+            };
+            let ms = (now - start).as_secs_f64() * 1e3;
+            let r = parser.feed(&bytes, &mut st.text, &mut events);
+            st.absorb(&mut events, ms);
+            r.map_err(|e| fail(FailureKind::MalformedStream, e.0))?;
+            if let Some(msg) = st.stream_error.take() {
+                return Err(fail(FailureKind::StreamError, msg));
+            }
+        }
+        let ms = start.elapsed().as_secs_f64() * 1e3;
+        let r = parser.finish(&mut st.text, &mut events);
+        st.absorb(&mut events, ms);
+        r.map_err(|e| fail(FailureKind::MalformedStream, e.0))?;
+        if let Some(msg) = st.stream_error.take() {
+            return Err(fail(FailureKind::StreamError, msg));
+        }
+        if self.backend.end_marker() && !st.saw_done {
+            return Err(fail(
+                FailureKind::StreamError,
+                "stream ended without its end marker",
+            ));
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish_record(
+        &self,
+        req: &PreparedRequest,
+        epoch: u32,
+        phase_start: Instant,
+        start: Instant,
+        done: Instant,
+        st: StreamState,
+        mut failure: Option<Failure>,
+    ) -> RequestRecord {
+        let counted = (!st.text.is_empty() || st.chunks.is_empty())
+            .then(|| self.tokenizer.count(&st.text) as u64);
+        let output_tokens = st.usage_completion.or(counted).unwrap_or(0);
+        if failure.is_none() && req.force_output_len && output_tokens < req.max_tokens as u64 {
+            failure = Some(fail(
+                FailureKind::TruncatedOutput,
+                format!("{output_tokens} output tokens, {} forced", req.max_tokens),
+            ));
+        }
+        if failure.is_none() && st.chunks.is_empty() && req.max_tokens > 0 {
+            failure = Some(fail(
+                FailureKind::TruncatedOutput,
+                "no output token in the stream",
+            ));
+        }
+        RequestRecord {
+            id: req.id,
+            epoch,
+            start_s: (start - phase_start).as_secs_f64(),
+            scheduled_s: None,
+            ttft_ms: st.chunks.first().map(|c| c.0),
+            e2el_ms: st.chunks.last().map(|c| c.0),
+            done_ms: (done - start).as_secs_f64() * 1e3,
+            output_tokens,
+            input_tokens: req.prompt_tokens as u64,
+            requested_output_tokens: req.max_tokens as u64,
+            usage_output_tokens: st.usage_completion,
+            usage_input_tokens: st.usage_prompt,
+            counted_output_tokens: counted,
+            chunks: st.chunks,
+            server: st.latency,
+            failure,
+        }
+    }
+}
+
+/// What the stream told us so far.
+#[derive(Default)]
+struct StreamState {
+    text: String,
+    chunks: Vec<(f64, u32)>,
+    usage_completion: Option<u64>,
+    usage_prompt: Option<u64>,
+    latency: Option<ServerLatency>,
+    saw_done: bool,
+    stream_error: Option<String>,
+}
+
+impl StreamState {
+    fn absorb(&mut self, events: &mut Vec<StreamEvent>, ms: f64) {
+        for ev in events.drain(..) {
+            match ev {
+                StreamEvent::Tokens { tokens } => self.chunks.push((ms, tokens)),
+                StreamEvent::Usage {
+                    prompt_tokens,
+                    completion_tokens,
+                } => {
+                    self.usage_prompt = prompt_tokens.or(self.usage_prompt);
+                    self.usage_completion = completion_tokens.or(self.usage_completion);
+                }
+                StreamEvent::Latency(l) => self.latency = Some(l),
+                StreamEvent::Error(m) => {
+                    self.stream_error.get_or_insert(m);
+                }
+                StreamEvent::Done => self.saw_done = true,
+            }
+        }
+    }
+}
+
+fn fail(kind: FailureKind, message: impl Into<String>) -> Failure {
+    Failure {
+        kind,
+        message: message.into(),
+    }
+}
+
+fn classify(e: &reqwest::Error) -> Failure {
+    let kind = if e.is_timeout() {
+        FailureKind::Timeout
+    } else if e.is_connect() {
+        FailureKind::Connect
+    } else {
+        FailureKind::StreamError
+    };
+    fail(kind, error_chain(e))
+}
+
+/// The error and its sources, one after another.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}

@@ -1,0 +1,59 @@
+//! Closed loop: N workers keep exactly N requests in flight; each sends its
+//! next request as soon as its previous one finishes.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::{Client, PreparedRequest};
+use crate::metrics::RequestRecord;
+
+/// The outcome of one epoch (or warm-up round).
+#[derive(Debug, Clone)]
+pub struct EpochRun {
+    /// Epoch number.
+    pub epoch: u32,
+    /// Every request of the epoch, in completion order.
+    pub records: Vec<RequestRecord>,
+}
+
+/// Run `requests` through `concurrency` workers in a closed loop.
+///
+/// Workers only send, time and forward records over a channel; this task
+/// collects them and calls `on_record` for each as soon as it completes (a
+/// progress bar, a records file), in completion order.
+pub async fn run_closed_epoch(
+    client: Arc<Client>,
+    requests: Arc<Vec<PreparedRequest>>,
+    concurrency: usize,
+    epoch: u32,
+    on_record: &mut (dyn FnMut(&RequestRecord) + Send),
+) -> EpochRun {
+    let next = Arc::new(AtomicUsize::new(0));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let phase_start = Instant::now();
+    let workers = concurrency.max(1).min(requests.len().max(1));
+    for _ in 0..workers {
+        let client = client.clone();
+        let requests = requests.clone();
+        let next = next.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(req) = requests.get(i) else { break };
+                let rec = client.execute(req, epoch, phase_start).await;
+                if tx.send(rec).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(tx);
+    let mut records = Vec::with_capacity(requests.len());
+    while let Some(rec) = rx.recv().await {
+        on_record(&rec);
+        records.push(rec);
+    }
+    EpochRun { epoch, records }
+}

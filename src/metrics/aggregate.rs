@@ -1,0 +1,294 @@
+//! Aggregation of per-request records into the figures of one benchmark
+//! point (one concurrency, or one request rate), as DESIGN.md defines them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{FailureKind, RequestRecord};
+use crate::stats::Summary;
+
+/// Percentiles reported by default.
+pub const DEFAULT_PERCENTILES: [f64; 3] = [50.0, 90.0, 99.0];
+
+/// Service-level objectives for goodput, in ms. A request is "good" when it
+/// meets every objective that is set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Slo {
+    pub ttft_ms: Option<f64>,
+    pub tpot_ms: Option<f64>,
+    pub e2el_ms: Option<f64>,
+}
+
+impl Slo {
+    /// True when `r` succeeded and met every set objective.
+    pub fn met_by(&self, r: &RequestRecord) -> bool {
+        let within = |limit: Option<f64>, v: Option<f64>| match limit {
+            None => true,
+            Some(l) => v.is_some_and(|v| v <= l),
+        };
+        r.ok()
+            && within(self.ttft_ms, r.ttft_ms)
+            && within(self.e2el_ms, r.e2el_ms)
+            && match self.tpot_ms {
+                None => true,
+                // One-token outputs have no TPOT: they cannot break the objective.
+                Some(l) => r.tpot_ms().is_none_or(|t| t <= l),
+            }
+    }
+
+    /// True when no objective is set.
+    pub fn is_empty(&self) -> bool {
+        self.ttft_ms.is_none() && self.tpot_ms.is_none() && self.e2el_ms.is_none()
+    }
+}
+
+/// Means of the server-side latency figures over the requests that had them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerMeans {
+    pub requests: usize,
+    pub time_in_queue_ms: Option<f64>,
+    pub prefill_latency_ms: Option<f64>,
+    pub model_prefill_latency_ms: Option<f64>,
+    pub avg_decode_latency_ms: Option<f64>,
+    pub request_latency_ms: Option<f64>,
+}
+
+/// Per-epoch figures: the unit of replication for comparisons.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochFigures {
+    pub epoch: u32,
+    pub wall_s: f64,
+    pub completed: usize,
+    pub failed: usize,
+    pub request_throughput: f64,
+    pub output_throughput: f64,
+    pub total_throughput: f64,
+}
+
+/// Every figure of one benchmark point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointSummary {
+    pub epochs: usize,
+    pub sent: usize,
+    pub completed: usize,
+    pub failed: usize,
+    /// Failures by category (`connect`, `timeout`, ...).
+    pub failures: BTreeMap<String, usize>,
+    /// Sum of the epochs' wall times (first send to last done), seconds.
+    pub wall_s: f64,
+    /// Completed requests / wall time.
+    pub request_throughput: f64,
+    /// Output tokens of completed requests / wall time.
+    pub output_throughput: f64,
+    /// (Input + output) tokens of completed requests / wall time.
+    pub total_throughput: f64,
+    /// Requests meeting every SLO / wall time (when SLOs are set).
+    pub goodput: Option<f64>,
+    pub ttft_ms: Summary,
+    pub tpot_ms: Summary,
+    /// Per-token inter-token latency.
+    pub itl_ms: Summary,
+    /// Raw gaps between token-carrying chunks.
+    pub chunk_gap_ms: Summary,
+    pub e2el_ms: Summary,
+    /// Per-stream decode speed, tokens/s.
+    pub decode_tokens_per_s: Summary,
+    pub input_tokens: Summary,
+    pub output_tokens: Summary,
+    /// Requests whose usage count and tokenizer count of the output differ.
+    pub output_count_mismatches: usize,
+    pub server: Option<ServerMeans>,
+    pub per_epoch: Vec<EpochFigures>,
+}
+
+impl PointSummary {
+    /// A summary of no request at all.
+    pub fn empty() -> PointSummary {
+        summarize(&[], &DEFAULT_PERCENTILES, &Slo::default())
+    }
+}
+
+/// Wall time of one epoch: first send to last end of body, seconds.
+pub fn wall_time_s(records: &[RequestRecord]) -> f64 {
+    let first = records
+        .iter()
+        .map(|r| r.start_s)
+        .fold(f64::INFINITY, f64::min);
+    let last = records
+        .iter()
+        .map(|r| r.start_s + r.done_ms / 1e3)
+        .fold(f64::NEG_INFINITY, f64::max);
+    if first.is_finite() && last > first {
+        last - first
+    } else {
+        0.0
+    }
+}
+
+fn per_s(x: f64, wall: f64) -> f64 {
+    if wall > 0.0 {
+        x / wall
+    } else {
+        0.0
+    }
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
+    let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    (n > 0).then(|| s / n as f64)
+}
+
+fn server_means(ok: &[&RequestRecord]) -> Option<ServerMeans> {
+    let with: Vec<_> = ok.iter().filter_map(|r| r.server.as_ref()).collect();
+    if with.is_empty() {
+        return None;
+    }
+    Some(ServerMeans {
+        requests: with.len(),
+        time_in_queue_ms: mean(with.iter().filter_map(|s| s.time_in_queue)),
+        prefill_latency_ms: mean(with.iter().filter_map(|s| s.prefill_latency)),
+        model_prefill_latency_ms: mean(with.iter().filter_map(|s| s.model_prefill_latency)),
+        avg_decode_latency_ms: mean(with.iter().filter_map(|s| s.avg_decode_latency)),
+        request_latency_ms: mean(with.iter().filter_map(|s| s.request_latency)),
+    })
+}
+
+/// Summarise a point from its epochs' records.
+///
+/// Failed requests count in `sent` and `failures` but never in latency or
+/// token figures. Throughputs are totals over the sum of epoch wall times.
+pub fn summarize(epochs: &[&[RequestRecord]], percentiles: &[f64], slo: &Slo) -> PointSummary {
+    let all: Vec<&RequestRecord> = epochs.iter().flat_map(|e| e.iter()).collect();
+    let ok: Vec<&RequestRecord> = all.iter().copied().filter(|r| r.ok()).collect();
+    let mut failures = BTreeMap::new();
+    for r in all.iter().filter_map(|r| r.failure.as_ref()) {
+        *failures.entry(r.kind.as_str().to_string()).or_insert(0) += 1;
+    }
+    let per_epoch: Vec<EpochFigures> = epochs
+        .iter()
+        .enumerate()
+        .map(|(i, recs)| {
+            let wall = wall_time_s(recs);
+            let good: Vec<_> = recs.iter().filter(|r| r.ok()).collect();
+            let out: u64 = good.iter().map(|r| r.output_tokens).sum();
+            let inp: u64 = good.iter().map(|r| r.input_tokens).sum();
+            EpochFigures {
+                epoch: recs.first().map(|r| r.epoch).unwrap_or(i as u32),
+                wall_s: wall,
+                completed: good.len(),
+                failed: recs.len() - good.len(),
+                request_throughput: per_s(good.len() as f64, wall),
+                output_throughput: per_s(out as f64, wall),
+                total_throughput: per_s((out + inp) as f64, wall),
+            }
+        })
+        .collect();
+    let wall_s: f64 = per_epoch.iter().map(|e| e.wall_s).sum();
+    let out: u64 = ok.iter().map(|r| r.output_tokens).sum();
+    let inp: u64 = ok.iter().map(|r| r.input_tokens).sum();
+    let ps = percentiles;
+    PointSummary {
+        epochs: epochs.len(),
+        sent: all.len(),
+        completed: ok.len(),
+        failed: all.len() - ok.len(),
+        failures,
+        wall_s,
+        request_throughput: per_s(ok.len() as f64, wall_s),
+        output_throughput: per_s(out as f64, wall_s),
+        total_throughput: per_s((out + inp) as f64, wall_s),
+        goodput: (!slo.is_empty())
+            .then(|| per_s(ok.iter().filter(|r| slo.met_by(r)).count() as f64, wall_s)),
+        ttft_ms: Summary::of(ok.iter().filter_map(|r| r.ttft_ms), ps),
+        tpot_ms: Summary::of(ok.iter().filter_map(|r| r.tpot_ms()), ps),
+        itl_ms: Summary::of(ok.iter().flat_map(|r| r.itl_ms()), ps),
+        chunk_gap_ms: Summary::of(ok.iter().flat_map(|r| r.chunk_gaps_ms()), ps),
+        e2el_ms: Summary::of(ok.iter().filter_map(|r| r.e2el_ms), ps),
+        decode_tokens_per_s: Summary::of(ok.iter().filter_map(|r| r.decode_tokens_per_s()), ps),
+        input_tokens: Summary::of(ok.iter().map(|r| r.input_tokens as f64), ps),
+        output_tokens: Summary::of(ok.iter().map(|r| r.output_tokens as f64), ps),
+        output_count_mismatches: ok
+            .iter()
+            .filter(|r| matches!((r.usage_output_tokens, r.counted_output_tokens), (Some(u), Some(c)) if u != c))
+            .count(),
+        server: server_means(&ok),
+        per_epoch,
+    }
+}
+
+/// Every failure category with its count (zero included), in report order.
+pub fn failure_counts(s: &PointSummary) -> Vec<(FailureKind, usize)> {
+    FailureKind::ALL
+        .iter()
+        .map(|k| (*k, s.failures.get(k.as_str()).copied().unwrap_or(0)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Failure;
+
+    fn rec(epoch: u32, start_s: f64, ttft: f64, step: f64, n: u32) -> RequestRecord {
+        let chunks: Vec<(f64, u32)> = (0..n).map(|i| (ttft + step * i as f64, 1)).collect();
+        RequestRecord {
+            id: 0,
+            epoch,
+            start_s,
+            scheduled_s: None,
+            ttft_ms: Some(ttft),
+            e2el_ms: chunks.last().map(|c| c.0),
+            done_ms: chunks.last().unwrap().0 + 1.0,
+            output_tokens: n as u64,
+            input_tokens: 100,
+            requested_output_tokens: n as u64,
+            usage_output_tokens: Some(n as u64),
+            usage_input_tokens: None,
+            counted_output_tokens: Some(n as u64),
+            chunks,
+            server: None,
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn throughput_and_latencies() {
+        // Two requests side by side: 10 tokens, TTFT 100 ms, 10 ms per token.
+        let e0 = vec![rec(0, 0.0, 100.0, 10.0, 10), rec(0, 0.0, 100.0, 10.0, 10)];
+        let mut bad = rec(0, 0.0, 5.0, 1.0, 2);
+        bad.failure = Some(Failure {
+            kind: FailureKind::HttpStatus,
+            message: "HTTP 500".into(),
+        });
+        let mut e1 = e0.clone();
+        e1.push(bad);
+        let s = summarize(&[&e0, &e1], &DEFAULT_PERCENTILES, &Slo::default());
+        assert_eq!(s.sent, 5);
+        assert_eq!(s.completed, 4);
+        assert_eq!(s.failures["http_status"], 1);
+        // Each epoch lasts 191 ms.
+        assert!((s.wall_s - 0.382).abs() < 1e-9);
+        assert!((s.request_throughput - 4.0 / 0.382).abs() < 1e-9);
+        assert!((s.output_throughput - 40.0 / 0.382).abs() < 1e-9);
+        assert!((s.total_throughput - 440.0 / 0.382).abs() < 1e-9);
+        assert_eq!(s.ttft_ms.p(50.0), Some(100.0));
+        assert!((s.tpot_ms.mean.unwrap() - 10.0).abs() < 1e-9);
+        assert!((s.itl_ms.p(99.0).unwrap() - 10.0).abs() < 1e-9);
+        assert!((s.decode_tokens_per_s.mean.unwrap() - 100.0).abs() < 1e-9);
+        assert_eq!(s.per_epoch.len(), 2);
+        assert_eq!(s.per_epoch[1].failed, 1);
+        assert!(s.goodput.is_none());
+    }
+
+    #[test]
+    fn goodput_counts_requests_within_slo() {
+        let e0 = vec![rec(0, 0.0, 100.0, 10.0, 10), rec(0, 0.0, 300.0, 10.0, 10)];
+        let slo = Slo {
+            ttft_ms: Some(200.0),
+            ..Slo::default()
+        };
+        let s = summarize(&[&e0], &DEFAULT_PERCENTILES, &slo);
+        assert!((s.goodput.unwrap() - s.request_throughput / 2.0).abs() < 1e-9);
+    }
+}
