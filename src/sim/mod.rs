@@ -1,1 +1,236 @@
-//! The embedded simulated server.
+//! The embedded simulated OpenAI-compatible server.
+//!
+//! [`SimServer`] serves `POST /v1/completions`, `POST /v1/chat/completions`
+//! (streaming SSE and whole JSON), `GET /v1/models` and `GET /health`, with a
+//! continuous-batching performance model (see [`SimConfig`]) running on one
+//! dedicated OS thread that sleeps until absolute step deadlines.
+//!
+//! * Prompt tokens are counted with the tokenizer given to
+//!   [`SimServer::start`] (no special tokens, no chat template; for chat, the
+//!   sum over message contents).
+//! * Every output token is one word that is exactly one token under that
+//!   tokenizer, so a client's count of the generated text equals the number of
+//!   tokens emitted.
+//! * Requests honour `max_tokens` (chat also `max_completion_tokens`),
+//!   `min_tokens`, `ignore_eos`, `stream`, `stream_options.include_usage`,
+//!   `model` and `return_latency` (a `latency` object, defined in the
+//!   rustdoc of the `sse` module and in the README: `time_in_queue`,
+//!   `model_prefill_latency`, `prefill_latency`, `avg_decode_latency`,
+//!   `request_latency`, `ttft_server_ms`; all ms).
+//! * Output length: exactly `max_tokens` when `ignore_eos` is set or
+//!   `min_tokens >= max_tokens`, or when `eos_mean_tokens` is 0; otherwise a
+//!   seeded geometric length of that mean within `[min_tokens, max_tokens]`
+//!   (`finish_reason` "stop" when it ends before `max_tokens`).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), servebench::sim::SimError> {
+//! use servebench::sim::{SimConfig, SimServer};
+//! let tok = servebench::workload::Tokenizer::default_embedded();
+//! let server = SimServer::start(SimConfig::from_env()?, tok).await?;
+//! println!("serving {} at {}", server.model(), server.base_url());
+//! server.stop().await;
+//! # Ok(()) }
+//! ```
+
+mod api;
+mod config;
+mod faults;
+mod model;
+mod prefix;
+mod sse;
+mod words;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::serve::ListenerExt;
+
+pub use config::{SimArgs, SimConfig, SIM_ENV_VAR, SIM_KEYS};
+
+use crate::workload::Tokenizer;
+use model::SchedMsg;
+
+/// Errors configuring or starting the simulated server.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// A `key=value` pair named a parameter that does not exist.
+    #[error("simulator parameter `{key}` is unknown; valid keys: {valid}")]
+    UnknownKey {
+        /// The key as given.
+        key: String,
+        /// Comma-separated valid keys.
+        valid: String,
+    },
+    /// A parameter got a value it cannot take.
+    #[error("simulator parameter `{key}`: bad value `{value}`: {reason}")]
+    BadValue {
+        /// The key (or flag) as given.
+        key: String,
+        /// The offending value.
+        value: String,
+        /// What was expected.
+        reason: String,
+    },
+    /// The `SERVEBENCH_SIM` environment variable is invalid.
+    #[error("environment variable SERVEBENCH_SIM: {0}")]
+    Env(Box<SimError>),
+    /// The tokenizer has too few single-token words to write output text.
+    #[error("tokenizer {0}: too few single-token words (or they merge) to write simulated output")]
+    Vocabulary(String),
+    /// The listening socket could not be bound.
+    #[error("simulated server: cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Another I/O failure (spawning the scheduler thread, reading the address).
+    #[error("simulated server: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A running simulated server. Dropping it without [`SimServer::stop`] signals
+/// shutdown but does not wait for it.
+pub struct SimServer {
+    addr: SocketAddr,
+    model: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    sched_tx: std::sync::mpsc::Sender<SchedMsg>,
+    sched: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for SimServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimServer")
+            .field("addr", &self.addr)
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
+/// Longest wait of [`SimServer::stop`] for in-flight responses.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+impl SimServer {
+    /// Start on `127.0.0.1` with an ephemeral port.
+    pub async fn start(cfg: SimConfig, tokenizer: Tokenizer) -> Result<SimServer, SimError> {
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        Self::start_on(cfg, tokenizer, addr).await
+    }
+
+    /// Start on `addr` (port 0 = ephemeral).
+    pub async fn start_on(
+        cfg: SimConfig,
+        tokenizer: Tokenizer,
+        addr: SocketAddr,
+    ) -> Result<SimServer, SimError> {
+        cfg.validate()?;
+        let tok = tokenizer.clone();
+        let words = tokio::task::spawn_blocking(move || words::output_words(&tok))
+            .await
+            .map_err(|e| SimError::Io(std::io::Error::other(e)))??;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| SimError::Bind { addr, source })?;
+        let addr = listener.local_addr()?;
+        let (sched_tx, sched) = model::spawn(cfg.clone())?;
+        let state = Arc::new(api::AppState {
+            faults: faults::Faults::from_config(&cfg),
+            tok: tokenizer,
+            words: Arc::new(words),
+            sched: sched_tx.clone(),
+            next_id: AtomicU64::new(0),
+            created: api::unix_secs(),
+            cfg: cfg.clone(),
+        });
+        let app = api::router(state);
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let (stx, srx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = srx.await;
+                })
+                .await
+        });
+        Ok(SimServer {
+            addr,
+            model: cfg.model,
+            shutdown: Some(stx),
+            server: Some(server),
+            sched_tx,
+            sched: Some(sched),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://IP:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The served model name.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// Graceful shutdown: stop accepting, let in-flight responses finish (at
+    /// most 10 s, then they are cut), then end the scheduler thread.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(mut server) = self.server.take() {
+            if tokio::time::timeout(STOP_GRACE, &mut server).await.is_err() {
+                server.abort();
+                let _ = server.await;
+            }
+        }
+        let _ = self.sched_tx.send(SchedMsg::Shutdown);
+        if let Some(h) = self.sched.take() {
+            let _ = tokio::task::spawn_blocking(move || h.join()).await;
+        }
+    }
+
+    /// Serve until the process ends (for `servebench sim`).
+    pub async fn wait(mut self) {
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+impl Drop for SimServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = self.sched_tx.send(SchedMsg::Shutdown);
+    }
+}
+
+/// `servebench sim`: build the config from `args` (defaults, then
+/// `SERVEBENCH_SIM`, then flags), listen on `--host:--port`, print the URL on
+/// stderr and serve until the process ends.
+pub async fn serve(args: &SimArgs, tokenizer: Tokenizer) -> Result<(), SimError> {
+    let cfg = args.to_config()?;
+    let server = SimServer::start_on(cfg, tokenizer, args.addr()?).await?;
+    eprintln!(
+        "servebench sim: serving model `{}` at {} (OpenAI-compatible: /v1/completions, \
+         /v1/chat/completions, /v1/models, /health)",
+        server.model(),
+        server.base_url()
+    );
+    server.wait().await;
+    Ok(())
+}
