@@ -9,3 +9,6 @@ pub use closed::{run_closed_epoch, EpochRun};
 mod sweep;
 
 pub use sweep::{run_static, PointKey, PointRun, Quiet, StaticPlan, SweepObserver};
+mod open;
+
+pub use open::{arrival_offsets, run_open_loop, ScheduleError};

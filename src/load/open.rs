@@ -1,0 +1,172 @@
+//! Open loop: requests are sent at precomputed arrival times whatever the
+//! server does (optionally capped by a maximum number in flight).
+//!
+//! The schedule is fixed before the run from a seed. A dedicated OS thread
+//! dispatches by absolute time (`start + offset`, never accumulated sleeps),
+//! with `std::thread::sleep`, whose precision is tens of microseconds, rather
+//! than the runtime's millisecond timer wheel. Each request runs as its own
+//! task on the runtime and records its actual send time next to its
+//! scheduled one, so send lateness is measured, not assumed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rand_distr::{Distribution, Gamma};
+
+use super::{Client, EpochRun, PreparedRequest};
+use crate::metrics::RequestRecord;
+
+/// Errors in an arrival process's parameters.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    /// The rate is not positive.
+    #[error("--request-rate {0}: must be a positive number or inf")]
+    BadRate(f64),
+    /// The burstiness is not positive.
+    #[error("--burstiness {0}: must be a positive number")]
+    BadBurstiness(f64),
+}
+
+/// Arrival offsets (seconds from the start) of `n` requests at `rate`
+/// requests/s: the first at 0, then gamma-distributed gaps with shape
+/// `burstiness` and mean `1 / rate` (burstiness 1 = Poisson arrivals, i.e.
+/// exponential gaps; < 1 burstier, > 1 more regular). `rate = inf` sends
+/// everything at once.
+///
+/// ```
+/// let s = servebench::load::arrival_offsets(1000, 10.0, 1.0, 7).unwrap();
+/// assert_eq!(s.len(), 1000);
+/// assert!((s[999] / 999.0 - 0.1).abs() < 0.02);
+/// ```
+pub fn arrival_offsets(n: usize, rate: f64, burstiness: f64, seed: u64) -> Result<Vec<f64>, ScheduleError> {
+    if rate.is_nan() || rate <= 0.0 {
+        return Err(ScheduleError::BadRate(rate));
+    }
+    if !burstiness.is_finite() || burstiness <= 0.0 {
+        return Err(ScheduleError::BadBurstiness(burstiness));
+    }
+    if rate.is_infinite() {
+        return Ok(vec![0.0; n]);
+    }
+    let gamma = Gamma::new(burstiness, 1.0 / (rate * burstiness))
+        .map_err(|_| ScheduleError::BadBurstiness(burstiness))?;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut t = 0.0;
+    Ok((0..n)
+        .map(|i| {
+            if i > 0 {
+                t += gamma.sample(&mut rng);
+            }
+            t
+        })
+        .collect())
+}
+
+/// Send `requests[i]` at `offsets[i]` seconds after the start, at most
+/// `max_concurrency` in flight (when set; a request waiting for a slot is
+/// sent late, and its lateness shows it). Records arrive through
+/// `on_record` as they complete.
+pub async fn run_open_loop(
+    client: Arc<Client>,
+    requests: Arc<Vec<PreparedRequest>>,
+    offsets: Arc<Vec<f64>>,
+    max_concurrency: Option<usize>,
+    epoch: u32,
+    on_record: &mut (dyn FnMut(&RequestRecord) + Send),
+) -> EpochRun {
+    assert_eq!(requests.len(), offsets.len(), "one offset per request");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RequestRecord>();
+    let sem = max_concurrency.map(|c| Arc::new(tokio::sync::Semaphore::new(c.max(1))));
+    let handle = tokio::runtime::Handle::current();
+    // A little head room so the first send is on schedule too.
+    let phase_start = Instant::now() + Duration::from_millis(2);
+    let n = requests.len();
+    let dispatcher = std::thread::Builder::new()
+        .name("servebench-dispatch".into())
+        .spawn(move || {
+            for i in 0..n {
+                let due = phase_start + Duration::from_secs_f64(offsets[i]);
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+                let permit = sem
+                    .as_ref()
+                    .map(|s| handle.block_on(s.clone().acquire_owned()).expect("semaphore open"));
+                let client = client.clone();
+                let requests = requests.clone();
+                let tx = tx.clone();
+                let scheduled = offsets[i];
+                handle.spawn(async move {
+                    let mut rec = client.execute(&requests[i], epoch, phase_start).await;
+                    drop(permit);
+                    rec.scheduled_s = Some(scheduled);
+                    let _ = tx.send(rec);
+                });
+            }
+        })
+        .expect("spawn the dispatcher thread");
+    let mut records = Vec::with_capacity(n);
+    while let Some(rec) = rx.recv().await {
+        on_record(&rec);
+        records.push(rec);
+    }
+    let _ = tokio::task::spawn_blocking(move || dispatcher.join()).await;
+    EpochRun { epoch, records }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use statrs::distribution::{ContinuousCDF, Exp, Gamma as GammaDist};
+
+    /// Kolmogorov-Smirnov statistic of `xs` against `cdf`.
+    fn ks(xs: &mut [f64], cdf: impl Fn(f64) -> f64) -> f64 {
+        xs.sort_by(f64::total_cmp);
+        let n = xs.len() as f64;
+        xs.iter()
+            .enumerate()
+            .map(|(i, &x)| {
+                let f = cdf(x);
+                (f - i as f64 / n).abs().max(((i + 1) as f64 / n - f).abs())
+            })
+            .fold(0.0, f64::max)
+    }
+
+    fn gaps(offsets: &[f64]) -> Vec<f64> {
+        offsets.windows(2).map(|w| w[1] - w[0]).collect()
+    }
+
+    #[test]
+    fn poisson_gaps_pass_ks_against_exponential() {
+        let s = arrival_offsets(5001, 20.0, 1.0, 11).unwrap();
+        let mut g = gaps(&s);
+        let exp = Exp::new(20.0).unwrap();
+        let d = ks(&mut g, |x| exp.cdf(x));
+        // Critical value at alpha = 0.01 for n = 5000: 1.63 / sqrt(n) = 0.023.
+        assert!(d < 0.023, "KS statistic {d}");
+        let rate = 5000.0 / s[5000];
+        assert!((rate - 20.0).abs() < 20.0 * 0.05, "rate {rate}");
+    }
+
+    #[test]
+    fn bursty_gaps_pass_ks_against_gamma_and_fail_against_exponential() {
+        let s = arrival_offsets(5001, 10.0, 0.5, 5).unwrap();
+        let mut g = gaps(&s);
+        let gamma = GammaDist::new(0.5, 10.0 * 0.5).unwrap(); // shape, rate
+        assert!(ks(&mut g, |x| gamma.cdf(x)) < 0.023);
+        let exp = Exp::new(10.0).unwrap();
+        assert!(ks(&mut g, |x| exp.cdf(x)) > 0.05);
+    }
+
+    #[test]
+    fn same_seed_same_schedule_and_inf_is_all_at_once() {
+        assert_eq!(arrival_offsets(50, 3.0, 1.0, 1).unwrap(), arrival_offsets(50, 3.0, 1.0, 1).unwrap());
+        assert_ne!(arrival_offsets(50, 3.0, 1.0, 1).unwrap(), arrival_offsets(50, 3.0, 1.0, 2).unwrap());
+        assert_eq!(arrival_offsets(3, f64::INFINITY, 1.0, 1).unwrap(), vec![0.0; 3]);
+        assert!(arrival_offsets(3, 0.0, 1.0, 1).is_err());
+        assert!(arrival_offsets(3, 1.0, -1.0, 1).is_err());
+    }
+}
