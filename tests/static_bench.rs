@@ -42,13 +42,18 @@ async fn prompt_lengths_are_exact_for_both_flavours() {
         a.output_tokens = vec![4, 4, 4, 4];
         a.epochs = 1;
         let out = run_static_cmd(&a).await.unwrap();
-        let recs = read_records(&out.records);
+        let recs = read_records(&out.paths.records);
         assert_eq!(recs.len(), 4);
+        let mut lens: Vec<u64> = recs
+            .iter()
+            .map(|r| r["input_tokens"].as_u64().unwrap())
+            .collect();
+        lens.sort();
+        assert_eq!(lens, vec![1, 37, 512, 2000]);
         for r in recs {
             assert!(r["failure"].is_null(), "{backend}: {r}");
             // The server counts the prompt (or message content) with the same tokenizer.
-            assert_eq!(r["usage_input_tokens"], r["prompt_tokens"], "{backend}");
-            assert_eq!(r["input_tokens"], r["prompt_tokens"], "{backend}");
+            assert_eq!(r["usage_input_tokens"], r["input_tokens"], "{backend}");
             assert_eq!(r["output_tokens"], 4);
             assert_eq!(
                 r["counted_output_tokens"], 4,
@@ -72,7 +77,7 @@ async fn ttft_and_tpot_match_the_model_and_server_figures() {
     cfg.apply_kv(sim).unwrap();
     let want_ttft = cfg.prefill_ms(512);
     let want_step = cfg.decode_step_ms(1);
-    let s = &out.rows[0].1;
+    let s = &out.run.points[0].summary;
     assert_eq!(s.completed, 3);
     let ttft = s.ttft_ms.p(50.0).unwrap();
     let tpot = s.tpot_ms.p(50.0).unwrap();
@@ -117,13 +122,19 @@ async fn throughput_flattens_at_the_batch_limit_and_ttft_rises_with_queueing() {
     a.requests_per_worker = 3;
     a.epochs = 1;
     let out = run_static_cmd(&a).await.unwrap();
-    let tput: Vec<f64> = out.rows.iter().map(|(_, s)| s.output_throughput).collect();
-    let ttft: Vec<f64> = out
-        .rows
+    let tput: Vec<f64> = out
+        .run
+        .points
         .iter()
-        .map(|(_, s)| s.ttft_ms.p(50.0).unwrap())
+        .map(|p| p.summary.output_throughput)
         .collect();
-    assert!(out.rows.iter().all(|(_, s)| s.failed == 0));
+    let ttft: Vec<f64> = out
+        .run
+        .points
+        .iter()
+        .map(|p| p.summary.ttft_ms.p(50.0).unwrap())
+        .collect();
+    assert!(out.run.points.iter().all(|p| p.summary.failed == 0));
     // Rising up to the batch limit...
     assert!(tput[1] > tput[0] * 1.5, "{tput:?}");
     assert!(tput[2] > tput[1] * 1.4, "{tput:?}");
@@ -144,7 +155,10 @@ async fn csv_has_the_documented_columns() {
     let csv_path = dir.path().join("out/bench.csv");
     a.benchmark_csv = Some(csv_path.clone());
     let out = run_static_cmd(&a).await.unwrap();
-    assert_eq!(out.csv, csv_path);
+    assert_eq!(out.paths.csv, csv_path);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out.paths.json).unwrap()).unwrap();
+    assert_eq!(json["points"][1]["epochs"][0].as_array().unwrap().len(), 2);
     let mut rdr = csv::Reader::from_path(&csv_path).unwrap();
     let headers = rdr.headers().unwrap().clone();
     for col in [

@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::CliError;
 use crate::backend::{self, Backend, RequestOptions};
 use crate::load::{Client, Endpoint, Timeouts};
+use crate::metrics::{unix_now_s, RunKind, RunMeta, Slo, DEFAULT_PERCENTILES};
 use crate::sim::{SimConfig, SimServer};
 use crate::workload::Tokenizer;
 
@@ -92,6 +93,40 @@ pub struct Target {
 }
 
 impl Target {
+    /// One line for people: URL, simulator or remote, model.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} ({}), model `{}`, backend {}",
+            self.base_url,
+            if self.sim.is_some() {
+                "embedded simulator"
+            } else {
+                "remote"
+            },
+            self.model,
+            self.client.backend().name()
+        )
+    }
+
+    /// The metadata of a run against this target (no API key in it).
+    pub fn meta(&self, kind: RunKind, name: &str, slo: Slo) -> RunMeta {
+        RunMeta {
+            kind,
+            name: name.to_string(),
+            servebench_version: env!("CARGO_PKG_VERSION").to_string(),
+            started_unix_s: unix_now_s(),
+            base_url: self.base_url.clone(),
+            embedded_sim: self.sim.is_some(),
+            backend: self.client.backend().name().to_string(),
+            model: self.model.clone(),
+            tokenizer: self.tokenizer.name().to_string(),
+            percentiles: DEFAULT_PERCENTILES.to_vec(),
+            slo,
+            interrupted: false,
+            notes: Vec::new(),
+        }
+    }
+
     /// Stop the embedded simulator, if any.
     pub async fn stop(self) {
         if let Some(s) = self.sim {

@@ -3,11 +3,13 @@
 
 mod endpoint;
 mod observer;
+mod output;
 mod static_cmd;
 
 use clap::{Parser, Subcommand};
 
 pub use endpoint::{resolve_target, EndpointArgs, Target};
+pub use output::{write_outputs, OutputPaths};
 pub use static_cmd::{run_static_cmd, StaticArgs, StaticOutcome};
 
 /// Errors of a command, each naming the flag, file or URL at fault.
@@ -37,6 +39,9 @@ pub enum CliError {
     /// CSV output failed.
     #[error(transparent)]
     Csv(#[from] crate::report::CsvError),
+    /// JSON output failed.
+    #[error(transparent)]
+    Json(#[from] crate::report::JsonError),
 }
 
 impl CliError {
@@ -49,7 +54,7 @@ impl CliError {
             | CliError::Prompt(_)
             | CliError::Backend(_) => 2,
             CliError::Sim(_) | CliError::Client(_) => 3,
-            CliError::Write { .. } | CliError::Csv(_) => 4,
+            CliError::Write { .. } | CliError::Csv(_) | CliError::Json(_) => 4,
         }
     }
 }
@@ -81,12 +86,21 @@ pub enum Command {
     Sim(crate::sim::SimArgs),
 }
 
+/// 0 when some request succeeded, 1 when every request failed.
+fn exit_code_of(run: &crate::metrics::RunData) -> i32 {
+    if run.points.iter().any(|p| p.summary.completed > 0) {
+        0
+    } else {
+        1
+    }
+}
+
 /// Run a parsed command line; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32, CliError> {
     match cli.command {
         Command::Static(args) => {
             let out = run_static_cmd(&args).await?;
-            Ok(if out.all_failed { 1 } else { 0 })
+            Ok(exit_code_of(&out.run))
         }
         Command::Sim(args) => {
             crate::sim::serve(&args, crate::workload::Tokenizer::default_embedded()).await?;

@@ -9,24 +9,32 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::load::{PointKey, PointRun, SweepObserver};
-use crate::metrics::RequestRecord;
+use crate::metrics::{PointLabel, RequestRecord};
 
-/// One line of `records.jsonl`.
+/// One line of `records.jsonl`: the point's id and the record.
 #[derive(Serialize)]
 struct Line<'a> {
-    prompt_tokens: usize,
-    output_tokens: usize,
-    concurrency: usize,
+    point: &'a str,
     #[serde(flatten)]
     record: &'a RequestRecord,
 }
 
-/// Progress bar and records file of a static sweep.
+/// Progress bar and records file of a run.
 pub struct RunObserver {
     bar: Option<ProgressBar>,
     quiet: bool,
+    point: String,
     records: BufWriter<File>,
     write_error: Option<std::io::Error>,
+}
+
+/// The label of a static sweep point.
+pub fn static_label(k: &PointKey) -> PointLabel {
+    PointLabel::Static {
+        prompt_tokens: k.prompt_tokens,
+        output_tokens: k.output_tokens,
+        concurrency: k.concurrency,
+    }
 }
 
 impl RunObserver {
@@ -35,6 +43,7 @@ impl RunObserver {
         Ok(RunObserver {
             bar: None,
             quiet,
+            point: String::new(),
             records: BufWriter::new(File::create(path)?),
             write_error: None,
         })
@@ -44,29 +53,25 @@ impl RunObserver {
     pub fn take_error(&mut self) -> Option<std::io::Error> {
         self.write_error.take()
     }
-}
 
-impl SweepObserver for RunObserver {
-    fn point_started(&mut self, key: &PointKey, requests: usize) {
+    /// A point starts: `requests` in all (warm-up included).
+    pub fn start_point(&mut self, label: &PointLabel, requests: usize) {
+        self.point = label.id();
         if self.quiet {
             return;
         }
         let bar = ProgressBar::new(requests as u64);
         bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix:>28} [{bar:30}] {pos}/{len} requests {elapsed_precise}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
+            ProgressStyle::with_template("{prefix:>40} [{bar:30}] {pos}/{len} {elapsed_precise}")
+                .expect("valid template")
+                .progress_chars("=> "),
         );
-        bar.set_prefix(format!(
-            "prompt {} out {} conc {}",
-            key.prompt_tokens, key.output_tokens, key.concurrency
-        ));
+        bar.set_prefix(label.describe());
         self.bar = Some(bar);
     }
 
-    fn record(&mut self, key: &PointKey, record: &RequestRecord, warmup: bool) {
+    /// A request finished; measured ones go to the records file.
+    pub fn on_record(&mut self, record: &RequestRecord, warmup: bool) {
         if let Some(b) = &self.bar {
             b.inc(1);
         }
@@ -74,9 +79,7 @@ impl SweepObserver for RunObserver {
             return;
         }
         let line = Line {
-            prompt_tokens: key.prompt_tokens,
-            output_tokens: key.output_tokens,
-            concurrency: key.concurrency,
+            point: &self.point,
             record,
         };
         let r = serde_json::to_writer(&mut self.records, &line)
@@ -88,9 +91,24 @@ impl SweepObserver for RunObserver {
         }
     }
 
-    fn point_finished(&mut self, _run: &PointRun) {
+    /// The point finished.
+    pub fn finish_point(&mut self) {
         if let Some(b) = self.bar.take() {
             b.finish();
         }
+    }
+}
+
+impl SweepObserver for RunObserver {
+    fn point_started(&mut self, key: &PointKey, requests: usize) {
+        self.start_point(&static_label(key), requests);
+    }
+
+    fn record(&mut self, _key: &PointKey, record: &RequestRecord, warmup: bool) {
+        self.on_record(record, warmup);
+    }
+
+    fn point_finished(&mut self, _run: &PointRun) {
+        self.finish_point();
     }
 }

@@ -2,11 +2,11 @@
 
 use std::path::PathBuf;
 
-use super::observer::RunObserver;
+use super::observer::{static_label, RunObserver};
+use super::output::{write_outputs, OutputPaths};
 use super::{resolve_target, CliError, EndpointArgs};
-use crate::load::{run_static, PointKey, StaticPlan};
-use crate::metrics::{summarize, PointSummary, Slo, DEFAULT_PERCENTILES};
-use crate::report::{static_table, write_static_csv};
+use crate::load::{run_static, StaticPlan};
+use crate::metrics::{PointData, RunData, RunKind, Slo};
 use crate::workload::PromptSynth;
 
 /// Flags of `servebench static`.
@@ -58,12 +58,8 @@ pub struct StaticArgs {
 /// What a static run produced.
 #[derive(Debug)]
 pub struct StaticOutcome {
-    pub rows: Vec<(PointKey, PointSummary)>,
-    pub csv: PathBuf,
-    pub records: PathBuf,
-    pub summary_json: PathBuf,
-    /// True when no request at all succeeded.
-    pub all_failed: bool,
+    pub run: RunData,
+    pub paths: OutputPaths,
 }
 
 fn positive(flag: &str, v: &[usize]) -> Result<(), CliError> {
@@ -119,7 +115,7 @@ fn write_err(path: &std::path::Path, e: impl std::fmt::Display) -> CliError {
     }
 }
 
-/// Run the static benchmark and write its CSV, records and summary.
+/// Run the static benchmark and write its JSON, CSV and records.
 pub async fn run_static_cmd(a: &StaticArgs) -> Result<StaticOutcome, CliError> {
     validate_static(a)?;
     let target = resolve_target(&a.endpoint).await?;
@@ -130,17 +126,7 @@ pub async fn run_static_cmd(a: &StaticArgs) -> Result<StaticOutcome, CliError> {
     let mut observer =
         RunObserver::create(&records, a.quiet).map_err(|e| write_err(&records, e))?;
     if !a.quiet {
-        eprintln!(
-            "servebench static: {} ({}), model `{}`, backend {}",
-            target.base_url,
-            if target.sim.is_some() {
-                "embedded simulator"
-            } else {
-                "remote"
-            },
-            target.model,
-            a.endpoint.backend
-        );
+        eprintln!("servebench static: {}", target.describe());
     }
     let plan = StaticPlan {
         pairs: a
@@ -157,50 +143,20 @@ pub async fn run_static_cmd(a: &StaticArgs) -> Result<StaticOutcome, CliError> {
         shared_prefix_tokens: a.shared_prefix_tokens,
         seed: a.seed,
     };
+    let meta = target.meta(RunKind::Static, "static", Slo::default());
     let runs = run_static(target.client.clone(), &synth, &plan, &mut observer).await?;
     target.stop().await;
     if let Some(e) = observer.take_error() {
         return Err(write_err(&records, e));
     }
-    let rows: Vec<(PointKey, PointSummary)> = runs
-        .iter()
+    let points = runs
+        .into_iter()
         .map(|run| {
-            let eps: Vec<&[_]> = run.epochs.iter().map(|e| e.records.as_slice()).collect();
-            (
-                run.key,
-                summarize(&eps, &DEFAULT_PERCENTILES, &Slo::default()),
-            )
+            let epochs = run.epochs.into_iter().map(|e| e.records).collect();
+            PointData::new(static_label(&run.key), epochs, &meta.percentiles, &meta.slo)
         })
         .collect();
-    let csv = a
-        .benchmark_csv
-        .clone()
-        .unwrap_or_else(|| dir.join("benchmark.csv"));
-    write_static_csv(&csv, &rows)?;
-    let summary_json = dir.join("summary.json");
-    let json: Vec<_> = rows
-        .iter()
-        .map(|(k, s)| {
-            serde_json::json!({
-                "prompt_tokens": k.prompt_tokens,
-                "output_tokens": k.output_tokens,
-                "concurrency": k.concurrency,
-                "summary": s,
-            })
-        })
-        .collect();
-    let text = serde_json::to_string_pretty(&json).map_err(|e| write_err(&summary_json, e))?;
-    std::fs::write(&summary_json, text).map_err(|e| write_err(&summary_json, e))?;
-    if !a.quiet {
-        println!("{}", static_table(&rows));
-        println!("CSV: {}\nrecords: {}", csv.display(), records.display());
-    }
-    let all_failed = rows.iter().all(|(_, s)| s.completed == 0);
-    Ok(StaticOutcome {
-        rows,
-        csv,
-        records,
-        summary_json,
-        all_failed,
-    })
+    let run = RunData { meta, points };
+    let paths = write_outputs(&dir, a.benchmark_csv.as_deref(), &run, a.quiet)?;
+    Ok(StaticOutcome { run, paths })
 }

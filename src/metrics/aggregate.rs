@@ -99,6 +99,12 @@ pub struct PointSummary {
     /// Requests whose usage count and tokenizer count of the output differ.
     pub output_count_mismatches: usize,
     pub server: Option<ServerMeans>,
+    /// Open loop: actual minus scheduled send time, ms (empty for closed loop).
+    #[serde(default)]
+    pub send_lateness_ms: Summary,
+    /// Open loop: requests sent per second between the first and last send.
+    #[serde(default)]
+    pub achieved_send_rate: Option<f64>,
     pub per_epoch: Vec<EpochFigures>,
 }
 
@@ -213,8 +219,35 @@ pub fn summarize(epochs: &[&[RequestRecord]], percentiles: &[f64], slo: &Slo) ->
             .filter(|r| matches!((r.usage_output_tokens, r.counted_output_tokens), (Some(u), Some(c)) if u != c))
             .count(),
         server: server_means(&ok),
+        send_lateness_ms: Summary::of(
+            all.iter()
+                .filter_map(|r| r.scheduled_s.map(|s| (r.start_s - s) * 1e3)),
+            ps,
+        ),
+        achieved_send_rate: achieved_send_rate(epochs),
         per_epoch,
     }
+}
+
+/// Sends per second between the first and the last send of each open-loop
+/// epoch (`None` for closed loops or fewer than two sends).
+fn achieved_send_rate(epochs: &[&[RequestRecord]]) -> Option<f64> {
+    let (mut sends, mut span) = (0usize, 0.0f64);
+    for recs in epochs {
+        let starts: Vec<f64> = recs
+            .iter()
+            .filter(|r| r.scheduled_s.is_some())
+            .map(|r| r.start_s)
+            .collect();
+        if starts.len() < 2 {
+            continue;
+        }
+        let lo = starts.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = starts.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        sends += starts.len() - 1;
+        span += hi - lo;
+    }
+    (sends > 0 && span > 0.0).then(|| sends as f64 / span)
 }
 
 /// Every failure category with its count (zero included), in report order.

@@ -2,9 +2,11 @@
 
 mod aggregate;
 mod record;
+mod run;
 
 pub use aggregate::{
     failure_counts, summarize, wall_time_s, EpochFigures, PointSummary, ServerMeans, Slo,
     DEFAULT_PERCENTILES,
 };
 pub use record::{Failure, FailureKind, RequestRecord, ServerLatency};
+pub use run::{unix_now_s, PointData, PointLabel, Rate, RunData, RunKind, RunMeta};

@@ -1,9 +1,10 @@
-//! CSV output. Column names carry their units; one row per benchmark point.
+//! CSV output, one row per benchmark point. Column names carry their units.
+//! Each column is declared once, with its name and how to read it, so the
+//! header and the rows cannot drift apart.
 
 use std::path::Path;
 
-use crate::load::PointKey;
-use crate::metrics::{failure_counts, PointSummary};
+use crate::metrics::{FailureKind, PointData, PointLabel, RunData, RunKind};
 use crate::stats::Summary;
 
 /// Errors writing a CSV file.
@@ -21,107 +22,132 @@ fn fmt(v: Option<f64>) -> String {
     }
 }
 
-fn dist_cols(prefix: &str, out: &mut Vec<String>) {
-    for stat in ["mean", "p50", "p90", "p99"] {
-        out.push(format!("{prefix}_{stat}_ms"));
+type Getter = Box<dyn Fn(&PointData) -> String>;
+
+fn col(name: impl Into<String>, f: impl Fn(&PointData) -> String + 'static) -> (String, Getter) {
+    (name.into(), Box::new(f))
+}
+
+/// mean, p50, p90, p99 columns of one latency distribution.
+fn dist(out: &mut Vec<(String, Getter)>, prefix: &str, get: fn(&PointData) -> &Summary) {
+    out.push(col(format!("{prefix}_mean_ms"), move |p| fmt(get(p).mean)));
+    for q in [50.0, 90.0, 99.0] {
+        out.push(col(format!("{prefix}_p{q}_ms"), move |p| fmt(get(p).p(q))));
     }
 }
 
-fn dist_vals(s: &Summary, out: &mut Vec<String>) {
-    out.push(fmt(s.mean));
-    for p in [50.0, 90.0, 99.0] {
-        out.push(fmt(s.p(p)));
+fn label_columns(kind: RunKind) -> Vec<(String, Getter)> {
+    match kind {
+        RunKind::Static => vec![
+            col("prompt_tokens", |p| match &p.label {
+                PointLabel::Static { prompt_tokens, .. } => prompt_tokens.to_string(),
+                _ => String::new(),
+            }),
+            col("output_tokens", |p| match &p.label {
+                PointLabel::Static { output_tokens, .. } => output_tokens.to_string(),
+                _ => String::new(),
+            }),
+            col("concurrency", |p| match &p.label {
+                PointLabel::Static { concurrency, .. } => concurrency.to_string(),
+                _ => String::new(),
+            }),
+            col("epochs", |p| p.summary.epochs.to_string()),
+        ],
+        RunKind::Dynamic => vec![
+            col("request_rate_req_per_s", |p| match &p.label {
+                PointLabel::Dynamic { request_rate, .. } => request_rate.to_string(),
+                _ => String::new(),
+            }),
+            col("burstiness", |p| match &p.label {
+                PointLabel::Dynamic { burstiness, .. } => burstiness.to_string(),
+                _ => String::new(),
+            }),
+            col("max_concurrency", |p| match &p.label {
+                PointLabel::Dynamic {
+                    max_concurrency: Some(c),
+                    ..
+                } => c.to_string(),
+                _ => String::new(),
+            }),
+            col("num_prompts", |p| p.summary.sent.to_string()),
+            col("achieved_send_rate_req_per_s", |p| {
+                fmt(p.summary.achieved_send_rate)
+            }),
+            col("send_lateness_p50_ms", |p| {
+                fmt(p.summary.send_lateness_ms.p(50.0))
+            }),
+            col("send_lateness_p99_ms", |p| {
+                fmt(p.summary.send_lateness_ms.p(99.0))
+            }),
+        ],
     }
 }
 
-/// The static benchmark's CSV header.
-pub fn static_csv_header() -> Vec<String> {
-    let mut h: Vec<String> = [
-        "prompt_tokens",
-        "output_tokens",
-        "concurrency",
-        "epochs",
-        "successful_requests",
-        "failed_requests",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    for (k, _) in failure_counts(&PointSummary::empty()) {
-        h.push(format!("failed_{}", k.as_str()));
+/// The columns of a run's CSV.
+pub fn columns(kind: RunKind) -> Vec<(String, Getter)> {
+    let mut c = label_columns(kind);
+    c.push(col("successful_requests", |p| {
+        p.summary.completed.to_string()
+    }));
+    c.push(col("failed_requests", |p| p.summary.failed.to_string()));
+    for k in FailureKind::ALL {
+        c.push(col(format!("failed_{}", k.as_str()), move |p| {
+            p.summary
+                .failures
+                .get(k.as_str())
+                .copied()
+                .unwrap_or(0)
+                .to_string()
+        }));
     }
-    h.extend(
-        [
-            "wall_time_s",
-            "request_throughput_req_per_s",
-            "output_token_throughput_tok_per_s",
-            "total_token_throughput_tok_per_s",
-        ]
-        .iter()
-        .map(|s| s.to_string()),
-    );
-    dist_cols("ttft", &mut h);
-    dist_cols("tpot", &mut h);
-    h.push("itl_p50_ms".into());
-    h.push("itl_p99_ms".into());
-    dist_cols("e2el", &mut h);
-    h.extend(
-        [
-            "decode_speed_mean_tok_per_s",
-            "mean_input_tokens",
-            "mean_output_tokens",
-            "server_time_in_queue_mean_ms",
-            "server_prefill_latency_mean_ms",
-            "server_model_prefill_latency_mean_ms",
-            "server_avg_decode_latency_mean_ms",
-            "server_request_latency_mean_ms",
-        ]
-        .iter()
-        .map(|s| s.to_string()),
-    );
-    h
-}
-
-/// One row of the static CSV.
-pub fn static_csv_row(key: &PointKey, s: &PointSummary) -> Vec<String> {
-    let mut r = vec![
-        key.prompt_tokens.to_string(),
-        key.output_tokens.to_string(),
-        key.concurrency.to_string(),
-        s.epochs.to_string(),
-        s.completed.to_string(),
-        s.failed.to_string(),
+    c.push(col("wall_time_s", |p| fmt(Some(p.summary.wall_s))));
+    c.push(col("request_throughput_req_per_s", |p| {
+        fmt(Some(p.summary.request_throughput))
+    }));
+    c.push(col("output_token_throughput_tok_per_s", |p| {
+        fmt(Some(p.summary.output_throughput))
+    }));
+    c.push(col("total_token_throughput_tok_per_s", |p| {
+        fmt(Some(p.summary.total_throughput))
+    }));
+    if kind == RunKind::Dynamic {
+        c.push(col("goodput_req_per_s", |p| fmt(p.summary.goodput)));
+    }
+    dist(&mut c, "ttft", |p| &p.summary.ttft_ms);
+    dist(&mut c, "tpot", |p| &p.summary.tpot_ms);
+    dist(&mut c, "itl", |p| &p.summary.itl_ms);
+    dist(&mut c, "e2el", |p| &p.summary.e2el_ms);
+    c.push(col("decode_speed_mean_tok_per_s", |p| {
+        fmt(p.summary.decode_tokens_per_s.mean)
+    }));
+    c.push(col("mean_input_tokens", |p| {
+        fmt(p.summary.input_tokens.mean)
+    }));
+    c.push(col("mean_output_tokens", |p| {
+        fmt(p.summary.output_tokens.mean)
+    }));
+    type ServerGet = fn(&crate::metrics::ServerMeans) -> Option<f64>;
+    let server: [(&str, ServerGet); 5] = [
+        ("server_time_in_queue_mean_ms", |s| s.time_in_queue_ms),
+        ("server_prefill_latency_mean_ms", |s| s.prefill_latency_ms),
+        ("server_model_prefill_latency_mean_ms", |s| {
+            s.model_prefill_latency_ms
+        }),
+        ("server_avg_decode_latency_mean_ms", |s| {
+            s.avg_decode_latency_ms
+        }),
+        ("server_request_latency_mean_ms", |s| s.request_latency_ms),
     ];
-    for (_, n) in failure_counts(s) {
-        r.push(n.to_string());
+    for (name, get) in server {
+        c.push(col(name, move |p| {
+            fmt(p.summary.server.as_ref().and_then(get))
+        }));
     }
-    r.push(fmt(Some(s.wall_s)));
-    r.push(fmt(Some(s.request_throughput)));
-    r.push(fmt(Some(s.output_throughput)));
-    r.push(fmt(Some(s.total_throughput)));
-    dist_vals(&s.ttft_ms, &mut r);
-    dist_vals(&s.tpot_ms, &mut r);
-    r.push(fmt(s.itl_ms.p(50.0)));
-    r.push(fmt(s.itl_ms.p(99.0)));
-    dist_vals(&s.e2el_ms, &mut r);
-    r.push(fmt(s.decode_tokens_per_s.mean));
-    r.push(fmt(s.input_tokens.mean));
-    r.push(fmt(s.output_tokens.mean));
-    let sv = s.server.clone().unwrap_or_default();
-    for v in [
-        sv.time_in_queue_ms,
-        sv.prefill_latency_ms,
-        sv.model_prefill_latency_ms,
-        sv.avg_decode_latency_ms,
-        sv.request_latency_ms,
-    ] {
-        r.push(fmt(v));
-    }
-    r
+    c
 }
 
-/// Write the static CSV to `path` (parent folders created).
-pub fn write_static_csv(path: &Path, rows: &[(PointKey, PointSummary)]) -> Result<(), CsvError> {
+/// Write the run's CSV to `path` (parent folders created).
+pub fn write_csv(path: &Path, run: &RunData) -> Result<(), CsvError> {
     let err = |e: &dyn std::fmt::Display| CsvError {
         path: path.display().to_string(),
         reason: e.to_string(),
@@ -129,10 +155,13 @@ pub fn write_static_csv(path: &Path, rows: &[(PointKey, PointSummary)]) -> Resul
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
     }
+    let cols = columns(run.meta.kind);
     let mut w = csv::Writer::from_path(path).map_err(|e| err(&e))?;
-    w.write_record(static_csv_header()).map_err(|e| err(&e))?;
-    for (k, s) in rows {
-        w.write_record(static_csv_row(k, s)).map_err(|e| err(&e))?;
+    w.write_record(cols.iter().map(|(n, _)| n.as_str()))
+        .map_err(|e| err(&e))?;
+    for p in &run.points {
+        w.write_record(cols.iter().map(|(_, g)| g(p)))
+            .map_err(|e| err(&e))?;
     }
     w.flush().map_err(|e| err(&e))?;
     Ok(())

@@ -1,8 +1,12 @@
-//! Reports: the terminal table and CSV (more outputs build on the same
-//! summaries). Report code only reads summaries; it never measures.
+//! Reports: the terminal table, CSV and JSON, all from one [`RunData`].
+//! Report code only reads runs; it never measures.
+//!
+//! [`RunData`]: crate::metrics::RunData
 
 mod csv_out;
+mod json_out;
 mod table;
 
-pub use csv_out::{static_csv_header, static_csv_row, write_static_csv, CsvError};
-pub use table::static_table;
+pub use csv_out::{columns, write_csv, CsvError};
+pub use json_out::{write_json, JsonError};
+pub use table::run_table;

@@ -1,19 +1,24 @@
-//! The readable table printed on the terminal at the end of a sweep.
+//! The readable table printed on the terminal at the end of a run.
 
-use crate::load::PointKey;
-use crate::metrics::PointSummary;
+use crate::metrics::{PointLabel, RunData};
 
 fn f(v: Option<f64>, prec: usize) -> String {
     v.map(|x| format!("{x:.prec$}"))
         .unwrap_or_else(|| "-".into())
 }
 
-/// A fixed-width table of the static sweep's headline figures.
-pub fn static_table(rows: &[(PointKey, PointSummary)]) -> String {
-    let header = [
-        "prompt",
-        "output",
-        "conc",
+/// A fixed-width table of the run's headline figures, one line per point.
+pub fn run_table(run: &RunData) -> String {
+    let dynamic = run
+        .points
+        .first()
+        .is_some_and(|p| matches!(p.label, PointLabel::Dynamic { .. }));
+    let mut header: Vec<&str> = if dynamic {
+        vec!["rate", "sent/s", "late p99"]
+    } else {
+        vec!["prompt", "output", "conc"]
+    };
+    header.extend([
         "ok",
         "fail",
         "req/s",
@@ -24,14 +29,32 @@ pub fn static_table(rows: &[(PointKey, PointSummary)]) -> String {
         "TPOT p99",
         "ITL p99",
         "E2EL p50",
-        "tok/s/req",
-    ];
+    ]);
+    if dynamic {
+        header.push("goodput");
+    } else {
+        header.push("tok/s/req");
+    }
     let mut lines: Vec<Vec<String>> = vec![header.iter().map(|s| s.to_string()).collect()];
-    for (k, s) in rows {
-        lines.push(vec![
-            k.prompt_tokens.to_string(),
-            k.output_tokens.to_string(),
-            k.concurrency.to_string(),
+    for p in &run.points {
+        let s = &p.summary;
+        let mut l = match &p.label {
+            PointLabel::Static {
+                prompt_tokens,
+                output_tokens,
+                concurrency,
+            } => vec![
+                prompt_tokens.to_string(),
+                output_tokens.to_string(),
+                concurrency.to_string(),
+            ],
+            PointLabel::Dynamic { request_rate, .. } => vec![
+                request_rate.to_string(),
+                f(s.achieved_send_rate, 2),
+                f(s.send_lateness_ms.p(99.0), 2),
+            ],
+        };
+        l.extend([
             s.completed.to_string(),
             s.failed.to_string(),
             f(Some(s.request_throughput), 2),
@@ -42,8 +65,13 @@ pub fn static_table(rows: &[(PointKey, PointSummary)]) -> String {
             f(s.tpot_ms.p(99.0), 2),
             f(s.itl_ms.p(99.0), 2),
             f(s.e2el_ms.p(50.0), 1),
-            f(s.decode_tokens_per_s.mean, 1),
         ]);
+        l.push(if dynamic {
+            f(s.goodput, 2)
+        } else {
+            f(s.decode_tokens_per_s.mean, 1)
+        });
+        lines.push(l);
     }
     let widths: Vec<usize> = (0..header.len())
         .map(|c| lines.iter().map(|l| l[c].len()).max().unwrap_or(0))
@@ -60,6 +88,12 @@ pub fn static_table(rows: &[(PointKey, PointSummary)]) -> String {
         if i == 0 {
             out.push_str("(latencies in ms; throughputs per second of wall time)\n");
         }
+    }
+    for note in &run.meta.notes {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    if run.meta.interrupted {
+        out.push_str("note: INTERRUPTED: the run was stopped before it finished\n");
     }
     out
 }
