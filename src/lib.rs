@@ -11,6 +11,7 @@
 //! a continuous-batching performance model; with no endpoint given, every
 //! benchmark runs against it.
 
+pub mod analysis;
 pub mod backend;
 pub mod cli;
 pub mod load;

@@ -1,0 +1,229 @@
+//! Comparison of a run with a baseline run: for each benchmark point both
+//! runs share and each metric of the catalogue, the change, its interval,
+//! its p-value and its verdict. Gated metrics are judged as one family
+//! (Holm-Bonferroni), so a gate over many metrics keeps its false-alarm rate.
+
+use serde::{Deserialize, Serialize};
+
+use crate::metrics::{PointData, PointLabel, RequestRecord, RunData};
+use crate::stats::{
+    apply_holm, compare, CompareConfig, Comparison, Direction, EpochStatistic, Epochs, Verdict,
+};
+
+/// The metrics a comparison can judge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricId {
+    OutputThroughput,
+    RequestThroughput,
+    TtftP50,
+    TtftP99,
+    TpotP50,
+    TpotP99,
+    ItlP99,
+    E2elP50,
+}
+
+impl MetricId {
+    /// Every metric, in report order.
+    pub const ALL: [MetricId; 8] = [
+        MetricId::OutputThroughput,
+        MetricId::RequestThroughput,
+        MetricId::TtftP50,
+        MetricId::TtftP99,
+        MetricId::TpotP50,
+        MetricId::TpotP99,
+        MetricId::ItlP99,
+        MetricId::E2elP50,
+    ];
+
+    /// Gated by default: the medians and throughputs. Tail percentiles are
+    /// advisory unless gated on purpose.
+    pub const DEFAULT_GATED: [MetricId; 5] = [
+        MetricId::OutputThroughput,
+        MetricId::RequestThroughput,
+        MetricId::TtftP50,
+        MetricId::TpotP50,
+        MetricId::E2elP50,
+    ];
+
+    /// Stable name (`ttft_p50`...), as in JSON and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            MetricId::OutputThroughput => "output_throughput",
+            MetricId::RequestThroughput => "request_throughput",
+            MetricId::TtftP50 => "ttft_p50",
+            MetricId::TtftP99 => "ttft_p99",
+            MetricId::TpotP50 => "tpot_p50",
+            MetricId::TpotP99 => "tpot_p99",
+            MetricId::ItlP99 => "itl_p99",
+            MetricId::E2elP50 => "e2el_p50",
+        }
+    }
+
+    /// The metric named `name`.
+    pub fn from_name(name: &str) -> Option<MetricId> {
+        MetricId::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// Unit of the metric's figures.
+    pub fn unit(self) -> &'static str {
+        match self {
+            MetricId::OutputThroughput => "tok/s",
+            MetricId::RequestThroughput => "req/s",
+            _ => "ms",
+        }
+    }
+
+    /// Which way is better.
+    pub fn direction(self) -> Direction {
+        match self {
+            MetricId::OutputThroughput | MetricId::RequestThroughput => Direction::HigherIsBetter,
+            _ => Direction::LowerIsBetter,
+        }
+    }
+
+    /// Per-request values of one epoch and the statistic of the epoch figure,
+    /// or `None` for metrics measured per epoch (throughputs).
+    fn request_values(self, epoch: &[RequestRecord]) -> Option<(Vec<f64>, EpochStatistic)> {
+        let ok = epoch.iter().filter(|r| r.ok());
+        let p = |q| EpochStatistic::Percentile(q);
+        Some(match self {
+            MetricId::OutputThroughput | MetricId::RequestThroughput => return None,
+            MetricId::TtftP50 => (ok.filter_map(|r| r.ttft_ms).collect(), p(50.0)),
+            MetricId::TtftP99 => (ok.filter_map(|r| r.ttft_ms).collect(), p(99.0)),
+            MetricId::TpotP50 => (ok.filter_map(|r| r.tpot_ms()).collect(), p(50.0)),
+            MetricId::TpotP99 => (ok.filter_map(|r| r.tpot_ms()).collect(), p(99.0)),
+            MetricId::ItlP99 => (ok.flat_map(|r| r.itl_ms()).collect(), p(99.0)),
+            MetricId::E2elP50 => (ok.filter_map(|r| r.e2el_ms).collect(), p(50.0)),
+        })
+    }
+
+    /// Compare this metric between two points.
+    pub fn compare(self, base: &PointData, new: &PointData, cfg: &CompareConfig) -> Comparison {
+        let dir = self.direction();
+        match self {
+            MetricId::OutputThroughput | MetricId::RequestThroughput => {
+                let fig = |p: &PointData| -> Vec<f64> {
+                    p.summary
+                        .per_epoch
+                        .iter()
+                        .map(|e| {
+                            if self == MetricId::OutputThroughput {
+                                e.output_throughput
+                            } else {
+                                e.request_throughput
+                            }
+                        })
+                        .collect()
+                };
+                let (b, n) = (fig(base), fig(new));
+                compare(&Epochs::Figures(&b), &Epochs::Figures(&n), dir, cfg)
+            }
+            _ => {
+                let vals = |p: &PointData| -> (Vec<Vec<f64>>, EpochStatistic) {
+                    let mut stat = EpochStatistic::Median;
+                    let v = p
+                        .epochs
+                        .iter()
+                        .map(|e| {
+                            let (v, s) = self.request_values(e).expect("per-request metric");
+                            stat = s;
+                            v
+                        })
+                        .collect();
+                    (v, stat)
+                };
+                let (b, stat) = vals(base);
+                let (n, _) = vals(new);
+                compare(
+                    &Epochs::Requests(&b, &stat),
+                    &Epochs::Requests(&n, &stat),
+                    dir,
+                    cfg,
+                )
+            }
+        }
+    }
+}
+
+/// One metric of one point, compared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricComparison {
+    /// The point's id (`p1024-o128-c8`, `rate-4`).
+    pub point: String,
+    pub label: PointLabel,
+    pub metric: MetricId,
+    pub unit: String,
+    /// True when this metric counts for the gate.
+    pub gated: bool,
+    pub comparison: Comparison,
+}
+
+/// A run compared with a baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunComparison {
+    /// The baseline's name (`main`, `base`...).
+    pub baseline: String,
+    pub config: CompareConfig,
+    pub metrics: Vec<MetricComparison>,
+    /// Points of the new run that the baseline lacks (not compared).
+    pub unmatched_points: Vec<String>,
+}
+
+impl RunComparison {
+    /// The gated metrics that regressed (after Holm's adjustment).
+    pub fn regressions(&self) -> impl Iterator<Item = &MetricComparison> {
+        self.metrics
+            .iter()
+            .filter(|m| m.gated && m.comparison.verdict == Verdict::Regressed)
+    }
+
+    /// True when the gate should fail the build.
+    pub fn gate_fails(&self) -> bool {
+        self.regressions().next().is_some()
+    }
+}
+
+/// Compare `new` with `base`, point by point (matched by point id), on every
+/// metric of the catalogue; `gated` metrics form one Holm family.
+pub fn compare_runs(
+    base: &RunData,
+    new: &RunData,
+    baseline: &str,
+    gated: &[MetricId],
+    cfg: &CompareConfig,
+) -> RunComparison {
+    let mut metrics = Vec::new();
+    let mut unmatched = Vec::new();
+    for np in &new.points {
+        let id = np.label.id();
+        let Some(bp) = base.points.iter().find(|b| b.label.id() == id) else {
+            unmatched.push(id);
+            continue;
+        };
+        for m in MetricId::ALL {
+            metrics.push(MetricComparison {
+                point: id.clone(),
+                label: np.label.clone(),
+                metric: m,
+                unit: m.unit().to_string(),
+                gated: gated.contains(&m),
+                comparison: m.compare(bp, np, cfg),
+            });
+        }
+    }
+    apply_holm(
+        metrics
+            .iter_mut()
+            .filter(|m| m.gated)
+            .map(|m| &mut m.comparison),
+        cfg.significance,
+    );
+    RunComparison {
+        baseline: baseline.to_string(),
+        config: *cfg,
+        metrics,
+        unmatched_points: unmatched,
+    }
+}
