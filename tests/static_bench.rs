@@ -1,6 +1,6 @@
 //! The static benchmark end to end against the embedded simulator.
 
-use servebench::cli::{run_static_cmd, EndpointArgs, StaticArgs};
+use servebench::cli::{run_static_cmd, CommonArgs, EndpointArgs, StaticArgs, StaticSweepArgs};
 use servebench::sim::SimConfig;
 
 fn args(dir: &std::path::Path, sim: &str) -> StaticArgs {
@@ -9,18 +9,19 @@ fn args(dir: &std::path::Path, sim: &str) -> StaticArgs {
             sim: Some(sim.to_string()),
             ..EndpointArgs::default()
         },
-        epochs: 2,
-        parallel_num: vec![1],
-        prompt_tokens: vec![64],
-        output_tokens: vec![8],
-        warmup: Some(1),
-        requests_per_worker: 1,
-        enable_prefix_caching: false,
-        shared_prefix_tokens: 0,
+        sweep: StaticSweepArgs {
+            epochs: 2,
+            parallel_num: vec![1],
+            prompt_tokens: vec![64],
+            output_tokens: vec![8],
+            warmup: Some(1),
+            ..StaticSweepArgs::default()
+        },
         benchmark_csv: None,
-        output_dir: dir.to_path_buf(),
-        seed: 1,
-        quiet: true,
+        common: CommonArgs {
+            seed: 1,
+            ..CommonArgs::in_dir(dir)
+        },
     }
 }
 
@@ -38,9 +39,9 @@ async fn prompt_lengths_are_exact_for_both_flavours() {
         let dir = tempfile::tempdir().unwrap();
         let mut a = args(dir.path(), "time_scale=0.05");
         a.endpoint.backend = backend.to_string();
-        a.prompt_tokens = vec![1, 37, 512, 2000];
-        a.output_tokens = vec![4, 4, 4, 4];
-        a.epochs = 1;
+        a.sweep.prompt_tokens = vec![1, 37, 512, 2000];
+        a.sweep.output_tokens = vec![4, 4, 4, 4];
+        a.sweep.epochs = 1;
         let out = run_static_cmd(&a).await.unwrap();
         let recs = read_records(&out.paths.records);
         assert_eq!(recs.len(), 4);
@@ -68,9 +69,9 @@ async fn ttft_and_tpot_match_the_model_and_server_figures() {
     let dir = tempfile::tempdir().unwrap();
     let sim = "time_scale=0.25,seed=3";
     let mut a = args(dir.path(), sim);
-    a.prompt_tokens = vec![512];
-    a.output_tokens = vec![40];
-    a.epochs = 3;
+    a.sweep.prompt_tokens = vec![512];
+    a.sweep.output_tokens = vec![40];
+    a.sweep.epochs = 3;
     a.endpoint.return_latency = true;
     let out = run_static_cmd(&a).await.unwrap();
     let mut cfg = SimConfig::default();
@@ -116,11 +117,11 @@ async fn throughput_flattens_at_the_batch_limit_and_ttft_rises_with_queueing() {
         dir.path(),
         "time_scale=0.1,max_batch=4,decode_per_seq_ms=0.5",
     );
-    a.parallel_num = vec![1, 2, 4, 8, 16];
-    a.prompt_tokens = vec![128];
-    a.output_tokens = vec![32];
-    a.requests_per_worker = 3;
-    a.epochs = 1;
+    a.sweep.parallel_num = vec![1, 2, 4, 8, 16];
+    a.sweep.prompt_tokens = vec![128];
+    a.sweep.output_tokens = vec![32];
+    a.sweep.requests_per_worker = 3;
+    a.sweep.epochs = 1;
     let out = run_static_cmd(&a).await.unwrap();
     let tput: Vec<f64> = out
         .run
@@ -151,7 +152,7 @@ async fn throughput_flattens_at_the_batch_limit_and_ttft_rises_with_queueing() {
 async fn csv_has_the_documented_columns() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = args(dir.path(), "time_scale=0.05");
-    a.parallel_num = vec![1, 2];
+    a.sweep.parallel_num = vec![1, 2];
     let csv_path = dir.path().join("out/bench.csv");
     a.benchmark_csv = Some(csv_path.clone());
     let out = run_static_cmd(&a).await.unwrap();
@@ -201,7 +202,7 @@ async fn csv_has_the_documented_columns() {
 async fn bad_flags_are_rejected_before_any_load() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = args(dir.path(), "time_scale=0.05");
-    a.prompt_tokens = vec![10, 20];
+    a.sweep.prompt_tokens = vec![10, 20];
     let e = run_static_cmd(&a).await.unwrap_err();
     assert!(e.to_string().contains("--prompt-tokens"), "{e}");
     assert_eq!(e.exit_code(), 2);
@@ -233,5 +234,5 @@ async fn bad_flags_are_rejected_before_any_load() {
         .to_string()
         .contains("--url"));
     // Nothing was measured, so no records file was created.
-    assert!(!dir.path().join("static/records.jsonl").exists());
+    assert!(!dir.path().join("static/new/records.jsonl").exists());
 }

@@ -1,6 +1,7 @@
 //! The command line: argument types and the commands behind them. `main.rs`
 //! only parses and calls [`run`]; everything here is usable from tests.
 
+mod common;
 mod endpoint;
 mod observer;
 mod output;
@@ -8,9 +9,12 @@ mod static_cmd;
 
 use clap::{Parser, Subcommand};
 
+pub use common::CommonArgs;
 pub use endpoint::{resolve_target, EndpointArgs, Target};
 pub use output::{write_outputs, OutputPaths};
-pub use static_cmd::{run_static_cmd, StaticArgs, StaticOutcome};
+pub use static_cmd::{
+    run_static_cmd, run_static_on, RunOutcome, StaticArgs, StaticOutcome, StaticSweepArgs,
+};
 
 /// Errors of a command, each naming the flag, file or URL at fault.
 #[derive(Debug, thiserror::Error)]

@@ -1,19 +1,18 @@
 //! `servebench static`: the static benchmark of `benchmark_parallel.py`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use super::common::CommonArgs;
 use super::observer::{static_label, RunObserver};
 use super::output::{write_outputs, OutputPaths};
-use super::{resolve_target, CliError, EndpointArgs};
+use super::{resolve_target, CliError, EndpointArgs, Target};
 use crate::load::{run_static, StaticPlan};
 use crate::metrics::{PointData, RunData, RunKind, Slo};
 use crate::workload::PromptSynth;
 
-/// Flags of `servebench static`.
+/// The sweep of a static benchmark.
 #[derive(Debug, Clone, clap::Args)]
-pub struct StaticArgs {
-    #[command(flatten)]
-    pub endpoint: EndpointArgs,
+pub struct StaticSweepArgs {
     /// Measured rounds per point.
     #[arg(long, default_value_t = 5)]
     pub epochs: u32,
@@ -32,35 +31,55 @@ pub struct StaticArgs {
     /// Requests each worker sends per epoch.
     #[arg(long, default_value_t = 1)]
     pub requests_per_worker: usize,
-    /// The server has a prefix cache: every prompt already gets a unique
-    /// leading segment so the cache cannot serve it; this flag is accepted
-    /// for compatibility and recorded.
+    /// The server has a prefix cache. Every prompt gets a unique leading
+    /// segment anyway so that no cache can serve it; the flag is accepted for
+    /// compatibility and recorded in the run's notes.
     #[arg(long)]
     pub enable_prefix_caching: bool,
     /// Give every prompt a common prefix of K tokens (to measure a prefix
     /// cache on purpose).
     #[arg(long, default_value_t = 0, value_name = "K")]
     pub shared_prefix_tokens: usize,
-    /// CSV output (default: <output-dir>/static/benchmark.csv).
-    #[arg(long)]
-    pub benchmark_csv: Option<PathBuf>,
-    /// Report folder.
-    #[arg(long, default_value = "target-reports")]
-    pub output_dir: PathBuf,
-    /// Seed of the prompt text.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// No progress bars or table.
-    #[arg(long, short)]
-    pub quiet: bool,
 }
 
-/// What a static run produced.
+impl Default for StaticSweepArgs {
+    fn default() -> Self {
+        StaticSweepArgs {
+            epochs: 5,
+            parallel_num: vec![1, 4, 8, 16, 32],
+            prompt_tokens: vec![1024, 2048],
+            output_tokens: vec![128, 256],
+            warmup: None,
+            requests_per_worker: 1,
+            enable_prefix_caching: false,
+            shared_prefix_tokens: 0,
+        }
+    }
+}
+
+/// Flags of `servebench static`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StaticArgs {
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+    #[command(flatten)]
+    pub sweep: StaticSweepArgs,
+    /// CSV output (default: <output-dir>/<name>/new/benchmark.csv).
+    #[arg(long)]
+    pub benchmark_csv: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// What a benchmark run produced.
 #[derive(Debug)]
-pub struct StaticOutcome {
+pub struct RunOutcome {
     pub run: RunData,
     pub paths: OutputPaths,
 }
+
+/// Old name of [`RunOutcome`].
+pub type StaticOutcome = RunOutcome;
 
 fn positive(flag: &str, v: &[usize]) -> Result<(), CliError> {
     if v.is_empty() || v.contains(&0) {
@@ -72,80 +91,115 @@ fn positive(flag: &str, v: &[usize]) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Check the flags that need no endpoint.
-pub fn validate_static(a: &StaticArgs) -> Result<(), CliError> {
-    positive("--parallel-num", &a.parallel_num)?;
-    positive("--prompt-tokens", &a.prompt_tokens)?;
-    positive("--output-tokens", &a.output_tokens)?;
-    if a.prompt_tokens.len() != a.output_tokens.len() {
+fn at_least_one(flag: &str, v: usize) -> Result<(), CliError> {
+    if v == 0 {
         return Err(CliError::BadFlag {
-            flag: "--prompt-tokens/--output-tokens".into(),
-            reason: format!(
-                "{} prompt lengths but {} output lengths; they pair element-wise",
-                a.prompt_tokens.len(),
-                a.output_tokens.len()
-            ),
-        });
-    }
-    if a.epochs == 0 {
-        return Err(CliError::BadFlag {
-            flag: "--epochs".into(),
+            flag: flag.into(),
             reason: "must be at least 1".into(),
-        });
-    }
-    if a.requests_per_worker == 0 {
-        return Err(CliError::BadFlag {
-            flag: "--requests-per-worker".into(),
-            reason: "must be at least 1".into(),
-        });
-    }
-    if a.prompt_tokens.iter().any(|&p| a.shared_prefix_tokens >= p) && a.shared_prefix_tokens > 0 {
-        return Err(CliError::BadFlag {
-            flag: "--shared-prefix-tokens".into(),
-            reason: "must be smaller than every --prompt-tokens".into(),
         });
     }
     Ok(())
 }
 
-fn write_err(path: &std::path::Path, e: impl std::fmt::Display) -> CliError {
+impl StaticSweepArgs {
+    /// Check the flags that need no endpoint.
+    pub fn validate(&self) -> Result<(), CliError> {
+        positive("--parallel-num", &self.parallel_num)?;
+        positive("--prompt-tokens", &self.prompt_tokens)?;
+        positive("--output-tokens", &self.output_tokens)?;
+        if self.prompt_tokens.len() != self.output_tokens.len() {
+            return Err(CliError::BadFlag {
+                flag: "--prompt-tokens/--output-tokens".into(),
+                reason: format!(
+                    "{} prompt lengths but {} output lengths; they pair element-wise",
+                    self.prompt_tokens.len(),
+                    self.output_tokens.len()
+                ),
+            });
+        }
+        at_least_one("--epochs", self.epochs as usize)?;
+        at_least_one("--requests-per-worker", self.requests_per_worker)?;
+        if self.shared_prefix_tokens > 0
+            && self
+                .prompt_tokens
+                .iter()
+                .any(|&p| self.shared_prefix_tokens >= p)
+        {
+            return Err(CliError::BadFlag {
+                flag: "--shared-prefix-tokens".into(),
+                reason: "must be smaller than every --prompt-tokens".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// The load plan of this sweep.
+    pub fn plan(&self, seed: u64) -> StaticPlan {
+        StaticPlan {
+            pairs: self
+                .prompt_tokens
+                .iter()
+                .copied()
+                .zip(self.output_tokens.iter().copied())
+                .collect(),
+            concurrencies: self.parallel_num.clone(),
+            epochs: self.epochs,
+            warmup_requests: self.warmup,
+            requests_per_worker: self.requests_per_worker,
+            unique_prefix: true,
+            shared_prefix_tokens: self.shared_prefix_tokens,
+            seed,
+        }
+    }
+}
+
+pub(super) fn write_err(path: &Path, e: impl std::fmt::Display) -> CliError {
     CliError::Write {
         path: path.display().to_string(),
         reason: e.to_string(),
     }
 }
 
-/// Run the static benchmark and write its JSON, CSV and records.
-pub async fn run_static_cmd(a: &StaticArgs) -> Result<StaticOutcome, CliError> {
-    validate_static(a)?;
-    let target = resolve_target(&a.endpoint).await?;
+/// Run a static sweep against an already resolved target and write its
+/// records (as they complete), JSON, CSV and table.
+pub async fn run_static_on(
+    target: &Target,
+    sweep: &StaticSweepArgs,
+    common: &CommonArgs,
+    csv: Option<&Path>,
+) -> Result<RunOutcome, CliError> {
+    sweep.validate()?;
     let synth = PromptSynth::new(&target.tokenizer)?;
-    let dir = a.output_dir.join("static");
-    std::fs::create_dir_all(&dir).map_err(|e| write_err(&dir, e))?;
+    let dir = common.run_dir("static")?;
     let records = dir.join("records.jsonl");
     let mut observer =
-        RunObserver::create(&records, a.quiet).map_err(|e| write_err(&records, e))?;
-    if !a.quiet {
+        RunObserver::create(&records, common.quiet).map_err(|e| write_err(&records, e))?;
+    if !common.quiet {
         eprintln!("servebench static: {}", target.describe());
     }
-    let plan = StaticPlan {
-        pairs: a
-            .prompt_tokens
-            .iter()
-            .copied()
-            .zip(a.output_tokens.iter().copied())
-            .collect(),
-        concurrencies: a.parallel_num.clone(),
-        epochs: a.epochs,
-        warmup_requests: a.warmup,
-        requests_per_worker: a.requests_per_worker,
-        unique_prefix: true,
-        shared_prefix_tokens: a.shared_prefix_tokens,
-        seed: a.seed,
-    };
-    let meta = target.meta(RunKind::Static, "static", Slo::default());
-    let runs = run_static(target.client.clone(), &synth, &plan, &mut observer).await?;
-    target.stop().await;
+    let mut meta = target.meta(
+        RunKind::Static,
+        common.name.as_deref().unwrap_or("static"),
+        Slo::default(),
+    );
+    if sweep.enable_prefix_caching {
+        meta.notes.push(
+            "server prefix caching enabled: every prompt had a unique leading segment".into(),
+        );
+    }
+    if sweep.shared_prefix_tokens > 0 {
+        meta.notes.push(format!(
+            "every prompt shared a {}-token prefix (prefix cache measured on purpose)",
+            sweep.shared_prefix_tokens
+        ));
+    }
+    let runs = run_static(
+        target.client.clone(),
+        &synth,
+        &sweep.plan(common.seed),
+        &mut observer,
+    )
+    .await?;
     if let Some(e) = observer.take_error() {
         return Err(write_err(&records, e));
     }
@@ -157,6 +211,15 @@ pub async fn run_static_cmd(a: &StaticArgs) -> Result<StaticOutcome, CliError> {
         })
         .collect();
     let run = RunData { meta, points };
-    let paths = write_outputs(&dir, a.benchmark_csv.as_deref(), &run, a.quiet)?;
-    Ok(StaticOutcome { run, paths })
+    let paths = write_outputs(&dir, csv, &run, common.quiet)?;
+    Ok(RunOutcome { run, paths })
+}
+
+/// `servebench static`: validate, resolve the endpoint, run, write.
+pub async fn run_static_cmd(a: &StaticArgs) -> Result<RunOutcome, CliError> {
+    a.sweep.validate()?;
+    let target = resolve_target(&a.endpoint).await?;
+    let out = run_static_on(&target, &a.sweep, &a.common, a.benchmark_csv.as_deref()).await;
+    target.stop().await;
+    out
 }
