@@ -1,17 +1,25 @@
 //! The command line: argument types and the commands behind them. `main.rs`
 //! only parses and calls [`run`]; everything here is usable from tests.
 
+mod all_cmd;
 mod common;
 mod endpoint;
+mod gen_cmd;
 mod observer;
 mod output;
+mod serving_cmd;
 mod static_cmd;
 
 use clap::{Parser, Subcommand};
 
+pub use all_cmd::{run_all_cmd, AllArgs};
 pub use common::CommonArgs;
 pub use endpoint::{resolve_target, EndpointArgs, Target};
+pub use gen_cmd::{run_gen_cmd, GenArgs};
 pub use output::{write_outputs, OutputPaths};
+pub use serving_cmd::{
+    parse_goodput, run_serving_cmd, run_serving_on, ServingArgs, ServingSweepArgs,
+};
 pub use static_cmd::{
     run_static_cmd, run_static_on, RunOutcome, StaticArgs, StaticOutcome, StaticSweepArgs,
 };
@@ -43,6 +51,12 @@ pub enum CliError {
     /// CSV output failed.
     #[error(transparent)]
     Csv(#[from] crate::report::CsvError),
+    /// A dataset could not be loaded.
+    #[error(transparent)]
+    Dataset(#[from] crate::workload::DatasetError),
+    /// Synthetic requests could not be generated.
+    #[error(transparent)]
+    Generate(#[from] crate::workload::GenerateError),
     /// JSON output failed.
     #[error(transparent)]
     Json(#[from] crate::report::JsonError),
@@ -56,7 +70,9 @@ impl CliError {
             CliError::BadFlag { .. }
             | CliError::Tokenizer(_)
             | CliError::Prompt(_)
-            | CliError::Backend(_) => 2,
+            | CliError::Backend(_)
+            | CliError::Dataset(_)
+            | CliError::Generate(_) => 2,
             CliError::Sim(_) | CliError::Client(_) => 3,
             CliError::Write { .. } | CliError::Csv(_) | CliError::Json(_) => 4,
         }
@@ -83,6 +99,21 @@ pub enum Command {
     /// Example: servebench static --parallel-num 1 4 16 --prompt-tokens 512 --output-tokens 128
     #[command(name = "static")]
     Static(StaticArgs),
+    /// Dynamic benchmark: a dataset replayed at each request rate, open loop
+    /// with Poisson (or gamma) arrivals (benchmark_serving.py).
+    ///
+    /// Example: servebench serving --dataset sharegpt.json --request-rate 1 4 inf --num-prompts 200
+    Serving(ServingArgs),
+    /// Both benchmarks in one go against one endpoint: the static sweep,
+    /// then the dynamic one (benchmark.py). Takes the flags of both.
+    ///
+    /// Example: servebench all --parallel-num 1 8 --prompt-tokens 512 --output-tokens 64 --request-rate 2 8 --num-prompts 50
+    All(AllArgs),
+    /// Generate a dataset whose input and output lengths follow truncated
+    /// normal distributions, prompts exact to the token (generate_dataset.py).
+    ///
+    /// Example: servebench gen-dataset --dataset data.json --num-requests 1000 --avg-input 1800 --std-input 300
+    GenDataset(GenArgs),
     /// Run the simulated OpenAI-compatible server on its own.
     ///
     /// Example: servebench sim --port 8000 --decode-step-ms 12
@@ -105,6 +136,18 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Static(args) => {
             let out = run_static_cmd(&args).await?;
             Ok(exit_code_of(&out.run))
+        }
+        Command::Serving(args) => {
+            let out = run_serving_cmd(&args).await?;
+            Ok(exit_code_of(&out.run))
+        }
+        Command::All(args) => {
+            let (s, d) = run_all_cmd(&args).await?;
+            Ok(exit_code_of(&s.run).max(exit_code_of(&d.run)))
+        }
+        Command::GenDataset(args) => {
+            run_gen_cmd(&args)?;
+            Ok(0)
         }
         Command::Sim(args) => {
             crate::sim::serve(&args, crate::workload::Tokenizer::default_embedded()).await?;
