@@ -2,14 +2,20 @@
 //! request and gives a [`StreamParser`] that turns the response body into
 //! [`StreamEvent`]s. One small module per API.
 
+mod mindie;
 mod openai;
 mod sse;
+mod tgi;
+mod vllm;
 
 use crate::metrics::ServerLatency;
 use crate::workload::RequestSpec;
 
+pub use mindie::MindIe;
 pub use openai::{OpenAiChat, OpenAiCompletions};
 pub use sse::SseFramer;
+pub use tgi::{Tgi, TgiParser};
+pub use vllm::VllmGenerate;
 
 /// Options that apply to every request of a run.
 #[derive(Debug, Clone, Default)]
@@ -30,6 +36,9 @@ pub struct HttpRequest {
     pub path: &'static str,
     /// The serialised JSON body.
     pub body: bytes::Bytes,
+    /// Length in bytes of the prompt text (APIs that echo the prompt in
+    /// their stream strip it with this).
+    pub prompt_bytes: usize,
 }
 
 /// One thing the parser found in the stream.
@@ -76,8 +85,14 @@ pub trait Backend: Send + Sync {
     fn name(&self) -> &'static str;
     /// Build the streaming HTTP request for `spec`.
     fn build(&self, spec: &RequestSpec, opts: &RequestOptions) -> HttpRequest;
-    /// A fresh parser for one response body.
-    fn parser(&self, opts: &RequestOptions) -> Box<dyn StreamParser>;
+    /// A fresh parser for the response body of `req`.
+    fn parser(&self, opts: &RequestOptions, req: &HttpRequest) -> Box<dyn StreamParser>;
+    /// False when the API cannot force the output length (no `ignore_eos`):
+    /// records then carry the real length and a shorter output is not a
+    /// failure.
+    fn can_force_length(&self) -> bool {
+        true
+    }
     /// True when a complete stream ends with an end marker (`[DONE]`), so
     /// that a body ending without one is a broken stream.
     fn end_marker(&self) -> bool {
@@ -86,7 +101,14 @@ pub trait Backend: Send + Sync {
 }
 
 /// The backends `--backend` accepts.
-pub const BACKEND_NAMES: &[&str] = &["openai", "openai-chat"];
+pub const BACKEND_NAMES: &[&str] = &[
+    "openai",
+    "openai-chat",
+    "vllm",
+    "tgi",
+    "mindspore",
+    "mindspore-tgi",
+];
 
 /// Errors choosing a backend.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +125,10 @@ pub fn by_name(name: &str) -> Result<Box<dyn Backend>, UnknownBackend> {
     match name {
         "openai" => Ok(Box::new(OpenAiCompletions)),
         "openai-chat" => Ok(Box::new(OpenAiChat)),
+        "vllm" => Ok(Box::new(VllmGenerate)),
+        "tgi" => Ok(Box::new(Tgi::tgi())),
+        "mindspore" => Ok(Box::new(MindIe)),
+        "mindspore-tgi" => Ok(Box::new(Tgi::mindie_compatible())),
         other => Err(UnknownBackend(other.to_string())),
     }
 }

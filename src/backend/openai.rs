@@ -70,7 +70,7 @@ struct ChatBody<'a> {
     return_latency: bool,
 }
 
-fn to_bytes<T: Serialize>(body: &T) -> bytes::Bytes {
+pub(super) fn to_bytes<T: Serialize>(body: &T) -> bytes::Bytes {
     bytes::Bytes::from(serde_json::to_vec(body).expect("request bodies serialise"))
 }
 
@@ -96,10 +96,11 @@ impl Backend for OpenAiCompletions {
         HttpRequest {
             path: "/v1/completions",
             body: to_bytes(&body),
+            prompt_bytes: spec.prompt.len(),
         }
     }
 
-    fn parser(&self, opts: &RequestOptions) -> Box<dyn StreamParser> {
+    fn parser(&self, opts: &RequestOptions, _req: &HttpRequest) -> Box<dyn StreamParser> {
         Box::new(OpenAiParser::new(opts.tokens_per_chunk))
     }
 }
@@ -130,10 +131,11 @@ impl Backend for OpenAiChat {
         HttpRequest {
             path: "/v1/chat/completions",
             body: to_bytes(&body),
+            prompt_bytes: spec.prompt.len(),
         }
     }
 
-    fn parser(&self, opts: &RequestOptions) -> Box<dyn StreamParser> {
+    fn parser(&self, opts: &RequestOptions, _req: &HttpRequest) -> Box<dyn StreamParser> {
         Box::new(OpenAiParser::new(opts.tokens_per_chunk))
     }
 }

@@ -194,7 +194,7 @@ impl Client {
             ));
         }
         let mut resp = resp;
-        let mut parser = self.backend.parser(&self.opts);
+        let mut parser = self.backend.parser(&self.opts, &req.http);
         let mut events = Vec::with_capacity(8);
         loop {
             let next = tokio::time::timeout(self.timeouts.idle, resp.chunk()).await;
@@ -248,7 +248,8 @@ impl Client {
         let counted = (!st.text.is_empty() || st.chunks.is_empty())
             .then(|| self.tokenizer.count(&st.text) as u64);
         let output_tokens = st.usage_completion.or(counted).unwrap_or(0);
-        if failure.is_none() && req.force_output_len && output_tokens < req.max_tokens as u64 {
+        let forced = req.force_output_len && self.backend.can_force_length();
+        if failure.is_none() && forced && output_tokens < req.max_tokens as u64 {
             failure = Some(fail(
                 FailureKind::TruncatedOutput,
                 format!("{output_tokens} output tokens, {} forced", req.max_tokens),

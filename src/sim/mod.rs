@@ -11,16 +11,33 @@
 //! * Every output token is one word that is exactly one token under that
 //!   tokenizer, so a client's count of the generated text equals the number of
 //!   tokens emitted.
-//! * Requests honour `max_tokens` (chat also `max_completion_tokens`),
-//!   `min_tokens`, `ignore_eos`, `stream`, `stream_options.include_usage`,
-//!   `model` and `return_latency` (a `latency` object, defined in the
-//!   rustdoc of the `sse` module and in the README: `time_in_queue`,
-//!   `model_prefill_latency`, `prefill_latency`, `avg_decode_latency`,
-//!   `request_latency`, `ttft_server_ms`; all ms).
+//! * Requests honour `max_tokens` (chat also `max_completion_tokens`; absent:
+//!   16 for completions, `max_model_len - prompt` for chat), `min_tokens`,
+//!   `ignore_eos`, `stream`, `stream_options.include_usage`, `model` (unknown
+//!   → 404, absent → the served one) and `return_latency`.
+//! * `"return_latency": true` adds a `latency` object (ms, 2 decimals) to a
+//!   whole response, or to the last chunk of a stream (the usage chunk if
+//!   any, else the last token chunk):
+//!   - `time_in_queue`: arrival (handler entry) to admission by the scheduler;
+//!   - `model_prefill_latency`: modelled compute time of the prefill step that
+//!     served the request (shared by the requests admitted with it);
+//!   - `prefill_latency`: arrival to the first token emitted by the scheduler
+//!     (queue + waiting for the running step + prefill);
+//!   - `avg_decode_latency`: mean gap between successive emitted tokens after
+//!     the first, per token: `(last - first) / (tokens - 1)`, 0 for one token;
+//!   - `request_latency`: arrival to the last token emitted;
+//!   - `ttft_server_ms`: arrival to the moment the first token chunk was
+//!     handed to the response body (streaming) or reached the handler.
 //! * Output length: exactly `max_tokens` when `ignore_eos` is set or
 //!   `min_tokens >= max_tokens`, or when `eos_mean_tokens` is 0; otherwise a
 //!   seeded geometric length of that mean within `[min_tokens, max_tokens]`
 //!   (`finish_reason` "stop" when it ends before `max_tokens`).
+//! * A chat stream opens at once with a `{"role":"assistant","content":""}`
+//!   chunk that carries no token (before the request is scheduled).
+//! * A client that goes away frees its batch slot and KV reservation at the
+//!   next step.
+//! * Fault injection (HTTP errors, resets, stalls) has its place in the
+//!   private `faults` module; its hooks are no-ops for now.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), servebench::sim::SimError> {
@@ -33,6 +50,7 @@
 //! ```
 
 mod api;
+mod args;
 mod config;
 mod faults;
 mod model;
@@ -47,7 +65,8 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 
-pub use config::{SimArgs, SimConfig, SIM_ENV_VAR, SIM_KEYS};
+pub use args::SimArgs;
+pub use config::{SimConfig, SIM_ENV_VAR, SIM_KEYS};
 
 use crate::workload::Tokenizer;
 use model::SchedMsg;

@@ -7,8 +7,8 @@ mod prompt;
 mod tokenizer;
 
 pub use dataset::{
-    load_dataset, load_dataset_with_stats, sample_requests, DatasetEntry, DatasetError,
-    DatasetFilter, DatasetType, LoadStats,
+    load_and_sample, load_dataset, load_dataset_with_stats, sample_requests, DatasetEntry,
+    DatasetError, DatasetFilter, DatasetType, LoadStats,
 };
 pub use generate::{
     generate, read_generated, write_dataset, GenerateError, GenerateSpec, GeneratedRequest,

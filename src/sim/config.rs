@@ -1,0 +1,313 @@
+//! Simulator parameters: [`SimConfig`], its `key=value` parser and the
+//! `SERVEBENCH_SIM` environment variable.
+
+use super::SimError;
+
+/// Name of the environment variable holding `key=value,key=value` overrides.
+pub const SIM_ENV_VAR: &str = "SERVEBENCH_SIM";
+
+/// Every parameter of the simulated server and its performance model.
+///
+/// Times are in milliseconds *before* [`SimConfig::time_scale`] is applied;
+/// use [`SimConfig::prefill_ms`] and [`SimConfig::decode_step_ms`] for the
+/// scaled step times the scheduler actually uses.
+///
+/// The model (vLLM-v0 style continuous batching):
+/// * arrivals queue FIFO; each scheduler iteration admits from the head of the
+///   queue while fewer than `max_batch` sequences run and the KV cache can hold
+///   the request's **full reservation** `prompt_tokens + max_tokens`
+///   (conservative: a sequence never has to be preempted);
+/// * if anything was admitted, one prefill step runs alone and costs
+///   `prefill_base_ms + prefill_per_token_ms * uncached_prompt_tokens` summed
+///   over the admitted requests; each admitted request emits its first token at
+///   the end of that step;
+/// * otherwise one scheduling step of `num_scheduler_steps` decode steps runs,
+///   each costing `decode_step_ms + decode_per_seq_ms * running`, and every
+///   running sequence emits up to `num_scheduler_steps` tokens in one chunk.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SimConfig {
+    /// Served model name (`/v1/models`, the `model` field of answers).
+    pub model: String,
+    /// Fixed cost of one prefill step, ms.
+    pub prefill_base_ms: f64,
+    /// Prefill cost per uncached prompt token, ms.
+    pub prefill_per_token_ms: f64,
+    /// Fixed cost of one decode step, ms.
+    pub decode_step_ms: f64,
+    /// Extra decode-step cost per running sequence, ms.
+    pub decode_per_seq_ms: f64,
+    /// Maximum number of sequences running at once.
+    pub max_batch: usize,
+    /// KV-cache capacity in tokens (reservations are `prompt + max_tokens`).
+    pub kv_cache_tokens: usize,
+    /// Longest allowed `prompt_tokens + max_tokens`; longer requests get 400.
+    pub max_model_len: usize,
+    /// Decode steps per scheduling step: tokens are emitted in bursts of this many.
+    pub num_scheduler_steps: usize,
+    /// Enable the prefix cache (cached leading blocks are not charged in prefill).
+    pub prefix_cache: bool,
+    /// Tokens per prefix-cache block.
+    pub prefix_block_tokens: usize,
+    /// Fractional standard deviation of a seeded random factor applied to each
+    /// step duration (0 = exact model).
+    pub jitter: f64,
+    /// Seed of the jitter and output-length random generators.
+    pub seed: u64,
+    /// Mean output length (geometric) when EOS is not ignored; 0 = always run
+    /// to `max_tokens`.
+    pub eos_mean_tokens: f64,
+    /// Multiplies every time of the model (2.0 = everything twice as slow).
+    pub time_scale: f64,
+    // Fault injection (HTTP error rates, connection resets, stalls) will get
+    // its parameters here; see `sim::faults`.
+}
+
+impl Default for SimConfig {
+    /// Resembles a 7-8B model on one H100-class GPU.
+    fn default() -> Self {
+        SimConfig {
+            model: "servebench-sim".to_string(),
+            prefill_base_ms: 8.0,
+            prefill_per_token_ms: 0.06,
+            decode_step_ms: 7.0,
+            decode_per_seq_ms: 0.06,
+            max_batch: 256,
+            kv_cache_tokens: 200_000,
+            max_model_len: 32_768,
+            num_scheduler_steps: 1,
+            prefix_cache: false,
+            prefix_block_tokens: 16,
+            jitter: 0.0,
+            seed: 0,
+            eos_mean_tokens: 0.0,
+            time_scale: 1.0,
+        }
+    }
+}
+
+/// Keys accepted by [`SimConfig::apply_kv`] (`-` may be written for `_`).
+pub const SIM_KEYS: &[&str] = &[
+    "model",
+    "prefill_base_ms",
+    "prefill_per_token_ms",
+    "decode_step_ms",
+    "decode_per_seq_ms",
+    "max_batch",
+    "kv_cache_tokens",
+    "max_model_len",
+    "num_scheduler_steps",
+    "prefix_cache",
+    "prefix_block_tokens",
+    "jitter",
+    "seed",
+    "eos_mean_tokens",
+    "time_scale",
+];
+
+fn bad(key: &str, value: &str, reason: &str) -> SimError {
+    SimError::BadValue {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn parse_ms(key: &str, v: &str) -> Result<f64, SimError> {
+    match v.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(bad(key, v, "expected a finite number >= 0")),
+    }
+}
+
+fn parse_count(key: &str, v: &str) -> Result<usize, SimError> {
+    match v.parse::<usize>() {
+        Ok(x) if x >= 1 => Ok(x),
+        _ => Err(bad(key, v, "expected an integer >= 1")),
+    }
+}
+
+fn parse_bool(key: &str, v: &str) -> Result<bool, SimError> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(bad(key, v, "expected true or false")),
+    }
+}
+
+impl SimConfig {
+    /// Apply `key=value,key=value` overrides (the `SERVEBENCH_SIM` syntax).
+    ///
+    /// Keys are those of [`SIM_KEYS`]; `-` is accepted for `_`. An unknown key
+    /// or a bad value is an error naming the key; the config is left with the
+    /// pairs before the bad one applied.
+    ///
+    /// ```
+    /// let mut c = servebench::sim::SimConfig::default();
+    /// c.apply_kv("decode_step_ms=5, max-batch=8").unwrap();
+    /// assert_eq!((c.decode_step_ms, c.max_batch), (5.0, 8));
+    /// assert!(c.apply_kv("warp=9").unwrap_err().to_string().contains("warp"));
+    /// ```
+    pub fn apply_kv(&mut self, spec: &str) -> Result<(), SimError> {
+        for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').ok_or_else(|| SimError::BadValue {
+                key: pair.to_string(),
+                value: String::new(),
+                reason: "expected key=value".to_string(),
+            })?;
+            self.set(&k.trim().replace('-', "_"), v.trim())?;
+        }
+        Ok(())
+    }
+
+    /// Set one parameter by name.
+    pub(crate) fn set(&mut self, key: &str, v: &str) -> Result<(), SimError> {
+        match key {
+            "model" if v.is_empty() => return Err(bad(key, v, "must not be empty")),
+            "model" => self.model = v.to_string(),
+            "prefill_base_ms" => self.prefill_base_ms = parse_ms(key, v)?,
+            "prefill_per_token_ms" => self.prefill_per_token_ms = parse_ms(key, v)?,
+            "decode_step_ms" => self.decode_step_ms = parse_ms(key, v)?,
+            "decode_per_seq_ms" => self.decode_per_seq_ms = parse_ms(key, v)?,
+            "max_batch" => self.max_batch = parse_count(key, v)?,
+            "kv_cache_tokens" => self.kv_cache_tokens = parse_count(key, v)?,
+            "max_model_len" => self.max_model_len = parse_count(key, v)?,
+            "num_scheduler_steps" => self.num_scheduler_steps = parse_count(key, v)?,
+            "prefix_cache" => self.prefix_cache = parse_bool(key, v)?,
+            "prefix_block_tokens" => self.prefix_block_tokens = parse_count(key, v)?,
+            "jitter" => self.jitter = parse_ms(key, v)?,
+            "seed" => {
+                self.seed = v
+                    .parse()
+                    .map_err(|_| bad(key, v, "expected an unsigned integer"))?
+            }
+            "eos_mean_tokens" => {
+                let x = parse_ms(key, v)?;
+                if x > 0.0 && x < 1.0 {
+                    return Err(bad(key, v, "expected 0 (off) or a mean >= 1"));
+                }
+                self.eos_mean_tokens = x;
+            }
+            "time_scale" => {
+                let x = parse_ms(key, v)?;
+                if x <= 0.0 {
+                    return Err(bad(key, v, "expected a number > 0"));
+                }
+                self.time_scale = x;
+            }
+            _ => {
+                return Err(SimError::UnknownKey {
+                    key: key.to_string(),
+                    valid: SIM_KEYS.join(", "),
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// Check invariants that struct-literal construction could break.
+    pub fn validate(&self) -> Result<(), SimError> {
+        let ms = [
+            ("prefill_base_ms", self.prefill_base_ms),
+            ("prefill_per_token_ms", self.prefill_per_token_ms),
+            ("decode_step_ms", self.decode_step_ms),
+            ("decode_per_seq_ms", self.decode_per_seq_ms),
+            ("jitter", self.jitter),
+            ("eos_mean_tokens", self.eos_mean_tokens),
+        ];
+        for (k, x) in ms {
+            if !(x.is_finite() && x >= 0.0) {
+                return Err(bad(k, &x.to_string(), "expected a finite number >= 0"));
+            }
+        }
+        let counts = [
+            ("max_batch", self.max_batch),
+            ("kv_cache_tokens", self.kv_cache_tokens),
+            ("max_model_len", self.max_model_len),
+            ("num_scheduler_steps", self.num_scheduler_steps),
+            ("prefix_block_tokens", self.prefix_block_tokens),
+        ];
+        for (k, x) in counts {
+            if x == 0 {
+                return Err(bad(k, "0", "expected an integer >= 1"));
+            }
+        }
+        if !(self.time_scale.is_finite() && self.time_scale > 0.0) {
+            let v = self.time_scale.to_string();
+            return Err(bad("time_scale", &v, "expected a number > 0"));
+        }
+        if self.eos_mean_tokens > 0.0 && self.eos_mean_tokens < 1.0 {
+            let v = self.eos_mean_tokens.to_string();
+            return Err(bad("eos_mean_tokens", &v, "expected 0 (off) or >= 1"));
+        }
+        if self.model.is_empty() {
+            return Err(bad("model", "", "must not be empty"));
+        }
+        Ok(())
+    }
+
+    /// [`SimConfig::default`] with the `SERVEBENCH_SIM` variable (if set) applied.
+    pub fn from_env() -> Result<SimConfig, SimError> {
+        let mut c = SimConfig::default();
+        c.apply_env()?;
+        Ok(c)
+    }
+
+    /// Apply the `SERVEBENCH_SIM` variable, if set, to `self`.
+    pub fn apply_env(&mut self) -> Result<(), SimError> {
+        match std::env::var(SIM_ENV_VAR) {
+            Ok(spec) => self.apply_kv(&spec).map_err(|e| SimError::Env(Box::new(e))),
+            Err(std::env::VarError::NotPresent) => Ok(()),
+            Err(std::env::VarError::NotUnicode(_)) => Err(SimError::Env(Box::new(bad(
+                SIM_ENV_VAR,
+                "<non-UTF-8>",
+                "not valid UTF-8",
+            )))),
+        }
+    }
+
+    /// Duration of a prefill step over `uncached_tokens` tokens, ms, after
+    /// `time_scale` (without jitter).
+    pub fn prefill_ms(&self, uncached_tokens: usize) -> f64 {
+        (self.prefill_base_ms + self.prefill_per_token_ms * uncached_tokens as f64)
+            * self.time_scale
+    }
+
+    /// Duration of one decode step with `running` sequences, ms, after
+    /// `time_scale` (without jitter).
+    pub fn decode_step_ms(&self, running: usize) -> f64 {
+        (self.decode_step_ms + self.decode_per_seq_ms * running as f64) * self.time_scale
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kv_good_bad() {
+        let mut c = SimConfig::default();
+        c.apply_kv(" prefix_cache=true , num-scheduler-steps=4,time_scale=0.5,model=m ")
+            .unwrap();
+        assert!(c.prefix_cache);
+        assert_eq!(c.num_scheduler_steps, 4);
+        assert_eq!(c.model, "m");
+        assert_eq!(c.decode_step_ms(0), 3.5);
+        let e = c.apply_kv("bogus=1").unwrap_err().to_string();
+        assert!(e.contains("bogus") && e.contains("decode_step_ms"), "{e}");
+        let e = c.apply_kv("max_batch=0").unwrap_err().to_string();
+        assert!(e.contains("max_batch"), "{e}");
+        let e = c.apply_kv("jitter=abc").unwrap_err().to_string();
+        assert!(e.contains("jitter") && e.contains("abc"), "{e}");
+        assert!(c.apply_kv("time_scale=0").is_err());
+        assert!(c.apply_kv("novalue").is_err());
+        c.apply_kv("").unwrap();
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn step_helpers() {
+        let c = SimConfig::default();
+        assert!((c.prefill_ms(1000) - 68.0).abs() < 1e-9);
+        assert!((c.decode_step_ms(100) - 13.0).abs() < 1e-9);
+    }
+}

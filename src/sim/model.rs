@@ -1,0 +1,414 @@
+//! The performance model: one dedicated OS thread runs the continuous-batching
+//! scheduler and sleeps until absolute step deadlines.
+//!
+//! Timing rules (see [`SimConfig`] for the cost model):
+//! * each step ends at `deadline = previous_deadline.max(now) + step`, slept
+//!   with `std::thread::sleep` (tokio timers have 1 ms granularity); lateness
+//!   of one wake-up never accumulates over a run of steps;
+//! * a prefill step runs alone (decodes wait), as in vLLM v0;
+//! * in a scheduling step of `num_scheduler_steps` (N) decode steps, the batch
+//!   size of all N steps is the number running at its start; a sequence that
+//!   needs fewer than N more tokens emits only those;
+//! * the KV cache reserves `prompt_tokens + max_tokens` per admitted request
+//!   and frees it when the sequence finishes or its client goes away.
+
+use std::collections::VecDeque;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, Geometric, StandardNormal};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::prefix::PrefixCache;
+use super::SimConfig;
+
+/// Why generation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Finish {
+    /// `max_tokens` reached.
+    Length,
+    /// Simulated EOS.
+    Stop,
+}
+
+impl Finish {
+    /// The OpenAI `finish_reason` string.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Finish::Length => "length",
+            Finish::Stop => "stop",
+        }
+    }
+}
+
+/// Server-side instants of one finished request.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    pub arrived: Instant,
+    pub admitted: Instant,
+    pub first_token: Instant,
+    pub last_token: Instant,
+    /// Modelled duration of the prefill step that served the request (ms).
+    pub model_prefill_ms: f64,
+    pub tokens: usize,
+}
+
+/// What the scheduler sends back to a request's handler.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// `tokens` new tokens; the last burst carries `finish` and `timing`.
+    Tokens {
+        tokens: usize,
+        finish: Option<Finish>,
+        timing: Option<Timing>,
+    },
+    /// The request cannot be served.
+    Error(String),
+}
+
+/// A request handed to the scheduler.
+#[derive(Debug)]
+pub(crate) struct Arrival {
+    /// Handler entry.
+    pub arrived: Instant,
+    pub prompt_tokens: usize,
+    /// Chained prefix-block hashes (empty when the prefix cache is off).
+    pub block_hashes: Vec<u64>,
+    pub max_tokens: usize,
+    pub min_tokens: usize,
+    /// `ignore_eos`: run to `max_tokens` whatever the EOS model says.
+    pub ignore_eos: bool,
+    pub tx: UnboundedSender<Event>,
+}
+
+/// Messages to the scheduler thread.
+#[derive(Debug)]
+pub(crate) enum SchedMsg {
+    Arrival(Arrival),
+    Shutdown,
+}
+
+struct Seq {
+    a: Arrival,
+    target: usize,
+    finish: Finish,
+    emitted: usize,
+    reserve: usize,
+    admitted: Instant,
+    model_prefill_ms: f64,
+    first: Option<Instant>,
+}
+
+struct Scheduler {
+    cfg: SimConfig,
+    rx: Receiver<SchedMsg>,
+    queue: VecDeque<Arrival>,
+    running: Vec<Seq>,
+    kv_used: usize,
+    cache: Option<PrefixCache>,
+    jitter_rng: StdRng,
+    len_rng: StdRng,
+    deadline: Instant,
+}
+
+/// Start the scheduler thread.
+pub(crate) fn spawn(cfg: SimConfig) -> std::io::Result<(Sender<SchedMsg>, JoinHandle<()>)> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let cache = cfg
+        .prefix_cache
+        .then(|| PrefixCache::new(cfg.kv_cache_tokens / cfg.prefix_block_tokens.max(1)));
+    let s = Scheduler {
+        jitter_rng: StdRng::seed_from_u64(cfg.seed),
+        len_rng: StdRng::seed_from_u64(cfg.seed ^ 0x5EED_0FE0),
+        cfg,
+        rx,
+        queue: VecDeque::new(),
+        running: Vec::new(),
+        kv_used: 0,
+        cache,
+        deadline: Instant::now(),
+    };
+    let h = std::thread::Builder::new()
+        .name("servebench-sim-scheduler".into())
+        .spawn(move || s.run())?;
+    Ok((tx, h))
+}
+
+impl Scheduler {
+    fn run(mut self) {
+        loop {
+            if self.running.is_empty() && self.queue.is_empty() {
+                match self.rx.recv_timeout(Duration::from_millis(500)) {
+                    Ok(SchedMsg::Arrival(a)) => self.queue.push_back(a),
+                    Ok(SchedMsg::Shutdown) | Err(RecvTimeoutError::Disconnected) => return,
+                    Err(RecvTimeoutError::Timeout) => continue,
+                }
+            }
+            loop {
+                match self.rx.try_recv() {
+                    Ok(SchedMsg::Arrival(a)) => self.queue.push_back(a),
+                    Ok(SchedMsg::Shutdown) | Err(TryRecvError::Disconnected) => return,
+                    Err(TryRecvError::Empty) => break,
+                }
+            }
+            self.iteration();
+        }
+    }
+
+    /// Multiplier of one step's duration.
+    fn jitter(&mut self) -> f64 {
+        jitter_factor(&mut self.jitter_rng, self.cfg.jitter)
+    }
+
+    /// Output length and finish reason of a new sequence.
+    fn target_len(&mut self, a: &Arrival) -> (usize, Finish) {
+        let mean = self.cfg.eos_mean_tokens;
+        if a.ignore_eos || a.min_tokens >= a.max_tokens || mean <= 0.0 {
+            return (a.max_tokens, Finish::Length);
+        }
+        let g = Geometric::new((1.0 / mean).min(1.0)).expect("mean >= 1");
+        let n = 1 + g.sample(&mut self.len_rng) as usize;
+        let n = n.clamp(a.min_tokens.max(1), a.max_tokens);
+        let finish = if n >= a.max_tokens {
+            Finish::Length
+        } else {
+            Finish::Stop
+        };
+        (n, finish)
+    }
+
+    /// Sleep until the end of a step of `ms` milliseconds.
+    fn run_step(&mut self, ms: f64) {
+        let step = Duration::from_secs_f64(ms.max(0.0) / 1000.0);
+        self.deadline = self.deadline.max(Instant::now()) + step;
+        loop {
+            let now = Instant::now();
+            if now >= self.deadline {
+                break;
+            }
+            std::thread::sleep(self.deadline - now);
+        }
+    }
+
+    /// Admit from the queue head while batch and KV cache allow.
+    fn admit(&mut self, now: Instant) -> Vec<Seq> {
+        let mut admitted = Vec::new();
+        while self.running.len() + admitted.len() < self.cfg.max_batch {
+            let Some(front) = self.queue.front() else {
+                break;
+            };
+            if front.tx.is_closed() {
+                self.queue.pop_front();
+                continue;
+            }
+            let reserve = front.prompt_tokens + front.max_tokens;
+            if self.kv_used + reserve > self.cfg.kv_cache_tokens {
+                if reserve > self.cfg.kv_cache_tokens {
+                    let a = self.queue.pop_front().expect("front exists");
+                    let msg = format!(
+                        "request needs {reserve} KV-cache tokens; the cache holds {}",
+                        self.cfg.kv_cache_tokens
+                    );
+                    let _ = a.tx.send(Event::Error(msg));
+                    continue;
+                }
+                break;
+            }
+            let a = self.queue.pop_front().expect("front exists");
+            let (target, finish) = self.target_len(&a);
+            self.kv_used += reserve;
+            admitted.push(Seq {
+                a,
+                target,
+                finish,
+                emitted: 0,
+                reserve,
+                admitted: now,
+                model_prefill_ms: 0.0,
+                first: None,
+            });
+        }
+        admitted
+    }
+
+    /// One scheduler iteration: a prefill step, else a decode scheduling step.
+    fn iteration(&mut self) {
+        let now = Instant::now();
+        let mut admitted = self.admit(now);
+        if !admitted.is_empty() {
+            let block = self.cfg.prefix_block_tokens;
+            let mut uncached = 0;
+            for s in &admitted {
+                let cached = match self.cache.as_mut() {
+                    Some(c) => c.lookup(&s.a.block_hashes) * block,
+                    None => 0,
+                };
+                uncached += s.a.prompt_tokens.saturating_sub(cached).max(1);
+            }
+            if let Some(c) = self.cache.as_mut() {
+                for s in &admitted {
+                    c.insert(&s.a.block_hashes);
+                }
+            }
+            let ms = self.cfg.prefill_ms(uncached) * self.jitter();
+            self.run_step(ms);
+            let t = Instant::now();
+            for mut s in admitted.drain(..) {
+                s.model_prefill_ms = ms;
+                if emit(&mut s, 1, t) {
+                    self.running.push(s);
+                } else {
+                    self.kv_used -= s.reserve;
+                }
+            }
+        } else if !self.running.is_empty() {
+            let n = self.cfg.num_scheduler_steps;
+            let r = self.running.len();
+            let mut ms = 0.0;
+            for _ in 0..n {
+                ms += self.cfg.decode_step_ms(r) * self.jitter();
+            }
+            self.run_step(ms);
+            let t = Instant::now();
+            let mut freed = 0;
+            self.running.retain_mut(|s| {
+                let k = n.min(s.target - s.emitted);
+                let alive = emit(s, k, t);
+                if !alive {
+                    freed += s.reserve;
+                }
+                alive
+            });
+            self.kv_used -= freed;
+        }
+    }
+}
+
+/// `1 + jitter * N(0, 1)`, clamped to at least 0.05; exactly 1 for jitter 0.
+fn jitter_factor(rng: &mut StdRng, jitter: f64) -> f64 {
+    if jitter <= 0.0 {
+        return 1.0;
+    }
+    let z: f64 = rng.sample(StandardNormal);
+    (1.0 + jitter * z).max(0.05)
+}
+
+/// Emit `k` tokens of `s` at `t`; false when the sequence is over (finished
+/// or its handler went away).
+fn emit(s: &mut Seq, k: usize, t: Instant) -> bool {
+    s.emitted += k;
+    let first = *s.first.get_or_insert(t);
+    let done = s.emitted >= s.target;
+    let timing = done.then_some(Timing {
+        arrived: s.a.arrived,
+        admitted: s.admitted,
+        first_token: first,
+        last_token: t,
+        model_prefill_ms: s.model_prefill_ms,
+        tokens: s.emitted,
+    });
+    let ev = Event::Tokens {
+        tokens: k,
+        finish: done.then_some(s.finish),
+        timing,
+    };
+    s.a.tx.send(ev).is_ok() && !done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arrival(
+        prompt: usize,
+        max: usize,
+    ) -> (Arrival, tokio::sync::mpsc::UnboundedReceiver<Event>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let a = Arrival {
+            arrived: Instant::now(),
+            prompt_tokens: prompt,
+            block_hashes: Vec::new(),
+            max_tokens: max,
+            min_tokens: 0,
+            ignore_eos: true,
+            tx,
+        };
+        (a, rx)
+    }
+
+    fn drain(mut rx: tokio::sync::mpsc::UnboundedReceiver<Event>) -> (Vec<usize>, Timing) {
+        let mut sizes = Vec::new();
+        loop {
+            match rx.blocking_recv().expect("stream ends with timing") {
+                Event::Tokens {
+                    tokens,
+                    timing: Some(t),
+                    ..
+                } => {
+                    sizes.push(tokens);
+                    return (sizes, t);
+                }
+                Event::Tokens { tokens, .. } => sizes.push(tokens),
+                Event::Error(e) => panic!("{e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn jitter_is_seeded() {
+        let draw = |seed| {
+            let mut r = StdRng::seed_from_u64(seed);
+            (0..2000)
+                .map(|_| jitter_factor(&mut r, 0.1))
+                .collect::<Vec<_>>()
+        };
+        let (a, b, c) = (draw(1), draw(1), draw(2));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        let mean = a.iter().sum::<f64>() / a.len() as f64;
+        assert!((mean - 1.0).abs() < 0.02, "{mean}");
+        assert!(a.iter().all(|&x| x >= 0.05));
+        assert_eq!(jitter_factor(&mut StdRng::seed_from_u64(0), 0.0), 1.0);
+    }
+
+    #[test]
+    fn bursts_and_timing() {
+        let mut cfg = SimConfig::default();
+        cfg.apply_kv("time_scale=0.05,num_scheduler_steps=3")
+            .unwrap();
+        let (tx, h) = spawn(cfg.clone()).unwrap();
+        let (a, rx) = arrival(100, 10);
+        tx.send(SchedMsg::Arrival(a)).unwrap();
+        let (sizes, t) = drain(rx);
+        assert_eq!(sizes, vec![1, 3, 3, 3]);
+        assert_eq!(t.tokens, 10);
+        let prefill = (t.first_token - t.arrived).as_secs_f64() * 1e3;
+        assert!(prefill >= cfg.prefill_ms(100) * 0.99, "{prefill}");
+        let decode = (t.last_token - t.first_token).as_secs_f64() * 1e3;
+        assert!(decode >= 9.0 * cfg.decode_step_ms(1) * 0.99, "{decode}");
+        tx.send(SchedMsg::Shutdown).unwrap();
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn kv_too_small_is_error_and_eos_is_seeded() {
+        let mut cfg = SimConfig::default();
+        cfg.apply_kv("time_scale=0.01,kv_cache_tokens=50,eos_mean_tokens=3,seed=7")
+            .unwrap();
+        let (tx, h) = spawn(cfg).unwrap();
+        let (a, mut rx) = arrival(100, 10);
+        tx.send(SchedMsg::Arrival(a)).unwrap();
+        assert!(matches!(rx.blocking_recv(), Some(Event::Error(_))));
+        let (mut a, rx) = arrival(10, 30);
+        a.ignore_eos = false;
+        tx.send(SchedMsg::Arrival(a)).unwrap();
+        let (sizes, t) = drain(rx);
+        assert_eq!(sizes.iter().sum::<usize>(), t.tokens);
+        assert!(t.tokens >= 1 && t.tokens <= 30);
+        drop(tx);
+        h.join().unwrap();
+    }
+}

@@ -1,0 +1,80 @@
+//! Output text: every simulated token is one word that the tokenizer encodes
+//! to exactly one token (" the", " model", ...), so a client's tokenizer count
+//! of the generated text equals the number of tokens the simulator emitted.
+//!
+//! The list is built the way [`crate::workload::PromptSynth`] builds its own:
+//! vocabulary entries that decode to a space plus 2-10 lowercase ASCII
+//! letters and re-encode, alone, to one token.
+
+use crate::workload::Tokenizer;
+
+use super::SimError;
+
+/// Single-token words of `tok`, sorted by token id (deterministic).
+pub(crate) fn output_words(tok: &Tokenizer) -> Result<Vec<String>, SimError> {
+    let mut cands: Vec<(u32, String)> = Vec::new();
+    for (_, id) in tok.hf().get_vocab(false) {
+        let text = tok.decode(&[id]);
+        let body = text.strip_prefix(' ').unwrap_or(&text);
+        if body.len() < 2 || body.len() > 10 || !body.bytes().all(|b| b.is_ascii_lowercase()) {
+            continue;
+        }
+        let word = format!(" {body}");
+        if tok.count(&word) == 1 {
+            cands.push((id, word));
+        }
+    }
+    cands.sort();
+    cands.dedup_by(|a, b| a.1 == b.1);
+    let words: Vec<String> = cands.into_iter().map(|(_, w)| w).collect();
+    // The words must not merge with each other: check one long text.
+    let sample: String = words.iter().take(512).map(String::as_str).collect();
+    let n = words.len().min(512);
+    if words.len() < 16 || tok.count(&sample) != n {
+        return Err(SimError::Vocabulary(tok.name().to_string()));
+    }
+    Ok(words)
+}
+
+/// Cheap per-request word picker (xorshift64*), deterministic per seed.
+#[derive(Debug, Clone)]
+pub(crate) struct WordPicker {
+    state: u64,
+}
+
+impl WordPicker {
+    /// A picker seeded with `seed` (any value).
+    pub(crate) fn new(seed: u64) -> Self {
+        WordPicker {
+            state: seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
+        }
+    }
+
+    /// Append `n` words of `words` to `out`.
+    pub(crate) fn push(&mut self, words: &[String], n: usize, out: &mut String) {
+        for _ in 0..n {
+            self.state ^= self.state >> 12;
+            self.state ^= self.state << 25;
+            self.state ^= self.state >> 27;
+            let r = self.state.wrapping_mul(0x2545_F491_4F6C_DD1D);
+            out.push_str(&words[(r >> 33) as usize % words.len()]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_count_exactly() {
+        let tok = Tokenizer::default_embedded();
+        let words = output_words(&tok).unwrap();
+        let mut p = WordPicker::new(42);
+        for n in [1, 4, 100, 1000] {
+            let mut s = String::new();
+            p.push(&words, n, &mut s);
+            assert_eq!(tok.count(&s), n);
+        }
+    }
+}
