@@ -27,6 +27,8 @@ pub struct RequestOptions {
     /// Tokens the server sends per chunk when the stream does not say
     /// (`--num-scheduler-steps`); 1 by default.
     pub tokens_per_chunk: u32,
+    /// Ask for one JSON response instead of a stream (the latency test).
+    pub non_streaming: bool,
 }
 
 /// A request ready to send: built and serialised before the clock starts.

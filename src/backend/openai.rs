@@ -38,7 +38,8 @@ struct CompletionBody<'a> {
     max_tokens: usize,
     temperature: f64,
     stream: bool,
-    stream_options: StreamOptions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     ignore_eos: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -61,7 +62,8 @@ struct ChatBody<'a> {
     max_completion_tokens: usize,
     temperature: f64,
     stream: bool,
-    stream_options: StreamOptions,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     ignore_eos: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -85,10 +87,10 @@ impl Backend for OpenAiCompletions {
             prompt: &spec.prompt,
             max_tokens: spec.max_tokens,
             temperature: 0.0,
-            stream: true,
-            stream_options: StreamOptions {
+            stream: !opts.non_streaming,
+            stream_options: (!opts.non_streaming).then_some(StreamOptions {
                 include_usage: true,
-            },
+            }),
             ignore_eos: spec.force_output_len,
             min_tokens: spec.force_output_len.then_some(spec.max_tokens),
             return_latency: opts.return_latency,
@@ -120,10 +122,10 @@ impl Backend for OpenAiChat {
             max_tokens: spec.max_tokens,
             max_completion_tokens: spec.max_tokens,
             temperature: 0.0,
-            stream: true,
-            stream_options: StreamOptions {
+            stream: !opts.non_streaming,
+            stream_options: (!opts.non_streaming).then_some(StreamOptions {
                 include_usage: true,
-            },
+            }),
             ignore_eos: spec.force_output_len,
             min_tokens: spec.force_output_len.then_some(spec.max_tokens),
             return_latency: opts.return_latency,
@@ -398,6 +400,7 @@ mod tests {
             model: "m".into(),
             return_latency: true,
             tokens_per_chunk: 1,
+            non_streaming: false,
         };
         let c: serde_json::Value =
             serde_json::from_slice(&OpenAiCompletions.build(&spec, &opts).body).unwrap();

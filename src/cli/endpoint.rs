@@ -236,6 +236,7 @@ pub async fn resolve_target(args: &EndpointArgs) -> Result<Target, CliError> {
         model: model.clone(),
         return_latency: args.return_latency,
         tokens_per_chunk: args.num_scheduler_steps.unwrap_or(1),
+        non_streaming: false,
     };
     let endpoint = Endpoint {
         base_url: base_url.clone(),

@@ -3,8 +3,10 @@
 
 mod all_cmd;
 mod common;
+mod compare_cmd;
 mod endpoint;
 mod gen_cmd;
+mod latency_cmd;
 mod observer;
 mod output;
 mod serving_cmd;
@@ -14,8 +16,10 @@ use clap::{Parser, Subcommand};
 
 pub use all_cmd::{run_all_cmd, AllArgs};
 pub use common::CommonArgs;
+pub use compare_cmd::{compare_cmd, run_compare_cmd, CompareArgs};
 pub use endpoint::{resolve_target, EndpointArgs, Target};
 pub use gen_cmd::{run_gen_cmd, GenArgs};
+pub use latency_cmd::{latency_table, run_latency_cmd, LatencyArgs, LatencyOutcome, LatencyRow};
 pub use output::{write_outputs, OutputPaths};
 pub use serving_cmd::{
     parse_goodput, run_serving_cmd, run_serving_on, ServingArgs, ServingSweepArgs,
@@ -109,6 +113,12 @@ pub enum Command {
     ///
     /// Example: servebench all --parallel-num 1 8 --prompt-tokens 512 --output-tokens 64 --request-rate 2 8 --num-prompts 50
     All(AllArgs),
+    /// Single-request latency test: non-streaming requests with
+    /// "return_latency": true; the server's queue, prefill and decode times
+    /// beside the client's end-to-end latency.
+    ///
+    /// Example: servebench latency --url http://10.0.0.5:8000 --num-requests 20 --prompt-tokens 2048
+    Latency(LatencyArgs),
     /// Generate a dataset whose input and output lengths follow truncated
     /// normal distributions, prompts exact to the token (generate_dataset.py).
     ///
@@ -119,6 +129,11 @@ pub enum Command {
     /// Example: servebench sim --port 8000 --decode-step-ms 12
     /// (settings also from SERVEBENCH_SIM="decode_step_ms=12,seed=7")
     Sim(crate::sim::SimArgs),
+    /// Compare two saved runs (no load sent): per metric the change, its
+    /// interval, p-value and verdict; `--gate` exits 1 on a regression.
+    ///
+    /// Example: servebench compare static/short/main static/short/new --gate
+    Compare(CompareArgs),
 }
 
 /// 0 when some request succeeded, 1 when every request failed.
@@ -145,6 +160,10 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
             let (s, d) = run_all_cmd(&args).await?;
             Ok(exit_code_of(&s.run).max(exit_code_of(&d.run)))
         }
+        Command::Latency(args) => {
+            let out = run_latency_cmd(&args).await?;
+            Ok(if out.rows.iter().all(|r| r.error.is_some()) { 1 } else { 0 })
+        }
         Command::GenDataset(args) => {
             run_gen_cmd(&args)?;
             Ok(0)
@@ -153,5 +172,6 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
             crate::sim::serve(&args, crate::workload::Tokenizer::default_embedded()).await?;
             Ok(0)
         }
+        Command::Compare(args) => run_compare_cmd(&args),
     }
 }

@@ -61,6 +61,15 @@ pub struct PreparedRequest {
     pub http: HttpRequest,
 }
 
+/// The answer to a non-streaming request.
+#[derive(Debug, Clone)]
+pub struct UnaryOutcome {
+    /// Start to end of body, ms.
+    pub elapsed_ms: f64,
+    /// The JSON body, or why there is none.
+    pub result: Result<serde_json::Value, Failure>,
+}
+
 /// The streaming client of one run: one connection pool, one backend.
 pub struct Client {
     http: reqwest::Client,
@@ -134,6 +143,59 @@ impl Client {
     /// The backend in use.
     pub fn backend(&self) -> &dyn Backend {
         &*self.backend
+    }
+
+    /// The same client (same connection pool) with other request options.
+    pub fn with_options(&self, opts: RequestOptions) -> Client {
+        Client {
+            http: self.http.clone(),
+            base: self.base.clone(),
+            backend: self.backend.clone(),
+            opts,
+            tokenizer: self.tokenizer.clone(),
+            timeouts: self.timeouts,
+        }
+    }
+
+    /// The options every request of this client is built with.
+    pub fn options(&self) -> &RequestOptions {
+        &self.opts
+    }
+
+    /// Send a non-streaming request and read its whole JSON answer. The
+    /// elapsed time runs from just before the request is written to the end
+    /// of the body.
+    pub async fn execute_unary(&self, req: &PreparedRequest) -> UnaryOutcome {
+        let url = format!("{}{}", self.base, req.http.path);
+        let start = Instant::now();
+        let send = async {
+            let resp = self
+                .http
+                .post(url)
+                .body(req.http.body.clone())
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+            let status = resp.status();
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| fail(FailureKind::StreamError, error_chain(&e)))?;
+            if !status.is_success() {
+                let text: String = String::from_utf8_lossy(&body).chars().take(300).collect();
+                return Err(fail(FailureKind::HttpStatus, format!("HTTP {status}: {text}")));
+            }
+            serde_json::from_slice::<serde_json::Value>(&body)
+                .map_err(|e| fail(FailureKind::MalformedStream, format!("response is not JSON: {e}")))
+        };
+        let result = match tokio::time::timeout(self.timeouts.total, send).await {
+            Ok(r) => r,
+            Err(_) => Err(fail(FailureKind::Timeout, "total request timeout")),
+        };
+        UnaryOutcome {
+            elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
+            result,
+        }
     }
 
     /// Build and serialise `spec` (before the clock starts).

@@ -4,7 +4,7 @@
 mod client;
 mod closed;
 
-pub use client::{Client, ClientError, Endpoint, PreparedRequest, Timeouts};
+pub use client::{Client, ClientError, Endpoint, PreparedRequest, Timeouts, UnaryOutcome};
 pub use closed::{run_closed_epoch, EpochRun};
 mod sweep;
 
