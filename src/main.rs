@@ -5,6 +5,7 @@ use clap::Parser;
 #[tokio::main]
 async fn main() {
     let cli = servebench::cli::Cli::parse();
+    servebench::cli::install_signal_handlers();
     match servebench::cli::run(cli).await {
         Ok(code) => std::process::exit(code),
         Err(e) => {

@@ -123,8 +123,22 @@ impl Target {
             percentiles: DEFAULT_PERCENTILES.to_vec(),
             slo,
             interrupted: false,
-            notes: Vec::new(),
+            notes: self.notes(),
         }
+    }
+
+    /// Remarks every run against this target carries.
+    fn notes(&self) -> Vec<String> {
+        let backend = self.client.backend();
+        let mut notes = Vec::new();
+        if !backend.can_force_length() {
+            notes.push(format!(
+                "the {} API cannot force the output length (it has no ignore_eos): records carry \
+                 the real output lengths, which may be shorter than asked",
+                backend.name()
+            ));
+        }
+        notes
     }
 
     /// Stop the embedded simulator, if any.

@@ -9,6 +9,7 @@ mod gen_cmd;
 mod latency_cmd;
 mod observer;
 mod output;
+mod report_cmd;
 mod serving_cmd;
 mod static_cmd;
 
@@ -21,6 +22,7 @@ pub use endpoint::{resolve_target, EndpointArgs, Target};
 pub use gen_cmd::{run_gen_cmd, GenArgs};
 pub use latency_cmd::{latency_table, run_latency_cmd, LatencyArgs, LatencyOutcome, LatencyRow};
 pub use output::{write_outputs, OutputPaths};
+pub use report_cmd::{rebuild_run, run_report_cmd, Rebuilt, ReportArgs};
 pub use serving_cmd::{
     parse_goodput, run_serving_cmd, run_serving_on, ServingArgs, ServingSweepArgs,
 };
@@ -119,6 +121,11 @@ pub enum Command {
     ///
     /// Example: servebench latency --url http://10.0.0.5:8000 --num-requests 20 --prompt-tokens 2048
     Latency(LatencyArgs),
+    /// Rebuild CSV, JSON and reports from a run's records.jsonl, even for a
+    /// run that was interrupted or crashed.
+    ///
+    /// Example: servebench report target-reports/serving/new
+    Report(ReportArgs),
     /// Generate a dataset whose input and output lengths follow truncated
     /// normal distributions, prompts exact to the token (generate_dataset.py).
     ///
@@ -138,11 +145,47 @@ pub enum Command {
 
 /// 0 when some request succeeded, 1 when every request failed.
 fn exit_code_of(run: &crate::metrics::RunData) -> i32 {
-    if run.points.iter().any(|p| p.summary.completed > 0) {
+    if run.meta.interrupted {
+        130
+    } else if run.points.iter().any(|p| p.summary.completed > 0) {
         0
     } else {
         1
     }
+}
+
+/// Grace period given to in-flight requests after the first Ctrl-C.
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Ctrl-C and SIGTERM: the first stops sending, gives in-flight requests
+/// [`STOP_GRACE`], then cancels them; every output is still written from what
+/// was measured and the run is marked interrupted. A second one exits at once
+/// (the records file, flushed line by line, stays intact).
+pub fn install_signal_handlers() {
+    tokio::spawn(async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut count = 0;
+        loop {
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => if r.is_err() { return },
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            }
+            count += 1;
+            if count > 1 {
+                eprintln!("\nservebench: interrupted again; exiting now (records.jsonl is intact)");
+                std::process::exit(130);
+            }
+            eprintln!(
+                "\nservebench: stopping: no new requests; in-flight ones get {} s, then are cancelled (again to exit at once)",
+                STOP_GRACE.as_secs()
+            );
+            crate::load::interrupt::request_stop();
+            tokio::spawn(async {
+                tokio::time::sleep(STOP_GRACE).await;
+                crate::load::interrupt::cancel_in_flight();
+            });
+        }
+    });
 }
 
 /// Run a parsed command line; returns the process exit code.
@@ -163,6 +206,10 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Latency(args) => {
             let out = run_latency_cmd(&args).await?;
             Ok(if out.rows.iter().all(|r| r.error.is_some()) { 1 } else { 0 })
+        }
+        Command::Report(args) => {
+            run_report_cmd(&args)?;
+            Ok(0)
         }
         Command::GenDataset(args) => {
             run_gen_cmd(&args)?;

@@ -9,14 +9,26 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use crate::load::{PointKey, PointRun, SweepObserver};
-use crate::metrics::{PointLabel, RequestRecord};
+use crate::metrics::{PointLabel, RequestRecord, RunMeta};
 
-/// One line of `records.jsonl`: the point's id and the record.
+/// A record line of `records.jsonl`: the point's id and the record.
 #[derive(Serialize)]
 struct Line<'a> {
     point: &'a str,
     #[serde(flatten)]
     record: &'a RequestRecord,
+}
+
+/// The line that opens a point in `records.jsonl`.
+#[derive(Serialize)]
+struct StartLine<'a> {
+    start_point: StartPoint<'a>,
+}
+
+#[derive(Serialize)]
+struct StartPoint<'a> {
+    id: &'a str,
+    label: &'a PointLabel,
 }
 
 /// Progress bar and records file of a run.
@@ -38,8 +50,14 @@ pub fn static_label(k: &PointKey) -> PointLabel {
 }
 
 impl RunObserver {
-    /// Create the records file at `path` (truncating it).
-    pub fn create(path: &Path, quiet: bool) -> std::io::Result<Self> {
+    /// Create the records file at `path` (truncating it), and write the
+    /// run's metadata beside it (`meta.json`), so that `servebench report`
+    /// can rebuild every output from these two files even after a crash.
+    pub fn create(path: &Path, quiet: bool, meta: &RunMeta) -> std::io::Result<Self> {
+        let meta_path = path.with_file_name("meta.json");
+        std::fs::write(&meta_path, serde_json::to_vec_pretty(meta)?)?;
+        // A previous run's results must not pass for this one's.
+        let _ = std::fs::remove_file(path.with_file_name("run.json"));
         Ok(RunObserver {
             bar: None,
             quiet,
@@ -56,7 +74,11 @@ impl RunObserver {
 
     /// A point starts: `requests` in all (warm-up included).
     pub fn start_point(&mut self, label: &PointLabel, requests: usize) {
-        self.point = label.id();
+        let id = label.id();
+        self.write_line(&StartLine {
+            start_point: StartPoint { id: &id, label },
+        });
+        self.point = id;
         if self.quiet {
             return;
         }
@@ -78,11 +100,17 @@ impl RunObserver {
         if warmup {
             return;
         }
-        let line = Line {
-            point: &self.point,
+        let point = std::mem::take(&mut self.point);
+        self.write_line(&Line {
+            point: &point,
             record,
-        };
-        let r = serde_json::to_writer(&mut self.records, &line)
+        });
+        self.point = point;
+    }
+
+    /// Append one JSON line and flush it, so a crash loses nothing written.
+    fn write_line<T: Serialize>(&mut self, line: &T) {
+        let r = serde_json::to_writer(&mut self.records, line)
             .map_err(std::io::Error::from)
             .and_then(|_| self.records.write_all(b"\n"))
             .and_then(|_| self.records.flush());

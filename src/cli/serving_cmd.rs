@@ -243,18 +243,21 @@ pub async fn run_serving_on(
     let specs = sweep.requests(target, kind, n, common.seed)?;
     let dir = common.run_dir("serving")?;
     let records = dir.join("records.jsonl");
-    let mut observer =
-        RunObserver::create(&records, common.quiet).map_err(|e| write_err(&records, e))?;
     if !common.quiet {
         eprintln!("servebench serving: {}", target.describe());
     }
-    let meta = target.meta(
+    let mut meta = target.meta(
         RunKind::Dynamic,
         common.name.as_deref().unwrap_or("serving"),
         slo,
     );
+    let mut observer =
+        RunObserver::create(&records, common.quiet, &meta).map_err(|e| write_err(&records, e))?;
     let mut points = Vec::new();
     for (i, (&rate, &count)) in sweep.request_rate.iter().zip(&counts).enumerate() {
+        if crate::load::interrupt::stopping() {
+            break;
+        }
         let label = PointLabel::Dynamic {
             request_rate: rate,
             burstiness: sweep.burstiness,
@@ -297,6 +300,7 @@ pub async fn run_serving_on(
     if let Some(e) = observer.take_error() {
         return Err(write_err(&records, e));
     }
+    meta.interrupted = crate::load::interrupt::stopping();
     let run = RunData { meta, points };
     let paths = write_outputs(&dir, csv, &run, common.quiet)?;
     Ok(RunOutcome { run, paths })

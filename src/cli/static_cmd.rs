@@ -172,8 +172,6 @@ pub async fn run_static_on(
     let synth = PromptSynth::new(&target.tokenizer)?;
     let dir = common.run_dir("static")?;
     let records = dir.join("records.jsonl");
-    let mut observer =
-        RunObserver::create(&records, common.quiet).map_err(|e| write_err(&records, e))?;
     if !common.quiet {
         eprintln!("servebench static: {}", target.describe());
     }
@@ -193,6 +191,8 @@ pub async fn run_static_on(
             sweep.shared_prefix_tokens
         ));
     }
+    let mut observer =
+        RunObserver::create(&records, common.quiet, &meta).map_err(|e| write_err(&records, e))?;
     let runs = run_static(
         target.client.clone(),
         &synth,
@@ -210,6 +210,7 @@ pub async fn run_static_on(
             PointData::new(static_label(&run.key), epochs, &meta.percentiles, &meta.slo)
         })
         .collect();
+    meta.interrupted = crate::load::interrupt::stopping();
     let run = RunData { meta, points };
     let paths = write_outputs(&dir, csv, &run, common.quiet)?;
     Ok(RunOutcome { run, paths })

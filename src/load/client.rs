@@ -220,11 +220,16 @@ impl Client {
         let mut st = StreamState::default();
         let start = Instant::now();
         let deadline = tokio::time::Instant::from_std(start + self.timeouts.total);
-        let outcome = tokio::time::timeout_at(deadline, self.stream(req, start, &mut st)).await;
+        let timed = tokio::time::timeout_at(deadline, self.stream(req, start, &mut st));
+        let outcome = tokio::select! {
+            r = timed => Some(r),
+            _ = super::interrupt::cancelled() => None,
+        };
         let done = Instant::now();
         let failure = match outcome {
-            Ok(r) => r.err(),
-            Err(_) => Some(fail(FailureKind::Timeout, "total request timeout")),
+            Some(Ok(r)) => r.err(),
+            Some(Err(_)) => Some(fail(FailureKind::Timeout, "total request timeout")),
+            None => Some(fail(FailureKind::Cancelled, "run interrupted before the request finished")),
         };
         self.finish_record(req, epoch, phase_start, start, done, st, failure)
     }

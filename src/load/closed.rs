@@ -40,6 +40,9 @@ pub async fn run_closed_epoch(
         let tx = tx.clone();
         tokio::spawn(async move {
             loop {
+                if super::interrupt::stopping() {
+                    break;
+                }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(req) = requests.get(i) else { break };
                 let rec = client.execute(req, epoch, phase_start).await;

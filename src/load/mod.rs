@@ -3,6 +3,7 @@
 
 mod client;
 mod closed;
+pub mod interrupt;
 
 pub use client::{Client, ClientError, Endpoint, PreparedRequest, Timeouts, UnaryOutcome};
 pub use closed::{run_closed_epoch, EpochRun};

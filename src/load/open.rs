@@ -40,7 +40,12 @@ pub enum ScheduleError {
 /// assert_eq!(s.len(), 1000);
 /// assert!((s[999] / 999.0 - 0.1).abs() < 0.02);
 /// ```
-pub fn arrival_offsets(n: usize, rate: f64, burstiness: f64, seed: u64) -> Result<Vec<f64>, ScheduleError> {
+pub fn arrival_offsets(
+    n: usize,
+    rate: f64,
+    burstiness: f64,
+    seed: u64,
+) -> Result<Vec<f64>, ScheduleError> {
     if rate.is_nan() || rate <= 0.0 {
         return Err(ScheduleError::BadRate(rate));
     }
@@ -88,13 +93,25 @@ pub async fn run_open_loop(
         .spawn(move || {
             for i in 0..n {
                 let due = phase_start + Duration::from_secs_f64(offsets[i]);
-                let now = Instant::now();
-                if due > now {
-                    std::thread::sleep(due - now);
+                // Sleep in slices of at most 50 ms so a stop is seen promptly.
+                loop {
+                    if super::interrupt::stopping() {
+                        return;
+                    }
+                    let now = Instant::now();
+                    if due <= now {
+                        break;
+                    }
+                    std::thread::sleep((due - now).min(Duration::from_millis(50)));
                 }
-                let permit = sem
-                    .as_ref()
-                    .map(|s| handle.block_on(s.clone().acquire_owned()).expect("semaphore open"));
+                let permit = sem.as_ref().map(|s| {
+                    handle
+                        .block_on(s.clone().acquire_owned())
+                        .expect("semaphore open")
+                });
+                if super::interrupt::stopping() {
+                    return;
+                }
                 let client = client.clone();
                 let requests = requests.clone();
                 let tx = tx.clone();
@@ -163,9 +180,18 @@ mod tests {
 
     #[test]
     fn same_seed_same_schedule_and_inf_is_all_at_once() {
-        assert_eq!(arrival_offsets(50, 3.0, 1.0, 1).unwrap(), arrival_offsets(50, 3.0, 1.0, 1).unwrap());
-        assert_ne!(arrival_offsets(50, 3.0, 1.0, 1).unwrap(), arrival_offsets(50, 3.0, 1.0, 2).unwrap());
-        assert_eq!(arrival_offsets(3, f64::INFINITY, 1.0, 1).unwrap(), vec![0.0; 3]);
+        assert_eq!(
+            arrival_offsets(50, 3.0, 1.0, 1).unwrap(),
+            arrival_offsets(50, 3.0, 1.0, 1).unwrap()
+        );
+        assert_ne!(
+            arrival_offsets(50, 3.0, 1.0, 1).unwrap(),
+            arrival_offsets(50, 3.0, 1.0, 2).unwrap()
+        );
+        assert_eq!(
+            arrival_offsets(3, f64::INFINITY, 1.0, 1).unwrap(),
+            vec![0.0; 3]
+        );
         assert!(arrival_offsets(3, 0.0, 1.0, 1).is_err());
         assert!(arrival_offsets(3, 1.0, -1.0, 1).is_err());
     }

@@ -121,6 +121,9 @@ pub async fn run_static(
             }
             let mut runs = Vec::with_capacity(epochs.len());
             for (e, reqs) in epochs.into_iter().enumerate() {
+                if super::interrupt::stopping() {
+                    break;
+                }
                 let mut cb = |r: &RequestRecord| observer.record(&key, r, false);
                 runs.push(
                     run_closed_epoch(client.clone(), reqs, concurrency, e as u32, &mut cb).await,
@@ -128,7 +131,12 @@ pub async fn run_static(
             }
             let run = PointRun { key, epochs: runs };
             observer.point_finished(&run);
-            out.push(run);
+            if !run.epochs.is_empty() {
+                out.push(run);
+            }
+            if super::interrupt::stopping() {
+                return Ok(out);
+            }
         }
     }
     Ok(out)

@@ -1,12 +1,28 @@
-//! Reports: the terminal table, CSV and JSON, all from one [`RunData`].
-//! Report code only reads runs; it never measures.
+//! Reports: the terminal table, CSV, JSON, Markdown and HTML with SVG
+//! figures, all from one [`RunData`]. Report code only reads runs; it never
+//! measures.
+//!
+//! - [`write_markdown`] / [`markdown_summary`]: a summary fit for a pull
+//!   request comment, with the comparison table when there is a baseline.
+//! - [`write_html_report`]: one page per run (`<dir>/index.html`) with its
+//!   tables and SVG figures beside it; [`write_index`]: the report root's
+//!   index of every run found as `<id>/new/run.json`.
 //!
 //! [`RunData`]: crate::metrics::RunData
 
 mod csv_out;
+mod error;
+mod figures;
+mod html;
 mod json_out;
+mod markdown;
+mod plots;
 mod table;
 
 pub use csv_out::{columns, write_csv, CsvError};
+pub use error::ReportError;
+pub use html::{write_html_report, write_index, HtmlOptions};
 pub use json_out::{write_json, JsonError};
+pub use markdown::{markdown_summary, md_escape, write_markdown};
+pub use plots::{cdf_points, MAX_CDF_POINTS};
 pub use table::run_table;

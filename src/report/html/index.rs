@@ -1,0 +1,184 @@
+//! The report root's index: every benchmark found as `<id>/new/run.json`
+//! under the root, with its headline figures and its verdicts against the
+//! baseline, linking to each run's page.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::render;
+use crate::analysis::RunComparison;
+use crate::metrics::{unix_now_s, PointSummary, RunKind, RunMeta};
+use crate::report::error::{write_file, ReportError};
+use crate::report::figures::{num, utc, verdict_counts, VerdictCounts};
+
+/// Benchmark ids are at most this many folders deep.
+const MAX_ID_DEPTH: usize = 3;
+
+/// `run.json` without the per-request records, which the index never needs.
+#[derive(Deserialize)]
+struct RunHead {
+    meta: RunMeta,
+    points: Vec<PointHead>,
+}
+
+#[derive(Deserialize)]
+struct PointHead {
+    summary: PointSummary,
+}
+
+/// One benchmark on the index.
+#[derive(Debug, Serialize)]
+struct Entry {
+    id: String,
+    /// The run page, relative to the root, when it exists.
+    href: Option<String>,
+    data_href: String,
+    name: String,
+    model: String,
+    kind: &'static str,
+    started: String,
+    points: usize,
+    best_out_tok_s: String,
+    ttft_p50: String,
+    tpot_p50: String,
+    failed: usize,
+    interrupted: bool,
+    notes: Vec<String>,
+    baseline: Option<String>,
+    verdicts: Option<VerdictCounts>,
+    gate_fails: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct IndexPage {
+    root: String,
+    entries: Vec<Entry>,
+    problems: Vec<String>,
+    generated: String,
+}
+
+/// Every `new/` folder holding a `run.json`, with its benchmark id.
+fn find_runs(root: &Path) -> Vec<(String, PathBuf)> {
+    fn walk(dir: &Path, rel: &[String], out: &mut Vec<(String, PathBuf)>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut subs: Vec<(String, PathBuf)> = rd
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path())))
+            .collect();
+        subs.sort();
+        for (name, path) in subs {
+            if name == "new" && !rel.is_empty() && path.join("run.json").is_file() {
+                out.push((rel.join("/"), path));
+            } else if rel.len() < MAX_ID_DEPTH && name != "new" {
+                let mut r = rel.to_vec();
+                r.push(name);
+                walk(&path, &r, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, &[], &mut out);
+    out
+}
+
+/// `lo–hi` of a figure over the points, or the one value.
+fn span(v: impl Iterator<Item = Option<f64>>) -> String {
+    let v: Vec<f64> = v.flatten().filter(|x| x.is_finite()).collect();
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if v.is_empty() {
+        "-".into()
+    } else if lo == hi {
+        num(Some(lo))
+    } else {
+        format!("{} – {}", num(Some(lo)), num(Some(hi)))
+    }
+}
+
+fn entry(
+    root: &Path,
+    id: String,
+    new_dir: &Path,
+    problems: &mut Vec<String>,
+) -> Result<Entry, String> {
+    let file = new_dir.join("run.json");
+    let f = std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let run: RunHead = serde_json::from_reader(std::io::BufReader::new(f))
+        .map_err(|e| format!("{}: not a servebench run ({e})", file.display()))?;
+    let cmp_file = new_dir.join("comparison.json");
+    let cmp: Option<RunComparison> = if cmp_file.is_file() {
+        match std::fs::read(&cmp_file)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        {
+            Ok(c) => Some(c),
+            Err(e) => {
+                problems.push(format!("{}: cannot read ({e})", cmp_file.display()));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let rel = |p: &Path| {
+        p.strip_prefix(root)
+            .unwrap_or(p)
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/")
+    };
+    let page = new_dir.join("report").join("index.html");
+    let s: Vec<&PointSummary> = run.points.iter().map(|p| &p.summary).collect();
+    Ok(Entry {
+        id,
+        href: page.is_file().then(|| rel(&page)),
+        data_href: rel(&file),
+        name: run.meta.name.clone(),
+        model: run.meta.model.clone(),
+        kind: match run.meta.kind {
+            RunKind::Static => "static",
+            RunKind::Dynamic => "dynamic",
+        },
+        started: utc(run.meta.started_unix_s),
+        points: run.points.len(),
+        best_out_tok_s: num(s.iter().map(|s| s.output_throughput).reduce(f64::max)),
+        ttft_p50: span(s.iter().map(|s| s.ttft_ms.p(50.0))),
+        tpot_p50: span(s.iter().map(|s| s.tpot_ms.p(50.0))),
+        failed: s.iter().map(|s| s.failed).sum(),
+        interrupted: run.meta.interrupted,
+        notes: run.meta.notes.clone(),
+        baseline: cmp.as_ref().map(|c| c.baseline.clone()),
+        verdicts: cmp.as_ref().map(verdict_counts),
+        gate_fails: cmp.as_ref().is_some_and(|c| c.gate_fails()),
+    })
+}
+
+/// Write `root/index.html`, listing every benchmark found as
+/// `root/<id>/new/run.json` (ids up to three folders deep) with its headline
+/// figures and, when `root/<id>/new/comparison.json` exists, its verdicts.
+/// Files that cannot be read are listed on the page, not fatal.
+pub fn write_index(root: &Path) -> Result<PathBuf, ReportError> {
+    let mut entries = Vec::new();
+    let mut problems = Vec::new();
+    for (id, dir) in find_runs(root) {
+        match entry(root, id, &dir, &mut problems) {
+            Ok(e) => entries.push(e),
+            Err(p) => problems.push(p),
+        }
+    }
+    let page = IndexPage {
+        root: root.display().to_string(),
+        entries,
+        problems,
+        generated: utc(unix_now_s()),
+    };
+    let html = render("index.html", &page)?;
+    let path = root.join("index.html");
+    write_file(&path, &html)?;
+    Ok(path)
+}
