@@ -19,6 +19,9 @@ pub struct CommonArgs {
     /// No progress bars or table.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Skip the plots of the HTML report.
+    #[arg(long)]
+    pub noplot: bool,
 }
 
 impl CommonArgs {
@@ -29,6 +32,7 @@ impl CommonArgs {
             name: None,
             seed: 0,
             quiet: true,
+            noplot: false,
         }
     }
 

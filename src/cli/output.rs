@@ -1,11 +1,11 @@
-//! Writing a finished run: JSON first (the raw data), then CSV, then the
-//! terminal table.
+//! Writing a finished run: JSON first (the raw data), then CSV, Markdown,
+//! the HTML report and the index of every run, then the terminal table.
 
 use std::path::{Path, PathBuf};
 
 use super::CliError;
 use crate::metrics::RunData;
-use crate::report::{run_table, write_csv, write_json};
+use crate::report::{run_table, write_csv, write_html_report, write_index, write_json, write_markdown, HtmlOptions};
 
 /// Where a run's outputs went.
 #[derive(Debug, Clone)]
@@ -14,30 +14,53 @@ pub struct OutputPaths {
     pub json: PathBuf,
     pub csv: PathBuf,
     pub records: PathBuf,
+    pub markdown: PathBuf,
+    /// The run's HTML page, unless it could not be written.
+    pub html: Option<PathBuf>,
 }
 
-/// Write `run.json` and the CSV under `dir` (CSV at `csv` when given) and
-/// print the table unless `quiet`.
-pub fn write_outputs(
-    dir: &Path,
-    csv: Option<&Path>,
-    run: &RunData,
-    quiet: bool,
-) -> Result<OutputPaths, CliError> {
+/// Write `run.json`, the CSV (at `csv` when given), `summary.md` and the
+/// HTML report (`report/index.html`, with plots unless `noplot`) under
+/// `dir`; when `dir` is `<root>/<name>/new`, refresh `<root>/index.html`.
+/// The JSON is written first, so a failure later never loses the data; a
+/// report that cannot be drawn is a warning, not an error.
+pub fn write_outputs(dir: &Path, csv: Option<&Path>, run: &RunData, quiet: bool, noplot: bool) -> Result<OutputPaths, CliError> {
     let json = dir.join("run.json");
     write_json(&json, run)?;
-    let csv = csv
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| dir.join("benchmark.csv"));
+    let csv = csv.map(Path::to_path_buf).unwrap_or_else(|| dir.join("benchmark.csv"));
     write_csv(&csv, run)?;
+    let markdown = dir.join("summary.md");
+    write_markdown(&markdown, run, None).map_err(|e| CliError::Write {
+        path: markdown.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let html = match write_html_report(&dir.join("report"), run, None, &HtmlOptions { plots: !noplot }) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            eprintln!("warning: HTML report not written: {e}");
+            None
+        }
+    };
+    if dir.file_name().is_some_and(|n| n == "new") {
+        if let Some(root) = dir.parent().and_then(Path::parent) {
+            if let Err(e) = write_index(root) {
+                eprintln!("warning: index of {} not written: {e}", root.display());
+            }
+        }
+    }
     if !quiet {
         println!("{}", run_table(run));
         println!("CSV: {}\nJSON: {}", csv.display(), json.display());
+        if let Some(h) = &html {
+            println!("report: {}", h.display());
+        }
     }
     Ok(OutputPaths {
         dir: dir.to_path_buf(),
         json,
         csv,
         records: dir.join("records.jsonl"),
+        markdown,
+        html,
     })
 }

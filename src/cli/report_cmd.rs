@@ -22,6 +22,9 @@ pub struct ReportArgs {
     /// No table on the terminal.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Skip the plots of the HTML report.
+    #[arg(long)]
+    pub noplot: bool,
 }
 
 #[derive(Deserialize)]
@@ -152,6 +155,6 @@ pub fn run_report_cmd(a: &ReportArgs) -> Result<(RunData, OutputPaths), CliError
     } else {
         a.path.parent().unwrap_or(Path::new(".")).to_path_buf()
     };
-    let paths = write_outputs(&dir, a.benchmark_csv.as_deref(), &rebuilt.run, a.quiet)?;
+    let paths = write_outputs(&dir, a.benchmark_csv.as_deref(), &rebuilt.run, a.quiet, a.noplot)?;
     Ok((rebuilt.run, paths))
 }

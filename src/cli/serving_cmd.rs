@@ -302,7 +302,7 @@ pub async fn run_serving_on(
     }
     meta.interrupted = crate::load::interrupt::stopping();
     let run = RunData { meta, points };
-    let paths = write_outputs(&dir, csv, &run, common.quiet)?;
+    let paths = write_outputs(&dir, csv, &run, common.quiet, common.noplot)?;
     Ok(RunOutcome { run, paths })
 }
 

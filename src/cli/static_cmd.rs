@@ -212,7 +212,7 @@ pub async fn run_static_on(
         .collect();
     meta.interrupted = crate::load::interrupt::stopping();
     let run = RunData { meta, points };
-    let paths = write_outputs(&dir, csv, &run, common.quiet)?;
+    let paths = write_outputs(&dir, csv, &run, common.quiet, common.noplot)?;
     Ok(RunOutcome { run, paths })
 }
 

@@ -1,0 +1,133 @@
+//! `servebench compare A B`: compare two saved runs without sending load.
+
+use std::path::PathBuf;
+
+use super::CliError;
+use crate::analysis::{compare_runs, MetricId, RunComparison};
+use crate::baseline::{load_run, save_comparison, ReportDir};
+use crate::bench::{render_run, BenchArgs, Settings};
+
+/// Flags of `servebench compare`.
+///
+/// Example: servebench compare static/short/main static/short/new --gate
+#[derive(Debug, Clone, clap::Args)]
+pub struct CompareArgs {
+    /// The baseline run: a run.json, a folder holding one, or
+    /// `<benchmark id>/<baseline name>` under the report folder.
+    pub baseline: String,
+    /// The new run, named the same ways (e.g. `static/short/new`).
+    pub new: String,
+    /// Report folder that `<id>/<name>` references are read from
+    /// (default: SERVEBENCH_REPORT_DIR, else target-reports).
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
+    /// Exit 1 when a gated metric regressed.
+    #[arg(long)]
+    pub gate: bool,
+    /// Gated metrics, comma-separated (default: medians and throughputs).
+    #[arg(long, value_name = "LIST")]
+    pub gate_metrics: Option<String>,
+    /// Relative changes within +-F are noise.
+    #[arg(long, value_name = "F")]
+    pub noise_threshold: Option<f64>,
+    /// Confidence level of intervals.
+    #[arg(long, value_name = "F")]
+    pub confidence_level: Option<f64>,
+    /// Family-wise significance level.
+    #[arg(long, value_name = "F")]
+    pub significance_level: Option<f64>,
+    /// Bootstrap resamples.
+    #[arg(long, value_name = "N")]
+    pub nresamples: Option<usize>,
+    /// Also write the comparison as <DIR>/comparison.json.
+    #[arg(long, value_name = "DIR")]
+    pub save_comparison: Option<PathBuf>,
+    /// Also write a Markdown summary (fit for a PR comment) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+    /// auto, always or never.
+    #[arg(long, default_value = "auto")]
+    pub color: String,
+}
+
+fn bad(flag: &str, reason: impl ToString) -> CliError {
+    CliError::BadFlag {
+        flag: flag.into(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The statistics flags, checked and turned into bench arguments (one
+/// parser for `cargo bench` and `servebench compare`).
+fn stat_args(a: &CompareArgs) -> Result<BenchArgs, CliError> {
+    let mut v: Vec<String> = vec!["--color".into(), a.color.clone()];
+    let mut push = |flag: &str, x: Option<String>| {
+        if let Some(x) = x {
+            v.push(flag.into());
+            v.push(x);
+        }
+    };
+    push("--gate-metrics", a.gate_metrics.clone());
+    push(
+        "--noise-threshold",
+        a.noise_threshold.map(|x| x.to_string()),
+    );
+    push(
+        "--confidence-level",
+        a.confidence_level.map(|x| x.to_string()),
+    );
+    push(
+        "--significance-level",
+        a.significance_level.map(|x| x.to_string()),
+    );
+    push("--nresamples", a.nresamples.map(|x| x.to_string()));
+    BenchArgs::parse(v).map_err(|e| bad(&e.flag, e.reason))
+}
+
+/// Compare the two runs, print the table; returns the comparison.
+pub fn compare_cmd(a: &CompareArgs) -> Result<RunComparison, CliError> {
+    let args = stat_args(a)?;
+    let reports = a
+        .report_dir
+        .clone()
+        .map(ReportDir::new)
+        .unwrap_or_else(ReportDir::from_env);
+    let load = |flag: &str, r: &str| {
+        let path = reports.resolve(r).map_err(|e| bad(flag, e))?;
+        load_run(&path).map_err(|e| bad(flag, e))
+    };
+    let base = load("BASELINE", &a.baseline)?;
+    let new = load("NEW", &a.new)?;
+    let s = Settings::default();
+    let gated: Vec<MetricId> = s.gated(&args);
+    let cmp = compare_runs(&base, &new, &a.baseline, &gated, &s.compare_config(&args));
+    let color = args.color.enabled();
+    print!("{}", render_run(&new.meta.name, &new, Some(&cmp), color));
+    if cmp.metrics.is_empty() {
+        eprintln!(
+            "warning: the runs share no benchmark point ({} vs {}); nothing compared",
+            a.baseline, a.new
+        );
+    }
+    if let Some(dir) = &a.save_comparison {
+        save_comparison(dir, &cmp).map_err(|e| bad("--save-comparison", e))?;
+    }
+    if let Some(md) = &a.markdown {
+        crate::report::write_markdown(md, &new, Some(&cmp)).map_err(|e| bad("--markdown", e))?;
+    }
+    Ok(cmp)
+}
+
+/// `servebench compare`: exit 1 under `--gate` when a gated metric regressed.
+pub fn run_compare_cmd(a: &CompareArgs) -> Result<i32, CliError> {
+    let cmp = compare_cmd(a)?;
+    let n = cmp.regressions().count();
+    if a.gate {
+        if n > 0 {
+            println!("gate: FAILED, {n} gated regression(s)");
+            return Ok(1);
+        }
+        println!("gate: passed");
+    }
+    Ok(0)
+}
