@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::CliError;
 use crate::backend::{self, Backend, RequestOptions};
-use crate::load::{Client, Endpoint, Timeouts};
-use crate::metrics::{unix_now_s, RunKind, RunMeta, Slo, DEFAULT_PERCENTILES};
+use crate::load::{Client, Endpoint, EpochRun, Timeouts};
+use crate::metrics::{unix_now_s, ClientLoad, RunKind, RunMeta, Slo, DEFAULT_PERCENTILES};
 use crate::sim::{SimConfig, SimServer};
 use crate::workload::Tokenizer;
 
@@ -125,6 +125,37 @@ impl Target {
             interrupted: false,
             notes: self.notes(),
         }
+    }
+
+    /// The client's cost over a point, from its CPU time, wall time and the
+    /// chunks its epochs received.
+    pub fn client_load(&self, cpu_s: f64, wall_s: f64, epochs: &[EpochRun]) -> ClientLoad {
+        ClientLoad {
+            cpu_s,
+            wall_s,
+            cores: crate::load::selfwatch::cores(),
+            chunks: epochs
+                .iter()
+                .flat_map(|e| &e.records)
+                .map(|r| r.chunks.len() as u64)
+                .sum(),
+            includes_simulator: self.sim.is_some(),
+            limited: None,
+        }
+    }
+
+    /// Make sure `streams` concurrent streams fit under the open-file limit
+    /// (raising it when allowed), or say which limit stops them; `flag` is
+    /// the flag that asked for them.
+    pub fn ensure_streams(&self, streams: usize, flag: &str) -> Result<(), CliError> {
+        // Each stream is a socket; the embedded simulator holds the other end.
+        let per = if self.sim.is_some() { 2 } else { 1 };
+        let wanted = (streams * per + 256) as u64;
+        crate::load::selfwatch::ensure_nofile(wanted).map_err(|e| CliError::BadFlag {
+            flag: flag.into(),
+            reason: e.to_string(),
+        })?;
+        Ok(())
     }
 
     /// Remarks every run against this target carries.

@@ -240,6 +240,8 @@ pub async fn run_serving_on(
 ) -> Result<RunOutcome, CliError> {
     let (kind, slo, counts) = sweep.validate()?;
     let n = counts.iter().copied().max().unwrap_or(0);
+    let streams = sweep.max_concurrency.map_or(n, |c| c.min(n));
+    target.ensure_streams(streams, "--max-concurrency/--num-prompts")?;
     let specs = sweep.requests(target, kind, n, common.seed)?;
     let dir = common.run_dir("serving")?;
     let records = dir.join("records.jsonl");
@@ -279,6 +281,7 @@ pub async fn run_serving_on(
         )
         .map_err(|e| bad("--request-rate", e.to_string()))?;
         observer.start_point(&label, count);
+        let (cpu0, wall0) = (crate::load::selfwatch::process_cpu_s(), std::time::Instant::now());
         let mut cb = |r: &crate::metrics::RequestRecord| observer.on_record(r, false);
         let run = run_open_loop(
             target.client.clone(),
@@ -290,12 +293,17 @@ pub async fn run_serving_on(
         )
         .await;
         observer.finish_point();
-        points.push(PointData::new(
-            label,
-            vec![run.records],
-            &meta.percentiles,
-            &meta.slo,
-        ));
+        let load = target.client_load(
+            crate::load::selfwatch::process_cpu_s() - cpu0,
+            wall0.elapsed().as_secs_f64(),
+            std::slice::from_ref(&run),
+        );
+        let mut notes = Vec::new();
+        points.push(
+            PointData::new(label, vec![run.records], &meta.percentiles, &meta.slo)
+                .with_client(load, &mut notes),
+        );
+        meta.notes.extend(notes);
     }
     if let Some(e) = observer.take_error() {
         return Err(write_err(&records, e));

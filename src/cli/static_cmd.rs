@@ -170,6 +170,8 @@ pub async fn run_static_on(
 ) -> Result<RunOutcome, CliError> {
     sweep.validate()?;
     let synth = PromptSynth::new(&target.tokenizer)?;
+    let most = sweep.parallel_num.iter().copied().max().unwrap_or(1);
+    target.ensure_streams(most, "--parallel-num")?;
     let dir = common.run_dir("static")?;
     let records = dir.join("records.jsonl");
     if !common.quiet {
@@ -203,13 +205,17 @@ pub async fn run_static_on(
     if let Some(e) = observer.take_error() {
         return Err(write_err(&records, e));
     }
+    let mut notes = Vec::new();
     let points = runs
         .into_iter()
         .map(|run| {
+            let load = target.client_load(run.client_cpu_s, run.wall_s, &run.epochs);
             let epochs = run.epochs.into_iter().map(|e| e.records).collect();
             PointData::new(static_label(&run.key), epochs, &meta.percentiles, &meta.slo)
+                .with_client(load, &mut notes)
         })
         .collect();
+    meta.notes.extend(notes);
     meta.interrupted = crate::load::interrupt::stopping();
     let run = RunData { meta, points };
     let paths = write_outputs(&dir, csv, &run, common.quiet, common.noplot)?;

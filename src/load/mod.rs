@@ -4,6 +4,7 @@
 mod client;
 mod closed;
 pub mod interrupt;
+pub mod selfwatch;
 
 pub use client::{Client, ClientError, Endpoint, PreparedRequest, Timeouts, UnaryOutcome};
 pub use closed::{run_closed_epoch, EpochRun};

@@ -46,6 +46,10 @@ pub struct PointKey {
 pub struct PointRun {
     pub key: PointKey,
     pub epochs: Vec<EpochRun>,
+    /// CPU time of this process over the measured epochs, s.
+    pub client_cpu_s: f64,
+    /// Wall time over the measured epochs, s.
+    pub wall_s: f64,
 }
 
 /// Follows a sweep as it runs (progress bars, records files).
@@ -120,6 +124,7 @@ pub async fn run_static(
                 run_closed_epoch(client.clone(), warm, concurrency, 0, &mut cb).await;
             }
             let mut runs = Vec::with_capacity(epochs.len());
+            let (cpu0, wall0) = (super::selfwatch::process_cpu_s(), std::time::Instant::now());
             for (e, reqs) in epochs.into_iter().enumerate() {
                 if super::interrupt::stopping() {
                     break;
@@ -129,7 +134,12 @@ pub async fn run_static(
                     run_closed_epoch(client.clone(), reqs, concurrency, e as u32, &mut cb).await,
                 );
             }
-            let run = PointRun { key, epochs: runs };
+            let run = PointRun {
+                key,
+                epochs: runs,
+                client_cpu_s: super::selfwatch::process_cpu_s() - cpu0,
+                wall_s: wall0.elapsed().as_secs_f64(),
+            };
             observer.point_finished(&run);
             if !run.epochs.is_empty() {
                 out.push(run);

@@ -125,6 +125,60 @@ impl PointLabel {
     }
 }
 
+/// What the client spent measuring one point (it must never be the bottleneck).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientLoad {
+    /// CPU time of the servebench process over the point (user + system), s.
+    pub cpu_s: f64,
+    /// Wall time over the point, s.
+    pub wall_s: f64,
+    /// Cores available to the process.
+    pub cores: usize,
+    /// Token-carrying chunks received.
+    pub chunks: u64,
+    /// True when the embedded simulator ran in the same process (its CPU is
+    /// in `cpu_s` too).
+    pub includes_simulator: bool,
+    /// Why the point was client-limited, if it was.
+    pub limited: Option<String>,
+}
+
+impl ClientLoad {
+    /// Share of all cores used, 0..=1.
+    pub fn utilisation(&self) -> f64 {
+        if self.wall_s > 0.0 {
+            self.cpu_s / (self.wall_s * self.cores.max(1) as f64)
+        } else {
+            0.0
+        }
+    }
+
+    /// Client CPU per received chunk, microseconds.
+    pub fn cpu_us_per_chunk(&self) -> Option<f64> {
+        (self.chunks > 0).then(|| self.cpu_s * 1e6 / self.chunks as f64)
+    }
+
+    /// Judge the point: client-limited when the process kept its cores above
+    /// 85 % busy, or (open loop) when sends ran late by more than 5 ms at p99.
+    pub fn judge(mut self, summary: &PointSummary) -> Self {
+        let util = self.utilisation();
+        let late = summary.send_lateness_ms.p(99.0).unwrap_or(0.0);
+        self.limited = if util > 0.85 {
+            Some(format!(
+                "client-limited: the servebench process kept {:.0} % of {} cores busy{}",
+                util * 100.0,
+                self.cores,
+                if self.includes_simulator { " (simulator included)" } else { "" }
+            ))
+        } else if late > 5.0 {
+            Some(format!("client-limited: sends ran late by {late:.1} ms at p99"))
+        } else {
+            None
+        };
+        self
+    }
+}
+
 /// One benchmark point: its label, its records by epoch and their summary.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PointData {
@@ -132,6 +186,9 @@ pub struct PointData {
     /// Per-request records of each measured epoch (warm-up excluded).
     pub epochs: Vec<Vec<RequestRecord>>,
     pub summary: PointSummary,
+    /// The client's own cost, when it was measured.
+    #[serde(default)]
+    pub client: Option<ClientLoad>,
 }
 
 impl PointData {
@@ -148,7 +205,19 @@ impl PointData {
             label,
             epochs,
             summary,
+            client: None,
         }
+    }
+
+    /// Attach the client's measured cost, judged against the summary; a
+    /// client-limited point says so in `notes`.
+    pub fn with_client(mut self, load: ClientLoad, notes: &mut Vec<String>) -> Self {
+        let load = load.judge(&self.summary);
+        if let Some(why) = &load.limited {
+            notes.push(format!("{}: {why}", self.label.describe()));
+        }
+        self.client = Some(load);
+        self
     }
 }
 

@@ -1,0 +1,83 @@
+//! The client watching itself: its own CPU time, and the open-file limit it
+//! needs for many concurrent streams.
+
+/// CPU time (user + system) used by this process so far, seconds.
+pub fn process_cpu_s() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return 0.0;
+    }
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+/// Cores this process may run on.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// Errors raising the open-file limit.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{wanted} concurrent streams need about {wanted} open files, but this process may open at most \
+     {hard} (hard limit of `ulimit -n`); raise it (e.g. `ulimit -n {wanted}` as root, or \
+     LimitNOFILE= in a systemd unit) or lower the concurrency"
+)]
+pub struct NofileError {
+    pub wanted: u64,
+    pub hard: u64,
+}
+
+/// Make sure `wanted` files can be open at once: raise the soft limit up to
+/// the hard one if needed. Returns the soft limit now in force.
+pub fn ensure_nofile(wanted: u64) -> Result<u64, NofileError> {
+    // SAFETY: getrlimit/setrlimit read and write the struct they are given.
+    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Ok(wanted);
+    }
+    if lim.rlim_cur >= wanted {
+        return Ok(lim.rlim_cur);
+    }
+    if lim.rlim_max < wanted {
+        return Err(NofileError {
+            wanted,
+            hard: lim.rlim_max,
+        });
+    }
+    let new = libc::rlimit {
+        rlim_cur: wanted.max(lim.rlim_cur),
+        rlim_max: lim.rlim_max,
+    };
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) } != 0 {
+        return Err(NofileError {
+            wanted,
+            hard: lim.rlim_cur,
+        });
+    }
+    Ok(new.rlim_cur)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_time_grows_with_work() {
+        let a = process_cpu_s();
+        let mut x = 0u64;
+        for i in 0..30_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        assert!(x != 1);
+        assert!(process_cpu_s() > a);
+    }
+
+    #[test]
+    fn small_nofile_is_already_fine() {
+        assert!(ensure_nofile(64).unwrap() >= 64);
+        let e = ensure_nofile(u64::MAX - 1).unwrap_err();
+        assert!(e.to_string().contains("ulimit -n"));
+    }
+}
