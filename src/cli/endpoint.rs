@@ -60,6 +60,10 @@ pub struct EndpointArgs {
     /// Longest whole request, seconds.
     #[arg(long, default_value_t = 3600.0, value_name = "S")]
     pub request_timeout: f64,
+    /// Skip the check made before any load (one 2-token request must
+    /// stream correctly).
+    #[arg(long)]
+    pub no_preflight: bool,
 }
 
 impl Default for EndpointArgs {
@@ -78,6 +82,7 @@ impl Default for EndpointArgs {
             connect_timeout: 10.0,
             idle_timeout: 120.0,
             request_timeout: 3600.0,
+            no_preflight: false,
         }
     }
 }
@@ -250,13 +255,27 @@ pub async fn resolve_target(args: &EndpointArgs) -> Result<Target, CliError> {
         .ok()
         .filter(|k| !k.is_empty())
         .map(|k| (args.api_key_env.clone(), k));
+    let openai = matches!(args.backend.as_str(), "openai" | "openai-chat");
     let (base_url, sim, model) = match remote {
         Some(base) => {
-            let model = match &args.served_model_name {
-                Some(m) => m.clone(),
-                None => first_model(&base, api_key.as_ref().map(|k| k.1.as_str()))
-                    .await
-                    .unwrap_or_else(|| tokenizer.name().to_string()),
+            let listed = if openai {
+                list_models(&base, api_key.as_ref().map(|k| k.1.as_str())).await
+            } else {
+                None
+            };
+            let model = match (&args.served_model_name, &listed) {
+                (Some(m), Some(ids)) if !ids.is_empty() && !ids.contains(m) => {
+                    return Err(CliError::Preflight {
+                        url: format!("{base}/v1/models"),
+                        reason: format!(
+                            "--served-model-name {m}: the server does not serve it (it serves: {})",
+                            ids.join(", ")
+                        ),
+                    })
+                }
+                (Some(m), _) => m.clone(),
+                (None, Some(ids)) if !ids.is_empty() => ids[0].clone(),
+                (None, _) => tokenizer.name().to_string(),
             };
             (base, None, model)
         }
@@ -288,17 +307,53 @@ pub async fn resolve_target(args: &EndpointArgs) -> Result<Target, CliError> {
         api_key,
     };
     let client = Client::new(&endpoint, backend, opts, tokenizer.clone(), timeouts)?;
-    Ok(Target {
+    let target = Target {
         client: Arc::new(client),
         tokenizer,
         model,
         base_url,
         sim,
-    })
+    };
+    if args.no_preflight {
+        return Ok(target);
+    }
+    if let Err(e) = target.preflight().await {
+        target.stop().await;
+        return Err(e);
+    }
+    Ok(target)
 }
 
-/// The first model id listed by `GET /v1/models`, if the server answers.
-async fn first_model(base: &str, key: Option<&str>) -> Option<String> {
+impl Target {
+    /// Before any load: one tiny request must stream correctly (the endpoint
+    /// answers, the model exists, the stream parses).
+    pub async fn preflight(&self) -> Result<(), CliError> {
+        let spec = crate::workload::RequestSpec {
+            id: u64::MAX,
+            prompt: "Hello".into(),
+            prompt_tokens: self.tokenizer.count("Hello"),
+            max_tokens: 2,
+            force_output_len: false,
+        };
+        let req = self.client.prepare(&spec);
+        let rec = self.client.execute(&req, 0, std::time::Instant::now()).await;
+        match rec.failure {
+            None => Ok(()),
+            Some(f) => Err(CliError::Preflight {
+                url: format!("{}{}", self.base_url, req.http.path),
+                reason: format!(
+                    "a 2-token test request with model `{}` failed ({}): {}",
+                    self.model,
+                    f.kind.as_str(),
+                    f.message
+                ),
+            }),
+        }
+    }
+}
+
+/// The model ids listed by `GET /v1/models`, if the server answers.
+async fn list_models(base: &str, key: Option<&str>) -> Option<Vec<String>> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -308,7 +363,13 @@ async fn first_model(base: &str, key: Option<&str>) -> Option<String> {
         req = req.bearer_auth(k);
     }
     let v: serde_json::Value = req.send().await.ok()?.json().await.ok()?;
-    v["data"][0]["id"].as_str().map(str::to_string)
+    Some(
+        v["data"]
+            .as_array()?
+            .iter()
+            .filter_map(|m| m["id"].as_str().map(str::to_string))
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -48,6 +48,9 @@ pub enum CliError {
     /// The embedded simulator did not start or its settings are bad.
     #[error(transparent)]
     Sim(#[from] crate::sim::SimError),
+    /// The endpoint failed the check made before any load.
+    #[error("preflight {url}: {reason}")]
+    Preflight { url: String, reason: String },
     /// The HTTP client could not be built.
     #[error(transparent)]
     Client(#[from] crate::load::ClientError),
@@ -79,7 +82,7 @@ impl CliError {
             | CliError::Backend(_)
             | CliError::Dataset(_)
             | CliError::Generate(_) => 2,
-            CliError::Sim(_) | CliError::Client(_) => 3,
+            CliError::Sim(_) | CliError::Client(_) | CliError::Preflight { .. } => 3,
             CliError::Write { .. } | CliError::Csv(_) | CliError::Json(_) => 4,
         }
     }
