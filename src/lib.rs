@@ -13,6 +13,8 @@
 
 pub mod analysis;
 pub mod backend;
+pub mod baseline;
+pub mod bench;
 pub mod cli;
 pub mod load;
 pub mod metrics;

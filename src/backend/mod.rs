@@ -87,6 +87,11 @@ pub trait Backend: Send + Sync {
     fn name(&self) -> &'static str;
     /// Build the streaming HTTP request for `spec`.
     fn build(&self, spec: &RequestSpec, opts: &RequestOptions) -> HttpRequest;
+    /// Build the request for `spec` with images (`data:` URLs) in the same
+    /// user message; `None` when the API takes no images.
+    fn build_multimodal(&self, _spec: &RequestSpec, _images: &[String], _opts: &RequestOptions) -> Option<HttpRequest> {
+        None
+    }
     /// A fresh parser for the response body of `req`.
     fn parser(&self, opts: &RequestOptions, req: &HttpRequest) -> Box<dyn StreamParser>;
     /// False when the API cannot force the output length (no `ignore_eos`):

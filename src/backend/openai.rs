@@ -107,7 +107,66 @@ impl Backend for OpenAiCompletions {
     }
 }
 
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum Part<'a> {
+    Text { text: &'a str },
+    ImageUrl { image_url: ImageUrl<'a> },
+}
+
+#[derive(Serialize)]
+struct ImageUrl<'a> {
+    url: &'a str,
+}
+
+#[derive(Serialize)]
+struct MmMessage<'a> {
+    role: &'a str,
+    content: Vec<Part<'a>>,
+}
+
+#[derive(Serialize)]
+struct MmChatBody<'a> {
+    model: &'a str,
+    messages: [MmMessage<'a>; 1],
+    max_tokens: usize,
+    max_completion_tokens: usize,
+    temperature: f64,
+    stream: bool,
+    stream_options: StreamOptions,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    ignore_eos: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_tokens: Option<usize>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    return_latency: bool,
+}
+
 impl Backend for OpenAiChat {
+    fn build_multimodal(&self, spec: &RequestSpec, images: &[String], opts: &RequestOptions) -> Option<HttpRequest> {
+        let mut content = vec![Part::Text { text: &spec.prompt }];
+        content.extend(images.iter().map(|u| Part::ImageUrl {
+            image_url: ImageUrl { url: u },
+        }));
+        let body = MmChatBody {
+            model: &opts.model,
+            messages: [MmMessage { role: "user", content }],
+            max_tokens: spec.max_tokens,
+            max_completion_tokens: spec.max_tokens,
+            temperature: 0.0,
+            stream: true,
+            stream_options: StreamOptions { include_usage: true },
+            ignore_eos: spec.force_output_len,
+            min_tokens: spec.force_output_len.then_some(spec.max_tokens),
+            return_latency: opts.return_latency,
+        };
+        Some(HttpRequest {
+            path: "/v1/chat/completions",
+            body: to_bytes(&body),
+            prompt_bytes: spec.prompt.len(),
+        })
+    }
+
     fn name(&self) -> &'static str {
         "openai-chat"
     }

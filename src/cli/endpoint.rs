@@ -129,6 +129,7 @@ impl Target {
             slo,
             interrupted: false,
             notes: self.notes(),
+            images: None,
         }
     }
 

@@ -12,6 +12,7 @@ mod output;
 mod report_cmd;
 mod serving_cmd;
 mod static_cmd;
+mod static_mm_cmd;
 
 use clap::{Parser, Subcommand};
 
@@ -26,7 +27,8 @@ pub use report_cmd::{rebuild_run, run_report_cmd, Rebuilt, ReportArgs};
 pub use serving_cmd::{
     parse_goodput, run_serving_cmd, run_serving_on, ServingArgs, ServingSweepArgs,
 };
-pub use static_cmd::{
+pub use static_mm_cmd::{run_static_mm_cmd, StaticMmArgs};
+pub use static_cmd::{ImageArgs, 
     run_static_cmd, run_static_on, RunOutcome, StaticArgs, StaticOutcome, StaticSweepArgs,
 };
 
@@ -108,6 +110,12 @@ pub enum Command {
     /// Example: servebench static --parallel-num 1 4 16 --prompt-tokens 512 --output-tokens 128
     #[command(name = "static")]
     Static(StaticArgs),
+    /// Multimodal static benchmark: chat requests with N seeded images of a
+    /// given size plus text of an exact token length; the static sweep
+    /// (modal_benchmark_parallel.py).
+    ///
+    /// Example: servebench static-mm --num-images 2 --image-width 640 --image-height 480 --parallel-num 1 4 --prompt-tokens 256 --output-tokens 64
+    StaticMm(StaticMmArgs),
     /// Dynamic benchmark: a dataset replayed at each request rate, open loop
     /// with Poisson (or gamma) arrivals (benchmark_serving.py).
     ///
@@ -196,6 +204,10 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
     match cli.command {
         Command::Static(args) => {
             let out = run_static_cmd(&args).await?;
+            Ok(exit_code_of(&out.run))
+        }
+        Command::StaticMm(args) => {
+            let out = run_static_mm_cmd(&args).await?;
             Ok(exit_code_of(&out.run))
         }
         Command::Serving(args) => {

@@ -141,6 +141,7 @@ fn fallback_meta(dir: &Path, labels: &[(String, PointLabel)]) -> RunMeta {
         slo: Slo::default(),
         interrupted: false,
         notes: Vec::new(),
+        images: None,
     }
 }
 

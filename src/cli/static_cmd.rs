@@ -6,9 +6,46 @@ use super::common::CommonArgs;
 use super::observer::{static_label, RunObserver};
 use super::output::{write_outputs, OutputPaths};
 use super::{resolve_target, CliError, EndpointArgs, Target};
-use crate::load::{run_static, StaticPlan};
-use crate::metrics::{PointData, RunData, RunKind, Slo};
-use crate::workload::PromptSynth;
+use crate::load::{run_static_with, StaticPlan};
+use crate::metrics::{ImageInfo, PointData, RunData, RunKind, Slo};
+use crate::workload::{image_data_url, ImageFormat, PromptSynth, RequestSpec};
+
+/// The images of a multimodal static sweep.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ImageArgs {
+    /// Images per request.
+    #[arg(long, default_value_t = 1)]
+    pub num_images: usize,
+    /// Image width, pixels.
+    #[arg(long = "image-width", default_value_t = 512)]
+    pub width: u32,
+    /// Image height, pixels.
+    #[arg(long = "image-height", default_value_t = 512)]
+    pub height: u32,
+    /// Encoding: png or jpeg.
+    #[arg(long = "image-format", default_value = "png")]
+    pub format: ImageFormat,
+}
+
+impl ImageArgs {
+    /// Check the flags before any load.
+    pub fn validate(&self) -> Result<(), CliError> {
+        if self.num_images == 0 || self.num_images > 64 {
+            return Err(CliError::BadFlag {
+                flag: "--num-images".into(),
+                reason: format!("{}: must be between 1 and 64", self.num_images),
+            });
+        }
+        let side = 1..=8192;
+        if !side.contains(&self.width) || !side.contains(&self.height) {
+            return Err(CliError::BadFlag {
+                flag: "--image-width/--image-height".into(),
+                reason: format!("{}x{}: each side must be 1 to 8192 pixels", self.width, self.height),
+            });
+        }
+        Ok(())
+    }
+}
 
 /// The sweep of a static benchmark.
 #[derive(Debug, Clone, clap::Args)]
@@ -168,18 +205,30 @@ pub async fn run_static_on(
     common: &CommonArgs,
     csv: Option<&Path>,
 ) -> Result<RunOutcome, CliError> {
+    run_sweep_on(target, sweep, common, csv, None).await
+}
+
+/// The static sweep, text only or (with `images`) multimodal.
+pub(super) async fn run_sweep_on(
+    target: &Target,
+    sweep: &StaticSweepArgs,
+    common: &CommonArgs,
+    csv: Option<&Path>,
+    images: Option<&ImageArgs>,
+) -> Result<RunOutcome, CliError> {
     sweep.validate()?;
     let synth = PromptSynth::new(&target.tokenizer)?;
     let most = sweep.parallel_num.iter().copied().max().unwrap_or(1);
     target.ensure_streams(most, "--parallel-num")?;
-    let dir = common.run_dir("static")?;
+    let default_name = if images.is_some() { "static-mm" } else { "static" };
+    let dir = common.run_dir(default_name)?;
     let records = dir.join("records.jsonl");
     if !common.quiet {
-        eprintln!("servebench static: {}", target.describe());
+        eprintln!("servebench {default_name}: {}", target.describe());
     }
     let mut meta = target.meta(
         RunKind::Static,
-        common.name.as_deref().unwrap_or("static"),
+        common.name.as_deref().unwrap_or(default_name),
         Slo::default(),
     );
     if sweep.enable_prefix_caching {
@@ -195,13 +244,42 @@ pub async fn run_static_on(
     }
     let mut observer =
         RunObserver::create(&records, common.quiet, &meta).map_err(|e| write_err(&records, e))?;
-    let runs = run_static(
+    let encoded = std::sync::atomic::AtomicU64::new(0);
+    let count = std::sync::atomic::AtomicU64::new(0);
+    let prepare = |c: &crate::load::Client, spec: &RequestSpec| match images {
+        None => c.prepare(spec),
+        Some(img) => {
+            let urls: Vec<String> = (0..img.num_images as u64)
+                .map(|k| {
+                    let seed = common.seed ^ spec.id.wrapping_mul(1_000_003).wrapping_add(k);
+                    let (url, n) = image_data_url(img.width, img.height, img.format, seed)
+                        .expect("image size validated before the run");
+                    encoded.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                    count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    url
+                })
+                .collect();
+            c.prepare_multimodal(spec, &urls).expect("backend checked to take images")
+        }
+    };
+    let runs = run_static_with(
         target.client.clone(),
         &synth,
         &sweep.plan(common.seed),
+        &prepare,
         &mut observer,
     )
     .await?;
+    if let Some(img) = images {
+        let n = count.load(std::sync::atomic::Ordering::Relaxed).max(1);
+        meta.images = Some(ImageInfo {
+            per_request: img.num_images,
+            width: img.width,
+            height: img.height,
+            format: img.format,
+            mean_encoded_bytes: encoded.load(std::sync::atomic::Ordering::Relaxed) as f64 / n as f64,
+        });
+    }
     if let Some(e) = observer.take_error() {
         return Err(write_err(&records, e));
     }

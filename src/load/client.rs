@@ -198,6 +198,19 @@ impl Client {
         }
     }
 
+    /// Build and serialise `spec` with images in its user message; `None`
+    /// when the backend takes no images.
+    pub fn prepare_multimodal(&self, spec: &RequestSpec, images: &[String]) -> Option<PreparedRequest> {
+        let http = self.backend.build_multimodal(spec, images, &self.opts)?;
+        Some(PreparedRequest {
+            id: spec.id,
+            prompt_tokens: spec.prompt_tokens,
+            max_tokens: spec.max_tokens,
+            force_output_len: spec.force_output_len,
+            http,
+        })
+    }
+
     /// Build and serialise `spec` (before the clock starts).
     pub fn prepare(&self, spec: &RequestSpec) -> PreparedRequest {
         PreparedRequest {

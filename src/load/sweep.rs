@@ -79,6 +79,19 @@ pub async fn run_static(
     plan: &StaticPlan,
     observer: &mut dyn SweepObserver,
 ) -> Result<Vec<PointRun>, PromptError> {
+    let text_only = |c: &Client, spec: &RequestSpec| c.prepare(spec);
+    run_static_with(client, synth, plan, &text_only, observer).await
+}
+
+/// [`run_static`] with a custom preparation of each request (e.g. with
+/// images attached); it runs before the clock starts, like the prompts.
+pub async fn run_static_with(
+    client: Arc<Client>,
+    synth: &PromptSynth,
+    plan: &StaticPlan,
+    prepare: &(dyn Fn(&Client, &RequestSpec) -> PreparedRequest + Sync),
+    observer: &mut dyn SweepObserver,
+) -> Result<Vec<PointRun>, PromptError> {
     let mut rng = StdRng::seed_from_u64(plan.seed);
     let shared = if plan.shared_prefix_tokens > 0 {
         synth.prompt(plan.shared_prefix_tokens, None, &mut rng)?
@@ -109,7 +122,7 @@ pub async fn run_static(
                         force_output_len: true,
                     };
                     next_id += 1;
-                    v.push(client.prepare(&spec));
+                    v.push(prepare(&client, &spec));
                 }
                 Ok(Arc::new(v))
             };

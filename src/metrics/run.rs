@@ -229,6 +229,17 @@ pub enum RunKind {
     Dynamic,
 }
 
+/// The images every request of a multimodal run carried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageInfo {
+    pub per_request: usize,
+    pub width: u32,
+    pub height: u32,
+    pub format: crate::workload::ImageFormat,
+    /// Mean encoded size of one image, bytes (before base64).
+    pub mean_encoded_bytes: f64,
+}
+
 /// Everything about a run except its measurements. Never holds an API key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunMeta {
@@ -249,6 +260,9 @@ pub struct RunMeta {
     pub interrupted: bool,
     /// Plain-language remarks (e.g. client-limited, lengths not forced).
     pub notes: Vec<String>,
+    /// Multimodal runs: the images of each request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<ImageInfo>,
 }
 
 /// A whole run.

@@ -155,7 +155,22 @@ pub fn write_csv(path: &Path, run: &RunData) -> Result<(), CsvError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
     }
-    let cols = columns(run.meta.kind);
+    let mut cols = columns(run.meta.kind);
+    if let Some(img) = run.meta.images.clone() {
+        let at = cols.iter().position(|(n, _)| n == "epochs").map_or(0, |i| i + 1);
+        let per = img.per_request.to_string();
+        let size = (img.width.to_string(), img.height.to_string());
+        let fmt_name = format!("{:?}", img.format).to_lowercase();
+        let bytes = format!("{:.0}", img.mean_encoded_bytes);
+        let extra: Vec<(String, Getter)> = vec![
+            col("images_per_request", move |_| per.clone()),
+            col("image_width_px", move |_| size.0.clone()),
+            col("image_height_px", move |_| size.1.clone()),
+            col("image_format", move |_| fmt_name.clone()),
+            col("image_encoded_bytes_mean", move |_| bytes.clone()),
+        ];
+        cols.splice(at..at, extra);
+    }
     let mut w = csv::Writer::from_path(path).map_err(|e| err(&e))?;
     w.write_record(cols.iter().map(|(n, _)| n.as_str()))
         .map_err(|e| err(&e))?;

@@ -1,51 +1,52 @@
-//! HTTP side: routes, request parsing and validation, OpenAI error bodies.
+//! HTTP side: routes, the common generation handler (faults, parsing,
+//! scheduling), error bodies.
 //!
-//! Prompt token counts (no special tokens, no chat template):
-//! * completions: the tokenizer count of `prompt` (a string), the sum of the
-//!   counts of a list of strings, or the length of a list of token ids;
-//! * chat: the sum of the counts of every message's content (a string, or the
-//!   `text` parts of an array content; images and other parts count 0).
-//!
-//! Defaults: `max_tokens` absent means 16 for completions (OpenAI's legacy
-//! default) and `max_model_len - prompt_tokens` for chat (vLLM's default).
+//! Routes: `POST /v1/completions`, `POST /v1/chat/completions` (OpenAI),
+//! `POST /generate` (vLLM legacy), `POST /generate_stream` (TGI),
+//! `POST /infer` (MindIE), `GET /v1/models`, `GET /health`; anything else is
+//! a 404 with an OpenAI error body.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::faults::Faults;
+use super::conn::Conn;
+use super::faults::{FaultKind, Faults};
+use super::format::{Api, ResponseCtx, Writer};
 use super::model::{Arrival, SchedMsg};
+use super::parse::{parse, parse_tgi_like};
 use super::prefix::block_hashes;
-use super::{sse, SimConfig};
+use super::sse::{self, Plan};
+use super::words::Words;
+use super::{SimConfig, VllmSeparator};
 use crate::workload::Tokenizer;
+
+/// Largest request body read (image data URLs can be big).
+const BODY_LIMIT: usize = 256 << 20;
 
 /// Shared state of the handlers.
 pub(crate) struct AppState {
     pub cfg: SimConfig,
     pub tok: Tokenizer,
-    pub words: Arc<Vec<String>>,
+    pub words: Arc<Words>,
     pub sched: std::sync::mpsc::Sender<SchedMsg>,
+    /// The scheduler thread (unparked on `no_delay` back-pressure release).
+    pub sched_thread: std::thread::Thread,
     pub faults: Faults,
     pub next_id: AtomicU64,
     pub created: u64,
 }
 
-/// Which endpoint a request came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Completion,
-    Chat,
-}
-
-/// An OpenAI-style error answer.
+/// An error answer: OpenAI-shaped (`{"error": {...}}`) for the OpenAI and
+/// vLLM routes, TGI-shaped (`{"error": "...", "error_type": "..."}`, 400
+/// becoming 422 as TGI answers validation errors) for TGI and MindIE.
 #[derive(Debug)]
 pub(crate) struct ApiError {
     status: StatusCode,
@@ -62,12 +63,32 @@ impl ApiError {
         }
     }
 
-    fn status(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn status(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             message: message.into(),
             param: None,
         }
+    }
+
+    pub(crate) fn param(mut self, p: &'static str) -> Self {
+        self.param = Some(p);
+        self
+    }
+
+    /// The answer in the shape of `api`.
+    pub(crate) fn respond(self, api: Api) -> Response {
+        if api.tgi_like() {
+            let (status, kind) = match self.status.as_u16() {
+                400 => (StatusCode::UNPROCESSABLE_ENTITY, "validation"),
+                404 => (self.status, "not_found"),
+                429 => (self.status, "overloaded"),
+                _ => (self.status, "generation"),
+            };
+            let body = json!({"error": self.message, "error_type": kind});
+            return (status, Json(body)).into_response();
+        }
+        self.into_response()
     }
 }
 
@@ -76,6 +97,7 @@ pub(crate) fn error_body(status: StatusCode, message: &str, param: Option<&str>)
     let kind = match status.as_u16() {
         400 => "BadRequestError",
         404 => "NotFoundError",
+        429 => "RateLimitError",
         503 => "ServiceUnavailableError",
         _ => "InternalServerError",
     };
@@ -91,9 +113,19 @@ impl IntoResponse for ApiError {
 
 /// The router of the simulated server.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
+    let route = |api: Api| {
+        post(
+            move |State(st): State<Arc<AppState>>,
+                  ConnectInfo(c): ConnectInfo<Conn>,
+                  r: Request| { generate(st, c, r, api) },
+        )
+    };
     Router::new()
-        .route("/v1/completions", post(completions))
-        .route("/v1/chat/completions", post(chat))
+        .route("/v1/completions", route(Api::Completion))
+        .route("/v1/chat/completions", route(Api::Chat))
+        .route("/generate", route(Api::Vllm))
+        .route("/generate_stream", route(Api::Tgi))
+        .route("/infer", route(Api::MindIe))
         .route("/v1/models", get(models))
         .route("/health", get(|| async { StatusCode::OK }))
         .fallback(|| async { ApiError::status(StatusCode::NOT_FOUND, "Not Found") })
@@ -107,33 +139,49 @@ async fn models(State(st): State<Arc<AppState>>) -> Json<Value> {
     }]}))
 }
 
-async fn completions(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
-    generate(st, body, Kind::Completion, Instant::now()).await
-}
-
-async fn chat(State(st): State<Arc<AppState>>, body: Bytes) -> Response {
-    generate(st, body, Kind::Chat, Instant::now()).await
-}
-
-/// A parsed, validated generation request.
-#[derive(Debug)]
-pub(crate) struct GenRequest {
-    pub prompt_ids: Vec<u32>,
-    pub max_tokens: usize,
-    pub min_tokens: usize,
-    pub ignore_eos: bool,
-    pub stream: bool,
-    pub include_usage: bool,
-    pub return_latency: bool,
-}
-
-async fn generate(st: Arc<AppState>, body: Bytes, kind: Kind, arrived: Instant) -> Response {
-    if let Some(resp) = st.faults.on_request() {
-        return resp;
+/// The injected error answer of `status`.
+fn injected_error(st: &AppState, api: Api, status: u16) -> Response {
+    let code = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let msg = match status {
+        429 => "simulated rate limit (injected fault)",
+        503 => "simulated overload (injected fault)",
+        _ => "simulated internal error (injected fault)",
+    };
+    let mut r = ApiError::status(code, msg).respond(api);
+    if status == 429 {
+        let v = HeaderValue::from(st.cfg.faults.retry_after_s);
+        r.headers_mut().insert(header::RETRY_AFTER, v);
     }
-    let req = match parse(&st, &body, kind) {
+    r
+}
+
+/// Every generation route: number the request and apply its fault, read and
+/// parse the body, hand it to the scheduler, answer in the route's format.
+async fn generate(st: Arc<AppState>, conn: Conn, req: Request, api: Api) -> Response {
+    let arrived = Instant::now();
+    let adm = st.faults.on_request();
+    if adm.down || adm.fault == Some(FaultKind::Reset) {
+        // hyper's write of this answer fails and the socket closes with RST.
+        conn.reset();
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    }
+    if let Some(d) = st.faults.slow_first_byte() {
+        tokio::time::sleep(d).await;
+    }
+    if let Some(FaultKind::Error { status }) = adm.fault {
+        return injected_error(&st, api, status);
+    }
+    let body = match axum::body::to_bytes(req.into_body(), BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(e) => return ApiError::bad(format!("cannot read body: {e}"), None).respond(api),
+    };
+    let parsed = match api {
+        Api::Tgi | Api::MindIe => parse_tgi_like(&st, &body, api),
+        _ => parse(&st, &body, api),
+    };
+    let req = match parsed {
         Ok(r) => r,
-        Err(e) => return e.into_response(),
+        Err(e) => return e.respond(api),
     };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let hashes = if st.cfg.prefix_cache {
@@ -141,6 +189,7 @@ async fn generate(st: Arc<AppState>, body: Bytes, kind: Kind, arrived: Instant) 
     } else {
         Vec::new()
     };
+    let inflight = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let arrival = Arrival {
         arrived,
         prompt_tokens: req.prompt_ids.len(),
@@ -149,30 +198,55 @@ async fn generate(st: Arc<AppState>, body: Bytes, kind: Kind, arrived: Instant) 
         min_tokens: req.min_tokens,
         ignore_eos: req.ignore_eos,
         tx,
+        inflight: inflight.clone(),
     };
     if st.sched.send(SchedMsg::Arrival(arrival)).is_err() {
         let msg = "the simulated engine is shut down";
-        return ApiError::status(StatusCode::SERVICE_UNAVAILABLE, msg).into_response();
+        return ApiError::status(StatusCode::SERVICE_UNAVAILABLE, msg).respond(api);
+    }
+    let no_delay = st.cfg.no_delay;
+    if no_delay {
+        st.sched_thread.unpark();
     }
     let n = st.next_id.fetch_add(1, Ordering::Relaxed);
-    let ctx = sse::ResponseCtx {
-        id: match kind {
-            Kind::Completion => format!("cmpl-sim{n:012x}"),
-            Kind::Chat => format!("chatcmpl-sim{n:012x}"),
-        },
+    let id = match api {
+        Api::Chat => format!("chatcmpl-sim{n:012x}"),
+        _ => format!("cmpl-sim{n:012x}"),
+    };
+    let w = Writer::new(ResponseCtx {
+        api,
+        id,
         seed: st.cfg.seed ^ n,
         created: unix_secs(),
         model: st.cfg.model.clone(),
         words: st.words.clone(),
         prompt_tokens: req.prompt_ids.len(),
-        kind,
+        prompt_text: req.prompt_text,
         include_usage: req.include_usage,
         return_latency: req.return_latency,
+        details: req.details,
+        cumulative: st.cfg.tgi_cumulative_text,
+        separator: match st.cfg.vllm_separator {
+            VllmSeparator::Nul => b'\0',
+            VllmSeparator::Newline => b'\n',
+        },
+        arrived,
+    });
+    let plan = Plan {
+        fault: adm.fault,
+        trigger: adm
+            .fault
+            .and_then(|f| f.trigger_tokens(req.max_tokens))
+            .unwrap_or(usize::MAX),
+        stall: st.faults.stall(),
+        conn,
+        inflight,
+        unpark: no_delay.then(|| st.sched_thread.clone()),
     };
     if req.stream {
-        sse::stream_response(ctx, rx)
+        sse::stream_response(w, rx, plan)
     } else {
-        sse::full_response(ctx, rx).await
+        sse::full_response(w, rx, plan).await
     }
 }
 
@@ -182,183 +256,4 @@ pub(crate) fn unix_secs() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-fn opt_usize(v: &Value, key: &'static str) -> Result<Option<usize>, ApiError> {
-    match v.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(x) => match x.as_u64() {
-            Some(n) => Ok(Some(n as usize)),
-            None => Err(ApiError::bad(
-                format!("`{key}` must be a non-negative integer"),
-                Some(key),
-            )),
-        },
-    }
-}
-
-fn opt_bool(v: &Value, key: &'static str) -> Result<bool, ApiError> {
-    match v.get(key) {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(_) => Err(ApiError::bad(
-            format!("`{key}` must be a boolean"),
-            Some(key),
-        )),
-    }
-}
-
-/// Parse and validate a request body.
-pub(crate) fn parse(st: &AppState, body: &[u8], kind: Kind) -> Result<GenRequest, ApiError> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad(format!("invalid JSON body: {e}"), None))?;
-    if !v.is_object() {
-        return Err(ApiError::bad(
-            "the request body must be a JSON object",
-            None,
-        ));
-    }
-    match v.get("model") {
-        None | Some(Value::Null) => {}
-        Some(Value::String(m)) if *m == st.cfg.model => {}
-        Some(Value::String(m)) => {
-            return Err(ApiError {
-                status: StatusCode::NOT_FOUND,
-                message: format!("The model `{m}` does not exist."),
-                param: Some("model"),
-            })
-        }
-        Some(_) => return Err(ApiError::bad("`model` must be a string", Some("model"))),
-    }
-    if let Some(n) = opt_usize(&v, "n")? {
-        if n != 1 {
-            return Err(ApiError::bad("the simulator supports only n=1", Some("n")));
-        }
-    }
-    let prompt_ids = match kind {
-        Kind::Completion => completion_prompt(&st.tok, &v)?,
-        Kind::Chat => chat_prompt(&st.tok, &v)?,
-    };
-    let p = prompt_ids.len();
-    let asked = match kind {
-        Kind::Completion => opt_usize(&v, "max_tokens")?,
-        Kind::Chat => match opt_usize(&v, "max_completion_tokens")? {
-            Some(n) => Some(n),
-            None => opt_usize(&v, "max_tokens")?,
-        },
-    };
-    let max_tokens = match (asked, kind) {
-        (Some(n), _) => n,
-        (None, Kind::Completion) => 16,
-        (None, Kind::Chat) => st.cfg.max_model_len.saturating_sub(p),
-    };
-    if max_tokens == 0 {
-        return Err(ApiError::bad(
-            "max_tokens must be at least 1",
-            Some("max_tokens"),
-        ));
-    }
-    let limit = st.cfg.max_model_len;
-    if p + max_tokens > limit {
-        return Err(ApiError::bad(
-            format!(
-                "This model's maximum context length is {limit} tokens. However, you requested \
-                 {} tokens ({p} in the prompt, {max_tokens} in the completion). Please reduce \
-                 the length of the prompt or completion.",
-                p + max_tokens
-            ),
-            Some("max_tokens"),
-        ));
-    }
-    if p + max_tokens > st.cfg.kv_cache_tokens {
-        return Err(ApiError::bad(
-            format!(
-                "the request needs {} KV-cache tokens; the simulated cache holds {}",
-                p + max_tokens,
-                st.cfg.kv_cache_tokens
-            ),
-            Some("max_tokens"),
-        ));
-    }
-    let min_tokens = opt_usize(&v, "min_tokens")?.unwrap_or(0);
-    if min_tokens > max_tokens {
-        return Err(ApiError::bad(
-            format!("min_tokens ({min_tokens}) must be <= max_tokens ({max_tokens})"),
-            Some("min_tokens"),
-        ));
-    }
-    let include_usage = match v.get("stream_options") {
-        None | Some(Value::Null) => false,
-        Some(o @ Value::Object(_)) => opt_bool(o, "include_usage")?,
-        Some(_) => {
-            let msg = "`stream_options` must be an object";
-            return Err(ApiError::bad(msg, Some("stream_options")));
-        }
-    };
-    let stream = opt_bool(&v, "stream")?;
-    if include_usage && !stream {
-        let msg = "stream_options can only be set when stream is true";
-        return Err(ApiError::bad(msg, Some("stream_options")));
-    }
-    Ok(GenRequest {
-        prompt_ids,
-        max_tokens,
-        min_tokens,
-        ignore_eos: opt_bool(&v, "ignore_eos")?,
-        stream,
-        include_usage,
-        return_latency: opt_bool(&v, "return_latency")?,
-    })
-}
-
-fn completion_prompt(tok: &Tokenizer, v: &Value) -> Result<Vec<u32>, ApiError> {
-    let bad = || {
-        ApiError::bad(
-            "`prompt` must be a string, a list of strings or a list of token ids",
-            Some("prompt"),
-        )
-    };
-    match v.get("prompt") {
-        None | Some(Value::Null) => Err(ApiError::bad("`prompt` is required", Some("prompt"))),
-        Some(Value::String(s)) => Ok(tok.encode(s)),
-        Some(Value::Array(items)) if items.is_empty() => Err(bad()),
-        Some(Value::Array(items)) if items.iter().all(Value::is_string) => Ok(items
-            .iter()
-            .flat_map(|s| tok.encode(s.as_str().unwrap_or_default()))
-            .collect()),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|x| x.as_u64().map(|n| n as u32).ok_or_else(bad))
-            .collect(),
-        Some(_) => Err(bad()),
-    }
-}
-
-fn chat_prompt(tok: &Tokenizer, v: &Value) -> Result<Vec<u32>, ApiError> {
-    let msgs = match v.get("messages") {
-        Some(Value::Array(m)) if !m.is_empty() => m,
-        _ => {
-            let msg = "`messages` must be a non-empty list";
-            return Err(ApiError::bad(msg, Some("messages")));
-        }
-    };
-    let mut ids = Vec::new();
-    for m in msgs {
-        match m.get("content") {
-            None | Some(Value::Null) => {}
-            Some(Value::String(s)) => ids.extend(tok.encode(s)),
-            Some(Value::Array(parts)) => {
-                for part in parts {
-                    if let Some(Value::String(t)) = part.get("text") {
-                        ids.extend(tok.encode(t));
-                    }
-                }
-            }
-            Some(_) => {
-                let msg = "message `content` must be a string or a list of parts";
-                return Err(ApiError::bad(msg, Some("messages")));
-            }
-        }
-    }
-    Ok(ids)
 }

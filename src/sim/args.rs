@@ -60,6 +60,60 @@ pub struct SimArgs {
     /// Multiplies every time of the model.
     #[arg(long)]
     pub time_scale: Option<f64>,
+    /// Client-benchmark mode: all steps take 0 ms (true/false).
+    #[arg(long)]
+    pub no_delay: Option<bool>,
+    /// Image side in pixels per vision token (28 = Qwen2-VL).
+    #[arg(long)]
+    pub image_patch_px: Option<usize>,
+    /// Separator of vLLM's legacy /generate stream: nul or newline.
+    #[arg(long)]
+    pub vllm_separator: Option<String>,
+    /// /generate_stream sends cumulative token.text (MindIE style).
+    #[arg(long)]
+    pub tgi_cumulative_text: Option<bool>,
+    /// Share of requests answered with --error-status.
+    #[arg(long)]
+    pub error_rate: Option<f64>,
+    /// Status of injected errors: 500, 503 or 429.
+    #[arg(long)]
+    pub error_status: Option<u16>,
+    /// Retry-After seconds of an injected 429.
+    #[arg(long)]
+    pub retry_after_s: Option<u64>,
+    /// Share of requests whose connection is reset before the response.
+    #[arg(long)]
+    pub reset_rate: Option<f64>,
+    /// Share of streams reset after some tokens.
+    #[arg(long)]
+    pub midstream_reset_rate: Option<f64>,
+    /// Share of streams that stall for --stall-ms.
+    #[arg(long)]
+    pub stall_rate: Option<f64>,
+    /// Length of a stall, ms (wall clock).
+    #[arg(long)]
+    pub stall_ms: Option<f64>,
+    /// Share of streams with one malformed chunk.
+    #[arg(long)]
+    pub malformed_rate: Option<f64>,
+    /// Malformed chunk: random, json, truncated or utf8.
+    #[arg(long)]
+    pub malformed_kind: Option<String>,
+    /// Share of streams that end without [DONE].
+    #[arg(long)]
+    pub no_done_rate: Option<f64>,
+    /// Share of streams with a mid-stream error event.
+    #[arg(long)]
+    pub error_event_rate: Option<f64>,
+    /// Delay before the response headers, ms (wall clock).
+    #[arg(long)]
+    pub slow_first_byte_ms: Option<f64>,
+    /// Request index (0-based) that takes the server down for --refuse-for-ms.
+    #[arg(long)]
+    pub refuse_after: Option<u64>,
+    /// Length of the refusal window, ms (wall clock).
+    #[arg(long)]
+    pub refuse_for_ms: Option<f64>,
 }
 
 impl SimArgs {
@@ -98,6 +152,27 @@ impl SimArgs {
         set("seed", self.seed.map(|v| v.to_string()))?;
         set("eos_mean_tokens", s(self.eos_mean_tokens))?;
         set("time_scale", s(self.time_scale))?;
+        let b = |x: Option<bool>| x.map(|v| v.to_string());
+        let n = |x: Option<u64>| x.map(|v| v.to_string());
+        set("no_delay", b(self.no_delay))?;
+        let px = self.image_patch_px.map(|v| v.to_string());
+        set("image_patch_px", px)?;
+        set("vllm_separator", self.vllm_separator.clone())?;
+        set("tgi_cumulative_text", b(self.tgi_cumulative_text))?;
+        set("error_rate", s(self.error_rate))?;
+        set("error_status", self.error_status.map(|v| v.to_string()))?;
+        set("retry_after_s", n(self.retry_after_s))?;
+        set("reset_rate", s(self.reset_rate))?;
+        set("midstream_reset_rate", s(self.midstream_reset_rate))?;
+        set("stall_rate", s(self.stall_rate))?;
+        set("stall_ms", s(self.stall_ms))?;
+        set("malformed_rate", s(self.malformed_rate))?;
+        set("malformed_kind", self.malformed_kind.clone())?;
+        set("no_done_rate", s(self.no_done_rate))?;
+        set("error_event_rate", s(self.error_event_rate))?;
+        set("slow_first_byte_ms", s(self.slow_first_byte_ms))?;
+        set("refuse_after", n(self.refuse_after))?;
+        set("refuse_for_ms", s(self.refuse_for_ms))?;
         c.validate()?;
         Ok(c)
     }

@@ -1,6 +1,7 @@
 //! Simulator parameters: [`SimConfig`], its `key=value` parser and the
 //! `SERVEBENCH_SIM` environment variable.
 
+pub use super::fault_config::{FaultConfig, MalformedMode};
 use super::SimError;
 
 /// Name of the environment variable holding `key=value,key=value` overrides.
@@ -8,7 +9,8 @@ pub const SIM_ENV_VAR: &str = "SERVEBENCH_SIM";
 
 /// Every parameter of the simulated server and its performance model.
 ///
-/// Times are in milliseconds *before* [`SimConfig::time_scale`] is applied;
+/// Model times are in milliseconds *before* [`SimConfig::time_scale`] is
+/// applied (fault times in [`FaultConfig`] are wall-clock and are not scaled);
 /// use [`SimConfig::prefill_ms`] and [`SimConfig::decode_step_ms`] for the
 /// scaled step times the scheduler actually uses.
 ///
@@ -58,8 +60,33 @@ pub struct SimConfig {
     pub eos_mean_tokens: f64,
     /// Multiplies every time of the model (2.0 = everything twice as slow).
     pub time_scale: f64,
-    // Fault injection (HTTP error rates, connection resets, stalls) will get
-    // its parameters here; see `sim::faults`.
+    /// Client-benchmark mode: every step takes 0 ms, so tokens are written as
+    /// fast as each client reads them (a sequence gets its next burst only
+    /// once its handler took the previous one). Batch and KV limits still apply.
+    pub no_delay: bool,
+    /// Side in pixels of the square patch that makes one image token
+    /// (Qwen2-VL: 28); see the `sim` module docs.
+    pub image_patch_px: usize,
+    /// Separator after each JSON object of vLLM's legacy `/generate` stream.
+    pub vllm_separator: VllmSeparator,
+    /// `/generate_stream` sends cumulative `token.text` and `token.id` as a
+    /// list, like MindIE's TGI-compatible API.
+    pub tgi_cumulative_text: bool,
+    /// Fault injection (per-request rates and wall-clock times, not scaled
+    /// by `time_scale`); see [`super::planned_fault`].
+    #[serde(flatten)]
+    pub faults: FaultConfig,
+}
+
+/// How vLLM's legacy `/generate` stream separates its JSON objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VllmSeparator {
+    /// `\0` after each object (older vLLM).
+    #[default]
+    Nul,
+    /// `\n` after each object (newer vLLM).
+    Newline,
 }
 
 impl Default for SimConfig {
@@ -81,6 +108,11 @@ impl Default for SimConfig {
             seed: 0,
             eos_mean_tokens: 0.0,
             time_scale: 1.0,
+            no_delay: false,
+            image_patch_px: 28,
+            vllm_separator: VllmSeparator::Nul,
+            tgi_cumulative_text: false,
+            faults: FaultConfig::default(),
         }
     }
 }
@@ -102,9 +134,27 @@ pub const SIM_KEYS: &[&str] = &[
     "seed",
     "eos_mean_tokens",
     "time_scale",
+    "no_delay",
+    "image_patch_px",
+    "vllm_separator",
+    "tgi_cumulative_text",
+    "error_rate",
+    "error_status",
+    "retry_after_s",
+    "reset_rate",
+    "midstream_reset_rate",
+    "stall_rate",
+    "stall_ms",
+    "malformed_rate",
+    "malformed_kind",
+    "no_done_rate",
+    "error_event_rate",
+    "slow_first_byte_ms",
+    "refuse_after",
+    "refuse_for_ms",
 ];
 
-fn bad(key: &str, value: &str, reason: &str) -> SimError {
+pub(super) fn bad(key: &str, value: &str, reason: &str) -> SimError {
     SimError::BadValue {
         key: key.to_string(),
         value: value.to_string(),
@@ -112,21 +162,21 @@ fn bad(key: &str, value: &str, reason: &str) -> SimError {
     }
 }
 
-fn parse_ms(key: &str, v: &str) -> Result<f64, SimError> {
+pub(super) fn parse_ms(key: &str, v: &str) -> Result<f64, SimError> {
     match v.parse::<f64>() {
         Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
         _ => Err(bad(key, v, "expected a finite number >= 0")),
     }
 }
 
-fn parse_count(key: &str, v: &str) -> Result<usize, SimError> {
+pub(super) fn parse_count(key: &str, v: &str) -> Result<usize, SimError> {
     match v.parse::<usize>() {
         Ok(x) if x >= 1 => Ok(x),
         _ => Err(bad(key, v, "expected an integer >= 1")),
     }
 }
 
-fn parse_bool(key: &str, v: &str) -> Result<bool, SimError> {
+pub(super) fn parse_bool(key: &str, v: &str) -> Result<bool, SimError> {
     match v.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
@@ -194,6 +244,17 @@ impl SimConfig {
                 }
                 self.time_scale = x;
             }
+            "no_delay" => self.no_delay = parse_bool(key, v)?,
+            "image_patch_px" => self.image_patch_px = parse_count(key, v)?,
+            "vllm_separator" => {
+                self.vllm_separator = match v.to_ascii_lowercase().as_str() {
+                    "nul" | "null" | "zero" | "\\0" => VllmSeparator::Nul,
+                    "newline" | "nl" | "\\n" => VllmSeparator::Newline,
+                    _ => return Err(bad(key, v, "expected nul or newline")),
+                }
+            }
+            "tgi_cumulative_text" => self.tgi_cumulative_text = parse_bool(key, v)?,
+            _ if self.faults.set(key, v)? => {}
             _ => {
                 return Err(SimError::UnknownKey {
                     key: key.to_string(),
@@ -225,6 +286,7 @@ impl SimConfig {
             ("max_model_len", self.max_model_len),
             ("num_scheduler_steps", self.num_scheduler_steps),
             ("prefix_block_tokens", self.prefix_block_tokens),
+            ("image_patch_px", self.image_patch_px),
         ];
         for (k, x) in counts {
             if x == 0 {
@@ -242,7 +304,7 @@ impl SimConfig {
         if self.model.is_empty() {
             return Err(bad("model", "", "must not be empty"));
         }
-        Ok(())
+        self.faults.validate()
     }
 
     /// [`SimConfig::default`] with the `SERVEBENCH_SIM` variable (if set) applied.
@@ -266,15 +328,21 @@ impl SimConfig {
     }
 
     /// Duration of a prefill step over `uncached_tokens` tokens, ms, after
-    /// `time_scale` (without jitter).
+    /// `time_scale` (without jitter); 0 with `no_delay`.
     pub fn prefill_ms(&self, uncached_tokens: usize) -> f64 {
+        if self.no_delay {
+            return 0.0;
+        }
         (self.prefill_base_ms + self.prefill_per_token_ms * uncached_tokens as f64)
             * self.time_scale
     }
 
     /// Duration of one decode step with `running` sequences, ms, after
-    /// `time_scale` (without jitter).
+    /// `time_scale` (without jitter); 0 with `no_delay`.
     pub fn decode_step_ms(&self, running: usize) -> f64 {
+        if self.no_delay {
+            return 0.0;
+        }
         (self.decode_step_ms + self.decode_per_seq_ms * running as f64) * self.time_scale
     }
 }

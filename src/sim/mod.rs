@@ -1,24 +1,61 @@
-//! The embedded simulated OpenAI-compatible server.
+//! The embedded simulated inference server.
 //!
-//! [`SimServer`] serves `POST /v1/completions`, `POST /v1/chat/completions`
-//! (streaming SSE and whole JSON), `GET /v1/models` and `GET /health`, with a
-//! continuous-batching performance model (see [`SimConfig`]) running on one
-//! dedicated OS thread that sleeps until absolute step deadlines.
+//! [`SimServer`] serves the OpenAI API (`POST /v1/completions`,
+//! `POST /v1/chat/completions`, streaming SSE and whole JSON, `GET /v1/models`,
+//! `GET /health`) and, with the same performance model and output words, the
+//! native APIs the other client backends speak:
+//!
+//! * vLLM legacy `POST /generate`: `{"prompt", "stream", "max_tokens"
+//!   (default 16), "ignore_eos", "min_tokens"}`; streaming answer: one
+//!   `{"text":["<prompt + output so far>"]}` per burst, each followed by `\0`
+//!   (`vllm_separator=newline`: `\n`), no usage, no end marker; whole answer:
+//!   one such object;
+//! * TGI `POST /generate_stream`: `{"inputs", "parameters": {"max_new_tokens"
+//!   (default 20), "details", ...}}`; SSE `data:{"index":i,"token":{"id":N,
+//!   "text":"..","logprob":0.0,"special":false},"generated_text":null,
+//!   "details":null}` per token (a burst of `num_scheduler_steps` tokens is
+//!   one write of several events), the last with `generated_text` (the whole
+//!   output) and, when `details` was asked, `{"finish_reason": "length" |
+//!   "eos_token", "generated_tokens": N, "seed": null}`; no `[DONE]`. TGI has
+//!   no `ignore_eos`: with `eos_mean_tokens > 0` outputs stop early.
+//!   `tgi_cumulative_text=true` gives MindIE's TGI-compatible variant:
+//!   cumulative `token.text` and `token.id` as a one-element list;
+//! * MindIE `POST /infer`: `{"inputs", "stream", "parameters":
+//!   {"max_new_tokens", "ignore_eos", "details"}}`; SSE
+//!   `data: {"prefill_time":ms,"decode_time":null,"token":{"id":[N],"text":".."}}`
+//!   for the first token (`prefill_time` = the latency object's
+//!   `prefill_latency`), `"prefill_time":null,"decode_time":ms` after (the
+//!   burst's gap to the previous one divided by its tokens, so their mean is
+//!   `avg_decode_latency`); the last also has `generated_text` and `details`
+//!   (`finish_reason`, `generated_tokens`); no `[DONE]`. Without `stream`:
+//!   `{"generated_text", "details"}`.
+//!
+//! Errors: OpenAI-shaped `{"error": {"message", "type", "param", "code"}}`
+//! on the OpenAI and vLLM routes and for unknown routes (404); TGI-shaped
+//! `{"error": "..", "error_type": "validation"}` with status 422 for bad TGI
+//! or MindIE bodies.
 //!
 //! * Prompt tokens are counted with the tokenizer given to
 //!   [`SimServer::start`] (no special tokens, no chat template; for chat, the
-//!   sum over message contents).
+//!   sum over message contents plus image tokens).
+//! * Images (chat `image_url` parts with a base64 PNG or JPEG `data:` URL):
+//!   `ceil(width / p) * ceil(height / p)` tokens each, `p` =
+//!   `image_patch_px` (28, as Qwen2-VL's 2x2-merged 14-px patches), read from
+//!   the image header without decoding the rest; they count in
+//!   `usage.prompt_tokens`, in the length limits and in the prefill cost.
+//!   Other URLs count 0; an unreadable data URL is a 400.
 //! * Every output token is one word that is exactly one token under that
 //!   tokenizer, so a client's count of the generated text equals the number of
-//!   tokens emitted.
+//!   tokens emitted (TGI/MindIE `token.id` is that token's id).
 //! * Requests honour `max_tokens` (chat also `max_completion_tokens`; absent:
 //!   16 for completions, `max_model_len - prompt` for chat), `min_tokens`,
 //!   `ignore_eos`, `stream`, `stream_options.include_usage`, `model` (unknown
 //!   → 404, absent → the served one) and `return_latency`.
-//! * `"return_latency": true` adds a `latency` object (ms, 2 decimals) to a
-//!   whole response, or to the last chunk of a stream (the usage chunk if
-//!   any, else the last token chunk):
-//!   - `time_in_queue`: arrival (handler entry) to admission by the scheduler;
+//! * `"return_latency": true` (OpenAI routes) adds a `latency` object (ms, 2
+//!   decimals) to a whole response, or to the last chunk of a stream (the
+//!   usage chunk if any, else the last token chunk):
+//!   - `time_in_queue`: arrival (handler entry, before the body is read) to
+//!     admission by the scheduler;
 //!   - `model_prefill_latency`: modelled compute time of the prefill step that
 //!     served the request (shared by the requests admitted with it);
 //!   - `prefill_latency`: arrival to the first token emitted by the scheduler
@@ -27,7 +64,10 @@
 //!     the first, per token: `(last - first) / (tokens - 1)`, 0 for one token;
 //!   - `request_latency`: arrival to the last token emitted;
 //!   - `ttft_server_ms`: arrival to the moment the first token chunk was
-//!     handed to the response body (streaming) or reached the handler.
+//!     handed to the response body (streaming) or reached the handler, both
+//!     taken with `Instant` in the handler / body-stream task (not in the
+//!     scheduler thread), so it includes channel hand-off and any injected
+//!     delay before the first token.
 //! * Output length: exactly `max_tokens` when `ignore_eos` is set or
 //!   `min_tokens >= max_tokens`, or when `eos_mean_tokens` is 0; otherwise a
 //!   seeded geometric length of that mean within `[min_tokens, max_tokens]`
@@ -36,8 +76,32 @@
 //!   chunk that carries no token (before the request is scheduled).
 //! * A client that goes away frees its batch slot and KV reservation at the
 //!   next step.
-//! * Fault injection (HTTP errors, resets, stalls) has its place in the
-//!   private `faults` module; its hooks are no-ops for now.
+//! * `no_delay=true` (client benchmarks): every step takes 0 ms and tokens are
+//!   written as fast as each client reads them (bursts of up to
+//!   `num_scheduler_steps` tokens), with back-pressure from the socket.
+//!
+//! # Fault injection
+//!
+//! Keys of [`FaultConfig`] (flattened into [`SimConfig`]); each generation
+//! request's fault is [`planned_fault`]`(cfg, arrival_index)`, deterministic
+//! in `seed`. What a client sees (HTTP/1.1):
+//!
+//! | key | the client sees |
+//! | --- | --- |
+//! | `error_rate`, `error_status` | status 500/503/429 with an error body (OpenAI- or TGI-shaped), 429 with `Retry-After: retry_after_s`, before any generation |
+//! | `reset_rate` | no response: the connection is reset (TCP RST, `ECONNRESET`) after the request was read |
+//! | `midstream_reset_rate` | status 200 and the chunks up to the trigger, then the connection is reset (body error) |
+//! | `stall_rate`, `stall_ms` | a pause of `stall_ms` between two chunks (the engine keeps generating; the chunks held back come at once after it) |
+//! | `malformed_rate`, `malformed_kind` | `json`: an event with invalid JSON, then the normal rest; `utf8`: an event whose JSON holds bytes FF FE, then the rest; `truncated`: half of the trigger chunk's bytes, then a clean end of body |
+//! | `no_done_rate` | OpenAI: no `data: [DONE]`; TGI/MindIE: the last event lacks `generated_text`/`details`; vLLM: no effect |
+//! | `error_event_rate` | status 200, tokens up to the trigger, then `data: {"error": {..., "code": 500}}` and `data: [DONE]` (TGI/MindIE: `{"error", "error_type": "generation"}`, vLLM: `{"error"}` object) |
+//! | `slow_first_byte_ms` | every generation request: headers (and everything) delayed by that much; counted in the server's latency figures |
+//! | `refuse_after`, `refuse_for_ms` | request number `refuse_after` (0-based) is reset; then for `refuse_for_ms` the listening socket is closed (connects fail with `ECONNREFUSED`) and requests arriving on already-open connections are reset; then service resumes (once) |
+//!
+//! Non-streaming answers: `midstream_reset` sends half the body then resets,
+//! `stall` pauses after half the body, `malformed` sends invalid JSON,
+//! `no_done` and `error_event` have no effect. Fault times are wall clock
+//! (not scaled by `time_scale`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), servebench::sim::SimError> {
@@ -52,8 +116,13 @@
 mod api;
 mod args;
 mod config;
+mod conn;
+mod fault_config;
 mod faults;
+mod format;
+mod images;
 mod model;
+mod parse;
 mod prefix;
 mod sse;
 mod words;
@@ -63,10 +132,9 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
-
 pub use args::SimArgs;
-pub use config::{SimConfig, SIM_ENV_VAR, SIM_KEYS};
+pub use config::{FaultConfig, MalformedMode, SimConfig, VllmSeparator, SIM_ENV_VAR, SIM_KEYS};
+pub use faults::{planned_fault, FaultKind, MalformedKind};
 
 use crate::workload::Tokenizer;
 use model::SchedMsg;
@@ -157,8 +225,11 @@ impl SimServer {
             .map_err(|source| SimError::Bind { addr, source })?;
         let addr = listener.local_addr()?;
         let (sched_tx, sched) = model::spawn(cfg.clone())?;
+        let faults = faults::Faults::from_config(&cfg);
+        let listener = conn::SimListener::new(listener, faults.downtime.clone())?;
         let state = Arc::new(api::AppState {
-            faults: faults::Faults::from_config(&cfg),
+            sched_thread: sched.thread().clone(),
+            faults,
             tok: tokenizer,
             words: Arc::new(words),
             sched: sched_tx.clone(),
@@ -166,10 +237,7 @@ impl SimServer {
             created: api::unix_secs(),
             cfg: cfg.clone(),
         });
-        let app = api::router(state);
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
+        let app = api::router(state).into_make_service_with_connect_info::<conn::Conn>();
         let (stx, srx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -245,8 +313,9 @@ pub async fn serve(args: &SimArgs, tokenizer: Tokenizer) -> Result<(), SimError>
     let cfg = args.to_config()?;
     let server = SimServer::start_on(cfg, tokenizer, args.addr()?).await?;
     eprintln!(
-        "servebench sim: serving model `{}` at {} (OpenAI-compatible: /v1/completions, \
-         /v1/chat/completions, /v1/models, /health)",
+        "servebench sim: serving model `{}` at {} (OpenAI: /v1/completions, \
+         /v1/chat/completions, /v1/models; vLLM: /generate; TGI: /generate_stream; \
+         MindIE: /infer; /health)",
         server.model(),
         server.base_url()
     );

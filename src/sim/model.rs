@@ -9,11 +9,17 @@
 //! * in a scheduling step of `num_scheduler_steps` (N) decode steps, the batch
 //!   size of all N steps is the number running at its start; a sequence that
 //!   needs fewer than N more tokens emits only those;
+//! * with `no_delay`, steps take 0 ms and a running sequence gets its next
+//!   burst only while fewer than 2 of its events wait in its handler's
+//!   channel (back-pressure from the socket); when no sequence can progress
+//!   the thread parks until a handler takes an event or a request arrives;
 //! * the KV cache reserves `prompt_tokens + max_tokens` per admitted request
 //!   and frees it when the sequence finishes or its client goes away.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -59,9 +65,11 @@ pub(crate) struct Timing {
 /// What the scheduler sends back to a request's handler.
 #[derive(Debug)]
 pub(crate) enum Event {
-    /// `tokens` new tokens; the last burst carries `finish` and `timing`.
+    /// `tokens` new tokens emitted at `at`; the last burst carries `finish`
+    /// and `timing`.
     Tokens {
         tokens: usize,
+        at: Instant,
         finish: Option<Finish>,
         timing: Option<Timing>,
     },
@@ -82,6 +90,9 @@ pub(crate) struct Arrival {
     /// `ignore_eos`: run to `max_tokens` whatever the EOS model says.
     pub ignore_eos: bool,
     pub tx: UnboundedSender<Event>,
+    /// Events sent and not yet taken by the handler (`no_delay` back-pressure:
+    /// the handler decrements it and unparks the scheduler at 0).
+    pub inflight: Arc<AtomicU32>,
 }
 
 /// Messages to the scheduler thread.
@@ -154,7 +165,11 @@ impl Scheduler {
                     Err(TryRecvError::Empty) => break,
                 }
             }
-            self.iteration();
+            if !self.iteration() {
+                // no_delay and every running stream still holds its last
+                // burst: wait for a handler (or an arrival) to unpark us.
+                std::thread::park_timeout(Duration::from_millis(5));
+            }
         }
     }
 
@@ -235,7 +250,8 @@ impl Scheduler {
     }
 
     /// One scheduler iteration: a prefill step, else a decode scheduling step.
-    fn iteration(&mut self) {
+    /// False when nothing could progress (only with `no_delay`).
+    fn iteration(&mut self) -> bool {
         let now = Instant::now();
         let mut admitted = self.admit(now);
         if !admitted.is_empty() {
@@ -264,17 +280,31 @@ impl Scheduler {
                     self.kv_used -= s.reserve;
                 }
             }
+            true
         } else if !self.running.is_empty() {
             let n = self.cfg.num_scheduler_steps;
             let r = self.running.len();
-            let mut ms = 0.0;
-            for _ in 0..n {
-                ms += self.cfg.decode_step_ms(r) * self.jitter();
+            let no_delay = self.cfg.no_delay;
+            if !no_delay {
+                let mut ms = 0.0;
+                for _ in 0..n {
+                    ms += self.cfg.decode_step_ms(r) * self.jitter();
+                }
+                self.run_step(ms);
             }
-            self.run_step(ms);
             let t = Instant::now();
             let mut freed = 0;
+            let mut progressed = !no_delay;
             self.running.retain_mut(|s| {
+                if no_delay && s.a.inflight.load(Ordering::Acquire) >= NO_DELAY_INFLIGHT {
+                    let alive = !s.a.tx.is_closed();
+                    if !alive {
+                        freed += s.reserve;
+                    }
+                    progressed |= !alive;
+                    return alive;
+                }
+                progressed = true;
                 let k = n.min(s.target - s.emitted);
                 let alive = emit(s, k, t);
                 if !alive {
@@ -283,9 +313,19 @@ impl Scheduler {
                 alive
             });
             self.kv_used -= freed;
+            progressed
+        } else {
+            // Queued requests that cannot be admitted yet with nothing running
+            // cannot happen (a lone request always fits), except when the
+            // queue head's handler is gone: `admit` dropped it.
+            true
         }
     }
 }
+
+/// With `no_delay`, a running sequence gets no new burst while this many of
+/// its events wait in its handler's channel.
+const NO_DELAY_INFLIGHT: u32 = 2;
 
 /// `1 + jitter * N(0, 1)`, clamped to at least 0.05; exactly 1 for jitter 0.
 fn jitter_factor(rng: &mut StdRng, jitter: f64) -> f64 {
@@ -310,8 +350,10 @@ fn emit(s: &mut Seq, k: usize, t: Instant) -> bool {
         model_prefill_ms: s.model_prefill_ms,
         tokens: s.emitted,
     });
+    s.a.inflight.fetch_add(1, Ordering::AcqRel);
     let ev = Event::Tokens {
         tokens: k,
+        at: t,
         finish: done.then_some(s.finish),
         timing,
     };
@@ -319,96 +361,5 @@ fn emit(s: &mut Seq, k: usize, t: Instant) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn arrival(
-        prompt: usize,
-        max: usize,
-    ) -> (Arrival, tokio::sync::mpsc::UnboundedReceiver<Event>) {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let a = Arrival {
-            arrived: Instant::now(),
-            prompt_tokens: prompt,
-            block_hashes: Vec::new(),
-            max_tokens: max,
-            min_tokens: 0,
-            ignore_eos: true,
-            tx,
-        };
-        (a, rx)
-    }
-
-    fn drain(mut rx: tokio::sync::mpsc::UnboundedReceiver<Event>) -> (Vec<usize>, Timing) {
-        let mut sizes = Vec::new();
-        loop {
-            match rx.blocking_recv().expect("stream ends with timing") {
-                Event::Tokens {
-                    tokens,
-                    timing: Some(t),
-                    ..
-                } => {
-                    sizes.push(tokens);
-                    return (sizes, t);
-                }
-                Event::Tokens { tokens, .. } => sizes.push(tokens),
-                Event::Error(e) => panic!("{e}"),
-            }
-        }
-    }
-
-    #[test]
-    fn jitter_is_seeded() {
-        let draw = |seed| {
-            let mut r = StdRng::seed_from_u64(seed);
-            (0..2000)
-                .map(|_| jitter_factor(&mut r, 0.1))
-                .collect::<Vec<_>>()
-        };
-        let (a, b, c) = (draw(1), draw(1), draw(2));
-        assert_eq!(a, b);
-        assert_ne!(a, c);
-        let mean = a.iter().sum::<f64>() / a.len() as f64;
-        assert!((mean - 1.0).abs() < 0.02, "{mean}");
-        assert!(a.iter().all(|&x| x >= 0.05));
-        assert_eq!(jitter_factor(&mut StdRng::seed_from_u64(0), 0.0), 1.0);
-    }
-
-    #[test]
-    fn bursts_and_timing() {
-        let mut cfg = SimConfig::default();
-        cfg.apply_kv("time_scale=0.05,num_scheduler_steps=3")
-            .unwrap();
-        let (tx, h) = spawn(cfg.clone()).unwrap();
-        let (a, rx) = arrival(100, 10);
-        tx.send(SchedMsg::Arrival(a)).unwrap();
-        let (sizes, t) = drain(rx);
-        assert_eq!(sizes, vec![1, 3, 3, 3]);
-        assert_eq!(t.tokens, 10);
-        let prefill = (t.first_token - t.arrived).as_secs_f64() * 1e3;
-        assert!(prefill >= cfg.prefill_ms(100) * 0.99, "{prefill}");
-        let decode = (t.last_token - t.first_token).as_secs_f64() * 1e3;
-        assert!(decode >= 9.0 * cfg.decode_step_ms(1) * 0.99, "{decode}");
-        tx.send(SchedMsg::Shutdown).unwrap();
-        h.join().unwrap();
-    }
-
-    #[test]
-    fn kv_too_small_is_error_and_eos_is_seeded() {
-        let mut cfg = SimConfig::default();
-        cfg.apply_kv("time_scale=0.01,kv_cache_tokens=50,eos_mean_tokens=3,seed=7")
-            .unwrap();
-        let (tx, h) = spawn(cfg).unwrap();
-        let (a, mut rx) = arrival(100, 10);
-        tx.send(SchedMsg::Arrival(a)).unwrap();
-        assert!(matches!(rx.blocking_recv(), Some(Event::Error(_))));
-        let (mut a, rx) = arrival(10, 30);
-        a.ignore_eos = false;
-        tx.send(SchedMsg::Arrival(a)).unwrap();
-        let (sizes, t) = drain(rx);
-        assert_eq!(sizes.iter().sum::<usize>(), t.tokens);
-        assert!(t.tokens >= 1 && t.tokens <= 30);
-        drop(tx);
-        h.join().unwrap();
-    }
-}
+#[path = "model_tests.rs"]
+mod tests;

@@ -1,258 +1,311 @@
-//! Answers: OpenAI-shaped SSE streams and whole JSON responses, built from the
-//! token bursts the scheduler emits, plus the `return_latency` object.
+//! Answers: streams fed by the scheduler's bursts (formatted by
+//! [`Writer`]) with the planned mid-stream fault applied, and whole
+//! (non-streaming) answers.
 //!
 //! A chat stream opens at once with a `{"role":"assistant","content":""}`
 //! chunk carrying no token (sent before the request is even scheduled, so a
 //! client that times the first byte instead of the first token is caught).
-//! Each burst of k tokens becomes one chunk whose text is k single-token
-//! words; the last token chunk carries `finish_reason`; with
-//! `stream_options.include_usage` a chunk with `"choices":[]` and `usage`
-//! follows; the stream ends with `data: [DONE]`.
+//! `ttft_server` is taken on the stream task's monotonic clock when the first
+//! token chunk is formatted, immediately before it is handed to the body.
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::{json, Value};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use super::api::{error_body, Kind};
-use super::model::{Event, Finish, Timing};
-use super::words::WordPicker;
+use super::api::ApiError;
+use super::conn::Conn;
+use super::faults::{FaultKind, MalformedKind};
+use super::format::{Api, Writer};
+use super::model::Event;
 
-/// Everything needed to write one answer.
-pub(crate) struct ResponseCtx {
-    pub id: String,
-    pub seed: u64,
-    pub created: u64,
-    pub model: String,
-    pub words: Arc<Vec<String>>,
-    pub prompt_tokens: usize,
-    pub kind: Kind,
-    pub include_usage: bool,
-    pub return_latency: bool,
+/// How a request's answer is delivered.
+pub(crate) struct Plan {
+    pub fault: Option<FaultKind>,
+    /// Output tokens at which a mid-stream fault fires.
+    pub trigger: usize,
+    pub stall: Duration,
+    pub conn: Conn,
+    /// Events in flight from the scheduler (`no_delay` back-pressure).
+    pub inflight: Arc<AtomicU32>,
+    /// The scheduler thread, unparked when `inflight` drops to 0 (`no_delay`).
+    pub unpark: Option<std::thread::Thread>,
 }
 
-fn ms(from: Instant, to: Instant) -> f64 {
-    to.saturating_duration_since(from).as_secs_f64() * 1e3
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
-/// The `latency` object of `return_latency` (all in ms, 2 decimals):
-///
-/// * `time_in_queue`: arrival (handler entry) to admission by the scheduler;
-/// * `model_prefill_latency`: modelled compute time of the prefill step that
-///   served the request (shared with the requests admitted with it);
-/// * `prefill_latency`: arrival to the first token emitted by the scheduler
-///   (queue + waiting for the running step + prefill);
-/// * `avg_decode_latency`: mean gap between successive emitted tokens after
-///   the first, per token: `(last - first) / (tokens - 1)`, 0 for one token;
-/// * `request_latency`: arrival to the last token emitted;
-/// * `ttft_server_ms`: arrival to the moment the first token chunk was handed
-///   to the response body (streaming), or received by the handler (otherwise).
-pub(crate) fn latency_json(t: &Timing, ttft_server: Instant) -> Value {
-    let decode = if t.tokens > 1 {
-        ms(t.first_token, t.last_token) / (t.tokens - 1) as f64
-    } else {
-        0.0
-    };
-    json!({
-        "prefill_latency": round2(ms(t.arrived, t.first_token)),
-        "model_prefill_latency": round2(t.model_prefill_ms),
-        "avg_decode_latency": round2(decode),
-        "time_in_queue": round2(ms(t.arrived, t.admitted)),
-        "request_latency": round2(ms(t.arrived, t.last_token)),
-        "ttft_server_ms": round2(ms(t.arrived, ttft_server)),
-    })
-}
-
-impl ResponseCtx {
-    fn usage(&self, completion: usize) -> Value {
-        json!({
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": completion,
-            "total_tokens": self.prompt_tokens + completion,
-        })
-    }
-
-    fn chunk(&self, choices: Value) -> Value {
-        let object = match self.kind {
-            Kind::Completion => "text_completion",
-            Kind::Chat => "chat.completion.chunk",
-        };
-        json!({"id": self.id, "object": object, "created": self.created,
-               "model": self.model, "choices": choices})
-    }
-
-    fn token_choice(&self, text: &str, finish: Option<Finish>) -> Value {
-        let fin = finish.map(Finish::as_str);
-        match self.kind {
-            Kind::Completion => json!([{"index": 0, "text": text, "logprobs": null,
-                                        "finish_reason": fin}]),
-            Kind::Chat => json!([{"index": 0, "delta": {"content": text},
-                                  "logprobs": null, "finish_reason": fin}]),
+impl Plan {
+    fn took_event(&self) {
+        if self.inflight.fetch_sub(1, Ordering::AcqRel) == 1 {
+            if let Some(t) = &self.unpark {
+                t.unpark();
+            }
         }
     }
 }
 
-fn event(v: &Value) -> Bytes {
-    let mut s = String::with_capacity(256);
-    s.push_str("data: ");
-    s.push_str(&v.to_string());
-    s.push_str("\n\n");
-    Bytes::from(s)
+/// Pause before a mid-stream reset, so that the chunks handed to the body
+/// before it reach the client.
+const RESET_FLUSH: Duration = Duration::from_millis(5);
+
+/// Message of injected error events.
+pub(crate) const ENGINE_ERROR: &str = "simulated engine error (injected fault)";
+
+enum Out {
+    Data(Bytes),
+    Reset,
 }
 
 struct StreamState {
-    ctx: ResponseCtx,
+    w: Writer,
     rx: UnboundedReceiver<Event>,
-    picker: WordPicker,
-    pending: VecDeque<Bytes>,
-    ttft_server: Option<Instant>,
-    tokens: usize,
+    plan: Plan,
+    pending: VecDeque<Out>,
     done: bool,
+    fired: bool,
+    stall_next: bool,
 }
 
 impl StreamState {
-    fn on_event(&mut self, ev: Option<Event>) {
-        match ev {
+    async fn next(&mut self) -> Option<Result<Bytes, std::io::Error>> {
+        loop {
+            match self.pending.pop_front() {
+                Some(Out::Data(b)) => return Some(Ok(b)),
+                Some(Out::Reset) => {
+                    // Let hyper flush what was already handed over first.
+                    tokio::time::sleep(RESET_FLUSH).await;
+                    self.plan.conn.reset();
+                    self.pending.clear();
+                    self.done = true;
+                    let e = std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "simulated mid-stream reset",
+                    );
+                    return Some(Err(e));
+                }
+                None => {}
+            }
+            if self.done {
+                return None;
+            }
+            if self.stall_next {
+                self.stall_next = false;
+                tokio::time::sleep(self.plan.stall).await;
+            }
+            let ev = self.rx.recv().await;
+            if ev.is_some() {
+                self.plan.took_event();
+            }
+            self.on_event(ev).await;
+        }
+    }
+
+    async fn on_event(&mut self, ev: Option<Event>) {
+        let (k, at, finish, timing) = match ev {
             Some(Event::Tokens {
                 tokens,
+                at,
                 finish,
                 timing,
-            }) => {
-                let now = Instant::now();
-                let ttft = *self.ttft_server.get_or_insert(now);
-                self.tokens += tokens;
-                let mut text = String::with_capacity(tokens * 8);
-                self.picker.push(&self.ctx.words, tokens, &mut text);
-                let mut chunk = self.ctx.chunk(self.ctx.token_choice(&text, finish));
-                if finish.is_none() {
-                    self.pending.push_back(event(&chunk));
+            }) => (tokens, at, finish, timing),
+            Some(Event::Error(msg)) => {
+                self.pending.push_back(Out::Data(self.w.error_event(&msg)));
+                self.done = true;
+                return;
+            }
+            // The engine went away: end the body without an end marker.
+            None => {
+                self.done = true;
+                return;
+            }
+        };
+        let fault = self.plan.fault;
+        let reached = !self.fired
+            && fault.is_some_and(|f| f.trigger_tokens(1).is_some())
+            && self.w.tokens + k >= self.plan.trigger;
+        let last = finish.is_some();
+        self.fired |= reached;
+        if reached && last {
+            // Fire just before the final chunk.
+            match fault {
+                Some(FaultKind::Stall { .. }) => tokio::time::sleep(self.plan.stall).await,
+                Some(FaultKind::MidstreamReset { .. }) => {
+                    self.pending.push_back(Out::Reset);
                     return;
                 }
-                let latency = match (self.ctx.return_latency, timing) {
-                    (true, Some(t)) => Some(latency_json(&t, ttft)),
-                    _ => None,
-                };
-                if self.ctx.include_usage {
-                    self.pending.push_back(event(&chunk));
-                    let mut u = self.ctx.chunk(json!([]));
-                    u["usage"] = self.ctx.usage(self.tokens);
-                    if let Some(l) = latency {
-                        u["latency"] = l;
-                    }
-                    self.pending.push_back(event(&u));
-                } else {
-                    if let Some(l) = latency {
-                        chunk["latency"] = l;
-                    }
-                    self.pending.push_back(event(&chunk));
+                Some(FaultKind::ErrorEvent { .. }) => {
+                    let b = self.w.error_event(ENGINE_ERROR);
+                    self.pending.push_back(Out::Data(b));
+                    self.done = true;
+                    return;
                 }
-                self.pending
-                    .push_back(Bytes::from_static(b"data: [DONE]\n\n"));
-                self.done = true;
+                Some(FaultKind::Malformed { kind, .. }) if kind != MalformedKind::Truncated => {
+                    let b = self.w.malformed(kind == MalformedKind::Utf8);
+                    self.pending.push_back(Out::Data(b));
+                }
+                _ => {}
             }
-            Some(Event::Error(msg)) => {
-                let body = error_body(StatusCode::BAD_REQUEST, &msg, None);
-                self.pending.push_back(event(&body));
-                self.done = true;
+        }
+        let no_done = fault == Some(FaultKind::NoDone);
+        let b = self.w.burst(k, at, finish, timing, no_done);
+        if reached
+            && matches!(
+                fault,
+                Some(FaultKind::Malformed {
+                    kind: MalformedKind::Truncated,
+                    ..
+                })
+            )
+        {
+            self.pending.push_back(Out::Data(b.slice(..b.len() / 2)));
+            self.done = true;
+            return;
+        }
+        self.pending.push_back(Out::Data(b));
+        self.done |= last;
+        if reached && !last {
+            match fault {
+                Some(FaultKind::Stall { .. }) => self.stall_next = true,
+                Some(FaultKind::MidstreamReset { .. }) => self.pending.push_back(Out::Reset),
+                Some(FaultKind::ErrorEvent { .. }) => {
+                    let b = self.w.error_event(ENGINE_ERROR);
+                    self.pending.push_back(Out::Data(b));
+                    self.done = true;
+                }
+                Some(FaultKind::Malformed { kind, .. }) => {
+                    let b = self.w.malformed(kind == MalformedKind::Utf8);
+                    self.pending.push_back(Out::Data(b));
+                }
+                _ => {}
             }
-            // The engine went away: end the body without [DONE] (truncated).
-            None => self.done = true,
         }
     }
 }
 
-/// A `text/event-stream` answer fed by the scheduler's bursts.
-pub(crate) fn stream_response(ctx: ResponseCtx, rx: UnboundedReceiver<Event>) -> Response {
+/// The streaming answer fed by the scheduler's bursts.
+pub(crate) fn stream_response(w: Writer, rx: UnboundedReceiver<Event>, plan: Plan) -> Response {
     let mut pending = VecDeque::new();
-    if ctx.kind == Kind::Chat {
-        let role = json!([{"index": 0, "delta": {"role": "assistant", "content": ""},
-                           "logprobs": null, "finish_reason": null}]);
-        pending.push_back(event(&ctx.chunk(role)));
+    if let Some(b) = w.open() {
+        pending.push_back(Out::Data(b));
     }
+    let content_type = match w.ctx.api {
+        Api::Vllm => "application/json",
+        _ => "text/event-stream",
+    };
     let state = StreamState {
-        picker: WordPicker::new(ctx.seed),
-        ctx,
+        w,
         rx,
+        plan,
         pending,
-        ttft_server: None,
-        tokens: 0,
         done: false,
+        fired: false,
+        stall_next: false,
     };
     let stream = futures_util::stream::unfold(state, |mut s| async move {
-        loop {
-            if let Some(b) = s.pending.pop_front() {
-                return Some((Ok::<Bytes, Infallible>(b), s));
-            }
-            if s.done {
-                return None;
-            }
-            let ev = s.rx.recv().await;
-            s.on_event(ev);
-        }
+        let item = s.next().await?;
+        Some((item, s))
     });
     Response::builder()
-        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CONTENT_TYPE, content_type)
         .header(header::CACHE_CONTROL, "no-cache")
         .body(Body::from_stream(stream))
         .expect("static headers are valid")
 }
 
-/// A whole (non-streaming) answer once generation is over.
-pub(crate) async fn full_response(ctx: ResponseCtx, mut rx: UnboundedReceiver<Event>) -> Response {
-    let mut picker = WordPicker::new(ctx.seed);
-    let mut text = String::new();
-    let mut tokens = 0;
-    let mut ttft_server = None;
-    loop {
-        match rx.recv().await {
+/// A whole (non-streaming) answer once generation is over. Mid-stream
+/// faults act on the body bytes: `midstream_reset` sends half then resets,
+/// `stall` pauses after half, `malformed` sends invalid JSON (`json`: last
+/// byte replaced, `utf8`: `FF FE` inserted, `truncated`: half, then a clean
+/// end); `no_done` and `error_event` do not apply.
+pub(crate) async fn full_response(
+    mut w: Writer,
+    mut rx: UnboundedReceiver<Event>,
+    plan: Plan,
+) -> Response {
+    let (finish, timing) = loop {
+        let ev = rx.recv().await;
+        if ev.is_some() {
+            plan.took_event();
+        }
+        match ev {
             Some(Event::Tokens {
-                tokens: k,
+                tokens,
                 finish,
                 timing,
+                ..
             }) => {
-                let ttft = *ttft_server.get_or_insert_with(Instant::now);
-                tokens += k;
-                picker.push(&ctx.words, k, &mut text);
-                let Some(fin) = finish else { continue };
-                let fin = fin.as_str();
-                let (object, choice) = match ctx.kind {
-                    Kind::Completion => (
-                        "text_completion",
-                        json!({"index": 0, "text": text, "logprobs": null, "finish_reason": fin}),
-                    ),
-                    Kind::Chat => (
-                        "chat.completion",
-                        json!({"index": 0, "message": {"role": "assistant", "content": text},
-                               "logprobs": null, "finish_reason": fin}),
-                    ),
-                };
-                let mut body = json!({"id": ctx.id, "object": object, "created": ctx.created,
-                    "model": ctx.model, "choices": [choice], "usage": ctx.usage(tokens)});
-                if let (true, Some(t)) = (ctx.return_latency, timing) {
-                    body["latency"] = latency_json(&t, ttft);
+                w.ttft_server.get_or_insert_with(std::time::Instant::now);
+                w.absorb(tokens);
+                if let Some(f) = finish {
+                    break (f, timing);
                 }
-                return Json(body).into_response();
             }
-            Some(Event::Error(msg)) => {
-                let st = StatusCode::BAD_REQUEST;
-                return (st, Json(error_body(st, &msg, None))).into_response();
-            }
+            Some(Event::Error(msg)) => return ApiError::bad(msg, None).respond(w.ctx.api),
             None => {
-                let st = StatusCode::SERVICE_UNAVAILABLE;
                 let msg = "the simulated engine stopped before the request finished";
-                return (st, Json(error_body(st, msg, None))).into_response();
+                let e = ApiError::status(StatusCode::SERVICE_UNAVAILABLE, msg);
+                return e.respond(w.ctx.api);
             }
         }
-    }
+    };
+    let body = Bytes::from(w.whole(finish, timing).to_string());
+    let half = body.len() / 2;
+    let parts: Vec<Out> = match plan.fault {
+        Some(FaultKind::MidstreamReset { .. }) => vec![Out::Data(body.slice(..half)), Out::Reset],
+        Some(FaultKind::Stall { .. }) => {
+            let (a, b) = (body.slice(..half), body.slice(half..));
+            let stall = plan.stall;
+            let s = futures_util::stream::iter([a])
+                .map(Ok::<_, std::io::Error>)
+                .chain(futures_util::stream::once(async move {
+                    tokio::time::sleep(stall).await;
+                    Ok(b)
+                }));
+            return json_response(Body::from_stream(s));
+        }
+        Some(FaultKind::Malformed { kind, .. }) => {
+            let mut v = body.to_vec();
+            match kind {
+                MalformedKind::Json => *v.last_mut().expect("non-empty") = b']',
+                MalformedKind::Utf8 => {
+                    v.splice(2..2, [0xFF, 0xFE]);
+                }
+                MalformedKind::Truncated => v.truncate(half),
+            }
+            vec![Out::Data(Bytes::from(v))]
+        }
+        _ => return json_response(Body::from(body)),
+    };
+    let conn = plan.conn.clone();
+    let s = futures_util::stream::iter(parts).then(move |o| {
+        let conn = conn.clone();
+        async move {
+            match o {
+                Out::Data(b) => Ok(b),
+                Out::Reset => {
+                    tokio::time::sleep(RESET_FLUSH).await;
+                    conn.reset();
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "simulated mid-body reset",
+                    ))
+                }
+            }
+        }
+    });
+    json_response(Body::from_stream(s))
+}
+
+use futures_util::StreamExt as _;
+
+fn json_response(body: Body) -> Response {
+    let mut r = (StatusCode::OK, body).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    r
 }

@@ -10,8 +10,17 @@ use crate::workload::Tokenizer;
 
 use super::SimError;
 
+/// The output vocabulary: single-token words and their token ids.
+#[derive(Debug, Clone)]
+pub(crate) struct Words {
+    /// The words (each with its leading space).
+    pub text: Vec<String>,
+    /// `ids[i]` is the token id of `text[i]`.
+    pub ids: Vec<u32>,
+}
+
 /// Single-token words of `tok`, sorted by token id (deterministic).
-pub(crate) fn output_words(tok: &Tokenizer) -> Result<Vec<String>, SimError> {
+pub(crate) fn output_words(tok: &Tokenizer) -> Result<Words, SimError> {
     let mut cands: Vec<(u32, String)> = Vec::new();
     for (_, id) in tok.hf().get_vocab(false) {
         let text = tok.decode(&[id]);
@@ -20,12 +29,15 @@ pub(crate) fn output_words(tok: &Tokenizer) -> Result<Vec<String>, SimError> {
             continue;
         }
         let word = format!(" {body}");
-        if tok.count(&word) == 1 {
-            cands.push((id, word));
+        let ids = tok.encode(&word);
+        if ids.len() == 1 {
+            // The id the tokenizer gives the word (not necessarily `id`).
+            cands.push((ids[0], word));
         }
     }
     cands.sort();
     cands.dedup_by(|a, b| a.1 == b.1);
+    let ids: Vec<u32> = cands.iter().map(|(id, _)| *id).collect();
     let words: Vec<String> = cands.into_iter().map(|(_, w)| w).collect();
     // The words must not merge with each other: check one long text.
     let sample: String = words.iter().take(512).map(String::as_str).collect();
@@ -33,7 +45,7 @@ pub(crate) fn output_words(tok: &Tokenizer) -> Result<Vec<String>, SimError> {
     if words.len() < 16 || tok.count(&sample) != n {
         return Err(SimError::Vocabulary(tok.name().to_string()));
     }
-    Ok(words)
+    Ok(Words { text: words, ids })
 }
 
 /// Cheap per-request word picker (xorshift64*), deterministic per seed.
@@ -50,14 +62,20 @@ impl WordPicker {
         }
     }
 
+    /// Index of the next word among `len` words.
+    pub(crate) fn next_index(&mut self, len: usize) -> usize {
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        let r = self.state.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        (r >> 33) as usize % len
+    }
+
     /// Append `n` words of `words` to `out`.
+    #[cfg(test)]
     pub(crate) fn push(&mut self, words: &[String], n: usize, out: &mut String) {
         for _ in 0..n {
-            self.state ^= self.state >> 12;
-            self.state ^= self.state << 25;
-            self.state ^= self.state >> 27;
-            let r = self.state.wrapping_mul(0x2545_F491_4F6C_DD1D);
-            out.push_str(&words[(r >> 33) as usize % words.len()]);
+            out.push_str(&words[self.next_index(words.len())]);
         }
     }
 }
@@ -73,7 +91,7 @@ mod tests {
         let mut p = WordPicker::new(42);
         for n in [1, 4, 100, 1000] {
             let mut s = String::new();
-            p.push(&words, n, &mut s);
+            p.push(&words.text, n, &mut s);
             assert_eq!(tok.count(&s), n);
         }
     }

@@ -3,6 +3,7 @@
 
 mod dataset;
 mod generate;
+mod images;
 mod prompt;
 mod tokenizer;
 
@@ -13,6 +14,7 @@ pub use dataset::{
 pub use generate::{
     generate, read_generated, write_dataset, GenerateError, GenerateSpec, GeneratedRequest,
 };
+pub use images::{encode_image, image_data_url, ImageError, ImageFormat};
 pub use prompt::{PromptError, PromptSynth};
 pub use tokenizer::{Tokenizer, TokenizerError, DEFAULT_TOKENIZER_NAME};
 

@@ -92,6 +92,7 @@ pub fn meta(kind: RunKind, slo: Slo) -> RunMeta {
         slo,
         interrupted: false,
         notes: vec![format!("client-limited at one point {EVIL}")],
+        images: None,
     }
 }
 

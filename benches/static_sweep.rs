@@ -1,0 +1,35 @@
+//! A static sweep: every (prompt, output) pair x every concurrency, closed
+//! loop. Runs against the embedded simulator, sped up tenfold, unless
+//! `SERVEBENCH_URL` or `--url` names a server.
+//!
+//! ```text
+//! cargo bench --bench static_sweep                       # measure, compare with the last run
+//! cargo bench --bench static_sweep -- --save-baseline main
+//! cargo bench --bench static_sweep -- --baseline main --gate
+//! ```
+
+use servebench::bench::{Configure, Harness, Settings, StaticSweep};
+
+fn static_sweep(c: &mut Harness) {
+    c.group("static")
+        .settings(
+            Settings::new()
+                .sim("time_scale=0.1,jitter=0.02,seed=1")
+                .epochs(5)
+                .warmup(1),
+        )
+        .bench(
+            StaticSweep::new("short")
+                .pair(128, 32)
+                .concurrencies([1, 4]),
+        )
+        .bench(
+            StaticSweep::new("long-prompt")
+                .pair(1024, 16)
+                .concurrencies([2])
+                .requests_per_worker(2),
+        );
+}
+
+servebench::group!(benches, static_sweep);
+servebench::main!(benches);

@@ -1,0 +1,66 @@
+//! Saved runs on disk: every path and every file format of the report
+//! folder lives here.
+//!
+//! ```text
+//! target-reports/                      (ReportDir; SERVEBENCH_REPORT_DIR overrides)
+//!   <benchmark id>/                    e.g. static/short, one folder per segment
+//!     new/run.json                     the latest run (versioned, see RunFile)
+//!     new/records.jsonl                its per-request records, as they completed
+//!     new/comparison.json              the latest run against its baseline
+//!     <baseline name>/run.json         saved with --save-baseline NAME
+//!   gate-summary.md                    the Markdown summary of a --gate run
+//! ```
+//!
+//! A `run.json` is `{"format": "servebench-run", "version": 1, "run": RunData}`:
+//! a reader refuses other formats and newer versions with an error naming
+//! the file.
+
+mod id;
+mod store;
+
+pub use id::{check_baseline_name, sanitize_id, RESERVED_NAMES};
+pub use store::{
+    load_run, save_comparison, save_run, ReportDir, RunFile, FORMAT, REPORT_DIR_ENV, VERSION,
+};
+
+use std::path::PathBuf;
+
+/// Folder of the latest run of a benchmark.
+pub const NEW_RUN: &str = "new";
+
+/// Errors reading or writing saved runs; each names the file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum BaselineError {
+    /// The file (or the baseline it stands for) does not exist.
+    #[error("{}: no such file{}", path.display(), hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    Missing {
+        path: PathBuf,
+        /// What to do about it, e.g. "save one with --save-baseline main".
+        hint: Option<String>,
+    },
+    /// The file is not valid JSON, or not a run.
+    #[error("{}: corrupt run file: {reason}", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+    /// The file is JSON of another kind.
+    #[error("{}: not a servebench run file (format {found:?}, expected {FORMAT:?})", path.display())]
+    WrongFormat { path: PathBuf, found: String },
+    /// Written by a newer servebench whose format this one cannot read.
+    #[error("{}: run file version {found} is newer than this servebench ({}) reads (version {VERSION}); upgrade servebench or re-run the baseline", path.display(), env!("CARGO_PKG_VERSION"))]
+    NewerVersion { path: PathBuf, found: u64 },
+    /// A version this servebench does not know (0, or missing).
+    #[error("{}: unsupported run file version {found} (this servebench reads version {VERSION})", path.display())]
+    UnsupportedVersion { path: PathBuf, found: u64 },
+    /// A baseline name given on the command line cannot be a folder name.
+    #[error("{flag} {name:?}: {reason}")]
+    BadName {
+        flag: String,
+        name: String,
+        reason: String,
+    },
+    /// Reading or writing failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,258 @@
+//! One benchmark from plan to saved, compared run: which baseline, what
+//! to measure (or load), what to save.
+
+use std::path::{Path, PathBuf};
+
+use super::args::BenchArgs;
+use super::execute::{measure, Plan};
+use super::harness::{BenchOutcome, Harness};
+use super::sweep::Benchmark;
+use super::BenchError;
+use crate::analysis::{compare_runs, RunComparison};
+use crate::baseline::{load_run, save_comparison, save_run, BaselineError, ReportDir, NEW_RUN};
+use crate::metrics::RunData;
+
+/// Epochs when nothing says otherwise.
+pub const DEFAULT_EPOCHS: u32 = 5;
+/// Epochs (at most) under `--quick`.
+const QUICK_EPOCHS: u32 = 3;
+/// Smoke mode: prompts at most this long, outputs at most [`SMOKE_OUTPUT`].
+const SMOKE_PROMPT: usize = 32;
+const SMOKE_OUTPUT: usize = 4;
+
+/// Resolve a registered benchmark into its plan: flags over settings, then
+/// `--quick` or smoke-mode reductions.
+pub(crate) fn reduce(h: &Harness, id: &str, b: &Benchmark) -> Plan {
+    let args = &h.args;
+    let s = b.settings();
+    let mut epochs = args.epochs.or(s.epochs).unwrap_or(DEFAULT_EPOCHS);
+    let mut warmup = args.warmup.or(s.warmup);
+    let mut bench = b.clone();
+    if args.quick {
+        epochs = epochs.min(QUICK_EPOCHS);
+        warmup = Some(warmup.unwrap_or(1).min(1));
+    }
+    if args.smoke() {
+        epochs = 1;
+        warmup = Some(0);
+        match &mut bench {
+            Benchmark::Static(st) => {
+                let (p, o) = st
+                    .pairs
+                    .first()
+                    .copied()
+                    .unwrap_or((SMOKE_PROMPT, SMOKE_OUTPUT));
+                st.pairs = vec![(p.clamp(1, SMOKE_PROMPT), o.clamp(1, SMOKE_OUTPUT))];
+                st.concurrencies = vec![1];
+                st.requests_per_worker = 1;
+                st.shared_prefix_tokens = st.shared_prefix_tokens.min(SMOKE_PROMPT / 2);
+            }
+            Benchmark::Dynamic(d) => {
+                d.rates.truncate(1);
+                d.num_prompts = d.num_prompts.min(2);
+                let w = &mut d.workload;
+                w.max_input = w
+                    .max_input
+                    .min(SMOKE_PROMPT)
+                    .max(w.min_input.min(SMOKE_PROMPT));
+                w.min_input = w.min_input.min(w.max_input);
+                w.avg_input = w.avg_input.clamp(w.min_input as f64, w.max_input as f64);
+                w.max_output = w.max_output.min(SMOKE_OUTPUT);
+                w.min_output = w.min_output.min(w.max_output);
+                w.avg_output = w.avg_output.clamp(w.min_output as f64, w.max_output as f64);
+            }
+        }
+    }
+    Plan {
+        id: id.to_string(),
+        bench,
+        endpoint: s.endpoint_args(&args.endpoint, &h.env),
+        epochs,
+        warmup,
+        slo: s.slo.unwrap_or_default(),
+        seed: s.seed.unwrap_or(0),
+        quiet: args.quiet,
+    }
+}
+
+/// Under a strict `--baseline NAME`: the benchmarks lacking it, as errors
+/// (checked before any load is sent). `None` when nothing is missing.
+pub(crate) fn missing_baselines(
+    args: &BenchArgs,
+    reports: &ReportDir,
+    plans: &[Plan],
+) -> Option<Vec<BenchOutcome>> {
+    let name = args.baseline.as_deref()?;
+    if args.baseline_lenient || args.smoke() {
+        return None;
+    }
+    let missing: Vec<BenchOutcome> = plans
+        .iter()
+        .filter(|p| !reports.run_file(&p.id, name).is_file())
+        .map(|p| BenchOutcome {
+            id: p.id.clone(),
+            run: None,
+            comparison: None,
+            error: Some(
+                BaselineError::Missing {
+                    path: reports.run_file(&p.id, name),
+                    hint: Some(format!(
+                        "baseline `{name}` of {} was never saved; run `cargo bench -- --save-baseline {name}` first, or use --baseline-lenient",
+                        p.id
+                    )),
+                }
+                .into(),
+            ),
+            saved: Vec::new(),
+        })
+        .collect();
+    (!missing.is_empty()).then_some(missing)
+}
+
+/// The baseline to compare with, loaded: `--baseline`, else the previous
+/// `--save-baseline NAME` run, else the previous run (`new`).
+fn pick_baseline(
+    args: &BenchArgs,
+    reports: &ReportDir,
+    id: &str,
+) -> Result<Option<(String, RunData)>, BenchError> {
+    let load = |name: &str, label: &str| -> Result<Option<(String, RunData)>, BenchError> {
+        let path = reports.run_file(id, name);
+        if path.is_file() {
+            Ok(Some((label.to_string(), load_run(&path)?)))
+        } else {
+            Ok(None)
+        }
+    };
+    if let Some(b) = &args.baseline {
+        let found = load(b, b)?;
+        if found.is_none() && !args.baseline_lenient {
+            return Err(BaselineError::Missing {
+                path: reports.run_file(id, b),
+                hint: Some(format!("save it with --save-baseline {b}")),
+            }
+            .into());
+        }
+        return Ok(found);
+    }
+    if args.load_baseline.is_some() {
+        return Ok(None);
+    }
+    if let Some(s) = &args.save_baseline {
+        if let Some(found) = load(s, s)? {
+            return Ok(Some(found));
+        }
+    }
+    load(NEW_RUN, "previous run")
+}
+
+/// Measure (or load) one benchmark, compare it, save it.
+pub(crate) async fn run_one(args: &BenchArgs, reports: &ReportDir, plan: &Plan) -> BenchOutcome {
+    let mut out = BenchOutcome {
+        id: plan.id.clone(),
+        run: None,
+        comparison: None,
+        error: None,
+        saved: Vec::new(),
+    };
+    if let Err(e) = run_one_inner(args, reports, plan, &mut out).await {
+        out.error = Some(e);
+    }
+    out
+}
+
+async fn run_one_inner(
+    args: &BenchArgs,
+    reports: &ReportDir,
+    plan: &Plan,
+    out: &mut BenchOutcome,
+) -> Result<(), BenchError> {
+    let smoke = args.smoke();
+    let base = if smoke {
+        None
+    } else {
+        pick_baseline(args, reports, &plan.id)?
+    };
+    let saving = !smoke && !args.discard_baseline && args.load_baseline.is_none();
+    let new_dir = reports.new_dir(&plan.id);
+    let run = match &args.load_baseline {
+        Some(name) if !smoke => load_run(&reports.run_file(&plan.id, name))?,
+        _ => {
+            let records = saving.then(|| new_dir.join("records.jsonl"));
+            measure(plan, records.as_deref()).await?
+        }
+    };
+    if let Some(p) = run.points.iter().find(|p| p.summary.completed == 0) {
+        let first = p
+            .epochs
+            .iter()
+            .flatten()
+            .find_map(|r| r.failure.as_ref())
+            .map(|f| format!("{f:?}"))
+            .unwrap_or_else(|| "no request sent".into());
+        return Err(BenchError::AllFailed {
+            id: plan.id.clone(),
+            point: p.label.id(),
+            first,
+        });
+    }
+    let comparison = base.as_ref().map(|(name, b)| {
+        let s = plan.bench.settings();
+        compare_runs(b, &run, name, &s.gated(args), &s.compare_config(args))
+    });
+    if saving {
+        out.saved = save_all(
+            reports,
+            &new_dir,
+            plan,
+            args,
+            &run,
+            comparison.as_ref(),
+            base.as_ref().map(|b| &b.1),
+        )?;
+    }
+    out.run = Some(run);
+    out.comparison = comparison;
+    Ok(())
+}
+
+fn save_all(
+    reports: &ReportDir,
+    new_dir: &Path,
+    plan: &Plan,
+    args: &BenchArgs,
+    run: &RunData,
+    cmp: Option<&RunComparison>,
+    base: Option<&RunData>,
+) -> Result<Vec<PathBuf>, BenchError> {
+    let mut saved = Vec::new();
+    let json = new_dir.join("run.json");
+    save_run(&json, run)?;
+    saved.push(json);
+    let csv = new_dir.join("benchmark.csv");
+    crate::report::write_csv(&csv, run)?;
+    saved.push(csv);
+    let stale = new_dir.join("comparison.json");
+    match cmp {
+        Some(c) => saved.push(save_comparison(new_dir, c)?),
+        None if stale.is_file() => {
+            std::fs::remove_file(&stale).map_err(|source| BenchError::Write {
+                path: stale.clone(),
+                source,
+            })?
+        }
+        None => {}
+    }
+    if let Some(name) = &args.save_baseline {
+        let p = reports.run_file(&plan.id, name);
+        save_run(&p, run)?;
+        saved.push(p);
+    }
+    saved.extend(super::html::write(
+        new_dir,
+        run,
+        cmp.zip(base),
+        !args.noplot,
+    )?);
+    Ok(saved)
+}

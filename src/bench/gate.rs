@@ -1,0 +1,100 @@
+//! The gate of a bench run: one Markdown summary for the whole run at
+//! `<report dir>/gate-summary.md` (appended to `$GITHUB_STEP_SUMMARY` when
+//! set), made of `report::markdown_summary` per benchmark under a verdict.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use super::harness::Outcome;
+use super::BenchError;
+use crate::baseline::ReportDir;
+use crate::report::{markdown_summary, md_escape};
+
+/// The gate's verdict in one line.
+pub fn verdict_line(o: &Outcome, color: bool) -> String {
+    let n: usize = o
+        .benches
+        .iter()
+        .filter_map(|b| b.comparison.as_ref())
+        .map(|c| c.regressions().count())
+        .sum();
+    let compared = o.benches.iter().filter(|b| b.comparison.is_some()).count();
+    let (text, code) = if o.gate_fails() {
+        (format!("gate: FAILED, {n} gated regression(s)"), "\x1b[31m")
+    } else if compared == 0 {
+        ("gate: no baseline to compare with".to_string(), "\x1b[33m")
+    } else {
+        (
+            format!("gate: passed ({compared} benchmark(s) compared)"),
+            "\x1b[32m",
+        )
+    };
+    if color {
+        format!("{code}{text}\x1b[0m")
+    } else {
+        text
+    }
+}
+
+/// The whole run's summary as Markdown.
+pub fn summary_markdown(o: &Outcome) -> String {
+    let mut out = String::new();
+    let head = if o.gate_fails() {
+        "❌ servebench gate failed"
+    } else {
+        "✅ servebench gate passed"
+    };
+    let _ = writeln!(out, "# {head}\n");
+    out.push_str(
+        "| benchmark | baseline | gated regressions | status |\n| --- | --- | ---: | --- |\n",
+    );
+    for b in &o.benches {
+        let (base, n, status) = match (&b.error, &b.comparison) {
+            (Some(e), _) => (
+                "-".into(),
+                0,
+                format!("error: {}", md_escape(&e.to_string())),
+            ),
+            (None, Some(c)) => {
+                let n = c.regressions().count();
+                let s = if n > 0 { "❌ regressed" } else { "✅ ok" };
+                (md_escape(&c.baseline), n, s.to_string())
+            }
+            (None, None) => ("-".into(), 0, "no baseline".into()),
+        };
+        let _ = writeln!(out, "| {} | {base} | {n} | {status} |", md_escape(&b.id));
+    }
+    out.push('\n');
+    for b in &o.benches {
+        if let Some(run) = &b.run {
+            out.push_str(&markdown_summary(run, b.comparison.as_ref()));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Write the summary; append it to `step_summary` (the value of
+/// `GITHUB_STEP_SUMMARY`) when given.
+pub fn write_summary(
+    reports: &ReportDir,
+    o: &Outcome,
+    step_summary: Option<String>,
+) -> Result<PathBuf, BenchError> {
+    let md = summary_markdown(o);
+    let path = reports.gate_summary();
+    let io = |path: PathBuf| move |source| BenchError::Write { path, source };
+    std::fs::create_dir_all(reports.root()).map_err(io(reports.root().to_path_buf()))?;
+    std::fs::write(&path, &md).map_err(io(path.clone()))?;
+    if let Some(s) = step_summary.filter(|s| !s.is_empty()) {
+        let p = PathBuf::from(s);
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&p)
+            .and_then(|mut f| f.write_all(md.as_bytes()))
+            .map_err(io(p))?;
+    }
+    Ok(path)
+}

@@ -1,0 +1,320 @@
+//! The harness a bench binary drives: benchmarks are registered (directly
+//! or through groups), then [`Harness::run`] selects, measures, compares,
+//! saves and reports them according to the command line.
+
+use std::path::PathBuf;
+
+use super::args::{BenchArgs, HELP};
+use super::execute::Plan;
+use super::settings::Settings;
+use super::sweep::Benchmark;
+use super::{gate, reduce, run_one, terminal, BenchError};
+use crate::analysis::RunComparison;
+use crate::baseline::{sanitize_id, ReportDir, REPORT_DIR_ENV};
+use crate::metrics::RunData;
+
+/// Registered benchmarks and the parsed command line.
+///
+/// ```no_run
+/// use servebench::bench::{BenchArgs, Configure, Harness, Settings, StaticSweep};
+/// let mut h = Harness::new(BenchArgs::parse(["--bench"]).unwrap());
+/// h.report_dir("/tmp/reports");
+/// h.group("static")
+///     .settings(Settings::new().sim("time_scale=0.2").epochs(3))
+///     .bench(StaticSweep::new("short").pair(64, 8).concurrencies([1, 2]));
+/// let outcome = h.run();
+/// std::process::exit(outcome.exit_code());
+/// ```
+pub struct Harness {
+    pub(crate) args: BenchArgs,
+    settings: Settings,
+    report_dir: Option<PathBuf>,
+    benches: Vec<(String, Benchmark)>,
+    problems: Vec<BenchError>,
+    pub(crate) env: fn(&str) -> Option<String>,
+}
+
+/// A set of benchmarks sharing an id prefix and settings.
+pub struct Group<'a> {
+    harness: &'a mut Harness,
+    name: String,
+    settings: Settings,
+}
+
+impl Group<'_> {
+    /// Settings for the benchmarks registered after this call (over those
+    /// already given to the group).
+    pub fn settings(&mut self, s: Settings) -> &mut Self {
+        self.settings = s.over(&self.settings);
+        self
+    }
+
+    /// Register a benchmark as `group/name[/param]`.
+    pub fn bench(&mut self, b: impl Into<Benchmark>) -> &mut Self {
+        let mut b = b.into();
+        let base = self.settings.over(&self.harness.settings);
+        *b.settings_mut() = b.settings().over(&base);
+        let id = format!("{}/{}", self.name, b.local_id());
+        self.harness.register(id, b);
+        self
+    }
+}
+
+/// What happened to one benchmark.
+#[derive(Debug)]
+pub struct BenchOutcome {
+    pub id: String,
+    pub run: Option<RunData>,
+    /// The run against its baseline, when there was one.
+    pub comparison: Option<RunComparison>,
+    pub error: Option<BenchError>,
+    /// Files written.
+    pub saved: Vec<PathBuf>,
+}
+
+/// What a whole harness run did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub benches: Vec<BenchOutcome>,
+    /// `--gate` was given.
+    pub gated: bool,
+    /// The gate summary, when written.
+    pub gate_summary: Option<PathBuf>,
+}
+
+impl Outcome {
+    /// True when `--gate` was given and a gated metric regressed.
+    pub fn gate_fails(&self) -> bool {
+        self.gated
+            && self
+                .benches
+                .iter()
+                .any(|b| b.comparison.as_ref().is_some_and(|c| c.gate_fails()))
+    }
+
+    /// The errors, one per failed benchmark.
+    pub fn errors(&self) -> impl Iterator<Item = (&str, &BenchError)> {
+        self.benches
+            .iter()
+            .filter_map(|b| b.error.as_ref().map(|e| (b.id.as_str(), e)))
+    }
+
+    /// 0 all well; 1 the gate failed; 2 a benchmark could not run or compare.
+    pub fn exit_code(&self) -> i32 {
+        if self.errors().next().is_some() {
+            2
+        } else if self.gate_fails() {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+fn std_env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+impl Harness {
+    /// A harness for these flags, with no benchmark yet.
+    pub fn new(args: BenchArgs) -> Self {
+        Harness {
+            args,
+            settings: Settings::default(),
+            report_dir: None,
+            benches: Vec::new(),
+            problems: Vec::new(),
+            env: std_env,
+        }
+    }
+
+    /// The flags.
+    pub fn args(&self) -> &BenchArgs {
+        &self.args
+    }
+
+    /// Put reports under `dir` (`--report-dir` still wins; this beats
+    /// `SERVEBENCH_REPORT_DIR`).
+    pub fn report_dir(&mut self, dir: impl Into<PathBuf>) -> &mut Self {
+        self.report_dir = Some(dir.into());
+        self
+    }
+
+    /// Read `SERVEBENCH_*` variables through `lookup` instead of the process
+    /// environment (tests use `|_| None`).
+    pub fn env_lookup(&mut self, lookup: fn(&str) -> Option<String>) -> &mut Self {
+        self.env = lookup;
+        self
+    }
+
+    /// The report folder: `--report-dir`, else [`Harness::report_dir`], else
+    /// `SERVEBENCH_REPORT_DIR`, else `target-reports`.
+    pub fn reports(&self) -> ReportDir {
+        let env = (self.env)(REPORT_DIR_ENV).filter(|v| !v.is_empty());
+        match (&self.args.report_dir, &self.report_dir, env) {
+            (Some(d), _, _) | (None, Some(d), _) => ReportDir::new(d),
+            (None, None, Some(e)) => ReportDir::new(e),
+            (None, None, None) => ReportDir::new("target-reports"),
+        }
+    }
+
+    /// Settings for benchmarks registered after this call.
+    pub fn settings(&mut self, s: Settings) -> &mut Self {
+        self.settings = s.over(&self.settings);
+        self
+    }
+
+    /// Run `f` with `s` over the current settings, then restore them (what
+    /// `group!(name = ...; config = ...; targets = ...)` does).
+    pub fn with_settings(&mut self, s: Settings, f: impl FnOnce(&mut Harness)) {
+        let saved = self.settings.clone();
+        self.settings = s.over(&saved);
+        f(self);
+        self.settings = saved;
+    }
+
+    /// A group: benchmarks registered through it get ids `name/...`.
+    pub fn group(&mut self, name: impl Into<String>) -> Group<'_> {
+        Group {
+            harness: self,
+            name: name.into(),
+            settings: Settings::default(),
+        }
+    }
+
+    /// Register a benchmark with id `name[/param]`.
+    pub fn bench(&mut self, b: impl Into<Benchmark>) -> &mut Self {
+        let mut b = b.into();
+        *b.settings_mut() = b.settings().over(&self.settings);
+        self.register(b.local_id(), b);
+        self
+    }
+
+    fn register(&mut self, id: String, b: Benchmark) {
+        let id = sanitize_id(&id);
+        if self.benches.iter().any(|(i, _)| *i == id) {
+            self.problems.push(BenchError::Invalid {
+                id,
+                reason: "registered twice; ids must be unique".into(),
+            });
+            return;
+        }
+        self.benches.push((id, b));
+    }
+
+    /// Every registered id, in registration order.
+    pub fn ids(&self) -> Vec<&str> {
+        self.benches.iter().map(|(i, _)| i.as_str()).collect()
+    }
+
+    /// The ids the filters select.
+    pub fn selected(&self) -> Vec<&str> {
+        self.ids()
+            .into_iter()
+            .filter(|id| self.args.selects(id))
+            .collect()
+    }
+
+    /// The resolved plan of each selected benchmark (smoke and quick
+    /// reductions applied; endpoint layers resolved).
+    pub fn plans(&self) -> Vec<Plan> {
+        self.benches
+            .iter()
+            .filter(|(id, _)| self.args.selects(id))
+            .map(|(id, b)| reduce(self, id, b))
+            .collect()
+    }
+
+    /// Run the selected benchmarks as the flags say (`--help` and `--list`
+    /// only print). Builds its own Tokio runtime: call it outside one.
+    pub fn run(&mut self) -> Outcome {
+        let mut outcome = Outcome {
+            gated: self.args.gate,
+            ..Default::default()
+        };
+        if self.args.help {
+            print!("{HELP}");
+            return outcome;
+        }
+        if self.args.list {
+            for id in self.selected() {
+                println!("{id}: benchmark");
+            }
+            return outcome;
+        }
+        for e in self.problems.drain(..) {
+            let id = match &e {
+                BenchError::Invalid { id, .. } => id.clone(),
+                _ => String::new(),
+            };
+            outcome.benches.push(failed(id, e));
+        }
+        if !outcome.benches.is_empty() {
+            return report_errors(outcome);
+        }
+        let color = self.args.color.enabled();
+        let reports = self.reports();
+        let plans = self.plans();
+        if self.args.smoke() && !self.args.quiet {
+            println!(
+                "servebench: smoke mode (no --bench flag, as under `cargo test --benches`): \
+                 each benchmark once, tiny; nothing saved"
+            );
+        }
+        if let Some(missing) = super::missing_baselines(&self.args, &reports, &plans) {
+            outcome.benches = missing;
+            return report_errors(outcome);
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("start the Tokio runtime");
+        for plan in &plans {
+            let b = rt.block_on(run_one(&self.args, &reports, plan));
+            if !self.args.quiet || b.error.is_some() {
+                print!("{}", terminal::render_outcome(&b, self.args.smoke(), color));
+            }
+            outcome.benches.push(b);
+        }
+        drop(rt);
+        let saved = outcome.benches.iter().any(|b| !b.saved.is_empty());
+        if saved {
+            if let Err(e) = crate::report::write_index(reports.root()) {
+                outcome
+                    .benches
+                    .push(failed("report index".into(), e.into()));
+            }
+        }
+        if self.args.gate && !self.args.smoke() {
+            match gate::write_summary(&reports, &outcome, (self.env)("GITHUB_STEP_SUMMARY")) {
+                Ok(p) => outcome.gate_summary = Some(p),
+                Err(e) => outcome.benches.push(failed("gate-summary".into(), e)),
+            }
+            if !self.args.quiet {
+                println!("{}", gate::verdict_line(&outcome, color));
+            }
+        }
+        report_errors(outcome)
+    }
+}
+
+fn failed(id: String, e: BenchError) -> BenchOutcome {
+    BenchOutcome {
+        id,
+        run: None,
+        comparison: None,
+        error: Some(e),
+        saved: Vec::new(),
+    }
+}
+
+fn report_errors(o: Outcome) -> Outcome {
+    for (id, e) in o.errors() {
+        if id.is_empty() || e.to_string().starts_with(id) {
+            eprintln!("error: {e}");
+        } else {
+            eprintln!("error: {id}: {e}");
+        }
+    }
+    o
+}

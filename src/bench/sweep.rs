@@ -1,0 +1,258 @@
+//! The benchmarks a `benches/*.rs` file declares: a static sweep (closed
+//! loop over prompt/output pairs × concurrencies) or a dynamic sweep (open
+//! loop over request rates).
+
+use super::settings::{Configure, Settings};
+use crate::workload::GenerateSpec;
+
+/// A static sweep: every `(prompt, output)` pair × every concurrency,
+/// closed loop, warm-up then epochs.
+///
+/// ```
+/// use servebench::bench::{Configure, StaticSweep};
+/// let b = StaticSweep::new("short")
+///     .pair(128, 32)
+///     .concurrencies([1, 4])
+///     .epochs(5)
+///     .sim("time_scale=0.2");
+/// assert_eq!(b.pairs, [(128, 32)]);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaticSweep {
+    pub name: String,
+    /// Optional parameter segment of the id (`group/name/param`).
+    pub param: Option<String>,
+    /// `(prompt_tokens, output_tokens)` pairs (default `(1024, 128)`,
+    /// `(2048, 256)`).
+    pub pairs: Vec<(usize, usize)>,
+    /// Concurrency levels (default `1 4 8 16 32`).
+    pub concurrencies: Vec<usize>,
+    /// Requests each worker sends per epoch (default 1).
+    pub requests_per_worker: usize,
+    /// Tokens of a prefix shared by every prompt (default 0).
+    pub shared_prefix_tokens: usize,
+    pub settings: Settings,
+    explicit_pairs: bool,
+}
+
+impl StaticSweep {
+    /// A sweep with the defaults of `servebench static`.
+    pub fn new(name: impl Into<String>) -> Self {
+        StaticSweep {
+            name: name.into(),
+            param: None,
+            pairs: vec![(1024, 128), (2048, 256)],
+            concurrencies: vec![1, 4, 8, 16, 32],
+            requests_per_worker: 1,
+            shared_prefix_tokens: 0,
+            settings: Settings::default(),
+            explicit_pairs: false,
+        }
+    }
+
+    /// Add a `(prompt_tokens, output_tokens)` pair (the first call replaces
+    /// the default pairs).
+    pub fn pair(mut self, prompt_tokens: usize, output_tokens: usize) -> Self {
+        if !self.explicit_pairs {
+            self.pairs.clear();
+            self.explicit_pairs = true;
+        }
+        self.pairs.push((prompt_tokens, output_tokens));
+        self
+    }
+
+    /// Set every pair.
+    pub fn pairs(mut self, pairs: impl IntoIterator<Item = (usize, usize)>) -> Self {
+        self.pairs = pairs.into_iter().collect();
+        self.explicit_pairs = true;
+        self
+    }
+
+    /// Set the concurrency levels.
+    pub fn concurrencies(mut self, levels: impl IntoIterator<Item = usize>) -> Self {
+        self.concurrencies = levels.into_iter().collect();
+        self
+    }
+
+    /// Requests each worker sends per epoch.
+    pub fn requests_per_worker(mut self, n: usize) -> Self {
+        self.requests_per_worker = n;
+        self
+    }
+
+    /// Give every prompt a common prefix of `k` tokens.
+    pub fn shared_prefix_tokens(mut self, k: usize) -> Self {
+        self.shared_prefix_tokens = k;
+        self
+    }
+
+    /// Add a parameter segment to the id: `group/name/param`.
+    pub fn param(mut self, param: impl std::fmt::Display) -> Self {
+        self.param = Some(param.to_string());
+        self
+    }
+}
+
+impl Configure for StaticSweep {
+    fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+}
+
+/// A dynamic sweep: generated requests (lengths from a truncated normal,
+/// prompts of exact length) sent open loop at each request rate, with
+/// gamma-distributed gaps (burstiness 1 = Poisson), `num_prompts` per epoch.
+///
+/// ```
+/// use servebench::bench::{Configure, DynamicSweep};
+/// let b = DynamicSweep::new("poisson")
+///     .rates([4.0, 8.0])
+///     .num_prompts(16)
+///     .lengths(128, 32)
+///     .epochs(3);
+/// assert_eq!(b.rates, [4.0, 8.0]);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct DynamicSweep {
+    pub name: String,
+    pub param: Option<String>,
+    /// Request rates, requests/s (`f64::INFINITY`: all at once).
+    pub rates: Vec<f64>,
+    /// Requests per epoch at each rate (default 50).
+    pub num_prompts: usize,
+    /// Gamma shape of the gaps (1 = Poisson).
+    pub burstiness: f64,
+    /// Cap on requests in flight.
+    pub max_concurrency: Option<usize>,
+    /// Input/output length distribution (its `num_requests` and `seed` are
+    /// set by the run).
+    pub workload: GenerateSpec,
+    pub settings: Settings,
+}
+
+impl DynamicSweep {
+    /// Rates 1, 4 and 16 req/s; 50 prompts of 256±64 tokens in, 64±16 out.
+    pub fn new(name: impl Into<String>) -> Self {
+        DynamicSweep {
+            name: name.into(),
+            param: None,
+            rates: vec![1.0, 4.0, 16.0],
+            num_prompts: 50,
+            burstiness: 1.0,
+            max_concurrency: None,
+            workload: GenerateSpec {
+                min_input: 1,
+                max_input: 512,
+                avg_input: 256.0,
+                std_input: 64.0,
+                min_output: 1,
+                max_output: 128,
+                avg_output: 64.0,
+                std_output: 16.0,
+                num_requests: 1,
+                seed: 0,
+            },
+            settings: Settings::default(),
+        }
+    }
+
+    /// Set the request rates (req/s).
+    pub fn rates(mut self, rates: impl IntoIterator<Item = f64>) -> Self {
+        self.rates = rates.into_iter().collect();
+        self
+    }
+
+    /// Requests per epoch at each rate.
+    pub fn num_prompts(mut self, n: usize) -> Self {
+        self.num_prompts = n;
+        self
+    }
+
+    /// Gamma shape of the inter-arrival gaps (1 = Poisson).
+    pub fn burstiness(mut self, b: f64) -> Self {
+        self.burstiness = b;
+        self
+    }
+
+    /// At most `n` requests in flight.
+    pub fn max_concurrency(mut self, n: usize) -> Self {
+        self.max_concurrency = Some(n);
+        self
+    }
+
+    /// Constant lengths: every prompt `input` tokens, every output `output`.
+    pub fn lengths(mut self, input: usize, output: usize) -> Self {
+        let w = &mut self.workload;
+        (w.min_input, w.max_input, w.avg_input, w.std_input) = (input, input, input as f64, 0.0);
+        (w.min_output, w.max_output, w.avg_output, w.std_output) =
+            (output, output, output as f64, 0.0);
+        self
+    }
+
+    /// Lengths from a normal distribution truncated to `[min, max]` (the
+    /// generator's `--avg-input` ... flags).
+    pub fn workload(mut self, spec: GenerateSpec) -> Self {
+        self.workload = spec;
+        self
+    }
+
+    /// Add a parameter segment to the id: `group/name/param`.
+    pub fn param(mut self, param: impl std::fmt::Display) -> Self {
+        self.param = Some(param.to_string());
+        self
+    }
+}
+
+impl Configure for DynamicSweep {
+    fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+}
+
+/// Any benchmark.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Benchmark {
+    Static(StaticSweep),
+    Dynamic(DynamicSweep),
+}
+
+impl Benchmark {
+    /// `name[/param]`.
+    pub fn local_id(&self) -> String {
+        let (n, p) = match self {
+            Benchmark::Static(s) => (&s.name, &s.param),
+            Benchmark::Dynamic(d) => (&d.name, &d.param),
+        };
+        match p {
+            Some(p) => format!("{n}/{p}"),
+            None => n.clone(),
+        }
+    }
+
+    /// The benchmark's own settings.
+    pub fn settings(&self) -> &Settings {
+        match self {
+            Benchmark::Static(s) => &s.settings,
+            Benchmark::Dynamic(d) => &d.settings,
+        }
+    }
+
+    pub(crate) fn settings_mut(&mut self) -> &mut Settings {
+        match self {
+            Benchmark::Static(s) => &mut s.settings,
+            Benchmark::Dynamic(d) => &mut d.settings,
+        }
+    }
+}
+
+impl From<StaticSweep> for Benchmark {
+    fn from(s: StaticSweep) -> Self {
+        Benchmark::Static(s)
+    }
+}
+
+impl From<DynamicSweep> for Benchmark {
+    fn from(d: DynamicSweep) -> Self {
+        Benchmark::Dynamic(d)
+    }
+}

@@ -1,0 +1,47 @@
+//! `servebench static-mm`: the multimodal static benchmark of
+//! `modal_benchmark_parallel.py`: chat requests carrying N seeded images of a
+//! given size beside text of an exact token length; the same sweep, epochs,
+//! metrics and CSV as the static benchmark, with image columns.
+
+use std::path::PathBuf;
+
+use super::static_cmd::{run_sweep_on, ImageArgs, RunOutcome};
+use super::{resolve_target, CliError, CommonArgs, EndpointArgs, StaticSweepArgs};
+
+/// Flags of `servebench static-mm`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StaticMmArgs {
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+    #[command(flatten)]
+    pub sweep: StaticSweepArgs,
+    #[command(flatten)]
+    pub images: ImageArgs,
+    /// CSV output (default: <output-dir>/<name>/new/benchmark.csv).
+    #[arg(long)]
+    pub benchmark_csv: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Validate, resolve the endpoint, run the multimodal sweep, write.
+/// Images travel in chat messages, so `--backend openai` (completions, no
+/// images) is taken as `openai-chat`.
+pub async fn run_static_mm_cmd(a: &StaticMmArgs) -> Result<RunOutcome, CliError> {
+    a.sweep.validate()?;
+    a.images.validate()?;
+    let mut endpoint = a.endpoint.clone();
+    if endpoint.backend == "openai" {
+        endpoint.backend = "openai-chat".into();
+    }
+    if endpoint.backend != "openai-chat" {
+        return Err(CliError::BadFlag {
+            flag: format!("--backend {}", endpoint.backend),
+            reason: "images are sent in OpenAI chat messages: use openai-chat".into(),
+        });
+    }
+    let target = resolve_target(&endpoint).await?;
+    let out = run_sweep_on(&target, &a.sweep, &a.common, a.benchmark_csv.as_deref(), Some(&a.images)).await;
+    target.stop().await;
+    out
+}
