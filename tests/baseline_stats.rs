@@ -16,17 +16,21 @@ use servebench::metrics::RunData;
 use servebench::stats::{CompareConfig, Verdict};
 
 /// The simulated server: fast (time_scale), seeded jitter so epochs differ.
-const SIM: &str = "time_scale=0.2,jitter=0.05,seed=7";
-const DECODE_MS: f64 = 7.0;
-const DECODE_PER_SEQ_MS: f64 = 0.06;
+const SIM: &str = "time_scale=0.4,jitter=0.05,seed=7";
+const TIME_SCALE: f64 = 0.4;
 
-/// Decode step costs multiplied by `factor` (1.1 = 10 % slower).
+/// Every time of the model multiplied by `factor` (1.1 = 10 % slower), so
+/// TPOT changes by exactly that factor in the model.
 fn decode_times(factor: f64) -> String {
-    format!(
-        "decode_step_ms={},decode_per_seq_ms={}",
-        DECODE_MS * factor,
-        DECODE_PER_SEQ_MS * factor
-    )
+    format!("time_scale={}", TIME_SCALE * factor)
+}
+
+/// These tests time a live simulator: run them one at a time so that one's
+/// load is not another's noise.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// One bench run of the `stats/decode` benchmark.
@@ -79,6 +83,7 @@ fn false_alarm(c: &RunComparison) -> bool {
 
 #[test]
 fn a_a_gives_no_verdict_at_a_low_false_alarm_rate() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     // The harness's own round trip first: save, then compare the same server.
     let o = bench(dir.path(), "", 5, &["--save-baseline", "a"]);
@@ -134,6 +139,7 @@ fn a_a_gives_no_verdict_at_a_low_false_alarm_rate() {
 
 #[test]
 fn a_b_ten_percent_slowdown_regresses_and_speed_up_improves() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let o = bench(dir.path(), "", 5, &["--save-baseline", "base"]);
     run_of(&o);
@@ -196,6 +202,7 @@ fn a_b_ten_percent_slowdown_regresses_and_speed_up_improves() {
 
 #[test]
 fn too_few_epochs_is_inconclusive_not_a_pass() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     run_of(&bench(dir.path(), "", 2, &["--save-baseline", "base"]));
     let o = bench(
@@ -220,6 +227,7 @@ fn too_few_epochs_is_inconclusive_not_a_pass() {
 
 #[test]
 fn missing_corrupt_and_wrong_version_baselines_are_refused_by_name() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let reports = ReportDir::new(dir.path());
     // Missing: refused before any load is sent.
@@ -289,6 +297,7 @@ fn missing_corrupt_and_wrong_version_baselines_are_refused_by_name() {
 
 #[test]
 fn smoke_mode_runs_tiny_and_saves_nothing() {
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     let mut h = Harness::new(BenchArgs::parse(["--save-baseline", "main", "--gate"]).unwrap());
     h.report_dir(dir.path()).env_lookup(|_| None);

@@ -110,7 +110,7 @@ mod tests {
             assert!(std::path::Path::new(&s).is_relative());
         }
         assert_eq!(sanitize_id("g/n/p1024-o128"), "g/n/p1024-o128");
-        assert_eq!(sanitize_id("ünï/x"), "___/x");
+        assert_eq!(sanitize_id("ünï/x"), "_n_/x");
         assert_eq!(sanitize_id("C:\\x"), "C_/x");
     }
 
