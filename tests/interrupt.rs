@@ -61,8 +61,8 @@ fn ctrl_c_writes_every_output_and_marks_the_run_interrupted() {
     assert_eq!(status.code(), Some(130));
     let run: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run_dir.join("run.json")).unwrap()).unwrap();
-    assert_eq!(run["meta"]["interrupted"], true);
-    let s = &run["points"][0]["summary"];
+    assert_eq!(run["run"]["meta"]["interrupted"], true);
+    let s = &run["run"]["points"][0]["summary"];
     let sent = s["sent"].as_u64().unwrap();
     assert!(sent >= 5 && sent < 400, "sent {sent}");
     // Accounting: every request sent is a success or a categorised failure.
@@ -96,7 +96,7 @@ fn sigkill_keeps_records_and_report_rebuilds_them() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("truncated last line"));
     let run: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run_dir.join("run.json")).unwrap()).unwrap();
-    assert_eq!(run["meta"]["interrupted"], true);
-    assert_eq!(run["points"][0]["summary"]["sent"].as_u64().unwrap(), written);
+    assert_eq!(run["run"]["meta"]["interrupted"], true);
+    assert_eq!(run["run"]["points"][0]["summary"]["sent"].as_u64().unwrap(), written);
     assert!(run_dir.join("benchmark.csv").exists());
 }

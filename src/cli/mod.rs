@@ -68,9 +68,6 @@ pub enum CliError {
     /// Synthetic requests could not be generated.
     #[error(transparent)]
     Generate(#[from] crate::workload::GenerateError),
-    /// JSON output failed.
-    #[error(transparent)]
-    Json(#[from] crate::report::JsonError),
 }
 
 impl CliError {
@@ -85,7 +82,7 @@ impl CliError {
             | CliError::Dataset(_)
             | CliError::Generate(_) => 2,
             CliError::Sim(_) | CliError::Client(_) | CliError::Preflight { .. } => 3,
-            CliError::Write { .. } | CliError::Csv(_) | CliError::Json(_) => 4,
+            CliError::Write { .. } | CliError::Csv(_) => 4,
         }
     }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::CliError;
 use crate::metrics::RunData;
-use crate::report::{run_table, write_csv, write_html_report, write_index, write_json, write_markdown, HtmlOptions};
+use crate::report::{run_table, write_csv, write_html_report, write_index, write_markdown, HtmlOptions};
 
 /// Where a run's outputs went.
 #[derive(Debug, Clone)]
@@ -19,14 +19,18 @@ pub struct OutputPaths {
     pub html: Option<PathBuf>,
 }
 
-/// Write `run.json`, the CSV (at `csv` when given), `summary.md` and the
+/// Write `run.json` (the versioned run file of [`crate::baseline`], which
+/// `servebench compare` and the bench harness read), the CSV (at `csv` when given), `summary.md` and the
 /// HTML report (`report/index.html`, with plots unless `noplot`) under
 /// `dir`; when `dir` is `<root>/<name>/new`, refresh `<root>/index.html`.
 /// The JSON is written first, so a failure later never loses the data; a
 /// report that cannot be drawn is a warning, not an error.
 pub fn write_outputs(dir: &Path, csv: Option<&Path>, run: &RunData, quiet: bool, noplot: bool) -> Result<OutputPaths, CliError> {
     let json = dir.join("run.json");
-    write_json(&json, run)?;
+    crate::baseline::save_run(&json, run).map_err(|e| CliError::Write {
+        path: json.display().to_string(),
+        reason: e.to_string(),
+    })?;
     let csv = csv.map(Path::to_path_buf).unwrap_or_else(|| dir.join("benchmark.csv"));
     write_csv(&csv, run)?;
     let markdown = dir.join("summary.md");

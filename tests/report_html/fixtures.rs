@@ -8,7 +8,8 @@ use servebench::metrics::{
     Failure, FailureKind, PointData, PointLabel, Rate, RequestRecord, RunData, RunKind, RunMeta,
     ServerLatency, Slo, DEFAULT_PERCENTILES,
 };
-use servebench::report::{write_html_report, write_json, write_markdown, HtmlOptions};
+use servebench::baseline::save_run;
+use servebench::report::{write_html_report, write_markdown, HtmlOptions};
 use servebench::stats::CompareConfig;
 
 /// A name that must only ever appear escaped.
@@ -176,7 +177,7 @@ pub fn compare(base: &RunData, new: &RunData) -> RunComparison {
 /// comparison, the Markdown and the page in `<id>/new/report/`.
 pub fn write_benchmark(root: &Path, id: &str, run: &RunData, base: Option<&RunData>) -> PathBuf {
     let new = root.join(id).join("new");
-    write_json(&new.join("run.json"), run).unwrap();
+    save_run(&new.join("run.json"), run).unwrap();
     let cmp = base.map(|b| compare(b, run));
     if let Some(c) = &cmp {
         std::fs::write(

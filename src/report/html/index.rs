@@ -22,6 +22,15 @@ struct RunHead {
     points: Vec<PointHead>,
 }
 
+/// `run.json` as `baseline::save_run` writes it (the versioned wrapper),
+/// or a bare run.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RunFile {
+    Wrapped { run: RunHead },
+    Bare(RunHead),
+}
+
 #[derive(Deserialize)]
 struct PointHead {
     summary: PointSummary,
@@ -107,8 +116,11 @@ fn entry(
 ) -> Result<Entry, String> {
     let file = new_dir.join("run.json");
     let f = std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let run: RunHead = serde_json::from_reader(std::io::BufReader::new(f))
-        .map_err(|e| format!("{}: not a servebench run ({e})", file.display()))?;
+    let run = match serde_json::from_reader(std::io::BufReader::new(f))
+        .map_err(|e| format!("{}: not a servebench run ({e})", file.display()))?
+    {
+        RunFile::Wrapped { run } | RunFile::Bare(run) => run,
+    };
     let cmp_file = new_dir.join("comparison.json");
     let cmp: Option<RunComparison> = if cmp_file.is_file() {
         match std::fs::read(&cmp_file)
