@@ -8,7 +8,13 @@ use std::time::{Duration, Instant};
 
 fn start_run(dir: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_servebench"))
-        .args(["serving", "--random-input-len", "64", "--random-output-len", "40"])
+        .args([
+            "serving",
+            "--random-input-len",
+            "64",
+            "--random-output-len",
+            "40",
+        ])
         .args(["--request-rate", "20", "--num-prompts", "400", "--quiet"])
         .args(["--sim", "time_scale=0.5"])
         .arg("--output-dir")
@@ -30,7 +36,10 @@ fn wait_for_records(path: &Path, n: usize) {
         if lines >= n {
             return;
         }
-        assert!(t0.elapsed() < Duration::from_secs(20), "no records after 20 s");
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no records after 20 s"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -55,7 +64,10 @@ fn ctrl_c_writes_every_output_and_marks_the_run_interrupted() {
     let run_dir = dir.path().join("serving/new");
     let mut child = start_run(dir.path());
     wait_for_records(&run_dir.join("records.jsonl"), 5);
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let status = wait_exit(&mut child, Duration::from_secs(15));
     assert_eq!(status.code(), Some(130));
@@ -64,13 +76,27 @@ fn ctrl_c_writes_every_output_and_marks_the_run_interrupted() {
     assert_eq!(run["run"]["meta"]["interrupted"], true);
     let s = &run["run"]["points"][0]["summary"];
     let sent = s["sent"].as_u64().unwrap();
-    assert!(sent >= 5 && sent < 400, "sent {sent}");
+    assert!((5..400).contains(&sent), "sent {sent}");
     // Accounting: every request sent is a success or a categorised failure.
-    let failed: u64 = s["failures"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    let failed: u64 = s["failures"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
     assert_eq!(s["completed"].as_u64().unwrap() + failed, sent);
     let lines = std::fs::read_to_string(run_dir.join("records.jsonl")).unwrap();
-    assert_eq!(lines.lines().filter(|l| l.contains("\"point\"")).count() as u64, sent);
-    assert!(std::fs::read_to_string(run_dir.join("benchmark.csv")).unwrap().lines().count() == 2);
+    assert_eq!(
+        lines.lines().filter(|l| l.contains("\"point\"")).count() as u64,
+        sent
+    );
+    assert!(
+        std::fs::read_to_string(run_dir.join("benchmark.csv"))
+            .unwrap()
+            .lines()
+            .count()
+            == 2
+    );
 }
 
 #[test]
@@ -92,11 +118,18 @@ fn sigkill_keeps_records_and_report_rebuilds_them() {
         .arg(&run_dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("truncated last line"));
     let run: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run_dir.join("run.json")).unwrap()).unwrap();
     assert_eq!(run["run"]["meta"]["interrupted"], true);
-    assert_eq!(run["run"]["points"][0]["summary"]["sent"].as_u64().unwrap(), written);
+    assert_eq!(
+        run["run"]["points"][0]["summary"]["sent"].as_u64().unwrap(),
+        written
+    );
     assert!(run_dir.join("benchmark.csv").exists());
 }

@@ -1,6 +1,8 @@
 //! The single-request latency test against the embedded simulator.
 
-use servebench::cli::{latency_table, run_latency_cmd, CommonArgs, EndpointArgs, LatencyArgs, LatencyRow};
+use servebench::cli::{
+    latency_table, run_latency_cmd, CommonArgs, EndpointArgs, LatencyArgs, LatencyRow,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_figures_beside_the_clients() {
@@ -49,7 +51,11 @@ async fn only_openai_backends() {
         output_tokens: 2,
         common: CommonArgs::in_dir(dir.path()),
     };
-    assert!(run_latency_cmd(&a).await.unwrap_err().to_string().contains("--backend tgi"));
+    assert!(run_latency_cmd(&a)
+        .await
+        .unwrap_err()
+        .to_string()
+        .contains("--backend tgi"));
 }
 
 #[test]

@@ -160,7 +160,13 @@ async fn csv_has_the_documented_columns() {
     assert_eq!(out.paths.csv, csv_path);
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&out.paths.json).unwrap()).unwrap();
-    assert_eq!(json["run"]["points"][1]["epochs"][0].as_array().unwrap().len(), 2);
+    assert_eq!(
+        json["run"]["points"][1]["epochs"][0]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     let mut rdr = csv::Reader::from_path(&csv_path).unwrap();
     let headers = rdr.headers().unwrap().clone();
     for col in [

@@ -89,7 +89,12 @@ pub trait Backend: Send + Sync {
     fn build(&self, spec: &RequestSpec, opts: &RequestOptions) -> HttpRequest;
     /// Build the request for `spec` with images (`data:` URLs) in the same
     /// user message; `None` when the API takes no images.
-    fn build_multimodal(&self, _spec: &RequestSpec, _images: &[String], _opts: &RequestOptions) -> Option<HttpRequest> {
+    fn build_multimodal(
+        &self,
+        _spec: &RequestSpec,
+        _images: &[String],
+        _opts: &RequestOptions,
+    ) -> Option<HttpRequest> {
         None
     }
     /// A fresh parser for the response body of `req`.
@@ -133,7 +138,7 @@ pub fn by_name(name: &str) -> Result<Box<dyn Backend>, UnknownBackend> {
         "openai" => Ok(Box::new(OpenAiCompletions)),
         "openai-chat" => Ok(Box::new(OpenAiChat)),
         "vllm" => Ok(Box::new(VllmGenerate)),
-        "tgi" => Ok(Box::new(Tgi::tgi())),
+        "tgi" => Ok(Box::new(Tgi::hugging_face())),
         "mindspore" => Ok(Box::new(MindIe)),
         "mindspore-tgi" => Ok(Box::new(Tgi::mindie_compatible())),
         other => Err(UnknownBackend(other.to_string())),

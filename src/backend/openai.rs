@@ -143,19 +143,29 @@ struct MmChatBody<'a> {
 }
 
 impl Backend for OpenAiChat {
-    fn build_multimodal(&self, spec: &RequestSpec, images: &[String], opts: &RequestOptions) -> Option<HttpRequest> {
+    fn build_multimodal(
+        &self,
+        spec: &RequestSpec,
+        images: &[String],
+        opts: &RequestOptions,
+    ) -> Option<HttpRequest> {
         let mut content = vec![Part::Text { text: &spec.prompt }];
         content.extend(images.iter().map(|u| Part::ImageUrl {
             image_url: ImageUrl { url: u },
         }));
         let body = MmChatBody {
             model: &opts.model,
-            messages: [MmMessage { role: "user", content }],
+            messages: [MmMessage {
+                role: "user",
+                content,
+            }],
             max_tokens: spec.max_tokens,
             max_completion_tokens: spec.max_tokens,
             temperature: 0.0,
             stream: true,
-            stream_options: StreamOptions { include_usage: true },
+            stream_options: StreamOptions {
+                include_usage: true,
+            },
             ignore_eos: spec.force_output_len,
             min_tokens: spec.force_output_len.then_some(spec.max_tokens),
             return_latency: opts.return_latency,

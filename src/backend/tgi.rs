@@ -32,7 +32,7 @@ pub struct Tgi {
 
 impl Tgi {
     /// Hugging Face TGI.
-    pub fn tgi() -> Self {
+    pub fn hugging_face() -> Self {
         Tgi { name: "tgi" }
     }
 

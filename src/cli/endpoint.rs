@@ -337,7 +337,10 @@ impl Target {
             force_output_len: false,
         };
         let req = self.client.prepare(&spec);
-        let rec = self.client.execute(&req, 0, std::time::Instant::now()).await;
+        let rec = self
+            .client
+            .execute(&req, 0, std::time::Instant::now())
+            .await;
         match rec.failure {
             None => Ok(()),
             Some(f) => Err(CliError::Preflight {

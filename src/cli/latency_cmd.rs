@@ -75,7 +75,9 @@ fn row(id: u64, elapsed_ms: f64, body: Result<serde_json::Value, String>) -> Lat
     LatencyRow {
         id,
         client_e2e_ms: elapsed_ms,
-        network_and_client_ms: server.and_then(|s| s.request_latency).map(|r| elapsed_ms - r),
+        network_and_client_ms: server
+            .and_then(|s| s.request_latency)
+            .map(|r| elapsed_ms - r),
         server,
         output_tokens,
         error,
@@ -133,7 +135,11 @@ pub async fn run_latency_cmd(a: &LatencyArgs) -> Result<LatencyOutcome, CliError
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(req) = reqs.get(i) else { break };
                 let out = client.execute_unary(req).await;
-                rows.push(row(req.id, out.elapsed_ms, out.result.map_err(|f| f.message)));
+                rows.push(row(
+                    req.id,
+                    out.elapsed_ms,
+                    out.result.map_err(|f| f.message),
+                ));
             }
             rows
         }));
@@ -166,12 +172,22 @@ type Field = (&'static str, fn(&LatencyRow) -> Option<f64>);
 
 const FIELDS: [Field; 7] = [
     ("client_e2e_ms", |r| Some(r.client_e2e_ms)),
-    ("server_request_latency_ms", |r| r.server.and_then(|s| s.request_latency)),
+    ("server_request_latency_ms", |r| {
+        r.server.and_then(|s| s.request_latency)
+    }),
     ("network_and_client_ms", |r| r.network_and_client_ms),
-    ("server_time_in_queue_ms", |r| r.server.and_then(|s| s.time_in_queue)),
-    ("server_prefill_latency_ms", |r| r.server.and_then(|s| s.prefill_latency)),
-    ("server_model_prefill_latency_ms", |r| r.server.and_then(|s| s.model_prefill_latency)),
-    ("server_avg_decode_latency_ms", |r| r.server.and_then(|s| s.avg_decode_latency)),
+    ("server_time_in_queue_ms", |r| {
+        r.server.and_then(|s| s.time_in_queue)
+    }),
+    ("server_prefill_latency_ms", |r| {
+        r.server.and_then(|s| s.prefill_latency)
+    }),
+    ("server_model_prefill_latency_ms", |r| {
+        r.server.and_then(|s| s.model_prefill_latency)
+    }),
+    ("server_avg_decode_latency_ms", |r| {
+        r.server.and_then(|s| s.avg_decode_latency)
+    }),
 ];
 
 fn write_latency_csv(path: &std::path::Path, rows: &[LatencyRow]) -> Result<(), csv::Error> {
@@ -182,7 +198,11 @@ fn write_latency_csv(path: &std::path::Path, rows: &[LatencyRow]) -> Result<(), 
     w.write_record(&header)?;
     for r in rows {
         let mut rec = vec![r.id.to_string()];
-        rec.extend(FIELDS.iter().map(|f| f.1(r).map(|v| format!("{v:.2}")).unwrap_or_default()));
+        rec.extend(
+            FIELDS
+                .iter()
+                .map(|f| f.1(r).map(|v| format!("{v:.2}")).unwrap_or_default()),
+        );
         rec.push(r.output_tokens.map(|v| v.to_string()).unwrap_or_default());
         rec.push(r.error.clone().unwrap_or_default());
         w.write_record(&rec)?;
@@ -193,21 +213,37 @@ fn write_latency_csv(path: &std::path::Path, rows: &[LatencyRow]) -> Result<(), 
 
 /// The per-request lines and the summary, for the terminal.
 pub fn latency_table(rows: &[LatencyRow], server_reported: bool) -> String {
-    let fields: Vec<&Field> = if server_reported { FIELDS.iter().collect() } else { FIELDS[..1].iter().collect() };
+    let fields: Vec<&Field> = if server_reported {
+        FIELDS.iter().collect()
+    } else {
+        FIELDS[..1].iter().collect()
+    };
     let mut out = String::new();
     let mut lines: Vec<Vec<String>> = vec![std::iter::once("id".to_string())
-        .chain(fields.iter().map(|f| f.0.trim_start_matches("server_").trim_end_matches("_ms").to_string()))
+        .chain(fields.iter().map(|f| {
+            f.0.trim_start_matches("server_")
+                .trim_end_matches("_ms")
+                .to_string()
+        }))
         .collect()];
     for r in rows {
         let mut l = vec![r.id.to_string()];
-        l.extend(fields.iter().map(|f| f.1(r).map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into())));
+        l.extend(fields.iter().map(|f| {
+            f.1(r)
+                .map(|v| format!("{v:.2}"))
+                .unwrap_or_else(|| "-".into())
+        }));
         lines.push(l);
     }
     let widths: Vec<usize> = (0..lines[0].len())
         .map(|c| lines.iter().map(|l| l[c].len()).max().unwrap_or(0))
         .collect();
     for (i, l) in lines.iter().enumerate() {
-        let cells: Vec<String> = l.iter().zip(&widths).map(|(c, w)| format!("{c:>w$}")).collect();
+        let cells: Vec<String> = l
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:>w$}"))
+            .collect();
         out.push_str(&cells.join("  "));
         if i == 0 {
             out.push_str("   (ms; server_ columns as the server reported them)");

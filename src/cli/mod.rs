@@ -27,10 +27,11 @@ pub use report_cmd::{rebuild_run, run_report_cmd, Rebuilt, ReportArgs};
 pub use serving_cmd::{
     parse_goodput, run_serving_cmd, run_serving_on, ServingArgs, ServingSweepArgs,
 };
-pub use static_mm_cmd::{run_static_mm_cmd, StaticMmArgs};
-pub use static_cmd::{ImageArgs, 
-    run_static_cmd, run_static_on, RunOutcome, StaticArgs, StaticOutcome, StaticSweepArgs,
+pub use static_cmd::{
+    run_static_cmd, run_static_on, ImageArgs, RunOutcome, StaticArgs, StaticOutcome,
+    StaticSweepArgs,
 };
+pub use static_mm_cmd::{run_static_mm_cmd, StaticMmArgs};
 
 /// Errors of a command, each naming the flag, file or URL at fault.
 #[derive(Debug, thiserror::Error)]
@@ -64,10 +65,22 @@ pub enum CliError {
     Csv(#[from] crate::report::CsvError),
     /// A dataset could not be loaded.
     #[error(transparent)]
-    Dataset(#[from] crate::workload::DatasetError),
+    Dataset(Box<crate::workload::DatasetError>),
     /// Synthetic requests could not be generated.
     #[error(transparent)]
-    Generate(#[from] crate::workload::GenerateError),
+    Generate(Box<crate::workload::GenerateError>),
+}
+
+impl From<crate::workload::DatasetError> for CliError {
+    fn from(e: crate::workload::DatasetError) -> Self {
+        CliError::Dataset(Box::new(e))
+    }
+}
+
+impl From<crate::workload::GenerateError> for CliError {
+    fn from(e: crate::workload::GenerateError) -> Self {
+        CliError::Generate(Box::new(e))
+    }
 }
 
 impl CliError {
@@ -171,7 +184,8 @@ pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// (the records file, flushed line by line, stays intact).
 pub fn install_signal_handlers() {
     tokio::spawn(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         let mut count = 0;
         loop {
             tokio::select! {
@@ -217,7 +231,11 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         }
         Command::Latency(args) => {
             let out = run_latency_cmd(&args).await?;
-            Ok(if out.rows.iter().all(|r| r.error.is_some()) { 1 } else { 0 })
+            Ok(if out.rows.iter().all(|r| r.error.is_some()) {
+                1
+            } else {
+                0
+            })
         }
         Command::Report(args) => {
             run_report_cmd(&args)?;

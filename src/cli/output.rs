@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 
 use super::CliError;
 use crate::metrics::RunData;
-use crate::report::{run_table, write_csv, write_html_report, write_index, write_markdown, HtmlOptions};
+use crate::report::{
+    run_table, write_csv, write_html_report, write_index, write_markdown, HtmlOptions,
+};
 
 /// Where a run's outputs went.
 #[derive(Debug, Clone)]
@@ -25,20 +27,33 @@ pub struct OutputPaths {
 /// `dir`; when `dir` is `<root>/<name>/new`, refresh `<root>/index.html`.
 /// The JSON is written first, so a failure later never loses the data; a
 /// report that cannot be drawn is a warning, not an error.
-pub fn write_outputs(dir: &Path, csv: Option<&Path>, run: &RunData, quiet: bool, noplot: bool) -> Result<OutputPaths, CliError> {
+pub fn write_outputs(
+    dir: &Path,
+    csv: Option<&Path>,
+    run: &RunData,
+    quiet: bool,
+    noplot: bool,
+) -> Result<OutputPaths, CliError> {
     let json = dir.join("run.json");
     crate::baseline::save_run(&json, run).map_err(|e| CliError::Write {
         path: json.display().to_string(),
         reason: e.to_string(),
     })?;
-    let csv = csv.map(Path::to_path_buf).unwrap_or_else(|| dir.join("benchmark.csv"));
+    let csv = csv
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| dir.join("benchmark.csv"));
     write_csv(&csv, run)?;
     let markdown = dir.join("summary.md");
     write_markdown(&markdown, run, None).map_err(|e| CliError::Write {
         path: markdown.display().to_string(),
         reason: e.to_string(),
     })?;
-    let html = match write_html_report(&dir.join("report"), run, None, &HtmlOptions { plots: !noplot }) {
+    let html = match write_html_report(
+        &dir.join("report"),
+        run,
+        None,
+        &HtmlOptions { plots: !noplot },
+    ) {
         Ok(p) => Some(p),
         Err(e) => {
             eprintln!("warning: HTML report not written: {e}");

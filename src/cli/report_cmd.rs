@@ -9,7 +9,10 @@ use serde::Deserialize;
 
 use super::output::{write_outputs, OutputPaths};
 use super::CliError;
-use crate::metrics::{unix_now_s, PointData, PointLabel, RequestRecord, RunData, RunKind, RunMeta, Slo, DEFAULT_PERCENTILES};
+use crate::metrics::{
+    unix_now_s, PointData, PointLabel, RequestRecord, RunData, RunKind, RunMeta, Slo,
+    DEFAULT_PERCENTILES,
+};
 
 /// Flags of `servebench report`.
 #[derive(Debug, Clone, clap::Args)]
@@ -55,19 +58,35 @@ pub struct Rebuilt {
 
 /// Read `records.jsonl` (and `meta.json` beside it) back into a run.
 pub fn rebuild_run(path: &Path) -> Result<Rebuilt, CliError> {
-    let records = if path.is_dir() { path.join("records.jsonl") } else { path.to_path_buf() };
+    let records = if path.is_dir() {
+        path.join("records.jsonl")
+    } else {
+        path.to_path_buf()
+    };
     let dir = records.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let text = std::fs::read(&records).map_err(|e| bad_input(&records, format!("cannot read: {e}")))?;
+    let text =
+        std::fs::read(&records).map_err(|e| bad_input(&records, format!("cannot read: {e}")))?;
     let mut warnings = Vec::new();
     let mut labels: Vec<(String, PointLabel)> = Vec::new();
     let mut by_point: BTreeMap<String, BTreeMap<u32, Vec<RequestRecord>>> = BTreeMap::new();
-    let lines: Vec<&[u8]> = text.split(|b| *b == b'\n').filter(|l| !l.trim_ascii().is_empty()).collect();
+    let lines: Vec<&[u8]> = text
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.trim_ascii().is_empty())
+        .collect();
     for (i, line) in lines.iter().enumerate() {
         let value: serde_json::Value = match serde_json::from_slice(line) {
             Ok(v) => v,
             Err(e) => {
-                let what = if i + 1 == lines.len() { "truncated last line" } else { "unreadable line" };
-                warnings.push(format!("{}: line {}: {what} skipped ({e})", records.display(), i + 1));
+                let what = if i + 1 == lines.len() {
+                    "truncated last line"
+                } else {
+                    "unreadable line"
+                };
+                warnings.push(format!(
+                    "{}: line {}: {what} skipped ({e})",
+                    records.display(),
+                    i + 1
+                ));
                 continue;
             }
         };
@@ -78,38 +97,62 @@ pub fn rebuild_run(path: &Path) -> Result<Rebuilt, CliError> {
                         labels.push((sp.id, sp.label));
                     }
                 }
-                Err(e) => warnings.push(format!("{}: line {}: bad point line skipped ({e})", records.display(), i + 1)),
+                Err(e) => warnings.push(format!(
+                    "{}: line {}: bad point line skipped ({e})",
+                    records.display(),
+                    i + 1
+                )),
             }
             continue;
         }
         match serde_json::from_value::<RecordLine>(value) {
-            Ok(r) => by_point.entry(r.point).or_default().entry(r.record.epoch).or_default().push(r.record),
-            Err(e) => warnings.push(format!("{}: line {}: bad record skipped ({e})", records.display(), i + 1)),
+            Ok(r) => by_point
+                .entry(r.point)
+                .or_default()
+                .entry(r.record.epoch)
+                .or_default()
+                .push(r.record),
+            Err(e) => warnings.push(format!(
+                "{}: line {}: bad record skipped ({e})",
+                records.display(),
+                i + 1
+            )),
         }
     }
     let finished = dir.join("run.json").is_file();
     let meta_path = dir.join("meta.json");
     let mut meta: RunMeta = match std::fs::read(&meta_path) {
-        Ok(b) => serde_json::from_slice(&b).map_err(|e| bad_input(&meta_path, format!("not a run's meta.json: {e}")))?,
+        Ok(b) => serde_json::from_slice(&b)
+            .map_err(|e| bad_input(&meta_path, format!("not a run's meta.json: {e}")))?,
         Err(_) => {
-            warnings.push(format!("{}: missing; metadata unknown", meta_path.display()));
+            warnings.push(format!(
+                "{}: missing; metadata unknown",
+                meta_path.display()
+            ));
             fallback_meta(&dir, &labels)
         }
     };
     if !finished {
         meta.interrupted = true;
-        meta.notes.push("rebuilt from records.jsonl: the run did not finish".into());
+        meta.notes
+            .push("rebuilt from records.jsonl: the run did not finish".into());
     }
     let mut points = Vec::new();
     for (id, label) in labels {
-        let epochs: Vec<Vec<RequestRecord>> = by_point.remove(&id).map(|m| m.into_values().collect()).unwrap_or_default();
+        let epochs: Vec<Vec<RequestRecord>> = by_point
+            .remove(&id)
+            .map(|m| m.into_values().collect())
+            .unwrap_or_default();
         if epochs.is_empty() {
             continue;
         }
         points.push(PointData::new(label, epochs, &meta.percentiles, &meta.slo));
     }
     for id in by_point.keys() {
-        warnings.push(format!("{}: records of point `{id}` have no start line; skipped", records.display()));
+        warnings.push(format!(
+            "{}: records of point `{id}` have no start line; skipped",
+            records.display()
+        ));
     }
     Ok(Rebuilt {
         run: RunData { meta, points },
@@ -156,6 +199,12 @@ pub fn run_report_cmd(a: &ReportArgs) -> Result<(RunData, OutputPaths), CliError
     } else {
         a.path.parent().unwrap_or(Path::new(".")).to_path_buf()
     };
-    let paths = write_outputs(&dir, a.benchmark_csv.as_deref(), &rebuilt.run, a.quiet, a.noplot)?;
+    let paths = write_outputs(
+        &dir,
+        a.benchmark_csv.as_deref(),
+        &rebuilt.run,
+        a.quiet,
+        a.noplot,
+    )?;
     Ok((rebuilt.run, paths))
 }

@@ -281,7 +281,10 @@ pub async fn run_serving_on(
         )
         .map_err(|e| bad("--request-rate", e.to_string()))?;
         observer.start_point(&label, count);
-        let (cpu0, wall0) = (crate::load::selfwatch::process_cpu_s(), std::time::Instant::now());
+        let (cpu0, wall0) = (
+            crate::load::selfwatch::process_cpu_s(),
+            std::time::Instant::now(),
+        );
         let mut cb = |r: &crate::metrics::RequestRecord| observer.on_record(r, false);
         let run = run_open_loop(
             target.client.clone(),

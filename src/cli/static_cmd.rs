@@ -40,7 +40,10 @@ impl ImageArgs {
         if !side.contains(&self.width) || !side.contains(&self.height) {
             return Err(CliError::BadFlag {
                 flag: "--image-width/--image-height".into(),
-                reason: format!("{}x{}: each side must be 1 to 8192 pixels", self.width, self.height),
+                reason: format!(
+                    "{}x{}: each side must be 1 to 8192 pixels",
+                    self.width, self.height
+                ),
             });
         }
         Ok(())
@@ -220,7 +223,11 @@ pub(super) async fn run_sweep_on(
     let synth = PromptSynth::new(&target.tokenizer)?;
     let most = sweep.parallel_num.iter().copied().max().unwrap_or(1);
     target.ensure_streams(most, "--parallel-num")?;
-    let default_name = if images.is_some() { "static-mm" } else { "static" };
+    let default_name = if images.is_some() {
+        "static-mm"
+    } else {
+        "static"
+    };
     let dir = common.run_dir(default_name)?;
     let records = dir.join("records.jsonl");
     if !common.quiet {
@@ -259,7 +266,8 @@ pub(super) async fn run_sweep_on(
                     url
                 })
                 .collect();
-            c.prepare_multimodal(spec, &urls).expect("backend checked to take images")
+            c.prepare_multimodal(spec, &urls)
+                .expect("backend checked to take images")
         }
     };
     let runs = run_static_with(
@@ -277,7 +285,8 @@ pub(super) async fn run_sweep_on(
             width: img.width,
             height: img.height,
             format: img.format,
-            mean_encoded_bytes: encoded.load(std::sync::atomic::Ordering::Relaxed) as f64 / n as f64,
+            mean_encoded_bytes: encoded.load(std::sync::atomic::Ordering::Relaxed) as f64
+                / n as f64,
         });
     }
     if let Some(e) = observer.take_error() {

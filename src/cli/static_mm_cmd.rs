@@ -41,7 +41,14 @@ pub async fn run_static_mm_cmd(a: &StaticMmArgs) -> Result<RunOutcome, CliError>
         });
     }
     let target = resolve_target(&endpoint).await?;
-    let out = run_sweep_on(&target, &a.sweep, &a.common, a.benchmark_csv.as_deref(), Some(&a.images)).await;
+    let out = run_sweep_on(
+        &target,
+        &a.sweep,
+        &a.common,
+        a.benchmark_csv.as_deref(),
+        Some(&a.images),
+    )
+    .await;
     target.stop().await;
     out
 }

@@ -183,10 +183,17 @@ impl Client {
                 .map_err(|e| fail(FailureKind::StreamError, error_chain(&e)))?;
             if !status.is_success() {
                 let text: String = String::from_utf8_lossy(&body).chars().take(300).collect();
-                return Err(fail(FailureKind::HttpStatus, format!("HTTP {status}: {text}")));
+                return Err(fail(
+                    FailureKind::HttpStatus,
+                    format!("HTTP {status}: {text}"),
+                ));
             }
-            serde_json::from_slice::<serde_json::Value>(&body)
-                .map_err(|e| fail(FailureKind::MalformedStream, format!("response is not JSON: {e}")))
+            serde_json::from_slice::<serde_json::Value>(&body).map_err(|e| {
+                fail(
+                    FailureKind::MalformedStream,
+                    format!("response is not JSON: {e}"),
+                )
+            })
         };
         let result = match tokio::time::timeout(self.timeouts.total, send).await {
             Ok(r) => r,
@@ -200,7 +207,11 @@ impl Client {
 
     /// Build and serialise `spec` with images in its user message; `None`
     /// when the backend takes no images.
-    pub fn prepare_multimodal(&self, spec: &RequestSpec, images: &[String]) -> Option<PreparedRequest> {
+    pub fn prepare_multimodal(
+        &self,
+        spec: &RequestSpec,
+        images: &[String],
+    ) -> Option<PreparedRequest> {
         let http = self.backend.build_multimodal(spec, images, &self.opts)?;
         Some(PreparedRequest {
             id: spec.id,
@@ -242,7 +253,10 @@ impl Client {
         let failure = match outcome {
             Some(Ok(r)) => r.err(),
             Some(Err(_)) => Some(fail(FailureKind::Timeout, "total request timeout")),
-            None => Some(fail(FailureKind::Cancelled, "run interrupted before the request finished")),
+            None => Some(fail(
+                FailureKind::Cancelled,
+                "run interrupted before the request finished",
+            )),
         };
         self.finish_record(req, epoch, phase_start, start, done, st, failure)
     }

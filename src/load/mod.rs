@@ -10,7 +10,9 @@ pub use client::{Client, ClientError, Endpoint, PreparedRequest, Timeouts, Unary
 pub use closed::{run_closed_epoch, EpochRun};
 mod sweep;
 
-pub use sweep::{run_static, run_static_with, PointKey, PointRun, Quiet, StaticPlan, SweepObserver};
+pub use sweep::{
+    run_static, run_static_with, PointKey, PointRun, Quiet, StaticPlan, SweepObserver,
+};
 mod open;
 
 pub use open::{arrival_offsets, run_open_loop, ScheduleError};

@@ -14,7 +14,9 @@ pub fn process_cpu_s() -> f64 {
 
 /// Cores this process may run on.
 pub fn cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// Errors raising the open-file limit.

@@ -9,4 +9,6 @@ pub use aggregate::{
     DEFAULT_PERCENTILES,
 };
 pub use record::{Failure, FailureKind, RequestRecord, ServerLatency};
-pub use run::{unix_now_s, ClientLoad, ImageInfo, PointData, PointLabel, Rate, RunData, RunKind, RunMeta};
+pub use run::{
+    unix_now_s, ClientLoad, ImageInfo, PointData, PointLabel, Rate, RunData, RunKind, RunMeta,
+};

@@ -168,10 +168,16 @@ impl ClientLoad {
                 "client-limited: the servebench process kept {:.0} % of {} cores busy{}",
                 util * 100.0,
                 self.cores,
-                if self.includes_simulator { " (simulator included)" } else { "" }
+                if self.includes_simulator {
+                    " (simulator included)"
+                } else {
+                    ""
+                }
             ))
         } else if late > 5.0 {
-            Some(format!("client-limited: sends ran late by {late:.1} ms at p99"))
+            Some(format!(
+                "client-limited: sends ran late by {late:.1} ms at p99"
+            ))
         } else {
             None
         };

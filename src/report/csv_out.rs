@@ -157,7 +157,10 @@ pub fn write_csv(path: &Path, run: &RunData) -> Result<(), CsvError> {
     }
     let mut cols = columns(run.meta.kind);
     if let Some(img) = run.meta.images.clone() {
-        let at = cols.iter().position(|(n, _)| n == "epochs").map_or(0, |i| i + 1);
+        let at = cols
+            .iter()
+            .position(|(n, _)| n == "epochs")
+            .map_or(0, |i| i + 1);
         let per = img.per_request.to_string();
         let size = (img.width.to_string(), img.height.to_string());
         let fmt_name = format!("{:?}", img.format).to_lowercase();

@@ -40,7 +40,7 @@ pub trait Statistic: Sync {
     fn of_resample(&self, sorted: &[f64], counts: &[u32], scratch: &mut Vec<f64>) -> f64 {
         scratch.clear();
         for (&v, &c) in sorted.iter().zip(counts) {
-            scratch.extend(std::iter::repeat(v).take(c as usize));
+            scratch.extend(std::iter::repeat_n(v, c as usize));
         }
         self.of_sorted(scratch)
     }

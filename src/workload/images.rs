@@ -55,7 +55,7 @@ pub enum ImageError {
 fn pixels(width: u32, height: u32, seed: u64) -> Vec<u8> {
     let mut rng = StdRng::seed_from_u64(seed);
     let f: [f32; 6] = std::array::from_fn(|_| rng.random_range(0.005f32..0.05));
-    let ph: [f32; 3] = std::array::from_fn(|_| rng.random_range(0.0f32..6.28));
+    let ph: [f32; 3] = std::array::from_fn(|_| rng.random_range(0.0f32..std::f32::consts::TAU));
     let mut out = Vec::with_capacity((width * height * 3) as usize);
     for y in 0..height {
         for x in 0..width {
@@ -71,7 +71,12 @@ fn pixels(width: u32, height: u32, seed: u64) -> Vec<u8> {
 }
 
 /// Encode a seeded image; returns the encoded bytes.
-pub fn encode_image(width: u32, height: u32, format: ImageFormat, seed: u64) -> Result<Vec<u8>, ImageError> {
+pub fn encode_image(
+    width: u32,
+    height: u32,
+    format: ImageFormat,
+    seed: u64,
+) -> Result<Vec<u8>, ImageError> {
     if width == 0 || height == 0 || width > 8192 || height > 8192 {
         return Err(ImageError::BadSize(width, height));
     }
@@ -82,21 +87,34 @@ pub fn encode_image(width: u32, height: u32, format: ImageFormat, seed: u64) -> 
             let mut enc = png::Encoder::new(&mut buf, width, height);
             enc.set_color(png::ColorType::Rgb);
             enc.set_depth(png::BitDepth::Eight);
-            let mut w = enc.write_header().map_err(|e| ImageError::Encode(e.to_string()))?;
-            w.write_image_data(&rgb).map_err(|e| ImageError::Encode(e.to_string()))?;
+            let mut w = enc
+                .write_header()
+                .map_err(|e| ImageError::Encode(e.to_string()))?;
+            w.write_image_data(&rgb)
+                .map_err(|e| ImageError::Encode(e.to_string()))?;
             w.finish().map_err(|e| ImageError::Encode(e.to_string()))?;
         }
         ImageFormat::Jpeg => {
             let enc = jpeg_encoder::Encoder::new(&mut buf, 85);
-            enc.encode(&rgb, width as u16, height as u16, jpeg_encoder::ColorType::Rgb)
-                .map_err(|e| ImageError::Encode(e.to_string()))?;
+            enc.encode(
+                &rgb,
+                width as u16,
+                height as u16,
+                jpeg_encoder::ColorType::Rgb,
+            )
+            .map_err(|e| ImageError::Encode(e.to_string()))?;
         }
     }
     Ok(buf)
 }
 
 /// A seeded image as a `data:` URL, and its encoded size in bytes.
-pub fn image_data_url(width: u32, height: u32, format: ImageFormat, seed: u64) -> Result<(String, usize), ImageError> {
+pub fn image_data_url(
+    width: u32,
+    height: u32,
+    format: ImageFormat,
+    seed: u64,
+) -> Result<(String, usize), ImageError> {
     let bytes = encode_image(width, height, format, seed)?;
     let mut url = format!("data:{};base64,", format.mime());
     base64::engine::general_purpose::STANDARD.encode_string(&bytes, &mut url);

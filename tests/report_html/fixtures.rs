@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use servebench::analysis::{compare_runs, MetricId, RunComparison};
+use servebench::baseline::save_run;
 use servebench::metrics::{
     Failure, FailureKind, PointData, PointLabel, Rate, RequestRecord, RunData, RunKind, RunMeta,
     ServerLatency, Slo, DEFAULT_PERCENTILES,
 };
-use servebench::baseline::save_run;
 use servebench::report::{write_html_report, write_markdown, HtmlOptions};
 use servebench::stats::CompareConfig;
 

@@ -143,7 +143,7 @@ fn comparison_view(c: &RunComparison) -> ComparisonView {
         .collect();
     let mut matrix: Vec<MatrixRow> = Vec::new();
     for (m, r) in c.metrics.iter().zip(&rows) {
-        if matrix.last().map_or(true, |x| x.point != m.point) {
+        if matrix.last().is_none_or(|x| x.point != m.point) {
             matrix.push(MatrixRow {
                 point: m.point.clone(),
                 cells: vec![None; ids.len()],

@@ -25,7 +25,7 @@ pub fn cdf_points(sorted: &[f64], max: usize) -> Vec<(f64, f64)> {
     let mut out: Vec<(f64, f64)> = Vec::with_capacity(max);
     for k in 0..max {
         let i = (k as f64 * (n - 1) as f64 / (max - 1) as f64).round() as usize;
-        if out.last().map_or(true, |l| l.1 < y(i)) {
+        if out.last().is_none_or(|l| l.1 < y(i)) {
             out.push((sorted[i], y(i)));
         }
     }
