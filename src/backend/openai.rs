@@ -293,6 +293,11 @@ fn handle_event(
     out: &mut Vec<StreamEvent>,
 ) -> Result<(), ParseError> {
     let trimmed = data.trim_ascii();
+    // SSE is UTF-8 text: an invalid byte anywhere is a malformed stream, even
+    // inside a field the parser would otherwise skip.
+    if let Err(e) = std::str::from_utf8(trimmed) {
+        return Err(ParseError(format!("invalid UTF-8 in event: {e}")));
+    }
     if trimmed == b"[DONE]" {
         out.push(StreamEvent::Done);
         return Ok(());
@@ -445,6 +450,12 @@ mod tests {
     fn invalid_utf8_is_malformed() {
         let (r, _, _) = parse(&[b"data: {\"choices\":[{\"text\":\"\xff\"}]}\n\n"]);
         assert!(r.is_err());
+    }
+
+    #[test]
+    fn invalid_utf8_in_an_ignored_field_is_malformed() {
+        let (r, _, _) = parse(&[b"data: {\"text\":[\"\xff\xfe\"]}\n\n"]);
+        assert!(r.unwrap_err().0.contains("UTF-8"));
     }
 
     #[test]

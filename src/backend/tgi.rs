@@ -144,6 +144,9 @@ impl TgiParser {
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), ParseError> {
         let data = data.trim_ascii();
+        if let Err(e) = std::str::from_utf8(data) {
+            return Err(ParseError(format!("invalid UTF-8 in event: {e}")));
+        }
         if data.is_empty() || data == b"[DONE]" {
             return Ok(());
         }

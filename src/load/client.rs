@@ -417,13 +417,13 @@ fn fail(kind: FailureKind, message: impl Into<String>) -> Failure {
     }
 }
 
+/// A failure before any response header: a timeout, or a connection that
+/// could not be made or was reset or closed before the server answered.
 fn classify(e: &reqwest::Error) -> Failure {
     let kind = if e.is_timeout() {
         FailureKind::Timeout
-    } else if e.is_connect() {
-        FailureKind::Connect
     } else {
-        FailureKind::StreamError
+        FailureKind::Connect
     };
     fail(kind, error_chain(e))
 }
