@@ -26,6 +26,13 @@ async fn start(kv: &str) -> (SimServer, reqwest::Client, SimConfig) {
     (server, client, cfg)
 }
 
+/// The tokenizer, loaded once (loading it is costly and would stall the
+/// runtime that reads the other streams).
+fn tokenizer() -> &'static Tokenizer {
+    static TOK: std::sync::OnceLock<Tokenizer> = std::sync::OnceLock::new();
+    TOK.get_or_init(Tokenizer::default_embedded)
+}
+
 /// What the client saw.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Seen {
@@ -95,7 +102,7 @@ async fn one(c: &reqwest::Client, s: &SimServer, stall_ms: f64) -> Seen {
     }
     let mut rest = &buf[..];
     let (mut tokens, mut done, mut error) = (0, false, false);
-    let tok = Tokenizer::default_embedded();
+    let tok = tokenizer();
     while let Some(i) = rest.windows(2).position(|w| w == b"\n\n") {
         let ev = &rest[..i];
         rest = &rest[i + 2..];
@@ -129,7 +136,9 @@ async fn one(c: &reqwest::Client, s: &SimServer, stall_ms: f64) -> Seen {
     if !done {
         return Seen::NoDone;
     }
-    if max_gap.as_secs_f64() * 1e3 >= stall_ms * 0.9 {
+    // The client may see the chunk before a stall late (a busy runtime), so
+    // the observed gap can be shorter than the stall: 60% is the threshold.
+    if max_gap.as_secs_f64() * 1e3 >= stall_ms * 0.6 {
         return Seen::Stall;
     }
     Seen::Ok
@@ -138,13 +147,13 @@ async fn one(c: &reqwest::Client, s: &SimServer, stall_ms: f64) -> Seen {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_gets_its_planned_fault() {
     let kv = "time_scale=0.02,seed=11,error_rate=0.1,error_status=429,retry_after_s=2,\
-              reset_rate=0.1,midstream_reset_rate=0.1,stall_rate=0.08,stall_ms=80,\
+              reset_rate=0.1,midstream_reset_rate=0.1,stall_rate=0.08,stall_ms=150,\
               malformed_rate=0.15,no_done_rate=0.1,error_event_rate=0.1";
     let (s, c, cfg) = start(kv).await;
     let mut kinds = std::collections::HashSet::new();
     for i in 0..120u64 {
         let want = expected(planned_fault(&cfg, i));
-        let got = one(&c, &s, 80.0).await;
+        let got = one(&c, &s, 150.0).await;
         assert_eq!(got, want, "request {i}");
         kinds.insert(format!("{want:?}"));
     }
@@ -186,14 +195,14 @@ async fn single_kinds_count_exactly() {
 async fn concurrent_counts_match_the_plan() {
     let kv = "time_scale=0.05,seed=3,error_rate=0.1,reset_rate=0.1,midstream_reset_rate=0.1,\
               malformed_rate=0.1,no_done_rate=0.1,error_event_rate=0.1,stall_rate=0.1,\
-              stall_ms=150";
+              stall_ms=300";
     let (s, c, cfg) = start(kv).await;
     let n = 100u64;
     let s = std::sync::Arc::new(s);
     let jobs: Vec<_> = (0..n)
         .map(|_| {
             let (c, s) = (c.clone(), s.clone());
-            tokio::spawn(async move { one(&c, &s, 150.0).await })
+            tokio::spawn(async move { one(&c, &s, 300.0).await })
         })
         .collect();
     let mut got = std::collections::BTreeMap::new();

@@ -99,7 +99,7 @@ pub struct SimArgs {
     /// Malformed chunk: random, json, truncated or utf8.
     #[arg(long)]
     pub malformed_kind: Option<String>,
-    /// Share of streams that end without [DONE].
+    /// Share of streams that end without `data: [DONE]`.
     #[arg(long)]
     pub no_done_rate: Option<f64>,
     /// Share of streams with a mid-stream error event.
@@ -210,6 +210,27 @@ mod tests {
         let c = a.to_config().unwrap();
         assert_eq!((c.decode_step_ms, c.max_batch), (3.0, 4));
         assert_eq!(a.addr().unwrap().port(), 0);
+        let f = SimArgs {
+            error_rate: Some(0.1),
+            error_status: Some(429),
+            malformed_kind: Some("utf8".into()),
+            vllm_separator: Some("newline".into()),
+            refuse_after: Some(5),
+            no_delay: Some(true),
+            ..a.clone()
+        };
+        let c = f.to_config().unwrap();
+        assert_eq!((c.faults.error_rate, c.faults.error_status), (0.1, 429));
+        assert_eq!(c.faults.malformed_kind, super::super::MalformedMode::Utf8);
+        assert_eq!(c.vllm_separator, super::super::VllmSeparator::Newline);
+        assert_eq!(c.faults.refuse_after, Some(5));
+        assert!(c.no_delay && c.prefill_ms(1000) == 0.0);
+        let e = SimArgs {
+            error_status: Some(404),
+            ..a.clone()
+        };
+        let msg = e.to_config().unwrap_err().to_string();
+        assert!(msg.contains("--error-status"), "{msg}");
         let bad = SimArgs {
             time_scale: Some(-1.0),
             ..a
