@@ -156,7 +156,7 @@ async fn a_shared_prefix_is_served_by_the_prefix_cache() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn images_add_prefill_tokens_and_ttft() {
     let mut ttft = Vec::new();
-    for (n, side) in [(1usize, 112u32), (2, 112), (2, 448)] {
+    for (n, side) in [(1usize, 112u32), (4, 224), (4, 448)] {
         let dir = tempfile::tempdir().unwrap();
         let a = StaticMmArgs {
             endpoint: endpoint("openai", "time_scale=0.5"),

@@ -97,16 +97,19 @@ impl ReportDir {
         if p.join("run.json").is_file() {
             return Ok(p.join("run.json"));
         }
+        let as_id = p.is_relative() && !reference.ends_with(".json");
         let under = self.root.join(sanitize_id(reference)).join("run.json");
-        if under.is_file() {
+        if as_id && under.is_file() {
             return Ok(under);
         }
         Err(BaselineError::Missing {
             path: p.to_path_buf(),
-            hint: Some(format!(
-                "not a run.json, a folder holding one, nor {}",
-                under.display()
-            )),
+            hint: as_id.then(|| {
+                format!(
+                    "not a run.json, a folder holding one, nor {}",
+                    under.display()
+                )
+            }),
         })
     }
 }

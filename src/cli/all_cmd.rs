@@ -33,6 +33,8 @@ pub struct AllArgs {
 pub async fn run_all_cmd(a: &AllArgs) -> Result<(RunOutcome, RunOutcome), CliError> {
     a.static_sweep.validate()?;
     a.serving_sweep.validate()?;
+    super::output::check_csv_path(a.static_csv.as_deref())?;
+    super::output::check_csv_path(a.serving_csv.as_deref())?;
     let target = resolve_target(&a.endpoint).await?;
     let named = |suffix: &str| CommonArgs {
         name: Some(match &a.common.name {

@@ -22,10 +22,10 @@ pub struct GenArgs {
     #[arg(long, default_value_t = 4096)]
     pub max_input: usize,
     /// Mean prompt length (normal distribution truncated to [min, max]).
-    #[arg(long, default_value_t = 1800.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 1800.0)]
     pub avg_input: f64,
     /// Standard deviation of the prompt length (0 = constant).
-    #[arg(long, default_value_t = 500.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 500.0)]
     pub std_input: f64,
     /// Shortest output, tokens.
     #[arg(long, default_value_t = 16)]
@@ -34,10 +34,10 @@ pub struct GenArgs {
     #[arg(long, default_value_t = 1024)]
     pub max_output: usize,
     /// Mean output length.
-    #[arg(long, default_value_t = 256.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 256.0)]
     pub avg_output: f64,
     /// Standard deviation of the output length (0 = constant).
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 100.0)]
     pub std_output: f64,
     /// Number of requests.
     #[arg(long, default_value_t = 1000)]

@@ -105,6 +105,7 @@ pub async fn run_latency_cmd(a: &LatencyArgs) -> Result<LatencyOutcome, CliError
             });
         }
     }
+    let dir = a.common.run_dir("latency")?;
     let target = resolve_target(&a.endpoint).await?;
     let synth = PromptSynth::new(&target.tokenizer)?;
     let client = Arc::new(target.client.with_options(RequestOptions {
@@ -151,7 +152,6 @@ pub async fn run_latency_cmd(a: &LatencyArgs) -> Result<LatencyOutcome, CliError
     target.stop().await;
     rows.sort_by_key(|r| r.id);
     let server_reported = rows.iter().any(|r| r.server.is_some());
-    let dir = a.common.run_dir("latency")?;
     let csv = dir.join("latency.csv");
     write_latency_csv(&csv, &rows).map_err(|e| write_err(&csv, e))?;
     let json = dir.join("latency.json");

@@ -94,6 +94,7 @@ impl CliError {
             | CliError::Backend(_)
             | CliError::Dataset(_)
             | CliError::Generate(_) => 2,
+            CliError::Sim(e) if e.is_bad_setting() => 2,
             CliError::Sim(_) | CliError::Client(_) | CliError::Preflight { .. } => 3,
             CliError::Write { .. } | CliError::Csv(_) => 4,
         }

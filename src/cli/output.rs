@@ -83,3 +83,24 @@ pub fn write_outputs(
         html,
     })
 }
+
+/// Check, before any load, that a CSV can be written at `csv`: its folder
+/// exists or can be made, and the path is not a folder.
+pub fn check_csv_path(csv: Option<&Path>) -> Result<(), CliError> {
+    let Some(csv) = csv else { return Ok(()) };
+    let bad = |reason: String| CliError::BadFlag {
+        flag: format!("--benchmark-csv {}", csv.display()),
+        reason,
+    };
+    if csv.is_dir() {
+        return Err(bad("is a folder, not a file".into()));
+    }
+    if let Some(dir) = csv.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(file) = dir.ancestors().find(|a| a.is_file()) {
+            return Err(bad(format!("{} is a file, not a folder", file.display())));
+        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| bad(format!("cannot create its folder {}: {e}", dir.display())))?;
+    }
+    Ok(())
+}

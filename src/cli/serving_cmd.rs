@@ -320,6 +320,8 @@ pub async fn run_serving_on(
 /// `servebench serving`: validate, resolve the endpoint, run, write.
 pub async fn run_serving_cmd(a: &ServingArgs) -> Result<RunOutcome, CliError> {
     a.sweep.validate()?;
+    super::output::check_csv_path(a.benchmark_csv.as_deref())?;
+    a.common.run_dir("serving")?;
     let target = resolve_target(&a.endpoint).await?;
     let out = run_serving_on(&target, &a.sweep, &a.common, a.benchmark_csv.as_deref()).await;
     target.stop().await;

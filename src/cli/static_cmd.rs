@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use super::common::CommonArgs;
 use super::observer::{static_label, RunObserver};
-use super::output::{write_outputs, OutputPaths};
+use super::output::{check_csv_path, write_outputs, OutputPaths};
 use super::{resolve_target, CliError, EndpointArgs, Target};
 use crate::load::{run_static_with, StaticPlan};
 use crate::metrics::{ImageInfo, PointData, RunData, RunKind, Slo};
@@ -312,6 +312,8 @@ pub(super) async fn run_sweep_on(
 /// `servebench static`: validate, resolve the endpoint, run, write.
 pub async fn run_static_cmd(a: &StaticArgs) -> Result<RunOutcome, CliError> {
     a.sweep.validate()?;
+    check_csv_path(a.benchmark_csv.as_deref())?;
+    a.common.run_dir("static")?;
     let target = resolve_target(&a.endpoint).await?;
     let out = run_static_on(&target, &a.sweep, &a.common, a.benchmark_csv.as_deref()).await;
     target.stop().await;

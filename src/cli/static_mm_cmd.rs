@@ -30,6 +30,8 @@ pub struct StaticMmArgs {
 pub async fn run_static_mm_cmd(a: &StaticMmArgs) -> Result<RunOutcome, CliError> {
     a.sweep.validate()?;
     a.images.validate()?;
+    super::output::check_csv_path(a.benchmark_csv.as_deref())?;
+    a.common.run_dir("static-mm")?;
     let mut endpoint = a.endpoint.clone();
     if endpoint.backend == "openai" {
         endpoint.backend = "openai-chat".into();

@@ -179,6 +179,17 @@ pub enum SimError {
     Io(#[from] std::io::Error),
 }
 
+impl SimError {
+    /// True for a bad setting (unknown key, bad value, bad `SERVEBENCH_SIM`),
+    /// as opposed to a simulator that could not start.
+    pub fn is_bad_setting(&self) -> bool {
+        matches!(
+            self,
+            SimError::UnknownKey { .. } | SimError::BadValue { .. } | SimError::Env(_)
+        )
+    }
+}
+
 /// A running simulated server. Dropping it without [`SimServer::stop`] signals
 /// shutdown but does not wait for it.
 pub struct SimServer {

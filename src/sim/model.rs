@@ -2,7 +2,7 @@
 //! scheduler and sleeps until absolute step deadlines.
 //!
 //! Timing rules (see [`SimConfig`] for the cost model):
-//! * each step ends at `deadline = previous_deadline.max(now) + step`, slept
+//! * each step ends at `deadline = previous_deadline + step` while busy (now + step after idling), slept
 //!   with `std::thread::sleep` (tokio timers have 1 ms granularity); lateness
 //!   of one wake-up never accumulates over a run of steps;
 //! * a prefill step runs alone (decodes wait), as in vLLM v0;
@@ -123,6 +123,9 @@ struct Scheduler {
     jitter_rng: StdRng,
     len_rng: StdRng,
     deadline: Instant,
+    /// The engine was idle: the next step starts when it runs, not at the
+    /// last deadline.
+    resync: bool,
 }
 
 /// Start the scheduler thread.
@@ -141,6 +144,7 @@ pub(crate) fn spawn(cfg: SimConfig) -> std::io::Result<(Sender<SchedMsg>, JoinHa
         kv_used: 0,
         cache,
         deadline: Instant::now(),
+        resync: true,
     };
     let h = std::thread::Builder::new()
         .name("servebench-sim-scheduler".into())
@@ -153,7 +157,10 @@ impl Scheduler {
         loop {
             if self.running.is_empty() && self.queue.is_empty() {
                 match self.rx.recv_timeout(Duration::from_millis(500)) {
-                    Ok(SchedMsg::Arrival(a)) => self.queue.push_back(a),
+                    Ok(SchedMsg::Arrival(a)) => {
+                        self.queue.push_back(a);
+                        self.resync = true;
+                    }
                     Ok(SchedMsg::Shutdown) | Err(RecvTimeoutError::Disconnected) => return,
                     Err(RecvTimeoutError::Timeout) => continue,
                 }
@@ -196,9 +203,22 @@ impl Scheduler {
     }
 
     /// Sleep until the end of a step of `ms` milliseconds.
+    ///
+    /// While the engine is busy, steps are chained on absolute deadlines, so
+    /// the thread's wake-up overshoot and the time spent emitting tokens do
+    /// not add up step after step; after an idle wait, or when the thread fell
+    /// behind by more than a step, the next step starts now.
     fn run_step(&mut self, ms: f64) {
         let step = Duration::from_secs_f64(ms.max(0.0) / 1000.0);
-        self.deadline = self.deadline.max(Instant::now()) + step;
+        let now = Instant::now();
+        let behind = now.saturating_duration_since(self.deadline);
+        let start = if self.resync || behind > step {
+            now
+        } else {
+            self.deadline
+        };
+        self.resync = false;
+        self.deadline = start + step;
         loop {
             let now = Instant::now();
             if now >= self.deadline {

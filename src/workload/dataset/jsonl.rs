@@ -38,7 +38,9 @@ pub(crate) fn parse(
         if buf.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let entry = parse_line(&buf).map_err(|reason| DatasetError::Line {
+        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let entry = parse_line(line).map_err(|reason| DatasetError::Line {
             path: path.to_path_buf(),
             line: line_no,
             reason,
