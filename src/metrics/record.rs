@@ -63,6 +63,11 @@ pub struct ServerLatency {
     pub avg_decode_latency: Option<f64>,
     pub time_in_queue: Option<f64>,
     pub request_latency: Option<f64>,
+    /// The server's own TTFT: request received to first token written (ms),
+    /// when the server reports it (the embedded simulator does), to check
+    /// the client's timing against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_server_ms: Option<f64>,
 }
 
 /// Everything measured about one request. Times are in milliseconds from the

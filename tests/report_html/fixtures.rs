@@ -51,6 +51,7 @@ pub fn record(id: u64, epoch: u32, start_s: f64, ttft: f64, tpot: f64, out: u32)
             avg_decode_latency: Some(tpot),
             time_in_queue: Some(ttft * 0.2),
             request_latency: e2el,
+            ttft_server_ms: None,
         }),
         failure: None,
     }
