@@ -235,16 +235,8 @@ pub fn latency_table(rows: &[LatencyRow], server_reported: bool) -> String {
         }));
         lines.push(l);
     }
-    let widths: Vec<usize> = (0..lines[0].len())
-        .map(|c| lines.iter().map(|l| l[c].len()).max().unwrap_or(0))
-        .collect();
-    for (i, l) in lines.iter().enumerate() {
-        let cells: Vec<String> = l
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:>w$}"))
-            .collect();
-        out.push_str(&cells.join("  "));
+    for (i, line) in crate::report::fixed_width(&lines).iter().enumerate() {
+        out.push_str(line);
         if i == 0 {
             out.push_str("   (ms; server_ columns as the server reported them)");
         } else if let Some(e) = &rows[i - 1].error {

@@ -23,4 +23,4 @@ pub use error::ReportError;
 pub use html::{write_html_report, write_index, HtmlOptions};
 pub use markdown::{markdown_summary, md_escape, write_markdown};
 pub use plots::{cdf_points, MAX_CDF_POINTS};
-pub use table::run_table;
+pub use table::{fixed_width, run_table};

@@ -73,17 +73,9 @@ pub fn run_table(run: &RunData) -> String {
         });
         lines.push(l);
     }
-    let widths: Vec<usize> = (0..header.len())
-        .map(|c| lines.iter().map(|l| l[c].len()).max().unwrap_or(0))
-        .collect();
     let mut out = String::new();
-    for (i, l) in lines.iter().enumerate() {
-        let cells: Vec<String> = l
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:>w$}"))
-            .collect();
-        out.push_str(&cells.join("  "));
+    for (i, line) in fixed_width(&lines).iter().enumerate() {
+        out.push_str(line);
         out.push('\n');
         if i == 0 {
             out.push_str("(latencies in ms; throughputs per second of wall time)\n");
@@ -96,4 +88,27 @@ pub fn run_table(run: &RunData) -> String {
         out.push_str("note: INTERRUPTED: the run was stopped before it finished\n");
     }
     out
+}
+
+/// Rows of cells as right-aligned, fixed-width lines (two spaces apart).
+pub fn fixed_width(rows: &[Vec<String>]) -> Vec<String> {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(String::len)
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.iter()
+        .map(|r| {
+            r.iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:>w$}"))
+                .collect::<Vec<_>>()
+                .join("  ")
+        })
+        .collect()
 }

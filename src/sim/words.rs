@@ -2,9 +2,8 @@
 //! to exactly one token (" the", " model", ...), so a client's tokenizer count
 //! of the generated text equals the number of tokens the simulator emitted.
 //!
-//! The list is built the way [`crate::workload::PromptSynth`] builds its own:
-//! vocabulary entries that decode to a space plus 2-10 lowercase ASCII
-//! letters and re-encode, alone, to one token.
+//! The list is [`Tokenizer::single_token_words`], as for
+//! [`crate::workload::PromptSynth`].
 
 use crate::workload::Tokenizer;
 
@@ -21,22 +20,7 @@ pub(crate) struct Words {
 
 /// Single-token words of `tok`, sorted by token id (deterministic).
 pub(crate) fn output_words(tok: &Tokenizer) -> Result<Words, SimError> {
-    let mut cands: Vec<(u32, String)> = Vec::new();
-    for (_, id) in tok.hf().get_vocab(false) {
-        let text = tok.decode(&[id]);
-        let body = text.strip_prefix(' ').unwrap_or(&text);
-        if body.len() < 2 || body.len() > 10 || !body.bytes().all(|b| b.is_ascii_lowercase()) {
-            continue;
-        }
-        let word = format!(" {body}");
-        let ids = tok.encode(&word);
-        if ids.len() == 1 {
-            // The id the tokenizer gives the word (not necessarily `id`).
-            cands.push((ids[0], word));
-        }
-    }
-    cands.sort();
-    cands.dedup_by(|a, b| a.1 == b.1);
+    let cands = tok.single_token_words();
     let ids: Vec<u32> = cands.iter().map(|(id, _)| *id).collect();
     let words: Vec<String> = cands.into_iter().map(|(_, w)| w).collect();
     // The words must not merge with each other: check one long text.

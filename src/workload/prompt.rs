@@ -55,20 +55,7 @@ const UNIQUE_PREFIX_WORDS: usize = 4;
 impl PromptSynth {
     /// Prepare a synthesiser for `tok` (scans its vocabulary once).
     pub fn new(tok: &Tokenizer) -> Result<Self, PromptError> {
-        let mut cands: Vec<(u32, String)> = Vec::new();
-        for (_, id) in tok.hf().get_vocab(false) {
-            let text = tok.decode(&[id]);
-            let body = text.strip_prefix(' ').unwrap_or(&text);
-            if body.len() < 2 || body.len() > 10 || !body.bytes().all(|b| b.is_ascii_lowercase()) {
-                continue;
-            }
-            let word = format!(" {body}");
-            if tok.count(&word) == 1 {
-                cands.push((id, word));
-            }
-        }
-        cands.sort();
-        cands.dedup_by(|a, b| a.1 == b.1);
+        let cands = tok.single_token_words();
         if cands.len() < 64 {
             return Err(PromptError::PoorVocabulary(tok.name().to_string()));
         }

@@ -129,6 +129,28 @@ impl Tokenizer {
         self.inner.decode(ids, true).unwrap_or_default()
     }
 
+    /// The vocabulary's words that encode, alone, to exactly one token: a
+    /// space then 2 to 10 lowercase ASCII letters (" the", " model"...), with
+    /// the id the tokenizer gives each, sorted by id. Prompt synthesis and the
+    /// simulator's output text are built from them.
+    pub fn single_token_words(&self) -> Vec<(u32, String)> {
+        let mut words: Vec<(u32, String)> = Vec::new();
+        for (_, id) in self.inner.get_vocab(false) {
+            let text = self.decode(&[id]);
+            let body = text.strip_prefix(' ').unwrap_or(&text);
+            if body.len() < 2 || body.len() > 10 || !body.bytes().all(|b| b.is_ascii_lowercase()) {
+                continue;
+            }
+            let word = format!(" {body}");
+            if let [only] = self.encode(&word)[..] {
+                words.push((only, word));
+            }
+        }
+        words.sort();
+        words.dedup_by(|a, b| a.1 == b.1);
+        words
+    }
+
     /// Size of the vocabulary, special tokens included.
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
