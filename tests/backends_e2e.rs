@@ -64,7 +64,14 @@ async fn every_backend_static_agrees_with_openai() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_backend_dynamic_runs() {
-    for backend in ["openai", "openai-chat", "vllm", "tgi", "mindspore"] {
+    for backend in [
+        "openai",
+        "openai-chat",
+        "vllm",
+        "tgi",
+        "mindspore",
+        "mindspore-tgi",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let a = ServingArgs {
             endpoint: endpoint(backend, "time_scale=0.05"),

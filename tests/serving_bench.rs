@@ -151,3 +151,43 @@ async fn bad_flags_are_named() {
         .contains("missing.json"));
     assert!("0".parse::<Rate>().is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn all_runs_both_sweeps_against_one_endpoint() {
+    use servebench::cli::{run_all_cmd, AllArgs, StaticSweepArgs};
+    let dir = tempfile::tempdir().unwrap();
+    let a = AllArgs {
+        endpoint: EndpointArgs {
+            sim: Some("time_scale=0.05".into()),
+            ..EndpointArgs::default()
+        },
+        static_sweep: StaticSweepArgs {
+            epochs: 1,
+            parallel_num: vec![1, 2],
+            prompt_tokens: vec![32],
+            output_tokens: vec![4],
+            ..StaticSweepArgs::default()
+        },
+        serving_sweep: ServingSweepArgs {
+            random_input_len: 32,
+            random_output_len: 4,
+            request_rate: vec![Rate(20.0)],
+            num_prompts: vec![6],
+            ..ServingSweepArgs::default()
+        },
+        static_csv: Some(dir.path().join("static.csv")),
+        serving_csv: Some(dir.path().join("serving.csv")),
+        common: CommonArgs::in_dir(dir.path()),
+    };
+    let (s, d) = run_all_cmd(&a).await.unwrap();
+    assert_eq!(s.run.points.len(), 2);
+    assert_eq!(d.run.points[0].summary.completed, 6);
+    // One endpoint for both: the same simulator served both sweeps.
+    assert_eq!(s.run.meta.base_url, d.run.meta.base_url);
+    assert!(std::fs::read_to_string(dir.path().join("static.csv"))
+        .unwrap()
+        .starts_with("prompt_tokens,"));
+    assert!(std::fs::read_to_string(dir.path().join("serving.csv"))
+        .unwrap()
+        .starts_with("request_rate_req_per_s,"));
+}
