@@ -10,6 +10,7 @@ mod latency_cmd;
 mod observer;
 mod output;
 mod report_cmd;
+mod selftest_cmd;
 mod serving_cmd;
 mod static_cmd;
 mod static_mm_cmd;
@@ -24,6 +25,7 @@ pub use gen_cmd::{run_gen_cmd, GenArgs};
 pub use latency_cmd::{latency_table, run_latency_cmd, LatencyArgs, LatencyOutcome, LatencyRow};
 pub use output::{write_outputs, OutputPaths};
 pub use report_cmd::{rebuild_run, run_report_cmd, Rebuilt, ReportArgs};
+pub use selftest_cmd::{run_selftest_cmd, SelftestArgs, SelftestRow};
 pub use serving_cmd::{
     parse_goodput, run_serving_cmd, run_serving_on, ServingArgs, ServingSweepArgs,
 };
@@ -163,6 +165,13 @@ pub enum Command {
     ///
     /// Example: servebench compare static/short/main static/short/new --gate
     Compare(CompareArgs),
+    /// Measure the client itself on this machine against the simulator run
+    /// as a separate process: CPU per streamed chunk, TTFT error against the
+    /// server's own TTFT, open-loop send accuracy; a table of target,
+    /// measured and pass/fail (always exits 0 once measured).
+    ///
+    /// Example: servebench selftest --quick --sim-settings num_scheduler_steps=1
+    Selftest(SelftestArgs),
 }
 
 /// 0 when some request succeeded, 1 when every request failed.
@@ -251,5 +260,9 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
             Ok(0)
         }
         Command::Compare(args) => run_compare_cmd(&args),
+        Command::Selftest(args) => {
+            run_selftest_cmd(&args).await?;
+            Ok(0)
+        }
     }
 }

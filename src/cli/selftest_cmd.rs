@@ -1,0 +1,414 @@
+//! `servebench selftest`: the client's own capacity and timing overhead on
+//! this machine. The simulator runs as a separate process (so the CPU time
+//! measured with getrusage is the client's alone) and in-process loads are
+//! sent to it: client CPU per streamed chunk, client TTFT against the
+//! server's own TTFT, and the open-loop schedule at 1,000 requests/s. It
+//! measures; a missed target is printed, not an error.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::{resolve_target, CliError, EndpointArgs, Target};
+use crate::load::selfwatch::{cores, ensure_nofile, process_cpu_s};
+use crate::load::{arrival_offsets, run_closed_epoch, run_open_loop, PreparedRequest};
+use crate::metrics::RequestRecord;
+use crate::stats::percentile;
+use crate::workload::{PromptSynth, RequestSpec};
+
+/// Flags of `servebench selftest`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SelftestArgs {
+    /// Smaller request counts (a few seconds; figures are noisier).
+    #[arg(long)]
+    pub quick: bool,
+    /// Extra simulator settings, KEY=VALUE,... (as SERVEBENCH_SIM), applied
+    /// after the selftest's own (no_delay=true, or time_scale=0.2).
+    #[arg(long, value_name = "KEY=VALUE,...")]
+    pub sim_settings: Option<String>,
+}
+
+/// One line of the table: what was checked, the target, the figure, and
+/// whether it met the target (`None`: shown for information).
+#[derive(Debug, Clone)]
+pub struct SelftestRow {
+    pub check: String,
+    pub target: String,
+    pub measured: String,
+    pub pass: Option<bool>,
+}
+
+fn row(check: String, target: &str, measured: String, pass: Option<bool>) -> SelftestRow {
+    SelftestRow {
+        check,
+        target: target.to_string(),
+        measured,
+        pass,
+    }
+}
+
+/// The simulator as a child process, killed when dropped.
+struct SimChild {
+    child: Child,
+    port: u16,
+    log: Arc<Mutex<String>>,
+}
+
+impl SimChild {
+    /// Start `servebench sim` on a free port with `settings` and wait until
+    /// it accepts connections.
+    async fn start(settings: &str) -> Result<SimChild, CliError> {
+        let err = |reason: String| CliError::Preflight {
+            url: "servebench sim (child process)".into(),
+            reason,
+        };
+        let exe = std::env::current_exe().map_err(|e| err(format!("no executable: {e}")))?;
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| err(format!("no free port: {e}")))?
+            .port();
+        let mut cmd = Command::new(exe);
+        cmd.args(["sim", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .env("SERVEBENCH_SIM", settings)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        // The simulator dies with this process, even on a hard exit.
+        #[cfg(target_os = "linux")]
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| err(format!("cannot start: {e}")))?;
+        let log = Arc::new(Mutex::new(String::new()));
+        if let Some(mut stderr) = child.stderr.take() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stderr.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut l = log.lock().unwrap();
+                    if l.len() < 16_384 {
+                        l.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    }
+                }
+            });
+        }
+        let mut sim = SimChild { child, port, log };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = sim.child.try_wait() {
+                std::thread::sleep(Duration::from_millis(50));
+                let log = sim.log.lock().unwrap().trim().to_string();
+                return Err(err(format!(
+                    "exited ({status}) with settings `{settings}`: {log}"
+                )));
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Ok(sim);
+            }
+            if Instant::now() > deadline {
+                return Err(err(format!("not listening on port {port} after 20 s")));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for SimChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn target_for(sim: &SimChild) -> Result<Target, CliError> {
+    resolve_target(&EndpointArgs {
+        url: Some(sim.url()),
+        return_latency: true,
+        ..Default::default()
+    })
+    .await
+}
+
+/// `n` requests of `prompt` tokens (unique) and exactly `output` tokens
+/// (`output.1 > output.0`: uniform in `output.0..=output.1`, so that closed
+/// loop workers do not finish, and send, in lock step).
+fn requests(
+    t: &Target,
+    synth: &PromptSynth,
+    n: usize,
+    prompt: usize,
+    output: (usize, usize),
+    seed: u64,
+) -> Result<Arc<Vec<PreparedRequest>>, CliError> {
+    use rand::Rng;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(n);
+    for id in 0..n as u64 {
+        let spec = RequestSpec {
+            id,
+            prompt: synth.prompt(prompt, Some(seed.wrapping_mul(1 << 32) + id), &mut rng)?,
+            prompt_tokens: prompt,
+            max_tokens: rng.random_range(output.0..=output.1.max(output.0)),
+            force_output_len: true,
+        };
+        out.push(t.client.prepare(&spec));
+    }
+    Ok(Arc::new(out))
+}
+
+/// A closed-loop load after a warm-up round that opens every connection:
+/// the measured records, client CPU seconds and wall seconds.
+async fn closed(
+    t: &Target,
+    reqs: Arc<Vec<PreparedRequest>>,
+    warm: Arc<Vec<PreparedRequest>>,
+    conc: usize,
+) -> (Vec<RequestRecord>, f64, f64) {
+    run_closed_epoch(t.client.clone(), warm, conc, 0, &mut |_| {}).await;
+    let (cpu0, t0) = (process_cpu_s(), Instant::now());
+    let run = run_closed_epoch(t.client.clone(), reqs, conc, 0, &mut |_| {}).await;
+    (
+        run.records,
+        process_cpu_s() - cpu0,
+        t0.elapsed().as_secs_f64(),
+    )
+}
+
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(f64::total_cmp);
+    v
+}
+
+fn failed(recs: &[RequestRecord]) -> String {
+    let n = recs.iter().filter(|r| !r.ok()).count();
+    match recs.iter().find_map(|r| r.failure.as_ref()) {
+        Some(f) => format!(", {n} FAILED ({}: {})", f.kind.as_str(), f.message),
+        None => String::new(),
+    }
+}
+
+fn note(s: &str) {
+    eprintln!("servebench selftest: {s}");
+}
+
+/// Run the selftest and print its table; exit code 0 whatever it measured.
+pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliError> {
+    let q = a.quick;
+    let extra = a.sim_settings.as_deref().unwrap_or("");
+    let settings = |base: &str| match extra.trim() {
+        "" => base.to_string(),
+        x => format!("{base},{x}"),
+    };
+    let most = 1000u64;
+    ensure_nofile(2 * most + 256).map_err(|e| CliError::BadFlag {
+        flag: "selftest".into(),
+        reason: e.to_string(),
+    })?;
+    let mut rows = Vec::new();
+
+    // a. client CPU per chunk and c. the open-loop schedule: no-delay sim.
+    let sim = SimChild::start(&settings("no_delay=true")).await?;
+    let t = target_for(&sim).await?;
+    let synth = PromptSynth::new(&t.tokenizer)?;
+    let (out_tok, cases): (usize, &[(usize, usize)]) = if q {
+        (64, &[(1, 10), (64, 64), (1000, 1000)])
+    } else {
+        (256, &[(1, 200), (64, 1280), (1000, 4000)])
+    };
+    let mut open_row = Vec::new();
+    for (i, &(conc, n)) in cases.iter().enumerate() {
+        note(&format!(
+            "a. {n} requests x {out_tok} tokens at {conc} streams (no-delay sim)"
+        ));
+        let reqs = requests(&t, &synth, n, 16, (out_tok, out_tok), 100 + i as u64)?;
+        let warm = requests(&t, &synth, conc, 16, (4, 4), 200 + i as u64)?;
+        let (recs, cpu, wall) = closed(&t, reqs, warm, conc).await;
+        let chunks: usize = recs.iter().map(|r| r.chunks.len()).sum();
+        let per_core = chunks as f64 / cpu.max(1e-9);
+        rows.push(row(
+            format!("a. chunks/s per client core, {conc} streams"),
+            ">= 300000",
+            format!(
+                "{per_core:.0} ({:.2} us/chunk; {chunks} chunks, cpu {cpu:.2} s, wall {wall:.2} s{})",
+                1e6 / per_core,
+                failed(&recs)
+            ),
+            Some(per_core >= 300_000.0 && recs.iter().all(|r| r.ok())),
+        ));
+    }
+    {
+        let n = if q { 1000 } else { 5000 };
+        note(&format!(
+            "c. open loop: {n} requests at 1000 req/s (no-delay sim)"
+        ));
+        let reqs = requests(&t, &synth, n, 16, (2, 2), 300)?;
+        let offsets = arrival_offsets(n, 1000.0, 1.0, 7).expect("valid rate");
+        let sched = (n - 1) as f64 / (offsets[n - 1] - offsets[0]);
+        let run = run_open_loop(
+            t.client.clone(),
+            reqs,
+            Arc::new(offsets),
+            None,
+            0,
+            &mut |_| {},
+        )
+        .await;
+        let starts = sorted(run.records.iter().map(|r| r.start_s).collect());
+        let achieved = (starts.len().saturating_sub(1)) as f64
+            / (starts.last().copied().unwrap_or(0.0) - starts.first().copied().unwrap_or(0.0))
+                .max(1e-9);
+        let err = (achieved / sched - 1.0) * 100.0;
+        let late = sorted(
+            run.records
+                .iter()
+                .filter_map(|r| r.scheduled_s.map(|s| (r.start_s - s) * 1e3))
+                .collect(),
+        );
+        let (p50, p99) = (
+            percentile(&late, 50.0).unwrap_or(f64::NAN),
+            percentile(&late, 99.0).unwrap_or(f64::NAN),
+        );
+        open_row.push(row(
+            "c. open loop 1000 req/s: achieved vs schedule".into(),
+            "within 0.5 %",
+            format!(
+                "{achieved:.1} vs {sched:.1} req/s ({err:+.3} %{})",
+                failed(&run.records)
+            ),
+            Some(err.abs() <= 0.5 && run.records.len() == n),
+        ));
+        open_row.push(row(
+            "c. open loop: send lateness p50".into(),
+            "-",
+            format!("{p50:.3} ms"),
+            None,
+        ));
+        open_row.push(row(
+            "c. open loop: send lateness p99".into(),
+            "<= 1 ms",
+            format!(
+                "{p99:.3} ms (max {:.3} ms)",
+                late.last().copied().unwrap_or(f64::NAN)
+            ),
+            Some(p99 <= 1.0),
+        ));
+    }
+    drop(t);
+    drop(sim);
+
+    // b. timing accuracy: client TTFT minus the server's own, normal sim.
+    let sim = SimChild::start(&settings("time_scale=0.2")).await?;
+    let t = target_for(&sim).await?;
+    let cases: &[(usize, usize)] = if q {
+        &[(100, 200), (1000, 1000)]
+    } else {
+        &[(100, 3000), (1000, 6000)]
+    };
+    for (i, &(conc, n)) in cases.iter().enumerate() {
+        note(&format!(
+            "b. {n} requests at {conc} streams (sim time_scale=0.2)"
+        ));
+        let reqs = requests(&t, &synth, n, 32, (4, 64), 400 + i as u64)?;
+        let warm = requests(&t, &synth, conc, 32, (2, 32), 500 + i as u64)?;
+        let (recs, _, _) = closed(&t, reqs, warm, conc).await;
+        let d = sorted(
+            recs.iter()
+                .filter(|r| r.ok())
+                .filter_map(|r| Some(r.ttft_ms? - r.server?.ttft_server_ms?))
+                .collect(),
+        );
+        // The simulator's own lag: scheduler emits the first token -> its
+        // handler hands it to the body (grows when the sim lacks CPU).
+        let lag = sorted(
+            recs.iter()
+                .filter_map(|r| Some(r.server?.ttft_server_ms? - r.server?.prefill_latency?))
+                .collect(),
+        );
+        let p = |x| percentile(&d, x).unwrap_or(f64::NAN);
+        let (p50, p99) = (p(50.0), p(99.0));
+        let extra = format!(
+            "(n={}, min {:.3}, max {:.3}{})",
+            d.len(),
+            p(0.0),
+            p(100.0),
+            failed(&recs)
+        );
+        let p50_target = if conc <= 100 { Some(0.2) } else { None };
+        let p99_target = if conc <= 100 { 1.0 } else { 2.0 };
+        rows.push(row(
+            format!("b. TTFT client - server, {conc} streams, p50"),
+            &p50_target.map_or("-".into(), |x| format!("<= {x} ms")),
+            format!("{p50:.3} ms {extra}"),
+            p50_target.map(|x| p50 <= x && !d.is_empty()),
+        ));
+        rows.push(row(
+            format!("b. TTFT client - server, {conc} streams, p99"),
+            &format!("<= {p99_target} ms"),
+            format!("{p99:.3} ms"),
+            Some(p99 <= p99_target && !d.is_empty()),
+        ));
+        let l = |x| percentile(&lag, x).unwrap_or(f64::NAN);
+        rows.push(row(
+            format!("b. (sim hand-off lag, {conc} streams, p50/p99)"),
+            "-",
+            format!("{:.3} / {:.3} ms", l(50.0), l(99.0)),
+            None,
+        ));
+    }
+    drop(t);
+    drop(sim);
+    rows.extend(open_row);
+    print_table(&rows);
+    Ok(rows)
+}
+
+fn print_table(rows: &[SelftestRow]) {
+    let build = if cfg!(debug_assertions) {
+        "DEBUG build: figures not representative"
+    } else {
+        "release build"
+    };
+    println!(
+        "servebench selftest: {} cores, {build}; simulator in a separate process",
+        cores()
+    );
+    let w = rows.iter().map(|r| r.check.len()).max().unwrap_or(10);
+    println!(
+        "{:<w$}  {:<12}  {:<6}  measured",
+        "check", "target", "result"
+    );
+    for r in rows {
+        let res = match r.pass {
+            Some(true) => "pass",
+            Some(false) => "FAIL",
+            None => "info",
+        };
+        println!(
+            "{:<w$}  {:<12}  {res:<6}  {}",
+            r.check, r.target, r.measured
+        );
+    }
+    println!(
+        "(ttft_server_ms is rounded to 0.01 ms; the client and the simulator share the {} cores)",
+        cores()
+    );
+}
