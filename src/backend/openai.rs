@@ -48,16 +48,17 @@ struct CompletionBody<'a> {
     return_latency: bool,
 }
 
+/// A chat message; `content` is a string, or text and image parts.
 #[derive(Serialize)]
-struct Message<'a> {
+struct Message<'a, C> {
     role: &'a str,
-    content: &'a str,
+    content: C,
 }
 
 #[derive(Serialize)]
-struct ChatBody<'a> {
+struct ChatBody<'a, C> {
     model: &'a str,
-    messages: [Message<'a>; 1],
+    messages: [Message<'a, C>; 1],
     max_tokens: usize,
     max_completion_tokens: usize,
     temperature: f64,
@@ -119,74 +120,14 @@ struct ImageUrl<'a> {
     url: &'a str,
 }
 
-#[derive(Serialize)]
-struct MmMessage<'a> {
-    role: &'a str,
-    content: Vec<Part<'a>>,
-}
-
-#[derive(Serialize)]
-struct MmChatBody<'a> {
-    model: &'a str,
-    messages: [MmMessage<'a>; 1],
-    max_tokens: usize,
-    max_completion_tokens: usize,
-    temperature: f64,
-    stream: bool,
-    stream_options: StreamOptions,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    ignore_eos: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    min_tokens: Option<usize>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    return_latency: bool,
-}
-
-impl Backend for OpenAiChat {
-    fn build_multimodal(
-        &self,
-        spec: &RequestSpec,
-        images: &[String],
-        opts: &RequestOptions,
-    ) -> Option<HttpRequest> {
-        let mut content = vec![Part::Text { text: &spec.prompt }];
-        content.extend(images.iter().map(|u| Part::ImageUrl {
-            image_url: ImageUrl { url: u },
-        }));
-        let body = MmChatBody {
-            model: &opts.model,
-            messages: [MmMessage {
-                role: "user",
-                content,
-            }],
-            max_tokens: spec.max_tokens,
-            max_completion_tokens: spec.max_tokens,
-            temperature: 0.0,
-            stream: true,
-            stream_options: StreamOptions {
-                include_usage: true,
-            },
-            ignore_eos: spec.force_output_len,
-            min_tokens: spec.force_output_len.then_some(spec.max_tokens),
-            return_latency: opts.return_latency,
-        };
-        Some(HttpRequest {
-            path: "/v1/chat/completions",
-            body: to_bytes(&body),
-            prompt_bytes: spec.prompt.len(),
-        })
-    }
-
-    fn name(&self) -> &'static str {
-        "openai-chat"
-    }
-
-    fn build(&self, spec: &RequestSpec, opts: &RequestOptions) -> HttpRequest {
+impl OpenAiChat {
+    /// The chat request for `spec` with the user message's `content`.
+    fn request<C: Serialize>(spec: &RequestSpec, opts: &RequestOptions, content: C) -> HttpRequest {
         let body = ChatBody {
             model: &opts.model,
             messages: [Message {
                 role: "user",
-                content: &spec.prompt,
+                content,
             }],
             max_tokens: spec.max_tokens,
             max_completion_tokens: spec.max_tokens,
@@ -204,6 +145,29 @@ impl Backend for OpenAiChat {
             body: to_bytes(&body),
             prompt_bytes: spec.prompt.len(),
         }
+    }
+}
+
+impl Backend for OpenAiChat {
+    fn name(&self) -> &'static str {
+        "openai-chat"
+    }
+
+    fn build(&self, spec: &RequestSpec, opts: &RequestOptions) -> HttpRequest {
+        OpenAiChat::request(spec, opts, spec.prompt.as_str())
+    }
+
+    fn build_multimodal(
+        &self,
+        spec: &RequestSpec,
+        images: &[String],
+        opts: &RequestOptions,
+    ) -> Option<HttpRequest> {
+        let mut content = vec![Part::Text { text: &spec.prompt }];
+        content.extend(images.iter().map(|u| Part::ImageUrl {
+            image_url: ImageUrl { url: u },
+        }));
+        Some(OpenAiChat::request(spec, opts, content))
     }
 
     fn parser(&self, opts: &RequestOptions, _req: &HttpRequest) -> Box<dyn StreamParser> {
