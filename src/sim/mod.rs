@@ -322,6 +322,11 @@ impl Drop for SimServer {
 /// stderr and serve until the process ends.
 pub async fn serve(args: &SimArgs, tokenizer: Tokenizer) -> Result<(), SimError> {
     let cfg = args.to_config()?;
+    // One socket per client stream: take as many open files as allowed.
+    if let Err(e) = crate::load::selfwatch::ensure_nofile(cfg.max_batch.max(1024) as u64 * 2 + 256)
+    {
+        eprintln!("servebench sim: warning: {e}");
+    }
     let server = SimServer::start_on(cfg, tokenizer, args.addr()?).await?;
     eprintln!(
         "servebench sim: serving model `{}` at {} (OpenAI: /v1/completions, \
