@@ -67,6 +67,19 @@ pub enum StreamEvent {
 #[error("malformed stream: {0}")]
 pub struct ParseError(pub String);
 
+/// Parse one event's JSON. The bytes must be UTF-8 as a whole (an invalid
+/// byte is malformed even inside a field the type would skip); an error
+/// shows the start of the event.
+pub(crate) fn parse_event<'a, T: serde::Deserialize<'a>>(data: &'a [u8]) -> Result<T, ParseError> {
+    if let Err(e) = std::str::from_utf8(data) {
+        return Err(ParseError(format!("invalid UTF-8 in event: {e}")));
+    }
+    serde_json::from_slice(data).map_err(|e| {
+        let shown = String::from_utf8_lossy(&data[..data.len().min(120)]);
+        ParseError(format!("{e} in event `{shown}`"))
+    })
+}
+
 /// Incremental parser of one response body. Bytes arrive in arbitrary pieces
 /// (an event or a UTF-8 character may be split across reads).
 pub trait StreamParser: Send {

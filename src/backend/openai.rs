@@ -257,11 +257,6 @@ fn handle_event(
     out: &mut Vec<StreamEvent>,
 ) -> Result<(), ParseError> {
     let trimmed = data.trim_ascii();
-    // SSE is UTF-8 text: an invalid byte anywhere is a malformed stream, even
-    // inside a field the parser would otherwise skip.
-    if let Err(e) = std::str::from_utf8(trimmed) {
-        return Err(ParseError(format!("invalid UTF-8 in event: {e}")));
-    }
     if trimmed == b"[DONE]" {
         out.push(StreamEvent::Done);
         return Ok(());
@@ -269,10 +264,7 @@ fn handle_event(
     if trimmed.is_empty() {
         return Ok(());
     }
-    let chunk: Chunk = serde_json::from_slice(trimmed).map_err(|e| {
-        let shown = String::from_utf8_lossy(&trimmed[..trimmed.len().min(120)]);
-        ParseError(format!("{e} in event `{shown}`"))
-    })?;
+    let chunk: Chunk = super::parse_event(trimmed)?;
     if let Some(err) = chunk.error {
         let msg = match &err {
             serde_json::Value::Object(o) => o

@@ -144,18 +144,10 @@ impl TgiParser {
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), ParseError> {
         let data = data.trim_ascii();
-        if let Err(e) = std::str::from_utf8(data) {
-            return Err(ParseError(format!("invalid UTF-8 in event: {e}")));
-        }
         if data.is_empty() || data == b"[DONE]" {
             return Ok(());
         }
-        let ev: Event = serde_json::from_slice(data).map_err(|e| {
-            ParseError(format!(
-                "{e} in event `{}`",
-                String::from_utf8_lossy(&data[..data.len().min(120)])
-            ))
-        })?;
+        let ev: Event = super::parse_event(data)?;
         if let Some(err) = ev.error {
             let msg = err
                 .as_str()

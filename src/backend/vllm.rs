@@ -90,12 +90,7 @@ impl VllmParser {
         if raw.is_empty() {
             return Ok(());
         }
-        let chunk: Chunk = serde_json::from_slice(raw).map_err(|e| {
-            ParseError(format!(
-                "{e} in `{}`",
-                String::from_utf8_lossy(&raw[..raw.len().min(120)])
-            ))
-        })?;
+        let chunk: Chunk = super::parse_event(raw)?;
         let Some(full) = chunk.text.into_iter().next() else {
             return Ok(());
         };
