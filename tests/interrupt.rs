@@ -31,7 +31,7 @@ fn wait_for_records(path: &Path, n: usize) {
     let t0 = Instant::now();
     loop {
         let lines = std::fs::read_to_string(path)
-            .map(|t| t.lines().filter(|l| l.contains("\"point\"")).count())
+            .map(|t| t.lines().filter(|l| l.starts_with("{\"point\"")).count())
             .unwrap_or(0);
         if lines >= n {
             return;
@@ -87,7 +87,10 @@ fn ctrl_c_writes_every_output_and_marks_the_run_interrupted() {
     assert_eq!(s["completed"].as_u64().unwrap() + failed, sent);
     let lines = std::fs::read_to_string(run_dir.join("records.jsonl")).unwrap();
     assert_eq!(
-        lines.lines().filter(|l| l.contains("\"point\"")).count() as u64,
+        lines
+            .lines()
+            .filter(|l| l.starts_with("{\"point\""))
+            .count() as u64,
         sent
     );
     assert!(
@@ -110,7 +113,7 @@ fn sigkill_keeps_records_and_report_rebuilds_them() {
     assert!(!run_dir.join("run.json").exists());
     // A half-written last line, as a crash mid-write would leave.
     let mut text = std::fs::read_to_string(run_dir.join("records.jsonl")).unwrap();
-    let written = text.lines().filter(|l| l.contains("\"point\"")).count() as u64;
+    let written = text.lines().filter(|l| l.starts_with("{\"point\"")).count() as u64;
     text.push_str("{\"point\":\"rate-20\",\"id\":99,\"epo");
     std::fs::write(run_dir.join("records.jsonl"), text).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_servebench"))

@@ -54,9 +54,41 @@ async fn open_loop_follows_its_schedule() {
     );
     // Every record carries its scheduled time.
     let recs = std::fs::read_to_string(&out.paths.records).unwrap();
-    let records: Vec<&str> = recs.lines().filter(|l| l.contains("\"point\"")).collect();
+    let records: Vec<&str> = recs
+        .lines()
+        .filter(|l| l.starts_with("{\"point\""))
+        .collect();
     assert_eq!(records.len(), 400);
     assert!(records.iter().all(|l| l.contains("\"scheduled_s\"")));
+    // The sim sends usage, so the tokenizer's count was made after the load:
+    // absent from the record lines, in one `counted` line, and in run.json.
+    assert!(records
+        .iter()
+        .all(|l| l.contains("\"counted_output_tokens\":null")));
+    let counted: Vec<&str> = recs
+        .lines()
+        .filter(|l| l.starts_with("{\"counted\""))
+        .collect();
+    assert_eq!(counted.len(), 1);
+    let c: serde_json::Value = serde_json::from_str(counted[0]).unwrap();
+    assert_eq!(c["counted"]["tokens"].as_array().unwrap().len(), 400);
+    let recs_of = |run: &servebench::metrics::RunData| -> Vec<(u64, Option<u64>, Option<u64>)> {
+        let mut v: Vec<_> = run.points[0].epochs[0]
+            .iter()
+            .map(|r| (r.id, r.counted_output_tokens, r.usage_output_tokens))
+            .collect();
+        v.sort();
+        v
+    };
+    let measured = recs_of(&out.run);
+    assert!(
+        measured.iter().all(|(_, c, u)| c.is_some() && c == u),
+        "{measured:?}"
+    );
+    assert_eq!(s.output_count_mismatches, 0);
+    // `servebench report` puts the counts back from the records file.
+    let rebuilt = servebench::cli::rebuild_run(&out.paths.records).unwrap();
+    assert_eq!(recs_of(&rebuilt.run), measured);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,4 +1,4 @@
-//! Per-request timeouts: connect, first byte (response headers), idle gap
+//! Per-request timeouts: connect, first byte (headers and first body bytes), idle gap
 //! between body reads, and total. Each exceeded limit must be a failure of
 //! kind `Timeout`, and the run's accounting must count it as one and keep
 //! it out of every latency figure (even when tokens arrived before it).
@@ -256,7 +256,7 @@ async fn a_run_counts_exactly_the_scheduled_stalls_as_timeouts() {
 }
 
 // ---------------------------------------------------------------------------
-// First byte (response headers)
+// First byte (headers and first body bytes)
 // ---------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,6 +315,44 @@ async fn a_server_that_never_answers_is_a_first_byte_timeout() {
     for r in &records {
         assert_timeout(r, "headers");
         assert!(r.done_ms >= 190.0 && r.done_ms < 2_000.0, "{}", r.done_ms);
+    }
+    assert_accounting(&records, 2);
+    task.abort();
+}
+
+/// A server that sends its stream's headers at once and then nothing (a
+/// request waiting in its queue): the wait for the first body bytes falls
+/// under the first-byte limit, not the idle one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_then_silence_is_a_first_byte_timeout_not_an_idle_one() {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = tokio::time::timeout(ms(50), s.read(&mut buf)).await;
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                        transfer-encoding: chunked\r\n\r\n";
+            let _ = s.write_all(head.as_bytes()).await;
+            held.push(s);
+        }
+    });
+    let c = client(
+        &url,
+        "m",
+        false,
+        Timeouts {
+            first_byte: ms(300),
+            idle: ms(5_000),
+            ..lenient()
+        },
+    );
+    let records = run(c, 2, 2, 8).await;
+    for r in &records {
+        assert_timeout(r, "first-byte");
+        assert!(r.done_ms >= 290.0 && r.done_ms < 3_000.0, "{}", r.done_ms);
     }
     assert_accounting(&records, 2);
     task.abort();
@@ -392,8 +430,6 @@ async fn a_unary_request_longer_than_the_total_timeout_is_a_timeout() {
 /// The first-byte limit on the non-streaming path: a server that never
 /// answers must time out after `first_byte`, not after `total`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "Client::execute_unary applies only the total limit (src/load/client.rs, execute_unary): \
-            first_byte and idle are not enforced on the non-streaming path"]
 async fn a_unary_request_without_headers_is_a_first_byte_timeout() {
     let (url, task) = silent_listener().await;
     let c = client(
@@ -417,8 +453,6 @@ async fn a_unary_request_without_headers_is_a_first_byte_timeout() {
 /// The idle limit on the non-streaming path: the simulator's stall pauses a
 /// whole JSON answer after half its body.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "Client::execute_unary applies only the total limit (src/load/client.rs, execute_unary): \
-            first_byte and idle are not enforced on the non-streaming path"]
 async fn a_unary_body_that_stalls_is_an_idle_timeout() {
     let s = sim("time_scale=0.05,stall_rate=1,stall_ms=2000").await;
     let c = client(

@@ -1,7 +1,6 @@
 //! Sending a benchmark's load and collecting its run. Records of measured
 //! requests are appended to `records.jsonl` as they complete.
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,6 +13,7 @@ use crate::load::{
     arrival_offsets, run_open_loop, run_static, PointKey, PointRun, StaticPlan, SweepObserver,
 };
 use crate::metrics::{PointData, PointLabel, Rate, RequestRecord, RunData, RunKind, Slo};
+use crate::report::RecordsWriter;
 use crate::workload::{generate, PromptSynth, RequestSpec};
 
 /// How one benchmark is to be run, all layers resolved.
@@ -33,9 +33,7 @@ pub struct Plan {
 /// Progress bar and records file of one benchmark.
 struct Observer {
     bar: Option<ProgressBar>,
-    point: String,
-    records: Option<std::io::BufWriter<std::fs::File>>,
-    error: Option<std::io::Error>,
+    records: Option<RecordsWriter>,
 }
 
 impl Observer {
@@ -49,22 +47,17 @@ impl Observer {
                 if let Some(d) = p.parent() {
                     std::fs::create_dir_all(d).map_err(io)?;
                 }
-                Some(std::io::BufWriter::new(
-                    std::fs::File::create(p).map_err(io)?,
-                ))
+                Some(RecordsWriter::create(p).map_err(io)?)
             }
             None => None,
         };
-        Ok(Observer {
-            bar: None,
-            point: String::new(),
-            records,
-            error: None,
-        })
+        Ok(Observer { bar: None, records })
     }
 
     fn start(&mut self, label: &PointLabel, requests: usize, quiet: bool) {
-        self.point = label.id();
+        if let Some(w) = self.records.as_mut() {
+            w.start_point(label);
+        }
         if quiet {
             return;
         }
@@ -75,7 +68,7 @@ impl Observer {
                 .expect("valid template")
                 .progress_chars("=> "),
         );
-        bar.set_prefix(self.point.clone());
+        bar.set_prefix(label.id());
         self.bar = Some(bar);
     }
 
@@ -83,26 +76,19 @@ impl Observer {
         if let Some(b) = &self.bar {
             b.inc(1);
         }
-        let (Some(w), false) = (self.records.as_mut(), warmup) else {
-            return;
-        };
-        #[derive(serde::Serialize)]
-        struct Line<'a> {
-            point: &'a str,
-            #[serde(flatten)]
-            record: &'a RequestRecord,
+        if let (Some(w), false) = (self.records.as_mut(), warmup) {
+            w.record(r);
         }
-        let line = Line {
-            point: &self.point,
-            record: r,
-        };
-        let res = serde_json::to_writer(&mut *w, &line)
-            .map_err(std::io::Error::from)
-            .and_then(|_| w.write_all(b"\n"))
-            .and_then(|_| w.flush());
-        if let Err(e) = res {
-            self.error.get_or_insert(e);
+    }
+
+    fn counted(&mut self, epoch: u32, counts: &[(u64, u64)]) {
+        if let Some(w) = self.records.as_mut() {
+            w.counted(epoch, counts);
         }
+    }
+
+    fn take_error(&mut self) -> Option<std::io::Error> {
+        self.records.as_mut().and_then(|w| w.take_error())
     }
 
     fn finish(&mut self) {
@@ -120,6 +106,9 @@ impl SweepObserver for StaticObserver<'_> {
     }
     fn record(&mut self, _: &PointKey, r: &RequestRecord, warmup: bool) {
         self.0.record(r, warmup);
+    }
+    fn counted(&mut self, _: &PointKey, epoch: u32, counts: &[(u64, u64)]) {
+        self.0.counted(epoch, counts);
     }
     fn point_finished(&mut self, _: &PointRun) {
         self.0.finish();
@@ -198,16 +187,18 @@ pub async fn measure(p: &Plan, records: Option<&Path>) -> Result<RunData, BenchE
         Benchmark::Static(_) => RunKind::Static,
         Benchmark::Dynamic(_) => RunKind::Dynamic,
     };
-    let meta = target.meta(kind, &p.id, p.slo);
+    let mut meta = target.meta(kind, &p.id, p.slo);
     let client = target.client.clone();
     let synth = PromptSynth::new(&target.tokenizer)?;
     let result = match &p.bench {
         Benchmark::Static(s) => run_static_sweep(p, s, client, &synth, &mut obs).await,
         Benchmark::Dynamic(d) => run_dynamic_sweep(p, d, client, &target.tokenizer, &mut obs).await,
     };
+    meta.interrupted = crate::load::interrupt::stopping();
+    meta.stopped_early = target.client.guard().tripped();
     target.stop().await;
     let points: Vec<(PointLabel, Vec<Vec<RequestRecord>>)> = result?;
-    if let (Some(e), Some(path)) = (obs.error.take(), records) {
+    if let (Some(e), Some(path)) = (obs.take_error(), records) {
         return Err(BenchError::Write {
             path: path.to_path_buf(),
             source: e,
@@ -280,6 +271,9 @@ async fn run_dynamic_sweep(
         .collect();
     let mut out = Vec::new();
     for (ri, &rate) in d.rates.iter().enumerate() {
+        if client.stopping() {
+            break;
+        }
         let label = PointLabel::Dynamic {
             request_rate: Rate(rate),
             burstiness: d.burstiness,
@@ -303,7 +297,7 @@ async fn run_dynamic_sweep(
             let mut cb = |r: &RequestRecord| obs.record(r, warmup);
             let epoch = if warmup { 0 } else { e };
             let offsets = Arc::new(offsets);
-            let run = run_open_loop(
+            let mut run = run_open_loop(
                 client.clone(),
                 reqs,
                 offsets,
@@ -313,6 +307,8 @@ async fn run_dynamic_sweep(
             )
             .await;
             if !warmup {
+                let counts = client.count_outputs(&mut run);
+                obs.counted(epoch, &counts);
                 epochs.push(run.records);
             }
         }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::CliError;
 use crate::backend::{self, Backend, RequestOptions};
-use crate::load::{Client, Endpoint, EpochRun, Timeouts};
+use crate::load::{Client, Endpoint, EpochRun, FailureLimit, Timeouts};
 use crate::metrics::{unix_now_s, ClientLoad, RunKind, RunMeta, Slo, DEFAULT_PERCENTILES};
 use crate::sim::{SimConfig, SimServer};
 use crate::workload::Tokenizer;
@@ -54,12 +54,25 @@ pub struct EndpointArgs {
     /// Connect timeout, seconds.
     #[arg(long, default_value_t = 10.0, value_name = "S")]
     pub connect_timeout: f64,
-    /// Longest wait for response headers, then between two reads of the body, seconds.
+    /// Longest wait from sending a request to the first bytes of its
+    /// response body (time in the server's queue counts here), seconds.
+    #[arg(long, default_value_t = 600.0, value_name = "S")]
+    pub first_byte_timeout: f64,
+    /// Longest gap between two reads of the response body, seconds.
     #[arg(long, default_value_t = 120.0, value_name = "S")]
     pub idle_timeout: f64,
     /// Longest whole request, seconds.
     #[arg(long, default_value_t = 3600.0, value_name = "S")]
     pub request_timeout: f64,
+    /// Stop the run early when more than this share of the last
+    /// `--failure-window` requests failed (0 < F <= 1; 1 never stops). The
+    /// run keeps what it measured, says why it stopped, and exits with code 5.
+    #[arg(long, default_value_t = 0.5, value_name = "F")]
+    pub max_failure_rate: f64,
+    /// Requests over which `--max-failure-rate` is judged (the most recent
+    /// ones; none is judged before this many finished).
+    #[arg(long, default_value_t = 50, value_name = "N")]
+    pub failure_window: usize,
     /// Skip the check made before any load (one 2-token request must
     /// stream correctly).
     #[arg(long)]
@@ -80,8 +93,11 @@ impl Default for EndpointArgs {
             return_latency: false,
             sim: None,
             connect_timeout: 10.0,
+            first_byte_timeout: 600.0,
             idle_timeout: 120.0,
             request_timeout: 3600.0,
+            max_failure_rate: 0.5,
+            failure_window: 50,
             no_preflight: false,
         }
     }
@@ -128,6 +144,7 @@ impl Target {
             percentiles: DEFAULT_PERCENTILES.to_vec(),
             slo,
             interrupted: false,
+            stopped_early: None,
             notes: self.notes(),
             images: None,
         }
@@ -215,10 +232,22 @@ pub async fn resolve_target(args: &EndpointArgs) -> Result<Target, CliError> {
     let backend: Arc<dyn Backend> = Arc::from(backend::by_name(&args.backend)?);
     let timeouts = Timeouts {
         connect: timeout_flag("--connect-timeout", args.connect_timeout)?,
-        first_byte: timeout_flag("--idle-timeout", args.idle_timeout)?,
+        first_byte: timeout_flag("--first-byte-timeout", args.first_byte_timeout)?,
         idle: timeout_flag("--idle-timeout", args.idle_timeout)?,
         total: timeout_flag("--request-timeout", args.request_timeout)?,
     };
+    if !(args.max_failure_rate > 0.0 && args.max_failure_rate <= 1.0) {
+        return Err(CliError::BadFlag {
+            flag: "--max-failure-rate".into(),
+            reason: format!("{} is not in (0, 1]", args.max_failure_rate),
+        });
+    }
+    if args.failure_window == 0 {
+        return Err(CliError::BadFlag {
+            flag: "--failure-window".into(),
+            reason: "must be at least 1".into(),
+        });
+    }
     if args.num_scheduler_steps == Some(0) {
         return Err(CliError::BadFlag {
             flag: "--num-scheduler-steps".into(),
@@ -307,7 +336,12 @@ pub async fn resolve_target(args: &EndpointArgs) -> Result<Target, CliError> {
         base_url: base_url.clone(),
         api_key,
     };
-    let client = Client::new(&endpoint, backend, opts, tokenizer.clone(), timeouts)?;
+    let limit = FailureLimit {
+        max_rate: args.max_failure_rate,
+        window: args.failure_window,
+    };
+    let client = Client::new(&endpoint, backend, opts, tokenizer.clone(), timeouts)?
+        .with_failure_limit(Some(limit), super::STOP_GRACE);
     let target = Target {
         client: Arc::new(client),
         tokenizer,

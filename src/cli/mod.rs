@@ -174,10 +174,13 @@ pub enum Command {
     Selftest(SelftestArgs),
 }
 
-/// 0 when some request succeeded, 1 when every request failed.
+/// 0 when some request succeeded, 1 when every request failed, 5 when the
+/// run stopped itself on its failure-rate limit, 130 when interrupted.
 fn exit_code_of(run: &crate::metrics::RunData) -> i32 {
     if run.meta.interrupted {
         130
+    } else if run.meta.stopped_early.is_some() {
+        5
     } else if run.points.iter().any(|p| p.summary.completed > 0) {
         0
     } else {

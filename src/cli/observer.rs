@@ -1,43 +1,19 @@
 //! Follows a run: a progress bar per point, and the records file, to which
 //! every measured request is appended (one JSON line) as soon as it completes.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::Serialize;
 
 use crate::load::{PointKey, PointRun, SweepObserver};
 use crate::metrics::{PointLabel, RequestRecord, RunMeta};
-
-/// A record line of `records.jsonl`: the point's id and the record.
-#[derive(Serialize)]
-struct Line<'a> {
-    point: &'a str,
-    #[serde(flatten)]
-    record: &'a RequestRecord,
-}
-
-/// The line that opens a point in `records.jsonl`.
-#[derive(Serialize)]
-struct StartLine<'a> {
-    start_point: StartPoint<'a>,
-}
-
-#[derive(Serialize)]
-struct StartPoint<'a> {
-    id: &'a str,
-    label: &'a PointLabel,
-}
+use crate::report::RecordsWriter;
 
 /// Progress bar and records file of a run.
 pub struct RunObserver {
     bar: Option<ProgressBar>,
     quiet: bool,
-    point: String,
-    records: BufWriter<File>,
-    write_error: Option<std::io::Error>,
+    records: RecordsWriter,
 }
 
 /// The label of a static sweep point.
@@ -61,24 +37,18 @@ impl RunObserver {
         Ok(RunObserver {
             bar: None,
             quiet,
-            point: String::new(),
-            records: BufWriter::new(File::create(path)?),
-            write_error: None,
+            records: RecordsWriter::create(path)?,
         })
     }
 
     /// The first error writing the records file, if any.
     pub fn take_error(&mut self) -> Option<std::io::Error> {
-        self.write_error.take()
+        self.records.take_error()
     }
 
     /// A point starts: `requests` in all (warm-up included).
     pub fn start_point(&mut self, label: &PointLabel, requests: usize) {
-        let id = label.id();
-        self.write_line(&StartLine {
-            start_point: StartPoint { id: &id, label },
-        });
-        self.point = id;
+        self.records.start_point(label);
         if self.quiet {
             return;
         }
@@ -100,23 +70,13 @@ impl RunObserver {
         if warmup {
             return;
         }
-        let point = std::mem::take(&mut self.point);
-        self.write_line(&Line {
-            point: &point,
-            record,
-        });
-        self.point = point;
+        self.records.record(record);
     }
 
-    /// Append one JSON line and flush it, so a crash loses nothing written.
-    fn write_line<T: Serialize>(&mut self, line: &T) {
-        let r = serde_json::to_writer(&mut self.records, line)
-            .map_err(std::io::Error::from)
-            .and_then(|_| self.records.write_all(b"\n"))
-            .and_then(|_| self.records.flush());
-        if let Err(e) = r {
-            self.write_error.get_or_insert(e);
-        }
+    /// After an epoch: the tokenizer's counts of its outputs that were left
+    /// for after the load (see `Client::count_outputs`).
+    pub fn counted(&mut self, epoch: u32, tokens: &[(u64, u64)]) {
+        self.records.counted(epoch, tokens);
     }
 
     /// The point finished.
@@ -134,6 +94,10 @@ impl SweepObserver for RunObserver {
 
     fn record(&mut self, _key: &PointKey, record: &RequestRecord, warmup: bool) {
         self.on_record(record, warmup);
+    }
+
+    fn counted(&mut self, _key: &PointKey, epoch: u32, counts: &[(u64, u64)]) {
+        RunObserver::counted(self, epoch, counts);
     }
 
     fn point_finished(&mut self, _run: &PointRun) {

@@ -43,6 +43,14 @@ struct RecordLine {
     record: RequestRecord,
 }
 
+/// The tokenizer's counts of an epoch's outputs, written after the epoch.
+#[derive(Deserialize)]
+struct CountedLine {
+    point: String,
+    epoch: u32,
+    tokens: Vec<(u64, u64)>,
+}
+
 fn bad_input(path: &Path, reason: impl Into<String>) -> CliError {
     CliError::BadFlag {
         flag: path.display().to_string(),
@@ -69,6 +77,7 @@ pub fn rebuild_run(path: &Path) -> Result<Rebuilt, CliError> {
     let mut warnings = Vec::new();
     let mut labels: Vec<(String, PointLabel)> = Vec::new();
     let mut by_point: BTreeMap<String, BTreeMap<u32, Vec<RequestRecord>>> = BTreeMap::new();
+    let mut counted: Vec<CountedLine> = Vec::new();
     let lines: Vec<&[u8]> = text
         .split(|b| *b == b'\n')
         .filter(|l| !l.trim_ascii().is_empty())
@@ -105,6 +114,17 @@ pub fn rebuild_run(path: &Path) -> Result<Rebuilt, CliError> {
             }
             continue;
         }
+        if let Some(c) = value.get("counted") {
+            match serde_json::from_value::<CountedLine>(c.clone()) {
+                Ok(c) => counted.push(c),
+                Err(e) => warnings.push(format!(
+                    "{}: line {}: bad counts line skipped ({e})",
+                    records.display(),
+                    i + 1
+                )),
+            }
+            continue;
+        }
         match serde_json::from_value::<RecordLine>(value) {
             Ok(r) => by_point
                 .entry(r.point)
@@ -119,18 +139,38 @@ pub fn rebuild_run(path: &Path) -> Result<Rebuilt, CliError> {
             )),
         }
     }
+    for c in counted {
+        let Some(recs) = by_point.get_mut(&c.point).and_then(|e| e.get_mut(&c.epoch)) else {
+            continue;
+        };
+        let n: BTreeMap<u64, u64> = c.tokens.into_iter().collect();
+        for r in recs {
+            if let Some(&t) = n.get(&r.id) {
+                r.counted_output_tokens = Some(t);
+            }
+        }
+    }
     let finished = dir.join("run.json").is_file();
     let meta_path = dir.join("meta.json");
-    let mut meta: RunMeta = match std::fs::read(&meta_path) {
-        Ok(b) => serde_json::from_slice(&b)
-            .map_err(|e| bad_input(&meta_path, format!("not a run's meta.json: {e}")))?,
-        Err(_) => {
-            warnings.push(format!(
-                "{}: missing; metadata unknown",
-                meta_path.display()
-            ));
-            fallback_meta(&dir, &labels)
-        }
+    // A finished run's own metadata is the most complete (how it ended,
+    // its notes); meta.json is what was known at the start.
+    let finished_meta = finished
+        .then(|| crate::baseline::load_run(&dir.join("run.json")).ok())
+        .flatten()
+        .map(|r| r.meta);
+    let mut meta: RunMeta = match finished_meta {
+        Some(m) => m,
+        None => match std::fs::read(&meta_path) {
+            Ok(b) => serde_json::from_slice(&b)
+                .map_err(|e| bad_input(&meta_path, format!("not a run's meta.json: {e}")))?,
+            Err(_) => {
+                warnings.push(format!(
+                    "{}: missing; metadata unknown",
+                    meta_path.display()
+                ));
+                fallback_meta(&dir, &labels)
+            }
+        },
     };
     if !finished {
         meta.interrupted = true;
@@ -183,6 +223,7 @@ fn fallback_meta(dir: &Path, labels: &[(String, PointLabel)]) -> RunMeta {
         percentiles: DEFAULT_PERCENTILES.to_vec(),
         slo: Slo::default(),
         interrupted: false,
+        stopped_early: None,
         notes: Vec::new(),
         images: None,
     }

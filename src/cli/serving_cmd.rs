@@ -257,7 +257,7 @@ pub async fn run_serving_on(
         RunObserver::create(&records, common.quiet, &meta).map_err(|e| write_err(&records, e))?;
     let mut points = Vec::new();
     for (i, (&rate, &count)) in sweep.request_rate.iter().zip(&counts).enumerate() {
-        if crate::load::interrupt::stopping() {
+        if target.client.stopping() {
             break;
         }
         let label = PointLabel::Dynamic {
@@ -286,7 +286,7 @@ pub async fn run_serving_on(
             std::time::Instant::now(),
         );
         let mut cb = |r: &crate::metrics::RequestRecord| observer.on_record(r, false);
-        let run = run_open_loop(
+        let mut run = run_open_loop(
             target.client.clone(),
             Arc::new(reqs),
             Arc::new(offsets),
@@ -295,12 +295,14 @@ pub async fn run_serving_on(
             &mut cb,
         )
         .await;
-        observer.finish_point();
         let load = target.client_load(
             crate::load::selfwatch::process_cpu_s() - cpu0,
             wall0.elapsed().as_secs_f64(),
             std::slice::from_ref(&run),
         );
+        let counts = target.client.count_outputs(&mut run);
+        observer.counted(run.epoch, &counts);
+        observer.finish_point();
         let mut notes = Vec::new();
         points.push(
             PointData::new(label, vec![run.records], &meta.percentiles, &meta.slo)
@@ -312,6 +314,7 @@ pub async fn run_serving_on(
         return Err(write_err(&records, e));
     }
     meta.interrupted = crate::load::interrupt::stopping();
+    meta.stopped_early = target.client.guard().tripped();
     let run = RunData { meta, points };
     let paths = write_outputs(&dir, csv, &run, common.quiet, common.noplot)?;
     Ok(RunOutcome { run, paths })

@@ -304,6 +304,7 @@ pub(super) async fn run_sweep_on(
         .collect();
     meta.notes.extend(notes);
     meta.interrupted = crate::load::interrupt::stopping();
+    meta.stopped_early = target.client.guard().tripped();
     let run = RunData { meta, points };
     let paths = write_outputs(&dir, csv, &run, common.quiet, common.noplot)?;
     Ok(RunOutcome { run, paths })

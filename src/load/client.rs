@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 
+use super::guard::{FailureLimit, RunGuard};
+use super::EpochRun;
 use crate::backend::{Backend, HttpRequest, RequestOptions, StreamEvent};
 use crate::metrics::{Failure, FailureKind, RequestRecord, ServerLatency};
 use crate::workload::{RequestSpec, Tokenizer};
@@ -18,7 +20,8 @@ use crate::workload::{RequestSpec, Tokenizer};
 pub struct Timeouts {
     /// Establishing a connection.
     pub connect: Duration,
-    /// From start to the response headers.
+    /// From start to the first bytes of the response body (the headers
+    /// and, for a stream, its first event: a queued request counts here).
     pub first_byte: Duration,
     /// Longest gap between two reads of the body.
     pub idle: Duration,
@@ -78,6 +81,7 @@ pub struct Client {
     opts: RequestOptions,
     tokenizer: Tokenizer,
     timeouts: Timeouts,
+    guard: Arc<RunGuard>,
 }
 
 /// Where to send load and how to authenticate.
@@ -132,7 +136,27 @@ impl Client {
             opts,
             tokenizer,
             timeouts,
+            guard: Arc::new(RunGuard::new(None, Duration::ZERO)),
         })
+    }
+
+    /// The same client, stopping its run when more than `limit.max_rate` of
+    /// the last `limit.window` requests failed (`None`: never). Requests
+    /// still in flight then get `grace` to finish before they are cancelled.
+    pub fn with_failure_limit(mut self, limit: Option<FailureLimit>, grace: Duration) -> Self {
+        self.guard = Arc::new(RunGuard::new(limit, grace));
+        self
+    }
+
+    /// The run's guard: its failure-rate limit and stop state.
+    pub fn guard(&self) -> &RunGuard {
+        &self.guard
+    }
+
+    /// True once the run must send nothing new: its failure-rate limit
+    /// tripped, or the process was interrupted.
+    pub fn stopping(&self) -> bool {
+        self.guard.stopping()
     }
 
     /// The base URL.
@@ -154,6 +178,7 @@ impl Client {
             opts,
             tokenizer: self.tokenizer.clone(),
             timeouts: self.timeouts,
+            guard: self.guard.clone(),
         }
     }
 
@@ -168,19 +193,21 @@ impl Client {
     pub async fn execute_unary(&self, req: &PreparedRequest) -> UnaryOutcome {
         let url = format!("{}{}", self.base, req.http.path);
         let start = Instant::now();
+        let first_byte = tokio::time::Instant::from_std(start + self.timeouts.first_byte);
         let send = async {
-            let resp = self
-                .http
-                .post(url)
-                .body(req.http.body.clone())
-                .send()
-                .await
-                .map_err(|e| classify(&e))?;
+            let request = self.http.post(url).body(req.http.body.clone()).send();
+            let mut resp = match tokio::time::timeout_at(first_byte, request).await {
+                Err(_) => return Err(fail(FailureKind::Timeout, NO_FIRST_BYTE)),
+                Ok(r) => r.map_err(|e| classify(&e))?,
+            };
             let status = resp.status();
-            let body = resp
-                .bytes()
-                .await
-                .map_err(|e| fail(FailureKind::StreamError, error_chain(&e)))?;
+            let mut body = Vec::new();
+            while let Some(b) = self
+                .next_chunk(&mut resp, !body.is_empty(), first_byte)
+                .await?
+            {
+                body.extend_from_slice(&b);
+            }
             if !status.is_success() {
                 let text: String = String::from_utf8_lossy(&body).chars().take(300).collect();
                 return Err(fail(
@@ -241,13 +268,32 @@ impl Client {
         epoch: u32,
         phase_start: Instant,
     ) -> RequestRecord {
+        let (mut rec, text) = self.execute_deferred(req, epoch, phase_start).await;
+        if let Some(text) = text {
+            rec.counted_output_tokens = Some(self.tokenizer.count(&text) as u64);
+        }
+        rec
+    }
+
+    /// [`Client::execute`] for the load loops: when the server reported its
+    /// own output-token count, the tokenizer's count (recorded beside it as
+    /// a check) is left undone and the generated text returned, to be
+    /// counted by [`Client::count_outputs`] after the epoch, off the
+    /// measured window. Without usage the count is the figure itself and is
+    /// done at once.
+    pub async fn execute_deferred(
+        &self,
+        req: &PreparedRequest,
+        epoch: u32,
+        phase_start: Instant,
+    ) -> (RequestRecord, Option<String>) {
         let mut st = StreamState::default();
         let start = Instant::now();
         let deadline = tokio::time::Instant::from_std(start + self.timeouts.total);
         let timed = tokio::time::timeout_at(deadline, self.stream(req, start, &mut st));
         let outcome = tokio::select! {
             r = timed => Some(r),
-            _ = super::interrupt::cancelled() => None,
+            _ = self.guard.cancelled() => None,
         };
         let done = Instant::now();
         let failure = match outcome {
@@ -255,10 +301,36 @@ impl Client {
             Some(Err(_)) => Some(fail(FailureKind::Timeout, "total request timeout")),
             None => Some(fail(
                 FailureKind::Cancelled,
-                "run interrupted before the request finished",
+                match self.guard.tripped() {
+                    Some(_) => "run stopped by its failure-rate limit before the request finished",
+                    None => "run interrupted before the request finished",
+                },
             )),
         };
-        self.finish_record(req, epoch, phase_start, start, done, st, failure)
+        let out = self.finish_record(req, epoch, phase_start, start, done, st, failure);
+        self.guard.observe(&out.0);
+        out
+    }
+
+    /// Fill in the tokenizer counts that [`Client::execute_deferred`] left
+    /// undone in `run` (in parallel), and return them as `(record id,
+    /// count)` pairs.
+    pub fn count_outputs(&self, run: &mut EpochRun) -> Vec<(u64, u64)> {
+        let pending = std::mem::take(&mut run.uncounted);
+        if pending.is_empty() {
+            return Vec::new();
+        }
+        let texts: Vec<&str> = pending.iter().map(|(_, t)| t.as_str()).collect();
+        let counts = self.tokenizer.count_batch(&texts);
+        pending
+            .iter()
+            .zip(counts)
+            .filter_map(|((i, _), n)| {
+                let rec = run.records.get_mut(*i)?;
+                rec.counted_output_tokens = Some(n as u64);
+                Some((rec.id, n as u64))
+            })
+            .collect()
     }
 
     async fn stream(
@@ -269,8 +341,9 @@ impl Client {
     ) -> Result<(), Failure> {
         let url = format!("{}{}", self.base, req.http.path);
         let send = self.http.post(url).body(req.http.body.clone()).send();
-        let resp = match tokio::time::timeout(self.timeouts.first_byte, send).await {
-            Err(_) => return Err(fail(FailureKind::Timeout, "no response headers in time")),
+        let first_byte = tokio::time::Instant::from_std(start + self.timeouts.first_byte);
+        let resp = match tokio::time::timeout_at(first_byte, send).await {
+            Err(_) => return Err(fail(FailureKind::Timeout, NO_FIRST_BYTE)),
             Ok(Err(e)) => return Err(classify(&e)),
             Ok(Ok(r)) => r,
         };
@@ -290,20 +363,12 @@ impl Client {
         let mut resp = resp;
         let mut parser = self.backend.parser(&self.opts, &req.http);
         let mut events = Vec::with_capacity(8);
+        let mut got_body = false;
         loop {
-            let next = tokio::time::timeout(self.timeouts.idle, resp.chunk()).await;
+            let next = self.next_chunk(&mut resp, got_body, first_byte).await?;
             let now = Instant::now();
-            let bytes = match next {
-                Err(_) => return Err(fail(FailureKind::Timeout, "idle timeout between chunks")),
-                Ok(Err(e)) => {
-                    return Err(fail(
-                        FailureKind::StreamError,
-                        format!("body broke off: {e}"),
-                    ))
-                }
-                Ok(Ok(None)) => break,
-                Ok(Ok(Some(b))) => b,
-            };
+            let Some(bytes) = next else { break };
+            got_body = true;
             let ms = (now - start).as_secs_f64() * 1e3;
             let r = parser.feed(&bytes, &mut st.text, &mut events);
             st.absorb(&mut events, ms);
@@ -328,6 +393,31 @@ impl Client {
         Ok(())
     }
 
+    /// The next piece of `resp`'s body. The first bytes are due by
+    /// `first_byte` (a server may send its headers at once and queue the
+    /// request); after them, no gap may pass the idle limit.
+    async fn next_chunk(
+        &self,
+        resp: &mut reqwest::Response,
+        got_body: bool,
+        first_byte: tokio::time::Instant,
+    ) -> Result<Option<bytes::Bytes>, Failure> {
+        let due = if got_body {
+            tokio::time::Instant::now() + self.timeouts.idle
+        } else {
+            first_byte
+        };
+        match tokio::time::timeout_at(due, resp.chunk()).await {
+            Err(_) if got_body => Err(fail(FailureKind::Timeout, IDLE)),
+            Err(_) => Err(fail(FailureKind::Timeout, NO_FIRST_BYTE)),
+            Ok(Err(e)) => Err(fail(
+                FailureKind::StreamError,
+                format!("body broke off: {}", error_chain(&e)),
+            )),
+            Ok(r) => Ok(r.ok().flatten()),
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn finish_record(
         &self,
@@ -336,11 +426,12 @@ impl Client {
         phase_start: Instant,
         start: Instant,
         done: Instant,
-        st: StreamState,
+        mut st: StreamState,
         mut failure: Option<Failure>,
-    ) -> RequestRecord {
-        let counted = (!st.text.is_empty() || st.chunks.is_empty())
-            .then(|| self.tokenizer.count(&st.text) as u64);
+    ) -> (RequestRecord, Option<String>) {
+        let has_text = !st.text.is_empty() || st.chunks.is_empty();
+        let defer = has_text && st.usage_completion.is_some();
+        let counted = (has_text && !defer).then(|| self.tokenizer.count(&st.text) as u64);
         let output_tokens = st.usage_completion.or(counted).unwrap_or(0);
         let forced = req.force_output_len && self.backend.can_force_length();
         if failure.is_none() && forced && output_tokens < req.max_tokens as u64 {
@@ -355,7 +446,8 @@ impl Client {
                 "no output token in the stream",
             ));
         }
-        RequestRecord {
+        let text = defer.then(|| std::mem::take(&mut st.text));
+        let rec = RequestRecord {
             id: req.id,
             epoch,
             start_s: (start - phase_start).as_secs_f64(),
@@ -372,7 +464,8 @@ impl Client {
             chunks: st.chunks,
             server: st.latency,
             failure,
-        }
+        };
+        (rec, text)
     }
 }
 
@@ -409,6 +502,12 @@ impl StreamState {
         }
     }
 }
+
+/// The message of a request whose first byte did not come in time.
+const NO_FIRST_BYTE: &str =
+    "first-byte timeout: no response (headers and first body bytes) in time";
+/// The message of a body that stalled.
+const IDLE: &str = "idle timeout between chunks";
 
 fn fail(kind: FailureKind, message: impl Into<String>) -> Failure {
     Failure {

@@ -15,6 +15,9 @@ pub struct EpochRun {
     pub epoch: u32,
     /// Every request of the epoch, in completion order.
     pub records: Vec<RequestRecord>,
+    /// Generated texts whose tokenizer count was left for after the epoch
+    /// (index into `records`); [`Client::count_outputs`] does it.
+    pub uncounted: Vec<(usize, String)>,
 }
 
 /// Run `requests` through `concurrency` workers in a closed loop.
@@ -40,23 +43,42 @@ pub async fn run_closed_epoch(
         let tx = tx.clone();
         tokio::spawn(async move {
             loop {
-                if super::interrupt::stopping() {
+                if client.stopping() {
                     break;
                 }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(req) = requests.get(i) else { break };
-                let rec = client.execute(req, epoch, phase_start).await;
-                if tx.send(rec).is_err() {
+                let out = client.execute_deferred(req, epoch, phase_start).await;
+                if tx.send(out).is_err() {
                     break;
                 }
             }
         });
     }
     drop(tx);
-    let mut records = Vec::with_capacity(requests.len());
-    while let Some(rec) = rx.recv().await {
+    collect(epoch, requests.len(), &mut rx, on_record).await
+}
+
+/// Gather the records of an epoch as they complete, calling `on_record` for
+/// each, and keep the texts left to count.
+pub(super) async fn collect(
+    epoch: u32,
+    expected: usize,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<(RequestRecord, Option<String>)>,
+    on_record: &mut (dyn FnMut(&RequestRecord) + Send),
+) -> EpochRun {
+    let mut records = Vec::with_capacity(expected);
+    let mut uncounted = Vec::new();
+    while let Some((rec, text)) = rx.recv().await {
         on_record(&rec);
+        if let Some(text) = text {
+            uncounted.push((records.len(), text));
+        }
         records.push(rec);
     }
-    EpochRun { epoch, records }
+    EpochRun {
+        epoch,
+        records,
+        uncounted,
+    }
 }

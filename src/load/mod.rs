@@ -3,11 +3,13 @@
 
 mod client;
 mod closed;
+mod guard;
 pub mod interrupt;
 pub mod selfwatch;
 
 pub use client::{Client, ClientError, Endpoint, PreparedRequest, Timeouts, UnaryOutcome};
 pub use closed::{run_closed_epoch, EpochRun};
+pub use guard::{FailureLimit, RunGuard};
 mod sweep;
 
 pub use sweep::{

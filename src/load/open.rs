@@ -82,7 +82,7 @@ pub async fn run_open_loop(
     on_record: &mut (dyn FnMut(&RequestRecord) + Send),
 ) -> EpochRun {
     assert_eq!(requests.len(), offsets.len(), "one offset per request");
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<RequestRecord>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(RequestRecord, Option<String>)>();
     let sem = max_concurrency.map(|c| Arc::new(tokio::sync::Semaphore::new(c.max(1))));
     let handle = tokio::runtime::Handle::current();
     // A little head room so the first send is on schedule too.
@@ -95,7 +95,7 @@ pub async fn run_open_loop(
                 let due = phase_start + Duration::from_secs_f64(offsets[i]);
                 // Sleep in slices of at most 50 ms so a stop is seen promptly.
                 loop {
-                    if super::interrupt::stopping() {
+                    if client.stopping() {
                         return;
                     }
                     let now = Instant::now();
@@ -109,7 +109,7 @@ pub async fn run_open_loop(
                         .block_on(s.clone().acquire_owned())
                         .expect("semaphore open")
                 });
-                if super::interrupt::stopping() {
+                if client.stopping() {
                     return;
                 }
                 let client = client.clone();
@@ -117,21 +117,19 @@ pub async fn run_open_loop(
                 let tx = tx.clone();
                 let scheduled = offsets[i];
                 handle.spawn(async move {
-                    let mut rec = client.execute(&requests[i], epoch, phase_start).await;
+                    let (mut rec, text) = client
+                        .execute_deferred(&requests[i], epoch, phase_start)
+                        .await;
                     drop(permit);
                     rec.scheduled_s = Some(scheduled);
-                    let _ = tx.send(rec);
+                    let _ = tx.send((rec, text));
                 });
             }
         })
         .expect("spawn the dispatcher thread");
-    let mut records = Vec::with_capacity(n);
-    while let Some(rec) = rx.recv().await {
-        on_record(&rec);
-        records.push(rec);
-    }
+    let run = super::closed::collect(epoch, n, &mut rx, on_record).await;
     let _ = tokio::task::spawn_blocking(move || dispatcher.join()).await;
-    EpochRun { epoch, records }
+    run
 }
 
 #[cfg(test)]

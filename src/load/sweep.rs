@@ -46,9 +46,10 @@ pub struct PointKey {
 pub struct PointRun {
     pub key: PointKey,
     pub epochs: Vec<EpochRun>,
-    /// CPU time of this process over the measured epochs, s.
+    /// CPU time of this process while the measured epochs sent load, s
+    /// (the counting of outputs after each epoch is left out).
     pub client_cpu_s: f64,
-    /// Wall time over the measured epochs, s.
+    /// Wall time of the measured epochs' load, s.
     pub wall_s: f64,
 }
 
@@ -58,6 +59,9 @@ pub trait SweepObserver: Send {
     fn point_started(&mut self, key: &PointKey, requests: usize);
     /// A request finished (warm-up records have `warmup == true`).
     fn record(&mut self, key: &PointKey, record: &RequestRecord, warmup: bool);
+    /// After a measured epoch: the tokenizer's counts of the outputs that
+    /// were left for after it, as `(record id, count)`.
+    fn counted(&mut self, _key: &PointKey, _epoch: u32, _counts: &[(u64, u64)]) {}
     /// A point finished.
     fn point_finished(&mut self, run: &PointRun);
 }
@@ -137,27 +141,32 @@ pub async fn run_static_with(
                 run_closed_epoch(client.clone(), warm, concurrency, 0, &mut cb).await;
             }
             let mut runs = Vec::with_capacity(epochs.len());
-            let (cpu0, wall0) = (super::selfwatch::process_cpu_s(), std::time::Instant::now());
+            let (mut cpu, mut wall) = (0.0, 0.0);
             for (e, reqs) in epochs.into_iter().enumerate() {
-                if super::interrupt::stopping() {
+                if client.stopping() {
                     break;
                 }
                 let mut cb = |r: &RequestRecord| observer.record(&key, r, false);
-                runs.push(
-                    run_closed_epoch(client.clone(), reqs, concurrency, e as u32, &mut cb).await,
-                );
+                let (cpu0, wall0) = (super::selfwatch::process_cpu_s(), std::time::Instant::now());
+                let mut epoch =
+                    run_closed_epoch(client.clone(), reqs, concurrency, e as u32, &mut cb).await;
+                cpu += super::selfwatch::process_cpu_s() - cpu0;
+                wall += wall0.elapsed().as_secs_f64();
+                let counts = client.count_outputs(&mut epoch);
+                observer.counted(&key, epoch.epoch, &counts);
+                runs.push(epoch);
             }
             let run = PointRun {
                 key,
                 epochs: runs,
-                client_cpu_s: super::selfwatch::process_cpu_s() - cpu0,
-                wall_s: wall0.elapsed().as_secs_f64(),
+                client_cpu_s: cpu,
+                wall_s: wall,
             };
             observer.point_finished(&run);
             if !run.epochs.is_empty() {
                 out.push(run);
             }
-            if super::interrupt::stopping() {
+            if client.stopping() {
                 return Ok(out);
             }
         }

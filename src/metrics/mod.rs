@@ -10,5 +10,6 @@ pub use aggregate::{
 };
 pub use record::{Failure, FailureKind, RequestRecord, ServerLatency};
 pub use run::{
-    unix_now_s, ClientLoad, ImageInfo, PointData, PointLabel, Rate, RunData, RunKind, RunMeta,
+    unix_now_s, ClientLoad, EarlyStop, ImageInfo, PointData, PointLabel, Rate, RunData, RunKind,
+    RunMeta,
 };

@@ -264,11 +264,45 @@ pub struct RunMeta {
     pub slo: Slo,
     /// True when the run was stopped before it finished.
     pub interrupted: bool,
+    /// Set when the run stopped itself because too many requests failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_early: Option<EarlyStop>,
     /// Plain-language remarks (e.g. client-limited, lengths not forced).
     pub notes: Vec<String>,
     /// Multimodal runs: the images of each request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<ImageInfo>,
+}
+
+/// Why a run stopped itself: among its last `window` finished requests,
+/// `failed` failed, more than the limit allows.
+///
+/// ```
+/// let s = servebench::metrics::EarlyStop { failed: 30, window: 50, max_failure_rate: 0.5 };
+/// assert!(s.to_string().contains("30 of the last 50"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStop {
+    /// Failed requests in the window.
+    pub failed: u64,
+    /// Finished requests in the window.
+    pub window: u64,
+    /// The limit that was passed, a fraction.
+    pub max_failure_rate: f64,
+}
+
+impl std::fmt::Display for EarlyStop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "stopped early: {} of the last {} requests failed ({:.1} %), above the \
+             failure-rate limit of {:.1} % (--max-failure-rate)",
+            self.failed,
+            self.window,
+            100.0 * self.failed as f64 / self.window.max(1) as f64,
+            100.0 * self.max_failure_rate
+        )
+    }
 }
 
 /// A whole run.

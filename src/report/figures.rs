@@ -244,6 +244,11 @@ pub(crate) fn warnings(run: &RunData) -> Vec<String> {
                 .into(),
         );
     }
+    if let Some(stop) = &run.meta.stopped_early {
+        w.push(format!(
+            "Stopped: the run {stop}; figures cover what was measured."
+        ));
+    }
     w.extend(run.meta.notes.iter().cloned());
     w
 }

@@ -16,6 +16,7 @@ mod figures;
 mod html;
 mod markdown;
 mod plots;
+mod records;
 mod table;
 
 pub use csv_out::{columns, write_csv, CsvError};
@@ -23,4 +24,5 @@ pub use error::ReportError;
 pub use html::{write_html_report, write_index, HtmlOptions};
 pub use markdown::{markdown_summary, md_escape, write_markdown};
 pub use plots::{cdf_points, MAX_CDF_POINTS};
+pub use records::RecordsWriter;
 pub use table::{fixed_width, run_table};

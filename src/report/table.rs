@@ -87,6 +87,9 @@ pub fn run_table(run: &RunData) -> String {
     if run.meta.interrupted {
         out.push_str("note: INTERRUPTED: the run was stopped before it finished\n");
     }
+    if let Some(stop) = &run.meta.stopped_early {
+        out.push_str(&format!("note: STOPPED: the run {stop}\n"));
+    }
     out
 }
 

@@ -93,6 +93,7 @@ pub fn meta(kind: RunKind, slo: Slo) -> RunMeta {
         percentiles: DEFAULT_PERCENTILES.to_vec(),
         slo,
         interrupted: false,
+        stopped_early: None,
         notes: vec![format!("client-limited at one point {EVIL}")],
         images: None,
     }
