@@ -154,6 +154,15 @@ pub const SIM_KEYS: &[&str] = &[
     "refuse_for_ms",
 ];
 
+/// Longest wait a setting may ask of the simulator, ms (about 31,700
+/// years): a model step with its jitter, a stall, a delay. A longer one
+/// would not fit a `Duration` (or would overflow an `Instant`) and would
+/// panic the server's threads.
+pub(super) const MAX_WAIT_MS: f64 = 1e15;
+
+/// Most decode steps per scheduling step (the scheduler runs them in a loop).
+pub(super) const MAX_SCHEDULER_STEPS: usize = 1024;
+
 pub(super) fn bad(key: &str, value: &str, reason: &str) -> SimError {
     SimError::BadValue {
         key: key.to_string(),
@@ -304,6 +313,30 @@ impl SimConfig {
         if self.model.is_empty() {
             return Err(bad("model", "", "must not be empty"));
         }
+        if self.num_scheduler_steps > MAX_SCHEDULER_STEPS {
+            let v = self.num_scheduler_steps.to_string();
+            return Err(bad("num_scheduler_steps", &v, "expected at most 1024"));
+        }
+        // The longest steps: a prefill of all the KV cache holds, a
+        // scheduling step of a full batch; 8 standard deviations of jitter.
+        let jitter = 1.0 + 8.0 * self.jitter;
+        let steps = [
+            (
+                "prefill step",
+                self.prefill_ms(self.kv_cache_tokens) * jitter,
+            ),
+            (
+                "decode step",
+                self.decode_step_ms(self.max_batch) * self.num_scheduler_steps as f64 * jitter,
+            ),
+        ];
+        for (k, ms) in steps {
+            if ms.is_nan() || ms > MAX_WAIT_MS {
+                let reason = "the longest one (time_scale and jitter included) must be \
+                              at most 1e15 ms; lower the step times, time_scale or jitter";
+                return Err(bad(k, &format!("{ms} ms"), reason));
+            }
+        }
         self.faults.validate()
     }
 
@@ -369,6 +402,30 @@ mod tests {
         assert!(c.apply_kv("time_scale=0").is_err());
         assert!(c.apply_kv("novalue").is_err());
         c.apply_kv("").unwrap();
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn waits_the_server_cannot_sleep_are_refused() {
+        // Found by fuzzing: these validated, then panicked the scheduler
+        // thread converting the step time to a Duration.
+        for kv in [
+            "time_scale=1e300",
+            "prefill_per_token_ms=1e300",
+            "decode_step_ms=1e20",
+            "jitter=1e300",
+            "num_scheduler_steps=1025",
+        ] {
+            let mut c = SimConfig::default();
+            c.apply_kv(kv).unwrap();
+            assert!(c.validate().is_err(), "{kv} validates");
+        }
+        let mut c = SimConfig::default();
+        c.apply_kv("time_scale=1000,jitter=0.5,num_scheduler_steps=1024")
+            .unwrap();
+        c.validate().unwrap();
+        // no_delay: nothing is slept, any time is fine.
+        c.apply_kv("time_scale=1e300,no_delay=true").unwrap();
         c.validate().unwrap();
     }
 

@@ -1,7 +1,7 @@
 //! Fault-injection parameters of [`super::SimConfig`] (keys of
 //! `SERVEBENCH_SIM` and flags of `servebench sim`).
 
-use super::config::{bad, parse_ms};
+use super::config::{bad, parse_ms, MAX_WAIT_MS};
 use super::SimError;
 
 /// Which malformed chunk `malformed_rate` injects.
@@ -170,8 +170,12 @@ impl FaultConfig {
             ("slow_first_byte_ms", self.slow_first_byte_ms),
             ("refuse_for_ms", self.refuse_for_ms),
         ] {
-            if !(x.is_finite() && x >= 0.0) {
-                return Err(bad(k, &x.to_string(), "expected a finite number >= 0"));
+            if !(x.is_finite() && (0.0..=MAX_WAIT_MS).contains(&x)) {
+                return Err(bad(
+                    k,
+                    &x.to_string(),
+                    "expected a number in [0, 1e15] (ms)",
+                ));
             }
         }
         Ok(())
@@ -203,5 +207,18 @@ mod tests {
         f.validate().unwrap();
         f.reset_rate = 0.9;
         assert!(f.validate().is_err());
+    }
+
+    #[test]
+    fn times_too_long_to_sleep_are_refused() {
+        // Found by fuzzing: `stall_ms=1e300` validated, then panicked the
+        // stream converting it to a Duration.
+        for key in ["stall_ms", "slow_first_byte_ms", "refuse_for_ms"] {
+            let mut f = FaultConfig::default();
+            assert!(f.set(key, "1e300").unwrap());
+            assert!(f.validate().is_err(), "{key}");
+            assert!(f.set(key, "1e15").unwrap());
+            f.validate().unwrap();
+        }
     }
 }
