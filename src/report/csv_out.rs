@@ -143,6 +143,17 @@ pub fn columns(kind: RunKind) -> Vec<(String, Getter)> {
             fmt(p.summary.server.as_ref().and_then(get))
         }));
     }
+    // The client's own cost while the point's load ran (empty when not measured).
+    c.push(col("client_cpu_util_pct", |p| {
+        fmt(p.client.as_ref().map(|l| 100.0 * l.utilisation()))
+    }));
+    c.push(col("client_cpu_us_per_chunk", |p| {
+        fmt(p.client.as_ref().and_then(|l| l.cpu_us_per_chunk()))
+    }));
+    c.push(col("client_limited", |p| match &p.client {
+        Some(l) => l.limited.is_some().to_string(),
+        None => String::new(),
+    }));
     c
 }
 

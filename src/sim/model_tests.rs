@@ -65,8 +65,12 @@ fn bursts_and_timing() {
     assert_eq!(t.tokens, 10);
     let prefill = (t.first_token - t.arrived).as_secs_f64() * 1e3;
     assert!(prefill >= cfg.prefill_ms(100) * 0.99, "{prefill}");
-    let decode = (t.last_token - t.first_token).as_secs_f64() * 1e3;
-    assert!(decode >= 9.0 * cfg.decode_step_ms(1) * 0.99, "{decode}");
+    // Steps are chained on absolute deadlines from the arrival: a late
+    // wake-up after the prefill shortens the next step (the schedule
+    // catches up), so the bound holds from the arrival, not between tokens.
+    let total = (t.last_token - t.arrived).as_secs_f64() * 1e3;
+    let model = cfg.prefill_ms(100) + 9.0 * cfg.decode_step_ms(1);
+    assert!(total >= model * 0.99, "{total} vs {model}");
     tx.send(SchedMsg::Shutdown).unwrap();
     h.join().unwrap();
 }
