@@ -293,7 +293,7 @@ async fn run_dynamic_sweep(
             }
             let seed = p.seed ^ ((ri as u64) << 32) ^ u64::from(e);
             let offsets = arrival_offsets(range.len(), rate, d.burstiness, seed)?;
-            let reqs = Arc::new(prepared[range].to_vec());
+            let reqs = prepared[range].to_vec();
             let mut cb = |r: &RequestRecord| obs.record(r, warmup);
             let epoch = if warmup { 0 } else { e };
             let offsets = Arc::new(offsets);

@@ -31,6 +31,75 @@ pub struct SelftestArgs {
     /// after the selftest's own (no_delay=true, or time_scale=0.2).
     #[arg(long, value_name = "KEY=VALUE,...")]
     pub sim_settings: Option<String>,
+    /// Give the simulator the last core and this process the others (Linux,
+    /// 2 cores or more), as when the server runs on a machine of its own;
+    /// without it the two share every core.
+    #[arg(long)]
+    pub pin: bool,
+}
+
+/// The CPUs of a split: the simulator's core and the client's.
+#[derive(Debug, Clone)]
+struct Pinning {
+    sim_cpu: usize,
+    client_cpus: Vec<usize>,
+}
+
+/// Split the CPUs this process may use: the last for the simulator, the
+/// rest for the client; `None` with fewer than 2.
+#[cfg(target_os = "linux")]
+fn split_cpus() -> Option<Pinning> {
+    // SAFETY: sched_getaffinity fills a zeroed set of the size given.
+    let set = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) != 0 {
+            return None;
+        }
+        set
+    };
+    let mut cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+        .collect();
+    let sim_cpu = cpus.pop()?;
+    (!cpus.is_empty()).then_some(Pinning {
+        sim_cpu,
+        client_cpus: cpus,
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn split_cpus() -> Option<Pinning> {
+    None
+}
+
+#[cfg(target_os = "linux")]
+fn cpu_set(cpus: impl Iterator<Item = usize>) -> libc::cpu_set_t {
+    // SAFETY: cpu_set_t is plain bits; CPU_ZERO/CPU_SET only write into it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_ZERO(&mut set);
+        for c in cpus {
+            libc::CPU_SET(c, &mut set);
+        }
+        set
+    }
+}
+
+/// Pin every thread of this process to the client's CPUs (threads made
+/// later inherit it).
+#[cfg(target_os = "linux")]
+fn pin_self(p: &Pinning) -> std::io::Result<()> {
+    let set = cpu_set(p.client_cpus.iter().copied());
+    for task in std::fs::read_dir("/proc/self/task")? {
+        let Some(tid) = task?.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        // SAFETY: a valid set of the right size for a thread of ours.
+        if unsafe { libc::sched_setaffinity(tid, std::mem::size_of_val(&set), &set) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// One line of the table: what was checked, the target, the figure, and
@@ -62,7 +131,7 @@ struct SimChild {
 impl SimChild {
     /// Start `servebench sim` on a free port with `settings` and wait until
     /// it accepts connections.
-    async fn start(settings: &str) -> Result<SimChild, CliError> {
+    async fn start(settings: &str, pin: Option<Pinning>) -> Result<SimChild, CliError> {
         let err = |reason: String| CliError::Preflight {
             url: "servebench sim (child process)".into(),
             reason,
@@ -82,8 +151,14 @@ impl SimChild {
         #[cfg(target_os = "linux")]
         unsafe {
             use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| {
+            let set = pin.map(|p| cpu_set(std::iter::once(p.sim_cpu)));
+            cmd.pre_exec(move || {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if let Some(set) = set {
+                    if libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
                 Ok(())
             });
         }
@@ -223,10 +298,25 @@ pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliE
         flag: "selftest".into(),
         reason: e.to_string(),
     })?;
+    let pin = if a.pin { split_cpus() } else { None };
+    if a.pin && pin.is_none() {
+        note("--pin needs Linux and 2 cores or more; running unpinned");
+    }
+    #[cfg(target_os = "linux")]
+    if let Some(p) = &pin {
+        pin_self(p).map_err(|e| CliError::BadFlag {
+            flag: "--pin".into(),
+            reason: format!("cannot set this process's CPU affinity: {e}"),
+        })?;
+        note(&format!(
+            "pinned: simulator on CPU {}, this process on CPUs {:?}",
+            p.sim_cpu, p.client_cpus
+        ));
+    }
     let mut rows = Vec::new();
 
     // a. client CPU per chunk and c. the open-loop schedule: no-delay sim.
-    let sim = SimChild::start(&settings("no_delay=true")).await?;
+    let sim = SimChild::start(&settings("no_delay=true"), pin.clone()).await?;
     let t = target_for(&sim).await?;
     let synth = PromptSynth::new(&t.tokenizer)?;
     let (out_tok, cases): (usize, &[(usize, usize)]) = if q {
@@ -265,7 +355,7 @@ pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliE
         let sched = (n - 1) as f64 / (offsets[n - 1] - offsets[0]);
         let run = run_open_loop(
             t.client.clone(),
-            reqs,
+            Arc::unwrap_or_clone(reqs),
             Arc::new(offsets),
             None,
             0,
@@ -316,7 +406,7 @@ pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliE
     drop(sim);
 
     // b. timing accuracy: client TTFT minus the server's own, normal sim.
-    let sim = SimChild::start(&settings("time_scale=0.2")).await?;
+    let sim = SimChild::start(&settings("time_scale=0.2"), pin.clone()).await?;
     let t = target_for(&sim).await?;
     let cases: &[(usize, usize)] = if q {
         &[(100, 200), (1000, 1000)]
@@ -377,18 +467,18 @@ pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliE
     drop(t);
     drop(sim);
     rows.extend(open_row);
-    print_table(&rows);
+    print_table(&rows, pin.as_ref());
     Ok(rows)
 }
 
-fn print_table(rows: &[SelftestRow]) {
+fn print_table(rows: &[SelftestRow], pin: Option<&Pinning>) {
     let build = if cfg!(debug_assertions) {
         "DEBUG build: figures not representative"
     } else {
         "release build"
     };
     println!(
-        "servebench selftest: {} cores, {build}; simulator in a separate process",
+        "servebench selftest: {} client cores, {build}; simulator in a separate process",
         cores()
     );
     let w = rows.iter().map(|r| r.check.len()).max().unwrap_or(10);
@@ -407,8 +497,14 @@ fn print_table(rows: &[SelftestRow]) {
             r.check, r.target, r.measured
         );
     }
-    println!(
-        "(ttft_server_ms is rounded to 0.01 ms; the client and the simulator share the {} cores)",
-        cores()
-    );
+    match pin {
+        Some(p) => println!(
+            "(ttft_server_ms is rounded to 0.01 ms; the simulator ran on CPU {}, the client on CPUs {:?})",
+            p.sim_cpu, p.client_cpus
+        ),
+        None => println!(
+            "(ttft_server_ms is rounded to 0.01 ms; the client and the simulator share the {} cores)",
+            cores()
+        ),
+    }
 }

@@ -288,7 +288,7 @@ pub async fn run_serving_on(
         let mut cb = |r: &crate::metrics::RequestRecord| observer.on_record(r, false);
         let mut run = run_open_loop(
             target.client.clone(),
-            Arc::new(reqs),
+            reqs,
             Arc::new(offsets),
             sweep.max_concurrency,
             0,

@@ -75,7 +75,7 @@ pub fn arrival_offsets(
 /// `on_record` as they complete.
 pub async fn run_open_loop(
     client: Arc<Client>,
-    requests: Arc<Vec<PreparedRequest>>,
+    requests: Vec<PreparedRequest>,
     offsets: Arc<Vec<f64>>,
     max_concurrency: Option<usize>,
     epoch: u32,
@@ -91,7 +91,9 @@ pub async fn run_open_loop(
     let dispatcher = std::thread::Builder::new()
         .name("servebench-dispatch".into())
         .spawn(move || {
-            for i in 0..n {
+            // Each request moves into its task and is freed once sent, so
+            // a long run's memory goes to records, not to spent requests.
+            for (i, req) in requests.into_iter().enumerate() {
                 let due = phase_start + Duration::from_secs_f64(offsets[i]);
                 // Sleep in slices of at most 50 ms so a stop is seen promptly.
                 loop {
@@ -113,13 +115,11 @@ pub async fn run_open_loop(
                     return;
                 }
                 let client = client.clone();
-                let requests = requests.clone();
                 let tx = tx.clone();
                 let scheduled = offsets[i];
                 handle.spawn(async move {
-                    let (mut rec, text) = client
-                        .execute_deferred(&requests[i], epoch, phase_start)
-                        .await;
+                    let (mut rec, text) = client.execute_deferred(&req, epoch, phase_start).await;
+                    drop(req);
                     drop(permit);
                     rec.scheduled_s = Some(scheduled);
                     let _ = tx.send((rec, text));
