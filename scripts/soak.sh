@@ -42,10 +42,14 @@ s = run["points"][0]["summary"]
 print(f"  sent {s['sent']}, completed {s['completed']}, failed {s['failed']}, "
       f"achieved send rate {s.get('achieved_send_rate'):.1f} req/s")
 warm = next((r for r in rows if int(r["t_s"]) >= 60), rows[0])
-end = rows[-1]
+# The load phase: samples before the last request completed (after it, the
+# run's outputs are written: run.json, CSV, HTML).
+load = [r for r in rows if int(r["records"]) < int(rows[-1]["records"])] or rows
+end = load[-1]
+print(f"  peak RSS while writing the outputs: {max(float(r['client_rss_mib']) for r in rows):.1f} MiB")
 a, b = float(warm["client_rss_mib"]), float(end["client_rss_mib"])
 ra, rb = int(warm["records"]), int(end["records"])
 per = (b - a) * 2**20 / max(rb - ra, 1)
-print(f"  RSS after warm-up (t={warm['t_s']} s) {a:.1f} MiB -> end {b:.1f} MiB: {100 * (b / a - 1):+.1f} %")
+print(f"  RSS after warm-up (t={warm['t_s']} s) {a:.1f} MiB -> end of load (t={end['t_s']} s) {b:.1f} MiB: {100 * (b / a - 1):+.1f} %")
 print(f"  growth per record kept in memory: {per:.0f} bytes ({rb - ra} records)")
 PY

@@ -180,6 +180,10 @@ async fn models_health_and_errors() {
     assert_eq!(r.status(), 400);
     let r = post(&c, &s, "/v1/chat/completions", json!({"messages": []})).await;
     assert_eq!(r.status(), 400);
+    // A max_tokens that would wrap prompt + output is refused, not streamed.
+    let huge = json!({"prompt": "a b", "max_tokens": u64::MAX});
+    let r = post(&c, &s, "/v1/completions", huge).await;
+    assert_eq!(r.status(), 400);
     let long = json!({"prompt": prompt(900, 1), "max_tokens": 200});
     let r = post(&c, &s, "/v1/completions", long).await;
     assert_eq!(r.status(), 400);

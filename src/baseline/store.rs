@@ -200,7 +200,14 @@ pub fn load_run(path: &Path) -> Result<RunData, BaselineError> {
         .get_mut("run")
         .map(serde_json::Value::take)
         .ok_or_else(|| corrupt("no `run` field".into()))?;
-    serde_json::from_value(run).map_err(|e| corrupt(format!("bad run: {e}")))
+    let run: RunData = serde_json::from_value(run).map_err(|e| corrupt(format!("bad run: {e}")))?;
+    for p in &run.points {
+        for r in p.epochs.iter().flatten() {
+            r.check()
+                .map_err(|e| corrupt(format!("point {}: {e}", p.label.id())))?;
+        }
+    }
+    Ok(run)
 }
 
 /// Save a comparison as `comparison.json` in `dir`.

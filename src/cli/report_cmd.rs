@@ -125,7 +125,10 @@ pub fn rebuild_run(path: &Path) -> Result<Rebuilt, CliError> {
             }
             continue;
         }
-        match serde_json::from_value::<RecordLine>(value) {
+        match serde_json::from_value::<RecordLine>(value)
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.record.check().map(|_| r))
+        {
             Ok(r) => by_point
                 .entry(r.point)
                 .or_default()

@@ -115,7 +115,24 @@ pub struct RequestRecord {
     pub failure: Option<Failure>,
 }
 
+/// The most tokens one chunk may claim in a record read from a file: far
+/// above any real burst (`num-scheduler-steps`), low enough that per-token
+/// figures of a crafted file cannot take unbounded memory.
+pub const MAX_CHUNK_TOKENS: u32 = 1 << 20;
+
 impl RequestRecord {
+    /// Check a record read from a file: every chunk claims at most
+    /// [`MAX_CHUNK_TOKENS`] tokens.
+    pub fn check(&self) -> Result<(), String> {
+        match self.chunks.iter().find(|c| c.1 > MAX_CHUNK_TOKENS) {
+            Some(c) => Err(format!(
+                "request {} of epoch {} has a chunk of {} tokens (at most {MAX_CHUNK_TOKENS})",
+                self.id, self.epoch, c.1
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// True when the request completed without failure.
     pub fn ok(&self) -> bool {
         self.failure.is_none()

@@ -218,23 +218,24 @@ pub(crate) fn check_lengths(
         ));
     }
     let limit = st.cfg.max_model_len;
-    if p + max_tokens > limit {
+    // Saturating: a huge max_tokens must not wrap past both checks.
+    let total = p.saturating_add(max_tokens);
+    if total > limit {
         return Err(ApiError::bad(
             format!(
                 "This model's maximum context length is {limit} tokens. However, you requested \
                  {} tokens ({p} in the prompt, {max_tokens} in the completion). Please reduce \
                  the length of the prompt or completion.",
-                p + max_tokens
+                total
             ),
             Some(param),
         ));
     }
-    if p + max_tokens > st.cfg.kv_cache_tokens {
+    if total > st.cfg.kv_cache_tokens {
         return Err(ApiError::bad(
             format!(
                 "the request needs {} KV-cache tokens; the simulated cache holds {}",
-                p + max_tokens,
-                st.cfg.kv_cache_tokens
+                total, st.cfg.kv_cache_tokens
             ),
             Some(param),
         ));
