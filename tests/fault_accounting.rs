@@ -3,56 +3,20 @@
 
 use std::collections::BTreeMap;
 
-use servebench::cli::{run_static_cmd, CommonArgs, EndpointArgs, StaticArgs, StaticSweepArgs};
-use servebench::sim::{planned_fault, FaultKind, SimConfig};
-
-/// The client's category for each simulated fault (`None`: a success).
-fn category(f: &FaultKind) -> Option<&'static str> {
-    match f {
-        FaultKind::Error { .. } => Some("http_status"),
-        FaultKind::Reset => Some("connect"),
-        FaultKind::MidstreamReset { .. } | FaultKind::NoDone | FaultKind::ErrorEvent { .. } => {
-            Some("stream_error")
-        }
-        FaultKind::Malformed { .. } => Some("malformed_stream"),
-        FaultKind::Stall { .. } => None,
-    }
+mod common {
+    pub mod faults;
 }
+use common::faults::{category, expected_failures, run_static_point, sim_endpoint};
 
+/// One point of `requests` at `concurrency` against the simulator with
+/// `sim`: its summary, and the failures the seeded schedule implies.
 async fn run(
     sim: &str,
     requests: usize,
     concurrency: usize,
 ) -> (servebench::metrics::PointSummary, BTreeMap<String, usize>) {
-    let dir = tempfile::tempdir().unwrap();
-    let a = StaticArgs {
-        endpoint: EndpointArgs {
-            sim: Some(sim.to_string()),
-            no_preflight: true,
-            ..EndpointArgs::default()
-        },
-        sweep: StaticSweepArgs {
-            epochs: 1,
-            parallel_num: vec![concurrency],
-            prompt_tokens: vec![32],
-            output_tokens: vec![8],
-            warmup: Some(0),
-            requests_per_worker: requests / concurrency,
-            ..StaticSweepArgs::default()
-        },
-        benchmark_csv: None,
-        common: CommonArgs::in_dir(dir.path()),
-    };
-    let out = run_static_cmd(&a).await.unwrap();
-    let mut cfg = SimConfig::default();
-    cfg.apply_kv(sim).unwrap();
-    let mut expected: BTreeMap<String, usize> = BTreeMap::new();
-    for i in 0..requests as u64 {
-        if let Some(c) = planned_fault(&cfg, i).as_ref().and_then(category) {
-            *expected.entry(c.to_string()).or_default() += 1;
-        }
-    }
-    (out.run.points[0].summary.clone(), expected)
+    let point = run_static_point(sim_endpoint(sim), requests, concurrency).await;
+    (point.summary, expected_failures(sim, requests, category))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
