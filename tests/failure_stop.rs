@@ -67,6 +67,15 @@ fn a_mostly_failing_server_stops_the_run_early_with_a_verdict() {
     assert!(md.contains("Stopped: the run stopped early"), "{md}");
     let html = std::fs::read_to_string(tmp.path().join("static/new/report/index.html")).unwrap();
     assert!(html.contains("failure-rate limit"));
+    // Rebuilt from its records, the run keeps its verdict and its counts.
+    let rebuilt = servebench::cli::rebuild_run(&tmp.path().join("static/new")).unwrap();
+    let stop = rebuilt.run.meta.stopped_early.expect("verdict kept");
+    assert!(stop.failed > 10 && stop.window == 20, "{stop}");
+    let total: (usize, usize) = rebuilt.run.points.iter().fold((0, 0), |t, p| {
+        (t.0 + p.summary.sent, t.1 + p.summary.failed)
+    });
+    assert_eq!(total.0 as u64, sent);
+    assert_eq!(total.1 as u64, failed);
 }
 
 #[test]
