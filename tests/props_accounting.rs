@@ -9,12 +9,12 @@
 
 mod common {
     pub mod faults;
+    pub mod props;
 }
 
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed};
 use servebench::metrics::{
     failure_counts, summarize, Failure, FailureKind, PointSummary, RequestRecord, Slo,
 };
@@ -22,15 +22,8 @@ use servebench::sim::{FaultKind, SimConfig};
 use servebench::stats::Summary;
 
 use common::faults;
-
-fn config(cases: u32, seed: u64) -> Config {
-    Config {
-        cases,
-        rng_seed: RngSeed::Fixed(seed),
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
+use common::props::config;
+use proptest::test_runner::Config;
 
 // ---------------------------------------------------------------------------
 // (a) summarize on random records

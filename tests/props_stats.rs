@@ -7,22 +7,15 @@
 //! seed per block (the same cases every run); bootstrap seeds are part of
 //! the inputs.
 
+mod common {
+    pub mod props;
+}
+
+use common::props::config;
 use proptest::prelude::*;
-use proptest::test_runner::{Config, RngSeed};
 use servebench::stats::{
     bootstrap_ci, percentile, BootstrapConfig, EpochStatistic, Epochs, Estimate, Summary,
 };
-
-/// `cases` cases from a fixed seed: every run draws the same inputs (no
-/// failure files written: a failing case reproduces from the seed).
-fn config(cases: u32, seed: u64) -> Config {
-    Config {
-        cases,
-        rng_seed: RngSeed::Fixed(seed),
-        failure_persistence: None,
-        ..Config::default()
-    }
-}
 
 // ---------------------------------------------------------------------------
 // References
