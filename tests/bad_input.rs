@@ -287,6 +287,14 @@ const CASES: &[Case] = &[
         needles: &["{tmp}/no-such-run"],
     },
     Case {
+        input: "`report` on a file that is not a records file",
+        args: &["report", "{tmp}/notes.jsonl"],
+        env: &[],
+        files: &[("notes.jsonl", "{\"note\": \"keep me\"}\n")],
+        code: 2,
+        needles: &["{tmp}/notes.jsonl", "not a servebench records file"],
+    },
+    Case {
         input: "`compare` with a missing baseline file",
         args: &["compare", "{tmp}/missing/run.json", "{tmp}/new/run.json", "--report-dir", "{tmp}"],
         env: &[],
@@ -419,6 +427,18 @@ fn check(case: &Case) -> Result<String, String> {
         .collect();
     if !sent.is_empty() {
         problems.push(format!("records written: {sent:?}"));
+    }
+    if args[0] == "report" {
+        let written: Vec<_> = files_under(tmp.path())
+            .into_iter()
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|e| e == "csv" || e == "md" || e == "json")
+            })
+            .collect();
+        if !written.is_empty() {
+            problems.push(format!("report wrote files anyway: {written:?}"));
+        }
     }
     if args[0] == "gen-dataset" && tmp.path().join("gen.json").exists() {
         problems.push("gen-dataset wrote its file anyway".into());

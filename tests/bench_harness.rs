@@ -308,6 +308,7 @@ fn save_baseline_then_compare_round_trip() {
         new: reports.new_dir("static/a").display().to_string(),
         report_dir: Some(dir.path().to_path_buf()),
         gate: true,
+        gate_allow_inconclusive: false,
         gate_metrics: None,
         noise_threshold: None,
         confidence_level: None,

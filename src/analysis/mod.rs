@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::metrics::{PointData, PointLabel, RequestRecord, RunData};
 use crate::stats::{
-    apply_holm, compare, CompareConfig, Comparison, Direction, EpochStatistic, Epochs, Verdict,
+    apply_holm_scaled, compare, CompareConfig, Comparison, Direction, EpochStatistic, Epochs,
+    Verdict,
 };
 
 /// The metrics a comparison can judge.
@@ -169,6 +170,9 @@ pub struct RunComparison {
     pub metrics: Vec<MetricComparison>,
     /// Points of the new run that the baseline lacks (not compared).
     pub unmatched_points: Vec<String>,
+    /// Points of the baseline that the new run lacks (not compared).
+    #[serde(default)]
+    pub missing_points: Vec<String>,
 }
 
 impl RunComparison {
@@ -183,6 +187,132 @@ impl RunComparison {
     pub fn gate_fails(&self) -> bool {
         self.regressions().next().is_some()
     }
+
+    /// What the gate could not judge in this comparison, one reason a line:
+    /// nothing in common, points on one side only, gated metrics that are
+    /// inconclusive.
+    pub fn undecided(&self) -> Vec<String> {
+        let mut why = Vec::new();
+        if self.metrics.is_empty() {
+            why.push(format!(
+                "nothing compared: the run and baseline `{}` share no benchmark point",
+                self.baseline
+            ));
+        }
+        for p in &self.unmatched_points {
+            why.push(format!(
+                "point {p} has no counterpart in baseline `{}`",
+                self.baseline
+            ));
+        }
+        for p in &self.missing_points {
+            why.push(format!(
+                "baseline `{}` has point {p}, which this run lacks",
+                self.baseline
+            ));
+        }
+        for m in self
+            .metrics
+            .iter()
+            .filter(|m| m.gated && m.comparison.verdict == Verdict::Inconclusive)
+        {
+            why.push(format!(
+                "{} {}: {}",
+                m.point,
+                m.metric.name(),
+                m.comparison.explain()
+            ));
+        }
+        why
+    }
+
+    /// Gated metrics judged (the size of this comparison's family).
+    pub fn gated_count(&self) -> usize {
+        self.metrics.iter().filter(|m| m.gated).count()
+    }
+}
+
+/// Exit code of a gate that found a significant regression.
+pub const GATE_FAILED: i32 = 1;
+/// Exit code of a gate that could not judge everything it was asked to
+/// (and found no regression): never a pass.
+pub const GATE_INCONCLUSIVE: i32 = 6;
+
+/// What a gate concludes over every comparison it judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GateVerdict {
+    /// Every gated metric was judged, and none regressed.
+    Passed { judged: usize },
+    /// At least one gated metric regressed significantly beyond its
+    /// threshold.
+    Failed { regressions: usize },
+    /// Nothing regressed, but something was not judged (the reasons).
+    Inconclusive { reasons: Vec<String> },
+}
+
+impl GateVerdict {
+    /// Judge `comparisons` (one per benchmark; `None` for a benchmark with no
+    /// baseline, named by its id). With `allow_inconclusive`, what could not
+    /// be judged passes.
+    pub fn of<'a>(
+        comparisons: impl IntoIterator<Item = (&'a str, Option<&'a RunComparison>)>,
+        allow_inconclusive: bool,
+    ) -> GateVerdict {
+        let (mut regressions, mut judged, mut reasons) = (0, 0, Vec::new());
+        let mut any = false;
+        for (id, c) in comparisons {
+            any = true;
+            let Some(c) = c else {
+                reasons.push(format!("{id}: no baseline to compare with"));
+                continue;
+            };
+            regressions += c.regressions().count();
+            judged += c.gated_count();
+            let prefix = if id.is_empty() {
+                String::new()
+            } else {
+                format!("{id}: ")
+            };
+            reasons.extend(c.undecided().into_iter().map(|r| format!("{prefix}{r}")));
+        }
+        if !any {
+            reasons.push("nothing compared: no benchmark ran".into());
+        }
+        if regressions > 0 {
+            GateVerdict::Failed { regressions }
+        } else if !reasons.is_empty() && !allow_inconclusive {
+            GateVerdict::Inconclusive { reasons }
+        } else {
+            GateVerdict::Passed { judged }
+        }
+    }
+
+    /// The process exit code: 0, [`GATE_FAILED`] or [`GATE_INCONCLUSIVE`].
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            GateVerdict::Passed { .. } => 0,
+            GateVerdict::Failed { .. } => GATE_FAILED,
+            GateVerdict::Inconclusive { .. } => GATE_INCONCLUSIVE,
+        }
+    }
+
+    /// One line for the terminal: `gate: passed`, `gate: FAILED ...`,
+    /// `gate: INCONCLUSIVE ...`.
+    pub fn line(&self) -> String {
+        match self {
+            GateVerdict::Passed { judged } => {
+                format!("gate: passed ({judged} gated metric(s) judged)")
+            }
+            GateVerdict::Failed { regressions } => {
+                format!("gate: FAILED, {regressions} gated regression(s)")
+            }
+            GateVerdict::Inconclusive { reasons } => format!(
+                "gate: INCONCLUSIVE, {} thing(s) not judged (first: {})",
+                reasons.len(),
+                reasons.first().map(String::as_str).unwrap_or("")
+            ),
+        }
+    }
 }
 
 /// Compare `new` with `base`, point by point (matched by point id), on every
@@ -193,6 +323,25 @@ pub fn compare_runs(
     baseline: &str,
     gated: &[MetricId],
     cfg: &CompareConfig,
+) -> RunComparison {
+    compare_runs_in_family(base, new, baseline, gated, cfg, 0)
+}
+
+/// [`compare_runs`] as one part of a larger family of `family_size` gated
+/// hypotheses (e.g. every gated metric of every benchmark of a `cargo bench
+/// -- --gate` run, counted from the plans before any load): Holm within
+/// this comparison, its adjusted p-values scaled by `family_size / m` (m its
+/// own gated metrics), which is Bonferroni across the parts. The whole
+/// family's false-alarm rate is then at most the significance level, and
+/// each part is judged as soon as it is measured. A `family_size` of at most
+/// m is this comparison alone.
+pub fn compare_runs_in_family(
+    base: &RunData,
+    new: &RunData,
+    baseline: &str,
+    gated: &[MetricId],
+    cfg: &CompareConfig,
+    family_size: usize,
 ) -> RunComparison {
     let mut metrics = Vec::new();
     let mut unmatched = Vec::new();
@@ -213,17 +362,27 @@ pub fn compare_runs(
             });
         }
     }
-    apply_holm(
+    let missing = base
+        .points
+        .iter()
+        .map(|p| p.label.id())
+        .filter(|id| !new.points.iter().any(|n| n.label.id() == *id))
+        .collect();
+    let m = metrics.iter().filter(|m| m.gated).count();
+    let scale = (family_size as f64 / m.max(1) as f64).max(1.0);
+    apply_holm_scaled(
         metrics
             .iter_mut()
             .filter(|m| m.gated)
             .map(|m| &mut m.comparison),
         cfg.significance,
+        scale,
     );
     RunComparison {
         baseline: baseline.to_string(),
         config: *cfg,
         metrics,
         unmatched_points: unmatched,
+        missing_points: missing,
     }
 }

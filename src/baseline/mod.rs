@@ -20,7 +20,8 @@ mod store;
 
 pub use id::{check_baseline_name, sanitize_id, RESERVED_NAMES};
 pub use store::{
-    load_run, save_comparison, save_run, ReportDir, RunFile, FORMAT, REPORT_DIR_ENV, VERSION,
+    load_run, save_comparison, save_run, ReportDir, RunFile, DEFAULT_REPORT_DIR, FORMAT,
+    REPORT_DIR_ENV, VERSION,
 };
 
 use std::path::PathBuf;

@@ -89,6 +89,8 @@ pub struct BenchArgs {
     pub color: ColorChoice,
     /// Exit non-zero when a gated metric regressed.
     pub gate: bool,
+    /// Under `--gate`, let what could not be judged pass (exit 0).
+    pub gate_allow_inconclusive: bool,
     pub gate_metrics: Option<Vec<MetricId>>,
     pub epochs: Option<u32>,
     pub warmup: Option<usize>,
@@ -108,7 +110,9 @@ Baselines:
   --baseline-lenient NAME  compare with baseline NAME where it exists
   --load-baseline NAME     send no load: analyse saved run NAME (vs --baseline)
   --discard-baseline       save nothing
-  --gate                   exit 1 when a gated metric regressed; write gate-summary.md
+  --gate                   exit 1 when a gated metric regressed, 6 when something
+                           gated could not be judged; write gate-summary.md
+  --gate-allow-inconclusive  under --gate, let what could not be judged pass
   --gate-metrics LIST      gated metrics, e.g. ttft_p50,tpot_p50 (default: medians
                            and throughputs)
 Statistics:
@@ -264,6 +268,7 @@ impl BenchArgs {
                     }
                 }
                 "--gate" => a.gate = true,
+                "--gate-allow-inconclusive" => a.gate_allow_inconclusive = true,
                 "--gate-metrics" => a.gate_metrics = Some(metrics(f, &value(&mut i)?)?),
                 "--epochs" => a.epochs = Some(count(f, &value(&mut i)?, 1u32)?),
                 "--warmup" => a.warmup = Some(count(f, &value(&mut i)?, 0usize)?),

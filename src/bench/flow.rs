@@ -8,7 +8,7 @@ use super::execute::{measure, Plan};
 use super::harness::{BenchOutcome, Harness};
 use super::sweep::Benchmark;
 use super::BenchError;
-use crate::analysis::{compare_runs, RunComparison};
+use crate::analysis::{compare_runs_in_family, RunComparison};
 use crate::baseline::{load_run, save_comparison, save_run, BaselineError, ReportDir, NEW_RUN};
 use crate::metrics::RunData;
 
@@ -146,8 +146,24 @@ fn pick_baseline(
     load(NEW_RUN, "previous run")
 }
 
-/// Measure (or load) one benchmark, compare it, save it.
-pub(crate) async fn run_one(args: &BenchArgs, reports: &ReportDir, plan: &Plan) -> BenchOutcome {
+/// Gated hypotheses `plan` will put to the gate: its points times its
+/// gated metrics (known before any load).
+pub(crate) fn gated_hypotheses(args: &BenchArgs, plan: &Plan) -> usize {
+    let points = match &plan.bench {
+        Benchmark::Static(s) => s.pairs.len() * s.concurrencies.len(),
+        Benchmark::Dynamic(d) => d.rates.len(),
+    };
+    points * plan.bench.settings().gated(args).len()
+}
+
+/// Measure (or load) one benchmark, compare it, save it. `family`: the
+/// size of the gate's family across every benchmark (0: this one alone).
+pub(crate) async fn run_one(
+    args: &BenchArgs,
+    reports: &ReportDir,
+    plan: &Plan,
+    family: usize,
+) -> BenchOutcome {
     let mut out = BenchOutcome {
         id: plan.id.clone(),
         run: None,
@@ -155,7 +171,7 @@ pub(crate) async fn run_one(args: &BenchArgs, reports: &ReportDir, plan: &Plan) 
         error: None,
         saved: Vec::new(),
     };
-    if let Err(e) = run_one_inner(args, reports, plan, &mut out).await {
+    if let Err(e) = run_one_inner(args, reports, plan, family, &mut out).await {
         out.error = Some(e);
     }
     out
@@ -165,6 +181,7 @@ async fn run_one_inner(
     args: &BenchArgs,
     reports: &ReportDir,
     plan: &Plan,
+    family: usize,
     out: &mut BenchOutcome,
 ) -> Result<(), BenchError> {
     let smoke = args.smoke();
@@ -198,7 +215,14 @@ async fn run_one_inner(
     }
     let comparison = base.as_ref().map(|(name, b)| {
         let s = plan.bench.settings();
-        compare_runs(b, &run, name, &s.gated(args), &s.compare_config(args))
+        compare_runs_in_family(
+            b,
+            &run,
+            name,
+            &s.gated(args),
+            &s.compare_config(args),
+            family,
+        )
     });
     if saving {
         out.saved = save_all(

@@ -8,28 +8,29 @@ use std::path::PathBuf;
 
 use super::harness::Outcome;
 use super::BenchError;
+use crate::analysis::GateVerdict;
 use crate::baseline::ReportDir;
 use crate::report::{markdown_summary, md_escape};
 
 /// The gate's verdict in one line.
 pub fn verdict_line(o: &Outcome, color: bool) -> String {
-    let n: usize = o
-        .benches
-        .iter()
-        .filter_map(|b| b.comparison.as_ref())
-        .map(|c| c.regressions().count())
-        .sum();
-    let compared = o.benches.iter().filter(|b| b.comparison.is_some()).count();
-    let (text, code) = if o.gate_fails() {
-        (format!("gate: FAILED, {n} gated regression(s)"), "\x1b[31m")
-    } else if compared == 0 {
-        ("gate: no baseline to compare with".to_string(), "\x1b[33m")
-    } else {
-        (
-            format!("gate: passed ({compared} benchmark(s) compared)"),
-            "\x1b[32m",
-        )
+    let Some(g) = o.gate() else {
+        return String::new();
     };
+    let code = match g {
+        GateVerdict::Passed { .. } => "\x1b[32m",
+        GateVerdict::Failed { .. } => "\x1b[31m",
+        GateVerdict::Inconclusive { .. } => "\x1b[33m",
+    };
+    let mut text = g.line();
+    if let GateVerdict::Inconclusive { reasons } = &g {
+        for r in reasons {
+            let _ = write!(text, "\n  - {r}");
+        }
+        text.push_str(
+            "\n  (more epochs, `servebench calibrate`, or --gate-allow-inconclusive to let it pass)",
+        );
+    }
     if color {
         format!("{code}{text}\x1b[0m")
     } else {
@@ -40,12 +41,20 @@ pub fn verdict_line(o: &Outcome, color: bool) -> String {
 /// The whole run's summary as Markdown.
 pub fn summary_markdown(o: &Outcome) -> String {
     let mut out = String::new();
-    let head = if o.gate_fails() {
-        "❌ servebench gate failed"
-    } else {
-        "✅ servebench gate passed"
+    let gate = o.gate();
+    let head = match &gate {
+        Some(GateVerdict::Failed { .. }) => "❌ servebench gate failed",
+        Some(GateVerdict::Inconclusive { .. }) => "⚠️ servebench gate INCONCLUSIVE",
+        _ => "✅ servebench gate passed",
     };
     let _ = writeln!(out, "# {head}\n");
+    if let Some(GateVerdict::Inconclusive { reasons }) = &gate {
+        out.push_str("Not judged (never a pass):\n\n");
+        for r in reasons {
+            let _ = writeln!(out, "- {}", md_escape(r));
+        }
+        out.push('\n');
+    }
     out.push_str(
         "| benchmark | baseline | gated regressions | status |\n| --- | --- | ---: | --- |\n",
     );
@@ -58,10 +67,16 @@ pub fn summary_markdown(o: &Outcome) -> String {
             ),
             (None, Some(c)) => {
                 let n = c.regressions().count();
-                let s = if n > 0 { "❌ regressed" } else { "✅ ok" };
+                let s = if n > 0 {
+                    "❌ regressed"
+                } else if !c.undecided().is_empty() {
+                    "⚠️ inconclusive"
+                } else {
+                    "✅ ok"
+                };
                 (md_escape(&c.baseline), n, s.to_string())
             }
-            (None, None) => ("-".into(), 0, "no baseline".into()),
+            (None, None) => ("-".into(), 0, "⚠️ no baseline".into()),
         };
         let _ = writeln!(out, "| {} | {base} | {n} | {status} |", md_escape(&b.id));
     }

@@ -9,8 +9,11 @@ use super::execute::Plan;
 use super::settings::Settings;
 use super::sweep::Benchmark;
 use super::{gate, reduce, run_one, terminal, BenchError};
+use crate::analysis::GateVerdict;
 use crate::analysis::RunComparison;
-use crate::baseline::{sanitize_id, ReportDir, REPORT_DIR_ENV};
+#[allow(unused_imports)]
+use crate::analysis::GATE_INCONCLUSIVE;
+use crate::baseline::{sanitize_id, ReportDir, DEFAULT_REPORT_DIR, REPORT_DIR_ENV};
 use crate::metrics::RunData;
 
 /// Registered benchmarks and the parsed command line.
@@ -78,18 +81,29 @@ pub struct Outcome {
     pub benches: Vec<BenchOutcome>,
     /// `--gate` was given.
     pub gated: bool,
+    /// `--gate-allow-inconclusive` was given.
+    pub allow_inconclusive: bool,
     /// The gate summary, when written.
     pub gate_summary: Option<PathBuf>,
 }
 
 impl Outcome {
+    /// The gate's verdict over every benchmark (`None` without `--gate`).
+    pub fn gate(&self) -> Option<GateVerdict> {
+        self.gated.then(|| {
+            GateVerdict::of(
+                self.benches
+                    .iter()
+                    .filter(|b| b.error.is_none())
+                    .map(|b| (b.id.as_str(), b.comparison.as_ref())),
+                self.allow_inconclusive,
+            )
+        })
+    }
+
     /// True when `--gate` was given and a gated metric regressed.
     pub fn gate_fails(&self) -> bool {
-        self.gated
-            && self
-                .benches
-                .iter()
-                .any(|b| b.comparison.as_ref().is_some_and(|c| c.gate_fails()))
+        matches!(self.gate(), Some(GateVerdict::Failed { .. }))
     }
 
     /// The errors, one per failed benchmark.
@@ -99,14 +113,14 @@ impl Outcome {
             .filter_map(|b| b.error.as_ref().map(|e| (b.id.as_str(), e)))
     }
 
-    /// 0 all well; 1 the gate failed; 2 a benchmark could not run or compare.
+    /// 0 all well; 1 the gate failed; 2 a benchmark could not run or
+    /// compare; 6 the gate could not judge something (see
+    /// [`GATE_INCONCLUSIVE`]).
     pub fn exit_code(&self) -> i32 {
         if self.errors().next().is_some() {
             2
-        } else if self.gate_fails() {
-            1
         } else {
-            0
+            self.gate().map_or(0, |g| g.exit_code())
         }
     }
 }
@@ -154,7 +168,7 @@ impl Harness {
         match (&self.args.report_dir, &self.report_dir, env) {
             (Some(d), _, _) | (None, Some(d), _) => ReportDir::new(d),
             (None, None, Some(e)) => ReportDir::new(e),
-            (None, None, None) => ReportDir::new("target-reports"),
+            (None, None, None) => ReportDir::new(DEFAULT_REPORT_DIR),
         }
     }
 
@@ -229,16 +243,17 @@ impl Harness {
     /// only print). Builds its own Tokio runtime: call it outside one.
     pub fn run(&mut self) -> Outcome {
         let mut outcome = Outcome {
-            gated: self.args.gate,
+            gated: self.args.gate && !self.args.smoke(),
+            allow_inconclusive: self.args.gate_allow_inconclusive,
             ..Default::default()
         };
         if self.args.help {
-            print!("{HELP}");
+            crate::out!("{HELP}");
             return outcome;
         }
         if self.args.list {
             for id in self.selected() {
-                println!("{id}: benchmark");
+                crate::outln!("{id}: benchmark");
             }
             return outcome;
         }
@@ -256,7 +271,7 @@ impl Harness {
         let reports = self.reports();
         let plans = self.plans();
         if self.args.smoke() && !self.args.quiet {
-            println!(
+            crate::outln!(
                 "servebench: smoke mode (no --bench flag, as under `cargo test --benches`): \
                  each benchmark once, tiny; nothing saved"
             );
@@ -269,29 +284,40 @@ impl Harness {
             .enable_all()
             .build()
             .expect("start the Tokio runtime");
+        // Under --gate, every gated metric of every benchmark is one family.
+        let family = if outcome.gated {
+            plans
+                .iter()
+                .map(|p| super::flow::gated_hypotheses(&self.args, p))
+                .sum()
+        } else {
+            0
+        };
         for plan in &plans {
-            let b = rt.block_on(run_one(&self.args, &reports, plan));
+            let b = rt.block_on(run_one(&self.args, &reports, plan, family));
             if !self.args.quiet || b.error.is_some() {
-                print!("{}", terminal::render_outcome(&b, self.args.smoke(), color));
+                crate::out!("{}", terminal::render_outcome(&b, self.args.smoke(), color));
             }
             outcome.benches.push(b);
         }
         drop(rt);
         let saved = outcome.benches.iter().any(|b| !b.saved.is_empty());
         if saved {
+            // A user's crate gets the report folder out of git at once.
+            let _ = reports.ensure_gitignore();
             if let Err(e) = crate::report::write_index(reports.root()) {
                 outcome
                     .benches
                     .push(failed("report index".into(), e.into()));
             }
         }
-        if self.args.gate && !self.args.smoke() {
+        if outcome.gated {
             match gate::write_summary(&reports, &outcome, (self.env)("GITHUB_STEP_SUMMARY")) {
                 Ok(p) => outcome.gate_summary = Some(p),
                 Err(e) => outcome.benches.push(failed("gate-summary".into(), e)),
             }
             if !self.args.quiet {
-                println!("{}", gate::verdict_line(&outcome, color));
+                crate::outln!("{}", gate::verdict_line(&outcome, color));
             }
         }
         report_errors(outcome)

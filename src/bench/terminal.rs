@@ -7,7 +7,7 @@ use std::fmt::Write;
 use super::harness::BenchOutcome;
 use crate::analysis::{compare_runs, MetricComparison, RunComparison};
 use crate::metrics::RunData;
-use crate::stats::{CompareConfig, Verdict};
+use crate::stats::{CompareConfig, Comparison, Verdict};
 
 const RED: &str = "\x1b[31m";
 const GREEN: &str = "\x1b[32m";
@@ -68,14 +68,14 @@ fn p_text(m: &MetricComparison) -> String {
     }
 }
 
-fn verdict_text(v: Verdict, color: bool) -> String {
-    let code = match v {
+fn verdict_text(c: &Comparison, color: bool) -> String {
+    let code = match c.verdict {
         Verdict::Regressed => RED,
         Verdict::Improved => GREEN,
         Verdict::Inconclusive => YELLOW,
-        Verdict::WithinNoise | Verdict::NoChange => return v.phrase().to_string(),
+        Verdict::WithinNoise | Verdict::NoChange => return c.explain(),
     };
-    paint(v.phrase(), code, color)
+    paint(&c.explain(), code, color)
 }
 
 /// Each metric's estimate (mean of its epoch figures) with no baseline: the
@@ -132,19 +132,30 @@ pub fn render_run(id: &str, run: &RunData, cmp: Option<&RunComparison>, color: b
             if cmp.is_some() {
                 let _ = write!(
                     out,
-                    " was {} change {} [{} {}]  {}  {}",
+                    " was {} change {} [{} {}]  {}  MDE {}  {}",
                     value(c.base_estimate, &m.unit),
                     pct(c.rel_change),
                     pct(c.ci_low),
                     pct(c.ci_high),
                     p_text(m),
-                    verdict_text(c.verdict, color)
+                    pct(c.mde).trim_start_matches('+'),
+                    verdict_text(c, color)
                 );
             }
             out.push('\n');
         }
     }
+    for note in run.notes() {
+        let _ = writeln!(out, "  note: {note}");
+    }
     if let Some(c) = cmp {
+        if !c.missing_points.is_empty() {
+            let _ = writeln!(
+                out,
+                "  in the baseline but not in this run (not compared): {}",
+                c.missing_points.join(", ")
+            );
+        }
         if !c.unmatched_points.is_empty() {
             let _ = writeln!(
                 out,
@@ -154,7 +165,7 @@ pub fn render_run(id: &str, run: &RunData, cmp: Option<&RunComparison>, color: b
         }
         let _ = writeln!(
             out,
-            "  * gated (Holm over the gated metrics); interval {:.0} %, noise threshold ±{:.1} %",
+            "  * gated (Holm over the gated metrics); t interval {:.0} % on the log ratio; MDE at 80 % power; noise threshold ±{:.1} %",
             c.config.confidence * 100.0,
             c.config.noise_threshold * 100.0
         );

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::CliError;
-use crate::analysis::{compare_runs, MetricId, RunComparison};
+use crate::analysis::{compare_runs, GateVerdict, MetricId, RunComparison};
 use crate::baseline::{load_run, save_comparison, ReportDir};
 use crate::bench::{render_run, BenchArgs, Settings};
 
@@ -21,9 +21,13 @@ pub struct CompareArgs {
     /// (default: SERVEBENCH_REPORT_DIR, else target-reports).
     #[arg(long)]
     pub report_dir: Option<PathBuf>,
-    /// Exit 1 when a gated metric regressed.
+    /// Exit 1 when a gated metric regressed, 6 when a gated metric, point
+    /// or the whole comparison could not be judged.
     #[arg(long)]
     pub gate: bool,
+    /// Under --gate, let what could not be judged pass (exit 0, not 6).
+    #[arg(long)]
+    pub gate_allow_inconclusive: bool,
     /// Gated metrics, comma-separated (default: medians and throughputs).
     #[arg(long, value_name = "LIST")]
     pub gate_metrics: Option<String>,
@@ -102,7 +106,7 @@ pub fn compare_cmd(a: &CompareArgs) -> Result<RunComparison, CliError> {
     let gated: Vec<MetricId> = s.gated(&args);
     let cmp = compare_runs(&base, &new, &a.baseline, &gated, &s.compare_config(&args));
     let color = args.color.enabled();
-    print!("{}", render_run(&new.meta.name, &new, Some(&cmp), color));
+    crate::out!("{}", render_run(&new.meta.name, &new, Some(&cmp), color));
     if cmp.metrics.is_empty() {
         eprintln!(
             "warning: the runs share no benchmark point ({} vs {}); nothing compared",
@@ -118,16 +122,19 @@ pub fn compare_cmd(a: &CompareArgs) -> Result<RunComparison, CliError> {
     Ok(cmp)
 }
 
-/// `servebench compare`: exit 1 under `--gate` when a gated metric regressed.
+/// `servebench compare`: under `--gate`, exit 1 when a gated metric
+/// regressed and 6 when something gated could not be judged.
 pub fn run_compare_cmd(a: &CompareArgs) -> Result<i32, CliError> {
     let cmp = compare_cmd(a)?;
-    let n = cmp.regressions().count();
-    if a.gate {
-        if n > 0 {
-            println!("gate: FAILED, {n} gated regression(s)");
-            return Ok(1);
-        }
-        println!("gate: passed");
+    if !a.gate {
+        return Ok(0);
     }
-    Ok(0)
+    let g = GateVerdict::of([("", Some(&cmp))], a.gate_allow_inconclusive);
+    crate::outln!("{}", g.line());
+    if let GateVerdict::Inconclusive { reasons } = &g {
+        for r in reasons {
+            crate::outln!("  - {r}");
+        }
+    }
+    Ok(g.exit_code())
 }

@@ -147,6 +147,7 @@ impl Target {
             stopped_early: None,
             notes: self.notes(),
             images: None,
+            assumed_tokens_per_chunk: self.client.options().tokens_per_chunk.max(1),
         }
     }
 

@@ -158,8 +158,8 @@ pub async fn run_latency_cmd(a: &LatencyArgs) -> Result<LatencyOutcome, CliError
     let text = serde_json::to_string_pretty(&rows).map_err(|e| write_err(&json, e))?;
     std::fs::write(&json, text).map_err(|e| write_err(&json, e))?;
     if !a.common.quiet {
-        print!("{}", latency_table(&rows, server_reported));
-        println!("CSV: {}", csv.display());
+        crate::out!("{}", latency_table(&rows, server_reported));
+        crate::outln!("CSV: {}", csv.display());
     }
     Ok(LatencyOutcome {
         rows,

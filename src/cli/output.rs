@@ -68,10 +68,10 @@ pub fn write_outputs(
         }
     }
     if !quiet {
-        println!("{}", run_table(run));
-        println!("CSV: {}\nJSON: {}", csv.display(), json.display());
+        crate::outln!("{}", run_table(run));
+        crate::outln!("CSV: {}\nJSON: {}", csv.display(), json.display());
         if let Some(h) = &html {
-            println!("report: {}", h.display());
+            crate::outln!("report: {}", h.display());
         }
     }
     Ok(OutputPaths {

@@ -142,6 +142,13 @@ pub fn rebuild_run(path: &Path) -> Result<Rebuilt, CliError> {
             )),
         }
     }
+    if labels.is_empty() {
+        return Err(bad_input(
+            &records,
+            "not a servebench records file (no point line in it); nothing was written. \
+             Give a run folder or the records.jsonl a run wrote",
+        ));
+    }
     for c in counted {
         let Some(recs) = by_point.get_mut(&c.point).and_then(|e| e.get_mut(&c.epoch)) else {
             continue;
@@ -229,6 +236,7 @@ fn fallback_meta(dir: &Path, labels: &[(String, PointLabel)]) -> RunMeta {
         stopped_early: None,
         notes: Vec::new(),
         images: None,
+        assumed_tokens_per_chunk: 1,
     }
 }
 

@@ -477,14 +477,16 @@ fn print_table(rows: &[SelftestRow], pin: Option<&Pinning>) {
     } else {
         "release build"
     };
-    println!(
+    crate::outln!(
         "servebench selftest: {} client cores, {build}; simulator in a separate process",
         cores()
     );
     let w = rows.iter().map(|r| r.check.len()).max().unwrap_or(10);
-    println!(
+    crate::outln!(
         "{:<w$}  {:<12}  {:<6}  measured",
-        "check", "target", "result"
+        "check",
+        "target",
+        "result"
     );
     for r in rows {
         let res = match r.pass {
@@ -492,17 +494,19 @@ fn print_table(rows: &[SelftestRow], pin: Option<&Pinning>) {
             Some(false) => "FAIL",
             None => "info",
         };
-        println!(
+        crate::outln!(
             "{:<w$}  {:<12}  {res:<6}  {}",
-            r.check, r.target, r.measured
+            r.check,
+            r.target,
+            r.measured
         );
     }
     match pin {
-        Some(p) => println!(
+        Some(p) => crate::outln!(
             "(ttft_server_ms is rounded to 0.01 ms; the simulator ran on CPU {}, the client on CPUs {:?})",
             p.sim_cpu, p.client_cpus
         ),
-        None => println!(
+        None => crate::outln!(
             "(ttft_server_ms is rounded to 0.01 ms; the client and the simulator share the {} cores)",
             cores()
         ),

@@ -79,6 +79,10 @@ pub struct Client {
     base: String,
     backend: Arc<dyn Backend>,
     opts: RequestOptions,
+    /// `opts` as the stream parsers get them: one token per text event, so
+    /// that tokens per chunk come from what the stream shows (see
+    /// [`chunk_tokens`]), never from the flag alone.
+    parser_opts: RequestOptions,
     tokenizer: Tokenizer,
     timeouts: Timeouts,
     guard: Arc<RunGuard>,
@@ -133,6 +137,7 @@ impl Client {
             http,
             base,
             backend,
+            parser_opts: parser_options(&opts),
             opts,
             tokenizer,
             timeouts,
@@ -175,6 +180,7 @@ impl Client {
             http: self.http.clone(),
             base: self.base.clone(),
             backend: self.backend.clone(),
+            parser_opts: parser_options(&opts),
             opts,
             tokenizer: self.tokenizer.clone(),
             timeouts: self.timeouts,
@@ -361,7 +367,7 @@ impl Client {
             ));
         }
         let mut resp = resp;
-        let mut parser = self.backend.parser(&self.opts, &req.http);
+        let mut parser = self.backend.parser(&self.parser_opts, &req.http);
         let mut events = Vec::with_capacity(8);
         let mut got_body = false;
         loop {
@@ -447,6 +453,11 @@ impl Client {
             ));
         }
         let text = defer.then(|| std::mem::take(&mut st.text));
+        chunk_tokens(
+            &mut st.chunks,
+            st.usage_completion,
+            self.opts.tokens_per_chunk,
+        );
         let rec = RequestRecord {
             id: req.id,
             epoch,
@@ -482,10 +493,21 @@ struct StreamState {
 }
 
 impl StreamState {
+    /// Take the events of one read of the body, received at `ms`. Token
+    /// events that arrived in the same read are one burst: one chunk
+    /// carrying their tokens (a server that sends one event per token of a
+    /// multi-step burst shows its bursts this way).
     fn absorb(&mut self, events: &mut Vec<StreamEvent>, ms: f64) {
+        let mut burst = false;
         for ev in events.drain(..) {
             match ev {
-                StreamEvent::Tokens { tokens } => self.chunks.push((ms, tokens)),
+                StreamEvent::Tokens { tokens } => match self.chunks.last_mut() {
+                    Some(last) if burst => last.1 += tokens,
+                    _ => {
+                        self.chunks.push((ms, tokens));
+                        burst = true;
+                    }
+                },
                 StreamEvent::Usage {
                     prompt_tokens,
                     completion_tokens,
@@ -500,6 +522,46 @@ impl StreamState {
                 StreamEvent::Done => self.saw_done = true,
             }
         }
+    }
+}
+
+/// Options for the stream parsers: every text event counts one token.
+fn parser_options(opts: &RequestOptions) -> RequestOptions {
+    RequestOptions {
+        tokens_per_chunk: 1,
+        ..opts.clone()
+    }
+}
+
+/// Set each chunk's token count from what the stream showed. With the
+/// server's own count (`usage`), the chunks share it in proportion to the
+/// events each carried (so 128 tokens over 128 chunks is one a chunk
+/// whatever a flag says, and over 16 chunks eight a chunk); without it,
+/// each event is taken to carry `assumed` tokens (`--num-scheduler-steps`).
+pub fn chunk_tokens(chunks: &mut [(f64, u32)], usage: Option<u64>, assumed: u32) {
+    let shown: u64 = chunks.iter().map(|c| u64::from(c.1)).sum();
+    if shown == 0 {
+        return;
+    }
+    let Some(total) = usage.filter(|&u| u > 0) else {
+        let k = assumed.max(1);
+        if k > 1 {
+            for c in chunks.iter_mut() {
+                c.1 = c.1.saturating_mul(k);
+            }
+        }
+        return;
+    };
+    if total == shown {
+        return;
+    }
+    // Cumulative rounding: the counts sum to `total` exactly.
+    let (mut cum, mut given) = (0u64, 0u64);
+    for c in chunks.iter_mut() {
+        cum += u64::from(c.1);
+        let upto = ((cum as u128 * total as u128 + shown as u128 / 2) / shown as u128) as u64;
+        c.1 = u32::try_from(upto - given).unwrap_or(u32::MAX);
+        given = upto;
     }
 }
 
@@ -537,4 +599,43 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         src = inner.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk_tokens;
+
+    fn counts(c: &[(f64, u32)]) -> Vec<u32> {
+        c.iter().map(|c| c.1).collect()
+    }
+
+    #[test]
+    fn usage_decides_tokens_per_chunk() {
+        // One token per chunk, whatever the flag says.
+        let mut c: Vec<(f64, u32)> = (0..128).map(|i| (i as f64, 1)).collect();
+        chunk_tokens(&mut c, Some(128), 8);
+        assert!(counts(&c).iter().all(|&k| k == 1));
+        // Sixteen chunks for 128 tokens: eight a chunk.
+        let mut c: Vec<(f64, u32)> = (0..16).map(|i| (i as f64, 1)).collect();
+        chunk_tokens(&mut c, Some(128), 1);
+        assert!(counts(&c).iter().all(|&k| k == 8));
+        // Bursts merged from one read keep their weight; the sum is exact.
+        let mut c = vec![(0.0, 1), (1.0, 4), (2.0, 4), (3.0, 2)];
+        chunk_tokens(&mut c, Some(22), 1);
+        assert_eq!(counts(&c).iter().sum::<u32>(), 22);
+        assert_eq!(counts(&c), vec![2, 8, 8, 4]);
+    }
+
+    #[test]
+    fn without_usage_the_flag_is_assumed() {
+        let mut c = vec![(0.0, 1), (1.0, 1), (2.0, 2)];
+        chunk_tokens(&mut c, None, 4);
+        assert_eq!(counts(&c), vec![4, 4, 8]);
+        let mut c = vec![(0.0, 1), (1.0, 1)];
+        chunk_tokens(&mut c, Some(0), 1);
+        assert_eq!(counts(&c), vec![1, 1]);
+        let mut empty: Vec<(f64, u32)> = Vec::new();
+        chunk_tokens(&mut empty, Some(5), 3);
+        assert!(empty.is_empty());
+    }
 }

@@ -272,6 +272,66 @@ pub struct RunMeta {
     /// Multimodal runs: the images of each request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub images: Option<ImageInfo>,
+    /// Tokens per chunk assumed where the stream does not say
+    /// (`--num-scheduler-steps`, default 1).
+    #[serde(default = "one")]
+    pub assumed_tokens_per_chunk: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl RunData {
+    /// Every note of the run: its metadata's notes, then what the records
+    /// themselves show (see [`RunData::chunking_warning`]), each once.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = self.meta.notes.clone();
+        if let Some(w) = self.chunking_warning() {
+            if !notes.contains(&w) {
+                notes.push(w);
+            }
+        }
+        notes
+    }
+
+    /// A warning when the tokens per chunk that the streams showed (the
+    /// server's usage over the token-carrying chunks) disagree with
+    /// `--num-scheduler-steps`, or when that flag had to be assumed because
+    /// the server sent no usage. Per-token ITL always uses what the stream
+    /// showed.
+    pub fn chunking_warning(&self) -> Option<String> {
+        let assumed = self.meta.assumed_tokens_per_chunk.max(1);
+        let (mut tokens, mut chunks, mut without) = (0u64, 0u64, 0u64);
+        for r in self.points.iter().flat_map(|p| p.epochs.iter().flatten()) {
+            if !r.ok() || r.chunks.len() < 2 {
+                continue;
+            }
+            match r.usage_output_tokens {
+                Some(u) => {
+                    tokens += u;
+                    chunks += r.chunks.len() as u64;
+                }
+                None => without += 1,
+            }
+        }
+        if chunks > 0 {
+            let shown = tokens as f64 / chunks as f64;
+            if (shown - assumed as f64).abs() > 0.25 * assumed as f64 {
+                return Some(format!(
+                    "tokens per chunk: the streams showed {shown:.2} tokens per chunk (the \
+                     server's usage over the chunks), not the {assumed} of \
+                     --num-scheduler-steps; per-token ITL uses what the streams showed"
+                ));
+            }
+        }
+        (without > 0 && assumed > 1).then(|| {
+            format!(
+                "tokens per chunk: {without} request(s) had no usage from the server, so ITL \
+                 took each chunk to carry {assumed} tokens (--num-scheduler-steps), unchecked"
+            )
+        })
+    }
 }
 
 /// Why a run stopped itself: among its last `window` finished requests,

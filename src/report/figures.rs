@@ -171,7 +171,10 @@ pub(crate) struct ChangeRow {
     pub verdict: String,
     /// The verdict with its marker, e.g. `✖ regressed`.
     pub badge: String,
+    /// The verdict in words; for an inconclusive one, why.
     pub phrase: String,
+    /// Minimum detectable effect at 80 % power.
+    pub mde: String,
 }
 
 impl ChangeRow {
@@ -197,7 +200,8 @@ impl ChangeRow {
                 Verdict::Inconclusive => "? inconclusive",
             }
             .into(),
-            phrase: c.verdict.phrase().into(),
+            phrase: c.explain(),
+            mde: pct(c.mde),
         }
     }
 }
@@ -249,7 +253,7 @@ pub(crate) fn warnings(run: &RunData) -> Vec<String> {
             "Stopped: the run {stop}; figures cover what was measured."
         ));
     }
-    w.extend(run.meta.notes.iter().cloned());
+    w.extend(run.notes());
     w
 }
 

@@ -41,13 +41,13 @@ fn marker(verdict: &str) -> &'static str {
 
 /// The comparison table of `rows`.
 fn change_table(out: &mut String, rows: Vec<&ChangeRow>) {
-    out.push_str("| point | metric | baseline | new | change | interval | p | verdict |\n");
-    out.push_str("| --- | --- | ---: | ---: | ---: | --- | ---: | --- |\n");
+    out.push_str("| point | metric | baseline | new | change | interval | p | MDE | verdict |\n");
+    out.push_str("| --- | --- | ---: | ---: | ---: | --- | ---: | ---: | --- |\n");
     for r in rows {
         let gate = if r.gated { "" } else { " (advisory)" };
         let _ = writeln!(
             out,
-            "| {} | {}{} | {} {} | {} {} | {} | {} | {} | {} |",
+            "| {} | {}{} | {} {} | {} {} | {} | {} | {} | {} | {} |",
             md_escape(&r.point),
             r.metric,
             gate,
@@ -58,7 +58,12 @@ fn change_table(out: &mut String, rows: Vec<&ChangeRow>) {
             r.change,
             r.interval,
             r.p,
-            marker(&r.verdict)
+            r.mde.trim_start_matches('+'),
+            if r.verdict == "inconclusive" {
+                format!("{} {}", marker(&r.verdict), md_escape(&r.phrase))
+            } else {
+                marker(&r.verdict).to_string()
+            }
         );
     }
 }

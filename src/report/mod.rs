@@ -17,6 +17,7 @@ mod html;
 mod markdown;
 mod plots;
 mod records;
+mod stdout;
 mod table;
 
 pub use csv_out::{columns, write_csv, CsvError};
@@ -25,4 +26,5 @@ pub use html::{write_html_report, write_index, HtmlOptions};
 pub use markdown::{markdown_summary, md_escape, write_markdown};
 pub use plots::{cdf_points, MAX_CDF_POINTS};
 pub use records::RecordsWriter;
+pub use stdout::print_out;
 pub use table::{fixed_width, run_table};

@@ -81,7 +81,7 @@ pub fn run_table(run: &RunData) -> String {
             out.push_str("(latencies in ms; throughputs per second of wall time)\n");
         }
     }
-    for note in &run.meta.notes {
+    for note in run.notes() {
         out.push_str(&format!("note: {note}\n"));
     }
     if run.meta.interrupted {

@@ -1,80 +1,176 @@
-//! The comparison measures its own error: A/A runs must rarely give a
-//! verdict, and a known slowdown must be found. Rates are printed with
-//! `cargo test --release --lib calibration -- --nocapture`.
+//! The comparison measures its own error, by simulation over independent
+//! trials with a known truth: interval coverage, the family-wise false-alarm
+//! rate of a gate, and power. The rates are printed with
+//! `cargo test --release --lib calibration -- --nocapture` and stated in
+//! the README.
+//!
+//! The model: each epoch has its own multiplicative offset (server state,
+//! log-sd `epoch_sd`) and each request its own multiplicative noise (log-sd
+//! `request_sd`); 32 requests an epoch; the epoch figure is the median
+//! request. Scaling the model's mean by `1 + change` scales every epoch
+//! figure's distribution by it, so the true relative change of the means
+//! of the epoch figures is exactly `change`.
 
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 
-use super::{compare, CompareConfig, Direction, EpochStatistic, Epochs, Verdict};
+use super::{apply_holm, compare, CompareConfig, Direction, EpochStatistic, Epochs, Verdict};
 
-/// A simulated run: each epoch has its own offset (server state, sd
-/// `epoch_sd`) and each request its own noise (sd `request_sd`).
-fn run(
-    mean: f64,
+/// Requests per epoch.
+const REQUESTS: usize = 32;
+
+#[derive(Clone, Copy)]
+struct Noise {
     epoch_sd: f64,
     request_sd: f64,
-    epochs: usize,
-    rng: &mut SmallRng,
-) -> Vec<Vec<f64>> {
-    let offset = Normal::new(0.0, epoch_sd).unwrap();
-    let noise = Normal::new(0.0, request_sd).unwrap();
+}
+
+const EPOCH_DOMINANT: Noise = Noise {
+    epoch_sd: 0.05,
+    request_sd: 0.05,
+};
+const REQUEST_DOMINANT: Noise = Noise {
+    epoch_sd: 0.005,
+    request_sd: 0.15,
+};
+/// The reference case: 3 % epoch noise, 12 % request noise.
+const TYPICAL: Noise = Noise {
+    epoch_sd: 0.03,
+    request_sd: 0.12,
+};
+
+/// One simulated run's per-request values, epoch by epoch.
+fn run(scale: f64, noise: Noise, epochs: usize, rng: &mut SmallRng) -> Vec<Vec<f64>> {
+    let offset = Normal::new(0.0, noise.epoch_sd).unwrap();
+    let each = Normal::new(0.0, noise.request_sd).unwrap();
     (0..epochs)
         .map(|_| {
             let o = offset.sample(rng);
-            (0..50).map(|_| mean + o + noise.sample(rng)).collect()
+            (0..REQUESTS)
+                .map(|_| 100.0 * scale * (o + each.sample(rng)).exp())
+                .collect()
         })
         .collect()
 }
 
-/// Verdicts of `trials` comparisons of base mean 100 against `new_mean`,
-/// 5 epochs a side, the epoch figure being the median request.
-fn verdicts(new_mean: f64, epoch_sd: f64, request_sd: f64, trials: u64) -> (Vec<Verdict>, usize) {
-    let mut significant = 0;
-    let verdicts = (0..trials)
-        .map(|trial| {
-            let mut rng = SmallRng::seed_from_u64(1000 + trial);
-            let base = run(100.0, epoch_sd, request_sd, 5, &mut rng);
-            let new = run(new_mean, epoch_sd, request_sd, 5, &mut rng);
-            let cfg = CompareConfig {
-                nresamples: 400,
-                seed: trial,
-                ..Default::default()
-            };
-            let c = compare(
-                &Epochs::Requests(&base, &EpochStatistic::Median),
-                &Epochs::Requests(&new, &EpochStatistic::Median),
-                Direction::LowerIsBetter,
-                &cfg,
-            );
-            significant += usize::from(c.p_value < cfg.significance);
-            c.verdict
-        })
+/// One metric compared at `epochs` a side, the new side scaled by
+/// `1 + change`; `seed` makes the trial independent of every other.
+fn trial(change: f64, noise: Noise, epochs: usize, seed: u64) -> super::Comparison {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let base = run(1.0, noise, epochs, &mut rng);
+    let new = run(1.0 + change, noise, epochs, &mut rng);
+    compare(
+        &Epochs::Requests(&base, &EpochStatistic::Median),
+        &Epochs::Requests(&new, &EpochStatistic::Median),
+        Direction::LowerIsBetter,
+        &CompareConfig::default(),
+    )
+}
+
+const TRIALS: u64 = 2_000;
+
+#[test]
+fn intervals_cover_the_true_change_as_claimed() {
+    let mut worst: (f64, f64) = (1.0, 0.0);
+    for (name, noise) in [
+        ("epoch-dominant", EPOCH_DOMINANT),
+        ("request-dominant", REQUEST_DOMINANT),
+        ("typical", TYPICAL),
+    ] {
+        for epochs in [3, 5, 10] {
+            for change in [0.0, 0.10] {
+                let covered = (0..TRIALS)
+                    .filter(|t| {
+                        let seed = 1_000_000 * epochs as u64 + t + (change * 1e4) as u64 * 7919;
+                        let c = trial(change, noise, epochs, seed);
+                        c.ci_low <= change && change <= c.ci_high
+                    })
+                    .count() as f64
+                    / TRIALS as f64;
+                println!(
+                    "coverage of nominal 95 %: {name}, {epochs} epochs, change {:+.0} %: {:.1} %",
+                    change * 100.0,
+                    covered * 100.0
+                );
+                worst = (worst.0.min(covered), worst.1.max(covered));
+            }
+        }
+    }
+    assert!(
+        worst.0 >= 0.93 && worst.1 <= 0.97,
+        "coverage outside 93-97 %: {worst:?}"
+    );
+}
+
+/// A gate over `m` gated metrics (independent, the worst case for a
+/// family), each with the true `change`; returns whether any metric was
+/// judged Regressed or Improved after Holm across the family.
+fn gate_trial(m: usize, change: f64, noise: Noise, epochs: usize, seed: u64) -> (bool, bool) {
+    let mut family: Vec<super::Comparison> = (0..m)
+        .map(|k| trial(change, noise, epochs, seed * 64 + k as u64))
         .collect();
-    (verdicts, significant)
-}
-
-fn rate(v: &[Verdict], pick: impl Fn(Verdict) -> bool) -> f64 {
-    v.iter().filter(|&&x| pick(x)).count() as f64 / v.len() as f64
-}
-
-#[test]
-fn a_a_false_alarms_stay_near_the_significance_level() {
-    // Epoch-to-epoch noise (5 %) dominates, so the 2 % noise threshold
-    // filters little and the rate tracks the p-value's own calibration.
-    let (v, significant) = verdicts(100.0, 5.0, 5.0, 500);
-    let false_alarm = rate(&v, |x| matches!(x, Verdict::Regressed | Verdict::Improved));
-    let p_rate = significant as f64 / v.len() as f64;
-    println!("A/A: p < 0.05 in {p_rate:.3}, Regressed/Improved in {false_alarm:.3} of 500");
-    assert!(false_alarm <= 0.10, "{false_alarm}");
-    assert!(p_rate <= 0.10, "{p_rate}");
+    apply_holm(&mut family, 0.05);
+    let regressed = family.iter().any(|c| c.verdict == Verdict::Regressed);
+    let improved = family.iter().any(|c| c.verdict == Verdict::Improved);
+    (regressed, improved)
 }
 
 #[test]
-fn a_b_ten_percent_slowdown_is_found() {
-    let (v, _) = verdicts(110.0, 1.0, 5.0, 200);
-    let power = rate(&v, |x| x == Verdict::Regressed);
-    println!("A/B +10 %: Regressed in {power:.3} of 200");
-    assert!(power >= 0.95, "{power}");
-    assert_eq!(rate(&v, |x| x == Verdict::Improved), 0.0);
+fn a_a_family_wise_false_alarms_stay_at_the_significance_level() {
+    let mut worst = 0.0f64;
+    for (m, epochs, noise) in [
+        (10, 5, TYPICAL),
+        (10, 3, EPOCH_DOMINANT),
+        (5, 10, REQUEST_DOMINANT),
+    ] {
+        let alarms = (0..TRIALS)
+            .filter(|&t| {
+                let (r, i) = gate_trial(m, 0.0, noise, epochs, 7_000_000 + t);
+                r || i
+            })
+            .count() as f64
+            / TRIALS as f64;
+        println!(
+            "A/A, {m} gated metrics, {epochs} epochs: a false verdict in {:.2} % of {TRIALS} gates",
+            alarms * 100.0
+        );
+        worst = worst.max(alarms);
+    }
+    assert!(worst <= 0.06, "family-wise false alarms {worst}");
+}
+
+#[test]
+fn power_to_find_a_slowdown() {
+    // Power curve of one metric at 5 epochs under the typical noise.
+    let mut curve = Vec::new();
+    for change in [0.02, 0.05, 0.10] {
+        let found = (0..TRIALS)
+            .filter(|&t| trial(change, TYPICAL, 5, 9_000_000 + t).verdict == Verdict::Regressed)
+            .count() as f64
+            / TRIALS as f64;
+        println!(
+            "power, one metric, 5 epochs, +{:.0} %: Regressed in {:.1} %",
+            change * 100.0,
+            found * 100.0
+        );
+        curve.push(found);
+    }
+    assert!(curve[0] < curve[1] && curve[1] < curve[2], "{curve:?}");
+    assert!(
+        curve[0] < 0.2,
+        "a 2 % change is below the 2 % noise threshold: {curve:?}"
+    );
+    // The gate (5 gated metrics, all slowed by 10 %) fails in at least 90 %.
+    let fails = (0..TRIALS)
+        .filter(|&t| gate_trial(5, 0.10, TYPICAL, 5, 11_000_000 + t).0)
+        .count() as f64
+        / TRIALS as f64;
+    println!(
+        "gate, 5 gated metrics, 5 epochs, +10 %: fails in {:.1} %",
+        fails * 100.0
+    );
+    assert!(fails >= 0.90, "{fails}");
+    // A slowdown is never called an improvement.
+    assert!((0..200).all(|t| !gate_trial(5, 0.10, TYPICAL, 5, 13_000_000 + t).1));
 }

@@ -1,11 +1,14 @@
-//! Change of one metric against a baseline: relative change, bootstrap
-//! interval, p-value and a Criterion-style verdict.
+//! Change of one metric against a baseline: relative change, its t interval
+//! on the log scale, the p-value of the same statistic, the minimum
+//! detectable effect and a Criterion-style verdict.
 
 use serde::{Deserialize, Serialize};
 
-use super::bootstrap::{percentile_interval, resample, DEFAULT_NRESAMPLES};
+use statrs::distribution::{ContinuousCDF, StudentsT};
+
+use super::bootstrap::DEFAULT_NRESAMPLES;
 use super::epochs::{Direction, Epochs, Resampler};
-use super::significance::{two_sample_p, TestMethod};
+use super::significance::TestMethod;
 
 /// How a comparison is drawn and judged.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -17,7 +20,8 @@ pub struct CompareConfig {
     /// Relative changes whose whole interval stays inside
     /// `±noise_threshold` are "within noise" (0.02 = 2 %).
     pub noise_threshold: f64,
-    /// Bootstrap resamples of the change.
+    /// Bootstrap resamples of a single run's estimates (the change itself
+    /// uses a t interval and does not resample).
     pub nresamples: usize,
     /// Fewer usable epochs than this on either side is [`Verdict::Inconclusive`].
     pub min_epochs: usize,
@@ -52,7 +56,8 @@ pub enum Verdict {
     WithinNoise,
     /// "No change in performance detected": not significant.
     NoChange,
-    /// Too few epochs on a side to judge: never a pass dressed as a result.
+    /// The data cannot decide (see [`Undecided`]): never a pass dressed as
+    /// a result.
     Inconclusive,
 }
 
@@ -64,9 +69,25 @@ impl Verdict {
             Verdict::Improved => "Performance has improved.",
             Verdict::WithinNoise => "Change within noise threshold.",
             Verdict::NoChange => "No change in performance detected.",
-            Verdict::Inconclusive => "Inconclusive: too few epochs to judge.",
+            Verdict::Inconclusive => "Inconclusive: the data cannot decide.",
         }
     }
+}
+
+/// Why a comparison could not decide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Undecided {
+    /// Fewer epochs than [`CompareConfig::min_epochs`] on a side.
+    TooFewEpochs,
+    /// The epoch figures of both sides have no spread, so the noise is
+    /// unknown, and the means differ: a change of unknown significance.
+    NoSpread,
+    /// Not significant, and the interval reaches beyond the noise threshold
+    /// on both sides: a change that matters either way cannot be ruled out.
+    WideInterval,
+    /// A side's mean is not positive, so a ratio means nothing.
+    NotPositive,
 }
 
 /// One metric compared with its baseline. Non-finite numbers (the relative
@@ -87,14 +108,17 @@ pub struct Comparison {
     /// 0 when both are 0, ±inf when only the baseline is.
     #[serde(with = "nonfinite")]
     pub rel_change: f64,
-    /// Bootstrap percentile interval of `rel_change`, both sides resampled
-    /// independently at two levels.
+    /// Interval of `rel_change` at `confidence`: Welch's t interval of the
+    /// log of the ratio of means (delta method), mapped back by `exp - 1`.
     #[serde(with = "nonfinite")]
     pub ci_low: f64,
     #[serde(with = "nonfinite")]
     pub ci_high: f64,
     pub confidence: f64,
-    /// Two-sided p-value of the epoch figures' means being equal.
+    /// Two-sided p-value of "the ratio of means is 1", from the same
+    /// statistic and variance as the interval, so that at
+    /// `confidence = 1 - significance` the interval excludes 0 exactly when
+    /// `p_value < significance`.
     pub p_value: f64,
     pub test: TestMethod,
     /// Holm-adjusted p-value, when this metric was judged as one of a
@@ -102,8 +126,23 @@ pub struct Comparison {
     pub p_adjusted: Option<f64>,
     pub significance: f64,
     pub noise_threshold: f64,
+    /// Minimum detectable effect: the relative change this comparison
+    /// finds with 80 % power at `significance`, given the noise seen (NaN
+    /// when the noise is unknown).
+    #[serde(with = "nonfinite", default = "nan")]
+    pub mde: f64,
+    /// Why the verdict is [`Verdict::Inconclusive`], when it is.
+    #[serde(default)]
+    pub undecided: Option<Undecided>,
     pub verdict: Verdict,
 }
+
+fn nan() -> f64 {
+    f64::NAN
+}
+
+/// Power at which [`Comparison::mde`] is stated.
+pub const MDE_POWER: f64 = 0.8;
 
 impl Comparison {
     /// The p-value the verdict rests on: the adjusted one if any.
@@ -112,24 +151,61 @@ impl Comparison {
     }
 
     /// The verdict for a significance decision, given this comparison's
-    /// interval, direction and noise threshold (Inconclusive stays so).
-    pub(crate) fn judge(&self, significant: bool) -> Verdict {
-        if self.verdict == Verdict::Inconclusive {
-            return Verdict::Inconclusive;
+    /// interval, direction and noise threshold. A comparison undecided for
+    /// lack of data stays so; "not significant" is "no change" only when
+    /// the interval rules out a change beyond the threshold on one side.
+    pub(crate) fn judge(&mut self, significant: bool) {
+        if matches!(
+            self.undecided,
+            Some(Undecided::TooFewEpochs | Undecided::NoSpread | Undecided::NotPositive)
+        ) {
+            self.verdict = Verdict::Inconclusive;
+            return;
         }
+        self.undecided = None;
+        let t = self.noise_threshold;
         if !significant {
-            return Verdict::NoChange;
+            if self.ci_low < -t && self.ci_high > t {
+                self.undecided = Some(Undecided::WideInterval);
+                self.verdict = Verdict::Inconclusive;
+            } else {
+                self.verdict = Verdict::NoChange;
+            }
+            return;
         }
         let (worse, better) = match self.direction {
             Direction::LowerIsBetter => (Verdict::Regressed, Verdict::Improved),
             Direction::HigherIsBetter => (Verdict::Improved, Verdict::Regressed),
         };
-        if self.ci_low > self.noise_threshold {
+        self.verdict = if self.ci_low > t {
             worse
-        } else if self.ci_high < -self.noise_threshold {
+        } else if self.ci_high < -t {
             better
         } else {
             Verdict::WithinNoise
+        };
+    }
+
+    /// The verdict in words a user can act on: for an inconclusive one, why,
+    /// with the interval's half-width and the MDE.
+    pub fn explain(&self) -> String {
+        match self.undecided {
+            Some(Undecided::TooFewEpochs) => format!(
+                "Inconclusive: {} vs {} epochs, fewer than needed to judge.",
+                self.base_epochs, self.new_epochs
+            ),
+            Some(Undecided::NoSpread) => {
+                "Inconclusive: the epoch figures have no spread, so the noise is unknown.".into()
+            }
+            Some(Undecided::NotPositive) => {
+                "Inconclusive: a side's mean is not positive; no ratio.".into()
+            }
+            Some(Undecided::WideInterval) => format!(
+                "Inconclusive: interval ±{:.1} %, MDE {:.1} %.",
+                50.0 * (self.ci_high - self.ci_low),
+                100.0 * self.mde
+            ),
+            None => self.verdict.phrase().to_string(),
         }
     }
 }
@@ -149,21 +225,23 @@ pub fn relative_change(base: f64, new: f64) -> f64 {
 
 /// Compares one metric of a new run with its baseline.
 ///
-/// The estimate of each side is the mean of its epoch figures; the p-value
-/// is Welch's t-test on the epoch figures (a permutation test where Welch's
-/// is undefined, see [`two_sample_p`]); the interval of the relative change
-/// comes from resampling both sides independently (epochs, then requests).
+/// The estimate of each side is the mean of its epoch figures (the epoch is
+/// the unit of replication). The change is the ratio of the means; on the
+/// log scale its standard error comes from the delta method,
+/// `se² = s²_new / (n_new m²_new) + s²_base / (n_base m²_base)`, with
+/// Welch-Satterthwaite degrees of freedom. The interval is
+/// `exp(log ratio ± t · se) - 1` and the p-value is the two-sided tail of
+/// `log ratio / se`: one variance model for both. See [`log_ratio`].
 ///
 /// ```
 /// use servebench::stats::{compare, CompareConfig, Direction, EpochStatistic, Epochs, Verdict};
 /// let base: Vec<Vec<f64>> = (0..5).map(|e| vec![100.0 + e as f64, 101.0, 99.0]).collect();
 /// let new: Vec<Vec<f64>> = (0..5).map(|e| vec![110.0 + e as f64, 111.0, 109.0]).collect();
-/// let cfg = CompareConfig { nresamples: 2_000, ..Default::default() };
 /// let c = compare(
 ///     &Epochs::Requests(&base, &EpochStatistic::Median),
 ///     &Epochs::Requests(&new, &EpochStatistic::Median),
 ///     Direction::LowerIsBetter,
-///     &cfg,
+///     &CompareConfig::default(),
 /// );
 /// assert_eq!(c.verdict, Verdict::Regressed);
 /// assert!((c.rel_change - 0.1).abs() < 0.01);
@@ -174,45 +252,138 @@ pub fn compare(
     direction: Direction,
     cfg: &CompareConfig,
 ) -> Comparison {
-    let (base, new) = (Resampler::new(base), Resampler::new(new));
-    let (base_figs, new_figs) = (base.figures(), new.figures());
+    let base_figs = Resampler::new(base).figures();
+    let new_figs = Resampler::new(new).figures();
+    compare_figures(&base_figs, &new_figs, direction, cfg)
+}
+
+/// [`compare`] on epoch figures.
+pub fn compare_figures(
+    base: &[f64],
+    new: &[f64],
+    direction: Direction,
+    cfg: &CompareConfig,
+) -> Comparison {
     let mean = |f: &[f64]| f.iter().sum::<f64>() / f.len() as f64;
-    let (base_estimate, new_estimate) = (mean(&base_figs), mean(&new_figs));
+    let (base_estimate, new_estimate) = (mean(base), mean(new));
     let rel_change = relative_change(base_estimate, new_estimate);
-    let (p_value, test) = two_sample_p(&base_figs, &new_figs, cfg.seed);
-    let (ci_low, ci_high) = if base_figs.is_empty() || new_figs.is_empty() {
-        (f64::NAN, f64::NAN)
-    } else {
-        let reps = resample(cfg.nresamples, cfg.seed, |rng, scratch| {
-            let b = base.resample_mean(rng, scratch);
-            relative_change(b, new.resample_mean(rng, scratch))
-        });
-        percentile_interval(reps, cfg.confidence).unwrap_or((rel_change, rel_change))
-    };
-    let enough = base_figs.len().min(new_figs.len()) >= cfg.min_epochs.max(1);
+    let enough = base.len().min(new.len()) >= cfg.min_epochs.max(2);
     let mut c = Comparison {
         direction,
         base_estimate,
         new_estimate,
-        base_epochs: base_figs.len(),
-        new_epochs: new_figs.len(),
+        base_epochs: base.len(),
+        new_epochs: new.len(),
         rel_change,
-        ci_low,
-        ci_high,
+        ci_low: f64::NAN,
+        ci_high: f64::NAN,
         confidence: cfg.confidence,
-        p_value,
-        test,
+        p_value: 1.0,
+        test: TestMethod::LogRatioT,
         p_adjusted: None,
         significance: cfg.significance,
         noise_threshold: cfg.noise_threshold,
-        verdict: if enough {
-            Verdict::NoChange
-        } else {
-            Verdict::Inconclusive
-        },
+        mde: f64::NAN,
+        undecided: None,
+        verdict: Verdict::Inconclusive,
     };
-    c.verdict = c.judge(p_value < cfg.significance);
+    let constant = |x: &[f64]| x.iter().all(|v| *v == x[0]);
+    let lr = log_ratio(base, new);
+    match lr {
+        _ if !enough => c.undecided = Some(Undecided::TooFewEpochs),
+        _ if constant(base) && constant(new) && base[0] == new[0] => {
+            (c.ci_low, c.ci_high, c.p_value) = (0.0, 0.0, 1.0);
+        }
+        None => c.undecided = Some(Undecided::NotPositive),
+        Some(lr) if lr.se == 0.0 => c.undecided = Some(Undecided::NoSpread),
+        Some(lr) => {
+            let (lo, hi) = lr.interval(cfg.confidence);
+            (c.ci_low, c.ci_high) = (lo.exp_m1(), hi.exp_m1());
+            c.p_value = lr.p_value();
+            c.mde = lr.mde(cfg.significance, MDE_POWER);
+        }
+    }
+    let significant = c.p_value < cfg.significance;
+    c.judge(significant);
     c
+}
+
+/// The log of the ratio of two sides' means, with its standard error
+/// (delta method) and Welch-Satterthwaite degrees of freedom.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogRatio {
+    /// `ln(mean(new) / mean(base))`.
+    pub log_ratio: f64,
+    /// Its standard error.
+    pub se: f64,
+    /// Degrees of freedom of its t distribution.
+    pub df: f64,
+}
+
+/// [`LogRatio`] of `new` over `base`; `None` when a side has fewer than 2
+/// figures or a mean that is not positive.
+///
+/// ```
+/// use servebench::stats::log_ratio;
+/// let lr = log_ratio(&[100.0, 102.0, 98.0], &[110.0, 112.2, 107.8]).unwrap();
+/// assert!((lr.log_ratio - 1.1f64.ln()).abs() < 1e-12);
+/// // Equal relative spread on both sides: df = 2 (n - 1) = 4.
+/// assert!((lr.df - 4.0).abs() < 1e-9);
+/// ```
+pub fn log_ratio(base: &[f64], new: &[f64]) -> Option<LogRatio> {
+    let term = |x: &[f64]| -> Option<(f64, f64)> {
+        if x.len() < 2 {
+            return None;
+        }
+        let n = x.len() as f64;
+        let m = x.iter().sum::<f64>() / n;
+        if !(m > 0.0 && m.is_finite()) {
+            return None;
+        }
+        let var = x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0);
+        Some((m, var / (n * m * m)))
+    };
+    let (mb, tb) = term(base)?;
+    let (mn, tn) = term(new)?;
+    let (nb, nn) = (base.len() as f64, new.len() as f64);
+    let se2 = tb + tn;
+    let df = if se2 > 0.0 {
+        se2 * se2 / (tb * tb / (nb - 1.0) + tn * tn / (nn - 1.0))
+    } else {
+        nb + nn - 2.0
+    };
+    Some(LogRatio {
+        log_ratio: (mn / mb).ln(),
+        se: se2.sqrt(),
+        df,
+    })
+}
+
+impl LogRatio {
+    fn t(&self) -> StudentsT {
+        StudentsT::new(0.0, 1.0, self.df.max(1e-3)).expect("positive df")
+    }
+
+    /// Two-sided p-value of "the ratio is 1".
+    pub fn p_value(&self) -> f64 {
+        if self.se == 0.0 {
+            return if self.log_ratio == 0.0 { 1.0 } else { 0.0 };
+        }
+        (2.0 * self.t().sf((self.log_ratio / self.se).abs())).min(1.0)
+    }
+
+    /// Interval of the log ratio at `confidence`.
+    pub fn interval(&self, confidence: f64) -> (f64, f64) {
+        let q = self.t().inverse_cdf(0.5 + confidence / 2.0);
+        (self.log_ratio - q * self.se, self.log_ratio + q * self.se)
+    }
+
+    /// The smallest relative change (`exp(delta) - 1`) that a two-sided test at
+    /// `alpha` detects with probability `power`, with this standard error.
+    pub fn mde(&self, alpha: f64, power: f64) -> f64 {
+        let t = self.t();
+        ((t.inverse_cdf(1.0 - alpha / 2.0) + t.inverse_cdf(power)) * self.se).exp_m1()
+    }
 }
 
 /// Serde for `f64` that keeps non-finite values (JSON has no inf or NaN).

@@ -10,9 +10,12 @@ mod significance;
 mod summary;
 
 pub use bootstrap::{bootstrap_ci, BootstrapConfig, Estimate, DEFAULT_NRESAMPLES};
-pub use compare::{compare, relative_change, CompareConfig, Comparison, Verdict};
+pub use compare::{
+    compare, compare_figures, log_ratio, relative_change, CompareConfig, Comparison, LogRatio,
+    Undecided, Verdict, MDE_POWER,
+};
 pub use epochs::{Direction, EpochStatistic, Epochs, Statistic};
-pub use multiple::{apply_holm, holm, holm_adjusted};
+pub use multiple::{apply_holm, apply_holm_scaled, holm, holm_adjusted};
 pub use significance::{
     permutation_test, two_sample_p, welch_t_test, TestMethod, WelchTest, PERMUTATIONS,
 };

@@ -2,7 +2,9 @@
 //! false-alarm rate, so that gating ten metrics at 5 % does not raise a
 //! false alarm on 40 % of pull requests.
 
-use super::compare::{Comparison, Verdict};
+#[cfg(test)]
+use super::compare::Verdict;
+use super::compare::{Comparison, Undecided};
 
 /// Holm-adjusted p-values, in the order given: sorted ascending,
 /// `p_adj(k) = max over j <= k of min(1, (m - j + 1) * p(j))`.
@@ -56,14 +58,32 @@ pub fn holm(p_values: &[f64], alpha: f64) -> Vec<bool> {
 /// apply_holm(&mut comparisons, 0.05);
 /// ```
 pub fn apply_holm<'a>(comparisons: impl IntoIterator<Item = &'a mut Comparison>, alpha: f64) {
+    apply_holm_scaled(comparisons, alpha, 1.0)
+}
+
+/// [`apply_holm`] for one part of a larger family: each Holm-adjusted
+/// p-value is multiplied by `scale` (the family's size over this part's,
+/// at least 1) and capped at 1. Holm within the part and Bonferroni across
+/// parts keep the whole family's false-alarm rate at most `alpha`.
+pub fn apply_holm_scaled<'a>(
+    comparisons: impl IntoIterator<Item = &'a mut Comparison>,
+    alpha: f64,
+    scale: f64,
+) {
     let mut family: Vec<&mut Comparison> = comparisons
         .into_iter()
-        .filter(|c| c.verdict != Verdict::Inconclusive)
+        .filter(|c| {
+            !matches!(
+                c.undecided,
+                Some(Undecided::TooFewEpochs | Undecided::NoSpread | Undecided::NotPositive)
+            )
+        })
         .collect();
     let p: Vec<f64> = family.iter().map(|c| c.p_value).collect();
     for (c, adj) in family.iter_mut().zip(holm_adjusted(&p)) {
+        let adj = (adj * scale.max(1.0)).min(1.0);
         c.p_adjusted = Some(adj);
-        c.verdict = c.judge(adj < alpha);
+        c.judge(adj < alpha);
     }
 }
 

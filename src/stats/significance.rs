@@ -17,6 +17,9 @@ pub enum TestMethod {
     /// every split when there are at most 20 epochs in all, else
     /// [`PERMUTATIONS`] random splits.
     Permutation,
+    /// Welch's t on the log of the ratio of means (delta method): what
+    /// [`crate::stats::compare`] uses.
+    LogRatioT,
 }
 
 /// Random splits drawn by the Monte Carlo permutation test.

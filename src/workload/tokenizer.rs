@@ -184,8 +184,10 @@ mod tests {
 
     #[test]
     fn dir_without_json() {
-        let dir = std::env::temp_dir();
+        let dir = std::env::temp_dir().join(format!("sb-no-tok-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
         let err = Tokenizer::from_path(&dir).unwrap_err();
+        let _ = std::fs::remove_dir(&dir);
         assert!(matches!(err, TokenizerError::NoJsonInDir { .. }));
     }
 

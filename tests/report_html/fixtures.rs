@@ -96,6 +96,7 @@ pub fn meta(kind: RunKind, slo: Slo) -> RunMeta {
         stopped_early: None,
         notes: vec![format!("client-limited at one point {EVIL}")],
         images: None,
+        assumed_tokens_per_chunk: 1,
     }
 }
 

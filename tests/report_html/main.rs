@@ -132,7 +132,9 @@ fn markdown_has_the_comparison_table_and_escapes() {
     let base = static_run(1.0, 12, 3);
     let new = static_run(1.15, 12, 3);
     let md = markdown_summary(&new, Some(&compare(&base, &new)));
-    assert!(md.contains("| point | metric | baseline | new | change | interval | p | verdict |"));
+    assert!(
+        md.contains("| point | metric | baseline | new | change | interval | p | MDE | verdict |")
+    );
     assert!(md.contains("❌ **regressed**"));
     assert!(md.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(!md.contains(EVIL));

@@ -46,7 +46,7 @@ fn clear_regression_of_a_latency() {
     assert_eq!(c.verdict, Verdict::Regressed, "{c:?}");
     assert!((c.rel_change - 0.10).abs() < 0.02, "{c:?}");
     assert!(c.ci_low > 0.02 && c.ci_low < c.rel_change && c.rel_change < c.ci_high);
-    assert_eq!(c.test, TestMethod::Welch);
+    assert_eq!(c.test, TestMethod::LogRatioT);
     // The same change is an improvement the other way round.
     let back = compare(
         &median(&new),
@@ -100,15 +100,22 @@ fn small_significant_change_is_within_noise() {
 #[test]
 fn identical_distributions_show_no_change() {
     let base = run(100.0, 5, 200, 3);
+    // The interval (±2.7 % here) must lie inside the threshold on one side
+    // for "no change"; at ±2 % this would be inconclusive.
+    let wide = CompareConfig {
+        noise_threshold: 0.03,
+        ..cfg()
+    };
     let c = compare(
         &median(&base),
         &median(&base),
         Direction::LowerIsBetter,
-        &cfg(),
+        &wide,
     );
     assert_eq!(
         (c.verdict, c.rel_change, c.p_value),
-        (Verdict::NoChange, 0.0, 1.0)
+        (Verdict::NoChange, 0.0, 1.0),
+        "{c:?}"
     );
     let constant = vec![vec![7.0; 50]; 4];
     let c = compare(
@@ -119,7 +126,7 @@ fn identical_distributions_show_no_change() {
     );
     assert_eq!(
         (c.verdict, c.p_value, c.test),
-        (Verdict::NoChange, 1.0, TestMethod::Permutation)
+        (Verdict::NoChange, 1.0, TestMethod::LogRatioT)
     );
     assert_eq!((c.ci_low, c.ci_high), (0.0, 0.0));
 }
@@ -172,9 +179,14 @@ fn zero_baseline() {
         lower,
         &cfg(),
     );
+    // No ratio to a zero mean: undecided, never a pass.
     assert_eq!(
-        (c.rel_change, c.ci_low, c.verdict),
-        (f64::INFINITY, f64::INFINITY, Verdict::Regressed)
+        (c.rel_change, c.verdict, c.undecided),
+        (
+            f64::INFINITY,
+            Verdict::Inconclusive,
+            Some(Undecided::NotPositive)
+        )
     );
     let c = compare(
         &Epochs::Figures(&zero),
@@ -187,6 +199,87 @@ fn zero_baseline() {
 }
 
 #[test]
+fn constant_change_without_spread_is_never_no_change() {
+    // A 20 % change with zero-variance epochs at 3 vs 3.
+    let c = compare(
+        &Epochs::Figures(&[10.0; 3]),
+        &Epochs::Figures(&[12.0; 3]),
+        Direction::LowerIsBetter,
+        &cfg(),
+    );
+    assert_eq!(c.verdict, Verdict::Inconclusive, "{c:?}");
+    assert_eq!(c.undecided, Some(Undecided::NoSpread));
+    assert!(c.explain().contains("no spread"), "{}", c.explain());
+    // One side with spread: Welch is defined and the change is found.
+    let c = compare(
+        &Epochs::Figures(&[10.0; 3]),
+        &Epochs::Figures(&[12.0, 12.1, 11.9]),
+        Direction::LowerIsBetter,
+        &cfg(),
+    );
+    assert_eq!(c.verdict, Verdict::Regressed, "{c:?}");
+}
+
+#[test]
+fn interval_and_p_value_agree() {
+    // Over many random pairs of epoch figures, the 95 % interval excludes
+    // no change exactly when p < 0.05.
+    let mut rng = SmallRng::seed_from_u64(42);
+    let noise = Normal::new(0.0, 0.04).unwrap();
+    let mut checked = 0;
+    for trial in 0..3_000 {
+        let n = 2 + trial % 9;
+        let shift = 1.0 + 0.01 * (trial % 7) as f64;
+        let b: Vec<f64> = (0..n)
+            .map(|_| 100.0 * (1.0 + noise.sample(&mut rng)))
+            .collect();
+        let m: Vec<f64> = (0..n + trial % 3)
+            .map(|_| 100.0 * shift * (1.0 + noise.sample(&mut rng)))
+            .collect();
+        let c = compare(
+            &Epochs::Figures(&b),
+            &Epochs::Figures(&m),
+            Direction::LowerIsBetter,
+            &cfg(),
+        );
+        if c.undecided == Some(Undecided::TooFewEpochs) {
+            continue;
+        }
+        let excludes = c.ci_low > 0.0 || c.ci_high < 0.0;
+        // Exactly at the boundary both may round either way.
+        if (c.p_value - 0.05).abs() > 1e-9 {
+            assert_eq!(excludes, c.p_value < 0.05, "{c:?}");
+        }
+        assert!(
+            c.ci_low <= c.rel_change && c.rel_change <= c.ci_high,
+            "{c:?}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 2_000);
+}
+
+#[test]
+fn wide_interval_is_inconclusive_with_its_width_and_mde() {
+    let base = [100.0, 120.0, 85.0];
+    let new = [105.0, 90.0, 125.0];
+    let c = compare(
+        &Epochs::Figures(&base),
+        &Epochs::Figures(&new),
+        Direction::LowerIsBetter,
+        &cfg(),
+    );
+    assert_eq!(c.verdict, Verdict::Inconclusive, "{c:?}");
+    assert_eq!(c.undecided, Some(Undecided::WideInterval));
+    let words = c.explain();
+    assert!(
+        words.starts_with("Inconclusive: interval ±") && words.contains("MDE"),
+        "{words}"
+    );
+    assert!(c.mde > 0.2, "{c:?}");
+}
+
+#[test]
 fn serialises_non_finite_numbers() {
     let c = compare(
         &Epochs::Figures(&[0.0; 3]),
@@ -196,11 +289,12 @@ fn serialises_non_finite_numbers() {
     );
     let json = serde_json::to_string(&c).unwrap();
     assert!(
-        json.contains(r#""rel_change":"inf""#) && json.contains(r#""verdict":"regressed""#),
+        json.contains(r#""rel_change":"inf""#) && json.contains(r#""ci_low":"NaN""#),
         "{json}"
     );
     let back: Comparison = serde_json::from_str(&json).unwrap();
-    assert_eq!(back, c);
+    assert_eq!(serde_json::to_string(&back).unwrap(), json);
+    assert!(back.rel_change.is_infinite() && back.mde.is_nan());
 }
 
 #[test]
