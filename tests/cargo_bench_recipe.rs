@@ -42,11 +42,16 @@ fn serving(c: &mut Harness) {
     c.group("llama")
         .settings(
             Settings::new()
-                .sim("time_scale=0.05,jitter=0.01,seed=7")
+                .sim("time_scale=0.2,jitter=0.01,seed=7")
                 .epochs(3)
                 .warmup(1),
         )
-        .bench(StaticSweep::new("static").pair(64, 8).concurrencies([2]));
+        .bench(
+            StaticSweep::new("static")
+                .pair(64, 8)
+                .concurrencies([2])
+                .requests_per_worker(4),
+        );
 }
 
 servebench::group!(benches, serving);
@@ -126,12 +131,20 @@ fn readme_gate_recipe_works_in_a_fresh_crate() {
         &["bench", "--", "--baseline", "main", "--gate"],
         &[("GITHUB_STEP_SUMMARY", &summary)],
     );
-    // Same seeded simulator both times: the gate passes.
-    assert_eq!(code, 0, "the gate failed an A/A comparison:\n{out}");
-    assert!(out.contains("gate: passed"), "{out}");
+    // Same seeded simulator both times: never a regression. Whether the
+    // A/A is judged "no change" (exit 0) or, on a machine too noisy for the
+    // 2 % threshold at 3 epochs, "inconclusive" (exit 6) depends on the
+    // machine; the summary must say which.
+    assert!(code == 0 || code == 6, "exit {code}:\n{out}");
     let md = std::fs::read_to_string(&summary).unwrap();
-    assert!(md.contains("servebench gate passed"), "{md}");
     assert!(md.contains("llama/static"), "{md}");
+    if code == 0 {
+        assert!(out.contains("gate: passed"), "{out}");
+        assert!(md.contains("servebench gate passed"), "{md}");
+    } else {
+        assert!(out.contains("gate: INCONCLUSIVE"), "{out}");
+        assert!(md.contains("servebench gate INCONCLUSIVE"), "{md}");
+    }
     assert!(dir.join("target-reports/gate-summary.md").is_file());
 
     // A baseline that does not exist is refused before any load.

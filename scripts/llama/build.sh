@@ -147,7 +147,10 @@ if [ -n "${FORCE:-}" ] || [ ! -x "$CACHE/bin/llama-server" ] || [ ! -f "$CACHE/s
   # The build tree is ~100s of MB of objects; keep it only when asked.
   [ -n "${KEEP_BUILD:-}" ] || rm -rf "$BUILD"
 fi
-grep -q "AMX" <("$CACHE/bin/llama-server" --version 2>&1 </dev/null) && log "warning: AMX shows in --version"
+# The CPU variant line of the configure log lists the ISA flags compiled in.
+if grep -i "CPU backend variant" "$CACHE/cmake-configure.log" 2>/dev/null | grep -qi amx; then
+  log "error: AMX got enabled (see $CACHE/cmake-configure.log)"; exit 1
+fi
 
 # --- model + tokenizer -------------------------------------------------------
 log "writing tiny.gguf and tokenizer.json"

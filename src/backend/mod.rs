@@ -123,6 +123,11 @@ pub trait Backend: Send + Sync {
     fn end_marker(&self) -> bool {
         true
     }
+    /// True when each token event of the stream is exactly one token (TGI's
+    /// `token` events), so that no flag's assumption applies to it.
+    fn events_are_tokens(&self) -> bool {
+        false
+    }
 }
 
 /// The backends `--backend` accepts.

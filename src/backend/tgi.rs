@@ -58,6 +58,10 @@ struct Body<'a> {
 }
 
 impl Backend for Tgi {
+    fn events_are_tokens(&self) -> bool {
+        true
+    }
+
     fn name(&self) -> &'static str {
         self.name
     }

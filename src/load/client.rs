@@ -453,11 +453,12 @@ impl Client {
             ));
         }
         let text = defer.then(|| std::mem::take(&mut st.text));
-        chunk_tokens(
-            &mut st.chunks,
-            st.usage_completion,
-            self.opts.tokens_per_chunk,
-        );
+        let assumed = if self.backend.events_are_tokens() {
+            1
+        } else {
+            self.opts.tokens_per_chunk
+        };
+        chunk_tokens(&mut st.chunks, st.usage_completion, assumed);
         let rec = RequestRecord {
             id: req.id,
             epoch,
