@@ -58,10 +58,16 @@ async fn one_token_chunks_with_a_flag_of_eight() {
     let r = run(&server, "openai", Some(8)).await;
     let s = &r.points[0].summary;
     assert_eq!(s.failed, 0, "{:?}", s.failures);
-    let (itl, tpot) = (p50(&r, |s| s.itl_ms.p(50.0)), p50(&r, |s| s.tpot_ms.p(50.0)));
+    let (itl, tpot) = (
+        p50(&r, |s| s.itl_ms.p(50.0)),
+        p50(&r, |s| s.tpot_ms.p(50.0)),
+    );
     assert!(close(itl, tpot, 0.25), "ITL p50 {itl} vs TPOT p50 {tpot}");
     let w = r.chunking_warning().expect("a warning");
-    assert!(w.contains("1.00 tokens per chunk") && w.contains("not the 8"), "{w}");
+    assert!(
+        w.contains("1.00 tokens per chunk") && w.contains("not the 8"),
+        "{w}"
+    );
     assert!(r.notes().contains(&w));
     // The terminal table says so too.
     assert!(servebench::report::run_table(&r).contains(&w));
@@ -76,7 +82,10 @@ async fn token_events_in_bursts_are_one_chunk() {
         let r = run(&server, backend, Some(4)).await;
         let s = &r.points[0].summary;
         assert_eq!(s.failed, 0, "{backend}: {:?}", s.failures);
-        let (itl, tpot) = (p50(&r, |s| s.itl_ms.p(50.0)), p50(&r, |s| s.tpot_ms.p(50.0)));
+        let (itl, tpot) = (
+            p50(&r, |s| s.itl_ms.p(50.0)),
+            p50(&r, |s| s.tpot_ms.p(50.0)),
+        );
         assert!(itl > 0.0, "{backend}: ITL p50 is 0");
         assert!(close(itl, tpot, 0.3), "{backend}: ITL {itl} vs TPOT {tpot}");
         // Bursts of 4 tokens: the chunk gap is about 4 per-token gaps.
@@ -91,7 +100,10 @@ async fn multi_token_chunks_without_the_flag() {
     // OpenAI chunks carrying 4 tokens each, no flag: usage tells.
     let server = sim("time_scale=0.3,num_scheduler_steps=4,seed=5").await;
     let r = run(&server, "openai", None).await;
-    let (itl, tpot) = (p50(&r, |s| s.itl_ms.p(50.0)), p50(&r, |s| s.tpot_ms.p(50.0)));
+    let (itl, tpot) = (
+        p50(&r, |s| s.itl_ms.p(50.0)),
+        p50(&r, |s| s.tpot_ms.p(50.0)),
+    );
     assert!(close(itl, tpot, 0.3), "ITL {itl} vs TPOT {tpot}");
     let w = r.chunking_warning().expect("a warning");
     // 48 tokens: the first alone, then bursts of 4 (13 chunks, 3.69 each).

@@ -90,6 +90,7 @@ fn record(epoch: u32) -> impl Strategy<Value = RequestRecord> {
                     kind,
                     message: format!("injected {}", kind.as_str()),
                 }),
+                resent: 0,
             }
         })
 }

@@ -206,12 +206,46 @@ struct Chunk<'a> {
     usage: Option<Usage>,
     #[serde(default)]
     latency: Option<ServerLatency>,
+    /// llama.cpp's server: its own timings, on the last chunk.
+    #[serde(default)]
+    timings: Option<LlamaTimings>,
     #[serde(default)]
     error: Option<serde_json::Value>,
     #[serde(default)]
     object: Option<Cow<'a, str>>,
     #[serde(default)]
     message: Option<Cow<'a, str>>,
+}
+
+/// The `timings` object llama.cpp's server adds to the last chunk of a
+/// stream (ms, and prompt tokens served from its cache).
+#[derive(Debug, Deserialize)]
+struct LlamaTimings {
+    #[serde(default)]
+    prompt_ms: Option<f64>,
+    #[serde(default)]
+    predicted_ms: Option<f64>,
+    #[serde(default)]
+    predicted_per_token_ms: Option<f64>,
+    #[serde(default)]
+    cache_n: Option<u64>,
+}
+
+impl LlamaTimings {
+    /// As server-side figures: prefill = `prompt_ms`, decode per token =
+    /// `predicted_per_token_ms`, request = `prompt_ms + predicted_ms`
+    /// (processing only; llama.cpp reports no queue time).
+    fn latency(&self) -> ServerLatency {
+        ServerLatency {
+            prefill_latency: self.prompt_ms,
+            model_prefill_latency: None,
+            avg_decode_latency: self.predicted_per_token_ms,
+            time_in_queue: None,
+            request_latency: self.prompt_ms.zip(self.predicted_ms).map(|(a, b)| a + b),
+            ttft_server_ms: None,
+            cached_prompt_tokens: self.cache_n,
+        }
+    }
 }
 
 fn first_choice<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Choice<'de>>, D::Error> {
@@ -302,6 +336,8 @@ fn handle_event(
     }
     if let Some(l) = chunk.latency {
         out.push(StreamEvent::Latency(l));
+    } else if let Some(t) = chunk.timings {
+        out.push(StreamEvent::Latency(t.latency()));
     }
     Ok(())
 }

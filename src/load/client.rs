@@ -76,6 +76,9 @@ pub struct UnaryOutcome {
 /// The streaming client of one run: one connection pool, one backend.
 pub struct Client {
     http: reqwest::Client,
+    /// A client that never reuses a connection: the one resend of a request
+    /// whose reused connection the server closed goes through it.
+    fresh: reqwest::Client,
     base: String,
     backend: Arc<dyn Backend>,
     opts: RequestOptions,
@@ -125,16 +128,24 @@ impl Client {
             v.set_sensitive(true);
             headers.insert(AUTHORIZATION, v);
         }
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .connect_timeout(timeouts.connect)
-            .tcp_nodelay(true)
+        let builder = || {
+            reqwest::Client::builder()
+                .default_headers(headers.clone())
+                .connect_timeout(timeouts.connect)
+                .tcp_nodelay(true)
+        };
+        let http = builder()
             .pool_max_idle_per_host(usize::MAX)
-            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_idle_timeout(POOL_IDLE)
+            .build()
+            .map_err(|e| ClientError::Build(e.to_string()))?;
+        let fresh = builder()
+            .pool_max_idle_per_host(0)
             .build()
             .map_err(|e| ClientError::Build(e.to_string()))?;
         Ok(Client {
             http,
+            fresh,
             base,
             backend,
             parser_opts: parser_options(&opts),
@@ -178,6 +189,7 @@ impl Client {
     pub fn with_options(&self, opts: RequestOptions) -> Client {
         Client {
             http: self.http.clone(),
+            fresh: self.fresh.clone(),
             base: self.base.clone(),
             backend: self.backend.clone(),
             parser_opts: parser_options(&opts),
@@ -294,9 +306,9 @@ impl Client {
         phase_start: Instant,
     ) -> (RequestRecord, Option<String>) {
         let mut st = StreamState::default();
-        let start = Instant::now();
+        let mut start = Instant::now();
         let deadline = tokio::time::Instant::from_std(start + self.timeouts.total);
-        let timed = tokio::time::timeout_at(deadline, self.stream(req, start, &mut st));
+        let timed = tokio::time::timeout_at(deadline, self.stream(req, &mut start, &mut st));
         let outcome = tokio::select! {
             r = timed => Some(r),
             _ = self.guard.cancelled() => None,
@@ -339,20 +351,55 @@ impl Client {
             .collect()
     }
 
+    /// Send `req` and wait for its response head, by `first_byte`. When a
+    /// reused connection was closed by the server before any byte of a
+    /// response (a keep-alive close racing the send), the request is sent
+    /// once more on a fresh connection, `start` moves to that send and
+    /// `st.resent` counts it; a server that answered, even with an error,
+    /// is never asked twice.
+    async fn send(
+        &self,
+        req: &PreparedRequest,
+        start: &mut Instant,
+        st: &mut StreamState,
+    ) -> Result<reqwest::Response, Failure> {
+        let url = format!("{}{}", self.base, req.http.path);
+        let first_byte = tokio::time::Instant::from_std(*start + self.timeouts.first_byte);
+        let send = self.http.post(&url).body(req.http.body.clone()).send();
+        let e = match tokio::time::timeout_at(first_byte, send).await {
+            Err(_) => return Err(fail(FailureKind::Timeout, NO_FIRST_BYTE)),
+            Ok(Ok(r)) => return Ok(r),
+            Ok(Err(e)) if closed_before_response(&e) => e,
+            Ok(Err(e)) => return Err(classify(&e)),
+        };
+        st.resent += 1;
+        *start = Instant::now();
+        let first_byte = tokio::time::Instant::from_std(*start + self.timeouts.first_byte);
+        let send = self.fresh.post(&url).body(req.http.body.clone()).send();
+        match tokio::time::timeout_at(first_byte, send).await {
+            Err(_) => Err(fail(FailureKind::Timeout, NO_FIRST_BYTE)),
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(again)) => {
+                let mut f = classify(&again);
+                f.message = format!(
+                    "{} (sent again on a fresh connection after: {})",
+                    f.message,
+                    error_chain(&e)
+                );
+                Err(f)
+            }
+        }
+    }
+
     async fn stream(
         &self,
         req: &PreparedRequest,
-        start: Instant,
+        start_at: &mut Instant,
         st: &mut StreamState,
     ) -> Result<(), Failure> {
-        let url = format!("{}{}", self.base, req.http.path);
-        let send = self.http.post(url).body(req.http.body.clone()).send();
+        let resp = self.send(req, start_at, st).await?;
+        let start = *start_at;
         let first_byte = tokio::time::Instant::from_std(start + self.timeouts.first_byte);
-        let resp = match tokio::time::timeout_at(first_byte, send).await {
-            Err(_) => return Err(fail(FailureKind::Timeout, NO_FIRST_BYTE)),
-            Ok(Err(e)) => return Err(classify(&e)),
-            Ok(Ok(r)) => r,
-        };
         let status = resp.status();
         if !status.is_success() {
             let body = tokio::time::timeout(Duration::from_secs(5), resp.text())
@@ -476,6 +523,7 @@ impl Client {
             chunks: st.chunks,
             server: st.latency,
             failure,
+            resent: st.resent,
         };
         (rec, text)
     }
@@ -491,6 +539,7 @@ struct StreamState {
     latency: Option<ServerLatency>,
     saw_done: bool,
     stream_error: Option<String>,
+    resent: u32,
 }
 
 impl StreamState {
@@ -564,6 +613,41 @@ pub fn chunk_tokens(chunks: &mut [(f64, u32)], usage: Option<u64>, assumed: u32)
         c.1 = u32::try_from(upto - given).unwrap_or(u32::MAX);
         given = upto;
     }
+}
+
+/// How long an idle pooled connection is kept. Below the 5 s keep-alive
+/// timeout of common servers (uvicorn, which vLLM and SGLang use;
+/// cpp-httplib, which llama.cpp uses; Node), so that the client drops an
+/// idle connection before the server closes it under a new request.
+pub const POOL_IDLE: Duration = Duration::from_secs(4);
+
+/// True when `e` says that the connection was closed (or reset) before any
+/// byte of a response arrived, after the request was handed to a pooled
+/// connection: the server's keep-alive close raced the send. A refused
+/// connection, a timeout or a TLS failure is not this.
+fn closed_before_response(e: &reqwest::Error) -> bool {
+    if e.is_timeout() || e.is_connect() || e.is_status() || e.is_body() || e.is_decode() {
+        return false;
+    }
+    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(inner) = src {
+        if let Some(h) = inner.downcast_ref::<hyper::Error>() {
+            if h.is_incomplete_message() || h.is_canceled() {
+                return true;
+            }
+        }
+        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            if matches!(
+                io.kind(),
+                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+            ) {
+                return true;
+            }
+        }
+        src = inner.source();
+    }
+    false
 }
 
 /// The message of a request whose first byte did not come in time.

@@ -150,6 +150,7 @@ mod tests {
                 kind,
                 message: String::new(),
             }),
+            resent: 0,
         }
     }
 

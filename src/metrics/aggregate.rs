@@ -282,6 +282,7 @@ mod tests {
             chunks,
             server: None,
             failure: None,
+            resent: 0,
         }
     }
 

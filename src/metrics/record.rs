@@ -68,6 +68,10 @@ pub struct ServerLatency {
     /// the client's timing against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttft_server_ms: Option<f64>,
+    /// Prompt tokens the server served from its prefix cache (llama.cpp's
+    /// `timings.cache_n`), when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_prompt_tokens: Option<u64>,
 }
 
 /// Everything measured about one request. Times are in milliseconds from the
@@ -113,6 +117,15 @@ pub struct RequestRecord {
     /// Set when the request failed.
     #[serde(default)]
     pub failure: Option<Failure>,
+    /// Times the request was sent again on a fresh connection because a
+    /// reused one was closed before any response (0 or 1); its timings are
+    /// those of the send that was answered.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub resent: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// The most tokens one chunk may claim in a record read from a file: far
@@ -190,6 +203,7 @@ mod tests {
             chunks,
             server: None,
             failure: None,
+            resent: 0,
         }
     }
 

@@ -198,6 +198,36 @@ pub struct PointData {
 }
 
 impl PointData {
+    /// The server's own timings beside the client's, when the server sent
+    /// them (llama.cpp's `timings`, `return_latency`): mean prefill vs the
+    /// client's mean TTFT, mean decode time per token vs the client's mean
+    /// TPOT, with the client-minus-server difference.
+    pub fn server_note(&self) -> Option<String> {
+        let s = &self.summary;
+        let server = s.server.as_ref()?;
+        let mut parts = Vec::new();
+        if let (Some(pre), Some(ttft)) = (server.prefill_latency_ms, s.ttft_ms.mean) {
+            parts.push(format!(
+                "server prefill {pre:.2} ms vs client TTFT {ttft:.2} ms (client - server {:+.2} ms)",
+                ttft - pre
+            ));
+        }
+        if let (Some(dec), Some(tpot)) = (server.avg_decode_latency_ms, s.tpot_ms.mean) {
+            parts.push(format!(
+                "server decode {dec:.3} ms/token vs client TPOT {tpot:.3} ms ({:+.3} ms)",
+                tpot - dec
+            ));
+        }
+        (!parts.is_empty()).then(|| {
+            format!(
+                "{}: server timings of {} requests (means): {}",
+                self.label.describe(),
+                server.requests,
+                parts.join("; ")
+            )
+        })
+    }
+
     /// Build a point and summarise its records.
     pub fn new(
         label: PointLabel,
@@ -287,12 +317,33 @@ impl RunData {
     /// themselves show (see [`RunData::chunking_warning`]), each once.
     pub fn notes(&self) -> Vec<String> {
         let mut notes = self.meta.notes.clone();
-        if let Some(w) = self.chunking_warning() {
+        let derived = self
+            .chunking_warning()
+            .into_iter()
+            .chain(self.resend_note())
+            .chain(self.points.iter().filter_map(PointData::server_note));
+        for w in derived {
             if !notes.contains(&w) {
                 notes.push(w);
             }
         }
         notes
+    }
+
+    /// How many requests were sent again on a fresh connection after the
+    /// server closed a reused one before answering (not failures).
+    pub fn resend_note(&self) -> Option<String> {
+        let all = self.points.iter().flat_map(|p| p.epochs.iter().flatten());
+        let (n, total) = all.fold((0u64, 0u64), |(n, t), r| {
+            (n + u64::from(r.resent > 0), t + 1)
+        });
+        (n > 0).then(|| {
+            format!(
+                "connections: {n} of {total} requests were sent again on a fresh connection \
+                 because the server closed a reused one before answering (timed from the \
+                 second send; not failures)"
+            )
+        })
     }
 
     /// A warning when the tokens per chunk that the streams showed (the

@@ -52,8 +52,10 @@ pub fn record(id: u64, epoch: u32, start_s: f64, ttft: f64, tpot: f64, out: u32)
             time_in_queue: Some(ttft * 0.2),
             request_latency: e2el,
             ttft_server_ms: None,
+            cached_prompt_tokens: None,
         }),
         failure: None,
+        resent: 0,
     }
 }
 
