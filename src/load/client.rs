@@ -621,10 +621,13 @@ pub fn chunk_tokens(chunks: &mut [(f64, u32)], usage: Option<u64>, assumed: u32)
 /// idle connection before the server closes it under a new request.
 pub const POOL_IDLE: Duration = Duration::from_secs(4);
 
-/// True when `e` says that the connection was closed (or reset) before any
-/// byte of a response arrived, after the request was handed to a pooled
-/// connection: the server's keep-alive close raced the send. A refused
-/// connection, a timeout or a TLS failure is not this.
+/// True when `e` says that the connection ended cleanly (EOF, not a reset)
+/// before any byte of a response: hyper's "connection closed before message
+/// completed". That is a server closing a connection it had offered to keep
+/// alive (its idle or request-count limit, or llama.cpp's server, which
+/// closes after every stream) as the next request went out on it. A
+/// refused connection, a reset (RST: a server that failed the request), a
+/// timeout or a TLS failure is not this, and stays a failure.
 fn closed_before_response(e: &reqwest::Error) -> bool {
     if e.is_timeout() || e.is_connect() || e.is_status() || e.is_body() || e.is_decode() {
         return false;
@@ -632,18 +635,7 @@ fn closed_before_response(e: &reqwest::Error) -> bool {
     let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(inner) = src {
         if let Some(h) = inner.downcast_ref::<hyper::Error>() {
-            if h.is_incomplete_message() || h.is_canceled() {
-                return true;
-            }
-        }
-        if let Some(io) = inner.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind::*;
-            if matches!(
-                io.kind(),
-                ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
-            ) {
-                return true;
-            }
+            return h.is_incomplete_message();
         }
         src = inner.source();
     }

@@ -242,6 +242,7 @@ async fn generate(st: Arc<AppState>, conn: Conn, req: Request, api: Api) -> Resp
         conn,
         inflight,
         unpark: no_delay.then(|| st.sched_thread.clone()),
+        close_after: st.cfg.close_after_stream,
     };
     if req.stream {
         sse::stream_response(w, rx, plan)

@@ -64,6 +64,11 @@ pub struct SimConfig {
     /// fast as each client reads them (a sequence gets its next burst only
     /// once its handler took the previous one). Batch and KV limits still apply.
     pub no_delay: bool,
+    /// llama.cpp's server behaviour: after each streamed response the
+    /// connection is closed, although its headers said keep-alive; a request
+    /// that arrives on such a connection is discarded unread and the
+    /// connection closed cleanly (FIN), with no response.
+    pub close_after_stream: bool,
     /// Side in pixels of the square patch that makes one image token
     /// (Qwen2-VL: 28); see the `sim` module docs.
     pub image_patch_px: usize,
@@ -109,6 +114,7 @@ impl Default for SimConfig {
             eos_mean_tokens: 0.0,
             time_scale: 1.0,
             no_delay: false,
+            close_after_stream: false,
             image_patch_px: 28,
             vllm_separator: VllmSeparator::Nul,
             tgi_cumulative_text: false,
@@ -135,6 +141,7 @@ pub const SIM_KEYS: &[&str] = &[
     "eos_mean_tokens",
     "time_scale",
     "no_delay",
+    "close_after_stream",
     "image_patch_px",
     "vllm_separator",
     "tgi_cumulative_text",
@@ -254,6 +261,7 @@ impl SimConfig {
                 self.time_scale = x;
             }
             "no_delay" => self.no_delay = parse_bool(key, v)?,
+            "close_after_stream" => self.close_after_stream = parse_bool(key, v)?,
             "image_patch_px" => self.image_patch_px = parse_count(key, v)?,
             "vllm_separator" => {
                 self.vllm_separator = match v.to_ascii_lowercase().as_str() {

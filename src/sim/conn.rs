@@ -11,7 +11,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -23,16 +23,35 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// Per-connection kill switch, reachable from handlers via `ConnectInfo`.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Conn(Arc<AtomicBool>);
+pub(crate) struct Conn(Arc<AtomicU8>);
+
+const LIVE: u8 = 0;
+const KILLED: u8 = 1;
+const SPENT: u8 = 2;
 
 impl Conn {
     /// Kill the connection: the next I/O on it fails and it closes with RST.
     pub(crate) fn reset(&self) {
-        self.0.store(true, Ordering::Release);
+        self.0.store(KILLED, Ordering::Release);
     }
 
     fn killed(&self) -> bool {
-        self.0.load(Ordering::Acquire)
+        self.0.load(Ordering::Acquire) == KILLED
+    }
+
+    /// Mark a live connection as done after its response (llama.cpp closes
+    /// a connection after each stream): the next request that arrives on it
+    /// is read and dropped unseen, and the connection closes cleanly (FIN)
+    /// without a byte of response.
+    pub(crate) fn mark_spent(&self) {
+        let _ = self
+            .0
+            .compare_exchange(LIVE, SPENT, Ordering::AcqRel, Ordering::Acquire);
+    }
+
+    /// True once [`Conn::mark_spent`] was called.
+    fn spent(&self) -> bool {
+        self.0.load(Ordering::Acquire) == SPENT
     }
 }
 
@@ -94,6 +113,15 @@ impl AsyncRead for SimIo {
     ) -> Poll<io::Result<()>> {
         if self.ctl.killed() {
             return self.dead();
+        }
+        if self.ctl.spent() {
+            // Whatever arrives is dropped and reads as the end of the stream.
+            let mut scratch = [0u8; 4096];
+            let mut drop_buf = ReadBuf::new(&mut scratch);
+            return match Pin::new(&mut self.get_mut().inner).poll_read(cx, &mut drop_buf) {
+                Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
+                other => other,
+            };
         }
         Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
     }

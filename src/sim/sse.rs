@@ -35,6 +35,8 @@ pub(crate) struct Plan {
     pub inflight: Arc<AtomicU32>,
     /// The scheduler thread, unparked when `inflight` drops to 0 (`no_delay`).
     pub unpark: Option<std::thread::Thread>,
+    /// Close the connection after this stream (`close_after_stream`).
+    pub close_after: bool,
 }
 
 impl Plan {
@@ -89,6 +91,9 @@ impl StreamState {
                 None => {}
             }
             if self.done {
+                if self.plan.close_after {
+                    self.plan.conn.mark_spent();
+                }
                 return None;
             }
             if self.stall_next {
