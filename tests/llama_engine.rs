@@ -131,12 +131,25 @@ fn check_exact(r: &RunData, expect: usize, what: &str, template: Option<u64>) {
         // llama.cpp's own timings are recorded beside the client's.
         let server = rec.server.as_ref().expect("llama.cpp timings");
         assert!(server.prefill_latency.is_some_and(|p| p > 0.0));
-        let (dec, tpot) = (server.avg_decode_latency.unwrap(), rec.tpot_ms().unwrap());
-        assert!(
-            (dec - tpot).abs() <= 0.5 * tpot + 1.0,
-            "{what}: decode {dec} vs TPOT {tpot}"
-        );
+        assert!(server.avg_decode_latency.is_some_and(|d| d > 0.0));
     }
+    // The server's decode time per token and the client's TPOT agree (the
+    // medians over requests; one request read late in one burst has a
+    // client TPOT near 0, which is the client's view and stays recorded).
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let dec = median(
+        recs.iter()
+            .filter_map(|r| r.server.as_ref()?.avg_decode_latency)
+            .collect(),
+    );
+    let tpot = median(recs.iter().filter_map(|r| r.tpot_ms()).collect());
+    assert!(
+        (dec - tpot).abs() <= 0.25 * dec,
+        "{what}: server decode {dec} ms/token vs client TPOT {tpot}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
