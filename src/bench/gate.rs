@@ -28,7 +28,7 @@ pub fn verdict_line(o: &Outcome, color: bool) -> String {
             let _ = write!(text, "\n  - {r}");
         }
         text.push_str(
-            "\n  (more epochs, `servebench calibrate`, or --gate-allow-inconclusive to let it pass)",
+            "\n  (more epochs, a wider --noise-threshold, or --gate-allow-inconclusive to let it pass)",
         );
     }
     if color {
