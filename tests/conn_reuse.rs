@@ -67,4 +67,22 @@ async fn a_reset_of_a_received_request_is_still_a_failure() {
         .count();
     assert!(connect > 0, "the injected resets were hidden");
     assert!(recs.iter().all(|r| r.resent == 0));
+    // The terminal (and every output) explains the failures by category,
+    // with the first message of each.
+    let table = servebench::report::run_table(&r);
+    let per_point: usize = r
+        .points
+        .iter()
+        .map(|p| {
+            p.epochs
+                .iter()
+                .flatten()
+                .filter(|r| r.failure.is_some())
+                .count()
+        })
+        .filter(|&n| n > 0)
+        .inspect(|n| assert!(table.contains(&format!("failed: connect {n} (first: "))))
+        .sum();
+    assert_eq!(per_point, connect, "{table}");
+    assert!(table.contains("Connection reset by peer"), "{table}");
 }

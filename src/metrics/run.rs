@@ -198,6 +198,41 @@ pub struct PointData {
 }
 
 impl PointData {
+    /// The point's failures explained: the count per category, each with
+    /// the first message met (e.g. the server's 400 "maximum context
+    /// length"), not only a count.
+    pub fn failure_note(&self) -> Option<String> {
+        let mut kinds: Vec<(&'static str, usize, &str)> = Vec::new();
+        for f in self
+            .epochs
+            .iter()
+            .flatten()
+            .filter_map(|r| r.failure.as_ref())
+        {
+            let k = f.kind.as_str();
+            match kinds.iter_mut().find(|e| e.0 == k) {
+                Some(e) => e.1 += 1,
+                None => kinds.push((k, 1, f.message.as_str())),
+            }
+        }
+        if kinds.is_empty() {
+            return None;
+        }
+        let total: usize = kinds.iter().map(|k| k.1).sum();
+        let parts: Vec<String> = kinds
+            .iter()
+            .map(|(k, n, first)| {
+                let first: String = first.chars().take(200).collect();
+                format!("{k} {n} (first: {first})")
+            })
+            .collect();
+        Some(format!(
+            "{}: {total} request(s) failed: {}",
+            self.label.describe(),
+            parts.join("; ")
+        ))
+    }
+
     /// The server's own timings beside the client's, when the server sent
     /// them (llama.cpp's `timings`, `return_latency`): mean prefill vs the
     /// client's mean TTFT, mean decode time per token vs the client's mean
@@ -321,6 +356,7 @@ impl RunData {
             .chunking_warning()
             .into_iter()
             .chain(self.resend_note())
+            .chain(self.points.iter().filter_map(PointData::failure_note))
             .chain(self.points.iter().filter_map(PointData::server_note));
         for w in derived {
             if !notes.contains(&w) {
