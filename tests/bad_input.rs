@@ -279,6 +279,22 @@ const CASES: &[Case] = &[
         needles: &["--backend tgi", "openai"],
     },
     Case {
+        input: "`--url` without a scheme",
+        args: &["static", "--url", "127.0.0.1:8000", "--parallel-num", "1", "--prompt-tokens", "8", "--output-tokens", "2", "--epochs", "1"],
+        env: &[],
+        files: &[],
+        code: 2,
+        needles: &["--url", "did you mean http://127.0.0.1:8000?"],
+    },
+    Case {
+        input: "`--sim` with a remote `--url`",
+        args: &["static", "--url", "http://127.0.0.1:1", "--sim", SIM, "--parallel-num", "1", "--prompt-tokens", "8", "--output-tokens", "2", "--epochs", "1"],
+        env: &[],
+        files: &[],
+        code: 2,
+        needles: &["--sim", "remote"],
+    },
+    Case {
         input: "`report` on a missing folder",
         args: &["report", "{tmp}/no-such-run"],
         env: &[],

@@ -223,6 +223,13 @@ impl Settings {
             Some(&join_sim(self.sim.as_deref(), sim_env.as_deref())),
             flags.sim.as_deref(),
         );
+        let url = flags
+            .url
+            .clone()
+            .or_else(|| env(URL_ENV))
+            .or_else(|| self.url.clone());
+        // Simulator settings apply only when the simulator runs.
+        let sim = (url.is_none() && !sim.is_empty()).then_some(sim);
         EndpointArgs {
             backend: flags
                 .backend
@@ -230,11 +237,7 @@ impl Settings {
                 .or_else(|| env(BACKEND_ENV))
                 .or_else(|| self.backend.clone())
                 .unwrap_or(d.backend),
-            url: flags
-                .url
-                .clone()
-                .or_else(|| env(URL_ENV))
-                .or_else(|| self.url.clone()),
+            url,
             served_model_name: flags
                 .model
                 .clone()
@@ -247,7 +250,7 @@ impl Settings {
                 .or_else(|| self.api_key_env.clone())
                 .unwrap_or(d.api_key_env),
             tokenizer: flags.tokenizer.clone().or_else(|| self.tokenizer.clone()),
-            sim: (!sim.is_empty()).then_some(sim),
+            sim,
             return_latency: self.return_latency.unwrap_or(false),
             num_scheduler_steps: self.num_scheduler_steps,
             ..d
@@ -316,6 +319,18 @@ mod tests {
         };
         let e = s.endpoint_args(&flags, &env);
         assert_eq!(e.url.as_deref(), Some("http://flag:3"));
-        assert_eq!(e.sim.as_deref(), Some("time_scale=0.2,jitter=0.1,seed=4"));
+        // A remote endpoint runs no simulator: its settings are dropped.
+        assert_eq!(e.sim, None);
+        let local = Settings::new().sim("time_scale=0.2").over(&Settings::new());
+        let e = local.endpoint_args(&flags_sim_only(), &none);
+        assert_eq!(e.url, None);
+        assert_eq!(e.sim.as_deref(), Some("time_scale=0.2,seed=4"));
+    }
+
+    fn flags_sim_only() -> EndpointFlags {
+        EndpointFlags {
+            sim: Some("seed=4".into()),
+            ..Default::default()
+        }
     }
 }

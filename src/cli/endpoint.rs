@@ -15,7 +15,10 @@ use crate::workload::Tokenizer;
 /// Where to send load, with what API, model, tokenizer and key.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EndpointArgs {
-    /// API flavour: openai (/v1/completions) or openai-chat (/v1/chat/completions).
+    /// API flavour: openai (/v1/completions), openai-chat
+    /// (/v1/chat/completions), vllm (legacy /generate), tgi
+    /// (/generate_stream), mindspore (MindIE /infer) or mindspore-tgi
+    /// (MindIE's TGI-compatible /generate_stream).
     #[arg(long, default_value = "openai")]
     pub backend: String,
     /// Server host (with --port). Without --host, --port or --url, the
@@ -265,7 +268,20 @@ pub async fn resolve_target(args: &EndpointArgs) -> Result<Target, CliError> {
             Some(format!("http://{h}:{}", p.unwrap_or(8000)))
         }
     };
+    if remote.is_some() && args.sim.is_some() {
+        return Err(CliError::BadFlag {
+            flag: "--sim".into(),
+            reason: "sets the embedded simulator, which does not run with a remote \
+                     --url/--host/--port; drop one of them"
+                .into(),
+        });
+    }
     if let Some(u) = &remote {
+        let hint = if u.contains("://") {
+            String::new()
+        } else {
+            format!(" (did you mean http://{u}?)")
+        };
         let flag = if args.url.is_some() {
             "--url"
         } else {
@@ -273,12 +289,12 @@ pub async fn resolve_target(args: &EndpointArgs) -> Result<Target, CliError> {
         };
         let parsed = url::Url::parse(u).map_err(|e| CliError::BadFlag {
             flag: flag.into(),
-            reason: format!("`{u}` is not a valid URL: {e}"),
+            reason: format!("`{u}` is not a valid URL: {e}{hint}"),
         })?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
             return Err(CliError::BadFlag {
                 flag: flag.into(),
-                reason: format!("`{u}` must be an http:// or https:// URL with a host"),
+                reason: format!("`{u}` must be an http:// or https:// URL with a host{hint}"),
             });
         }
     }
