@@ -11,8 +11,6 @@ use super::sweep::Benchmark;
 use super::{gate, reduce, run_one, terminal, BenchError};
 use crate::analysis::GateVerdict;
 use crate::analysis::RunComparison;
-#[allow(unused_imports)]
-use crate::analysis::GATE_INCONCLUSIVE;
 use crate::baseline::{sanitize_id, ReportDir, DEFAULT_REPORT_DIR, REPORT_DIR_ENV};
 use crate::metrics::RunData;
 
@@ -115,7 +113,7 @@ impl Outcome {
 
     /// 0 all well; 1 the gate failed; 2 a benchmark could not run or
     /// compare; 6 the gate could not judge something (see
-    /// [`GATE_INCONCLUSIVE`]).
+    /// [`crate::analysis::GATE_INCONCLUSIVE`]).
     pub fn exit_code(&self) -> i32 {
         if self.errors().next().is_some() {
             2
