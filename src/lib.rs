@@ -18,6 +18,7 @@ pub mod bench;
 pub mod cli;
 pub mod load;
 pub mod metrics;
+pub mod record;
 pub mod report;
 pub mod sim;
 pub mod stats;

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::openai::to_bytes;
 use super::tgi::TgiParser;
 use super::{Backend, HttpRequest, RequestOptions, StreamParser};
-use crate::metrics::ServerLatency;
+use crate::record::ServerLatency;
 use crate::workload::RequestSpec;
 
 /// The MindIE native `/infer` API.

@@ -8,7 +8,7 @@ mod sse;
 mod tgi;
 mod vllm;
 
-use crate::metrics::ServerLatency;
+use crate::record::ServerLatency;
 use crate::workload::RequestSpec;
 
 pub use mindie::MindIe;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{
     Backend, HttpRequest, ParseError, RequestOptions, SseFramer, StreamEvent, StreamParser,
 };
-use crate::metrics::ServerLatency;
+use crate::record::ServerLatency;
 use crate::workload::RequestSpec;
 
 /// `--backend openai`: `POST /v1/completions`.

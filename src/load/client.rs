@@ -11,7 +11,7 @@ use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 use super::guard::{FailureLimit, RunGuard};
 use super::EpochRun;
 use crate::backend::{Backend, HttpRequest, RequestOptions, StreamEvent};
-use crate::metrics::{Failure, FailureKind, RequestRecord, ServerLatency};
+use crate::record::{Failure, FailureKind, RequestRecord, ServerLatency};
 use crate::workload::{RequestSpec, Tokenizer};
 
 /// Per-request time limits. A request that passes one is a failure of

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::{Client, PreparedRequest};
-use crate::metrics::RequestRecord;
+use crate::record::RequestRecord;
 
 /// The outcome of one epoch (or warm-up round).
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use super::interrupt::StopSignal;
-use crate::metrics::{EarlyStop, FailureKind, RequestRecord};
+use crate::record::{EarlyStop, FailureKind, RequestRecord};
 
 /// When a run stops itself: more than `max_rate` of the last `window`
 /// finished requests failed. Cancelled requests (the run's own doing) are
@@ -127,7 +127,7 @@ impl RunGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::Failure;
+    use crate::record::Failure;
 
     fn rec(kind: Option<FailureKind>) -> RequestRecord {
         RequestRecord {

@@ -16,7 +16,7 @@ use rand::SeedableRng;
 use rand_distr::{Distribution, Gamma};
 
 use super::{Client, EpochRun, PreparedRequest};
-use crate::metrics::RequestRecord;
+use crate::record::RequestRecord;
 
 /// Errors in an arrival process's parameters.
 #[derive(Debug, thiserror::Error)]

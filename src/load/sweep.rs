@@ -7,7 +7,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::{run_closed_epoch, Client, EpochRun, PreparedRequest};
-use crate::metrics::RequestRecord;
+use crate::record::RequestRecord;
 use crate::workload::{PromptError, PromptSynth, RequestSpec};
 
 /// How a static sweep is laid out.

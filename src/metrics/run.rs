@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{summarize, PointSummary, RequestRecord, Slo};
+use super::{summarize, EarlyStop, PointSummary, RequestRecord, Slo};
 
 /// A request rate in requests/s; infinite means "all at once".
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
@@ -418,37 +418,6 @@ impl RunData {
                  took each chunk to carry {assumed} tokens (--num-scheduler-steps), unchecked"
             )
         })
-    }
-}
-
-/// Why a run stopped itself: among its last `window` finished requests,
-/// `failed` failed, more than the limit allows.
-///
-/// ```
-/// let s = servebench::metrics::EarlyStop { failed: 30, window: 50, max_failure_rate: 0.5 };
-/// assert!(s.to_string().contains("30 of the last 50"));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct EarlyStop {
-    /// Failed requests in the window.
-    pub failed: u64,
-    /// Finished requests in the window.
-    pub window: u64,
-    /// The limit that was passed, a fraction.
-    pub max_failure_rate: f64,
-}
-
-impl std::fmt::Display for EarlyStop {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "stopped early: {} of the last {} requests failed ({:.1} %), above the \
-             failure-rate limit of {:.1} % (--max-failure-rate)",
-            self.failed,
-            self.window,
-            100.0 * self.failed as f64 / self.window.max(1) as f64,
-            100.0 * self.max_failure_rate
-        )
     }
 }
 

@@ -1,4 +1,6 @@
-//! The per-request record: everything measured about one request.
+//! The per-request record: everything measured about one request, produced
+//! by [`crate::load`] (through a [`crate::backend`]) and read by everything
+//! after it ([`crate::metrics`], [`crate::stats`], [`crate::report`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -178,6 +180,37 @@ impl RequestRecord {
     /// Per-stream decode speed, tokens/s after the first token.
     pub fn decode_tokens_per_s(&self) -> Option<f64> {
         self.tpot_ms().filter(|t| *t > 0.0).map(|t| 1000.0 / t)
+    }
+}
+
+/// Why a run stopped itself: among its last `window` finished requests,
+/// `failed` failed, more than the limit allows.
+///
+/// ```
+/// let s = servebench::record::EarlyStop { failed: 30, window: 50, max_failure_rate: 0.5 };
+/// assert!(s.to_string().contains("30 of the last 50"));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStop {
+    /// Failed requests in the window.
+    pub failed: u64,
+    /// Finished requests in the window.
+    pub window: u64,
+    /// The limit that was passed, a fraction.
+    pub max_failure_rate: f64,
+}
+
+impl std::fmt::Display for EarlyStop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "stopped early: {} of the last {} requests failed ({:.1} %), above the \
+             failure-rate limit of {:.1} % (--max-failure-rate)",
+            self.failed,
+            self.window,
+            100.0 * self.failed as f64 / self.window.max(1) as f64,
+            100.0 * self.max_failure_rate
+        )
     }
 }
 
