@@ -370,7 +370,7 @@ pub fn baseline(data: &[u8]) {
     };
     let gated = servebench::analysis::MetricId::ALL;
     let cmp = servebench::analysis::compare_runs(&run, &back, "base", &gated, &cfg);
-    let _ = servebench::bench::render_run(&run.meta.name, &back, Some(&cmp), false);
+    let _ = servebench::report::render_run(&run.meta.name, &back, Some(&cmp), false);
 }
 
 // ---------------------------------------------------------------- configs

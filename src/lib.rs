@@ -4,8 +4,12 @@
 //!
 //! Data flows one way through the modules:
 //! [`workload`] (tokenizer, prompts, datasets) → [`load`] (closed/open loop,
-//! through a [`backend`]) → [`metrics`] (per-request records, aggregates) →
-//! [`stats`] → [`report`] (terminal table, CSV, JSON).
+//! through a [`backend`]) → [`record`]s → [`metrics`] (aggregates, the metric
+//! catalogue) → [`stats`] and [`analysis`] (with saved runs from
+//! [`baseline`]) → [`report`] (terminal, CSV, JSON, Markdown, HTML).
+//! [`run`] is the one engine that executes a plan along this chain; the
+//! command line ([`cli`]) and the bench harness ([`bench`]) each build a
+//! plan and call it, and neither imports the other.
 //!
 //! The [`sim`] module holds an embedded OpenAI-compatible simulated server with
 //! a continuous-batching performance model; with no endpoint given, every
@@ -20,6 +24,7 @@ pub mod load;
 pub mod metrics;
 pub mod record;
 pub mod report;
+pub mod run;
 pub mod sim;
 pub mod stats;
 pub mod workload;

@@ -74,6 +74,8 @@ async fn every_backend_dynamic_runs() {
     ] {
         let dir = tempfile::tempdir().unwrap();
         let a = ServingArgs {
+            epochs: 1,
+            warmup: None,
             endpoint: endpoint(backend, "time_scale=0.05"),
             sweep: ServingSweepArgs {
                 random_input_len: 64,

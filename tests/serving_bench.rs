@@ -5,6 +5,8 @@ use servebench::metrics::Rate;
 
 fn args(dir: &std::path::Path, sim: &str) -> ServingArgs {
     ServingArgs {
+        epochs: 1,
+        warmup: None,
         endpoint: EndpointArgs {
             sim: Some(sim.to_string()),
             ..EndpointArgs::default()

@@ -1,19 +1,15 @@
 //! The non-OpenAI APIs of the simulated server: vLLM's legacy `/generate`,
 //! TGI's `/generate_stream` and MindIE's `/infer`.
 
+mod common {
+    pub mod sim;
+}
+
 use serde_json::{json, Value};
-use servebench::sim::{SimConfig, SimServer};
+use servebench::sim::SimServer;
 use servebench::workload::Tokenizer;
 
-async fn start(kv: &str) -> (SimServer, reqwest::Client, SimConfig) {
-    let mut cfg = SimConfig::default();
-    cfg.apply_kv(kv).unwrap();
-    let server = SimServer::start(cfg.clone(), Tokenizer::default_embedded())
-        .await
-        .unwrap();
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    (server, client, cfg)
-}
+use common::sim::start;
 
 async fn post(c: &reqwest::Client, s: &SimServer, path: &str, body: Value) -> reqwest::Response {
     c.post(format!("{}{path}", s.base_url()))

@@ -1,6 +1,10 @@
 //! Fault injection of the simulated server, checked request by request
 //! against `servebench::sim::planned_fault`.
 
+mod common {
+    pub mod sim;
+}
+
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -11,19 +15,7 @@ use servebench::workload::Tokenizer;
 const MAX: usize = 8;
 
 async fn start(kv: &str) -> (SimServer, reqwest::Client, SimConfig) {
-    let mut cfg = SimConfig::default();
-    cfg.apply_kv(kv).unwrap();
-    let server = SimServer::start(cfg.clone(), Tokenizer::default_embedded())
-        .await
-        .unwrap();
-    // No pooling: every request on its own connection, so a killed
-    // connection never meets the next request.
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
-    (server, client, cfg)
+    common::sim::start_with(kv, false).await
 }
 
 /// The tokenizer, loaded once (loading it is costly and would stall the

@@ -4,6 +4,10 @@
 //! generous ranges: lower bounds follow from the model (sleeps never end
 //! early), upper bounds leave wide headroom for a loaded 2-core machine.
 
+mod common {
+    pub mod sim;
+}
+
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -12,15 +16,7 @@ use serde_json::{json, Value};
 use servebench::sim::{SimConfig, SimServer};
 use servebench::workload::{PromptSynth, Tokenizer};
 
-async fn start(kv: &str) -> (SimServer, reqwest::Client, SimConfig) {
-    let mut cfg = SimConfig::default();
-    cfg.apply_kv(kv).unwrap();
-    let server = SimServer::start(cfg.clone(), Tokenizer::default_embedded())
-        .await
-        .unwrap();
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    (server, client, cfg)
-}
+use common::sim::start;
 
 fn prompt(n: usize, id: u64) -> String {
     let tok = Tokenizer::default_embedded();

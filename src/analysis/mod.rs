@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{PointData, PointLabel, RequestRecord, RunData};
+use crate::metrics::{PointData, PointLabel, PointSummary, RequestRecord, RunData};
 use crate::stats::{
     apply_holm_scaled, compare, CompareConfig, Comparison, Direction, EpochStatistic, Epochs,
     Verdict,
@@ -67,6 +67,21 @@ impl MetricId {
         MetricId::ALL.into_iter().find(|m| m.name() == name)
     }
 
+    /// A comma-separated list of metric names (`ttft_p50,tpot_p50`); the
+    /// error names the unknown one and lists the known ones.
+    pub fn parse_list(list: &str) -> Result<Vec<MetricId>, String> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                MetricId::from_name(s).ok_or_else(|| {
+                    let names: Vec<&str> = MetricId::ALL.iter().map(|m| m.name()).collect();
+                    format!("unknown metric `{s}`; known: {}", names.join(", "))
+                })
+            })
+            .collect()
+    }
+
     /// Unit of the metric's figures.
     pub fn unit(self) -> &'static str {
         match self {
@@ -81,6 +96,22 @@ impl MetricId {
         match self {
             MetricId::OutputThroughput | MetricId::RequestThroughput => Direction::HigherIsBetter,
             _ => Direction::LowerIsBetter,
+        }
+    }
+
+    /// The metric's figure over all epochs of a point pooled, as the CSV,
+    /// the JSON and the terminal table show it (`None` when the point has
+    /// no such figure, e.g. no successful request).
+    pub fn pooled(self, s: &PointSummary) -> Option<f64> {
+        match self {
+            MetricId::OutputThroughput => Some(s.output_throughput),
+            MetricId::RequestThroughput => Some(s.request_throughput),
+            MetricId::TtftP50 => s.ttft_ms.p(50.0),
+            MetricId::TtftP99 => s.ttft_ms.p(99.0),
+            MetricId::TpotP50 => s.tpot_ms.p(50.0),
+            MetricId::TpotP99 => s.tpot_ms.p(99.0),
+            MetricId::ItlP99 => s.itl_ms.p(99.0),
+            MetricId::E2elP50 => s.e2el_ms.p(50.0),
         }
     }
 
@@ -158,6 +189,13 @@ pub struct MetricComparison {
     pub unit: String,
     /// True when this metric counts for the gate.
     pub gated: bool,
+    /// The new run's figure pooled over the point's epochs (as in its CSV).
+    #[serde(default)]
+    pub new_figure: Option<f64>,
+    /// The baseline's figure pooled over the point's epochs.
+    #[serde(default)]
+    pub base_figure: Option<f64>,
+    /// The change and its statistics, estimated from the epoch figures.
     pub comparison: Comparison,
 }
 
@@ -358,6 +396,8 @@ pub fn compare_runs_in_family(
                 metric: m,
                 unit: m.unit().to_string(),
                 gated: gated.contains(&m),
+                new_figure: m.pooled(&np.summary),
+                base_figure: m.pooled(&bp.summary),
                 comparison: m.compare(bp, np, cfg),
             });
         }

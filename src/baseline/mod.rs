@@ -20,8 +20,10 @@ mod store;
 
 pub use id::{check_baseline_name, sanitize_id, RESERVED_NAMES};
 pub use store::{
-    load_run, save_comparison, save_run, ReportDir, RunFile, DEFAULT_REPORT_DIR, FORMAT,
-    REPORT_DIR_ENV, VERSION,
+    load_run, load_run_head, run_file_in, save_comparison, save_or_clear_comparison, save_run,
+    write_meta, PointHead, ReportDir, RunFile, RunHead, COMPARISON_FILE, CSV_FILE,
+    DEFAULT_REPORT_DIR, FORMAT, HTML_DIR, META_FILE, RECORDS_FILE, REPORT_DIR_ENV, RUN_FILE,
+    SUMMARY_FILE, VERSION,
 };
 
 use std::path::PathBuf;

@@ -184,7 +184,8 @@ pub fn save_run(path: &Path, run: &RunData) -> Result<(), BaselineError> {
 /// let e = servebench::baseline::load_run(&p).unwrap_err().to_string();
 /// assert!(e.contains("run.json") && e.contains("version 99 is newer"));
 /// ```
-pub fn load_run(path: &Path) -> Result<RunData, BaselineError> {
+/// The `run` of a run file, its format and version checked.
+fn read_checked(path: &Path) -> Result<serde_json::Value, BaselineError> {
     let bytes = std::fs::read(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => BaselineError::Missing {
             path: path.to_path_buf(),
@@ -221,10 +222,17 @@ pub fn load_run(path: &Path) -> Result<RunData, BaselineError> {
             found: version,
         });
     }
-    let run = v
-        .get_mut("run")
+    v.get_mut("run")
         .map(serde_json::Value::take)
-        .ok_or_else(|| corrupt("no `run` field".into()))?;
+        .ok_or_else(|| corrupt("no `run` field".into()))
+}
+
+pub fn load_run(path: &Path) -> Result<RunData, BaselineError> {
+    let corrupt = |reason: String| BaselineError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let run = read_checked(path)?;
     let run: RunData = serde_json::from_value(run).map_err(|e| corrupt(format!("bad run: {e}")))?;
     for p in &run.points {
         for r in p.epochs.iter().flatten() {
@@ -237,11 +245,94 @@ pub fn load_run(path: &Path) -> Result<RunData, BaselineError> {
 
 /// Save a comparison as `comparison.json` in `dir`.
 pub fn save_comparison(dir: &Path, cmp: &RunComparison) -> Result<PathBuf, BaselineError> {
-    let path = dir.join("comparison.json");
+    let path = dir.join(COMPARISON_FILE);
     let bytes = serde_json::to_vec_pretty(cmp).map_err(|e| BaselineError::Corrupt {
         path: path.clone(),
         reason: format!("cannot serialise: {e}"),
     })?;
     write_atomic(&path, &bytes)?;
     Ok(path)
+}
+
+/// Name of the run file of a run folder.
+pub const RUN_FILE: &str = "run.json";
+/// Name of the comparison file of a run folder (the run against its
+/// baseline).
+pub const COMPARISON_FILE: &str = "comparison.json";
+/// Name of the CSV of a run folder (unless `--benchmark-csv` moves it).
+pub const CSV_FILE: &str = "benchmark.csv";
+/// Name of the Markdown summary of a run folder.
+pub const SUMMARY_FILE: &str = "summary.md";
+/// Folder of a run's HTML page (`report/index.html`) and its figures.
+pub const HTML_DIR: &str = "report";
+
+/// The run file of the run folder `dir`.
+pub fn run_file_in(dir: &Path) -> PathBuf {
+    dir.join(RUN_FILE)
+}
+
+/// Write `cmp` as the comparison file of the run folder `dir`, or, with
+/// none, remove a stale one, so that an old verdict never passes for this
+/// run's.
+pub fn save_or_clear_comparison(
+    dir: &Path,
+    cmp: Option<&RunComparison>,
+) -> Result<Option<PathBuf>, BaselineError> {
+    match cmp {
+        Some(c) => save_comparison(dir, c).map(Some),
+        None => {
+            let stale = dir.join(COMPARISON_FILE);
+            match std::fs::remove_file(&stale) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(BaselineError::Io {
+                    path: stale,
+                    source: e,
+                }),
+                _ => Ok(None),
+            }
+        }
+    }
+}
+
+/// Name of the records file of a run folder: one JSON line per measured
+/// request, appended as it completes.
+pub const RECORDS_FILE: &str = "records.jsonl";
+
+/// Name of the metadata file written beside a run's records at its start.
+pub const META_FILE: &str = "meta.json";
+
+/// At the start of a run: write its metadata as `meta.json` beside the
+/// records file `records` (so that the run can be rebuilt from the two even
+/// after a crash), and remove a `run.json` left there by a previous run, so
+/// that it cannot pass for this one's.
+pub fn write_meta(records: &Path, meta: &crate::metrics::RunMeta) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec_pretty(meta)?;
+    std::fs::write(records.with_file_name(META_FILE), bytes)?;
+    match std::fs::remove_file(records.with_file_name(RUN_FILE)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// A run file's metadata and point summaries, without its records (what
+/// the index of every run needs).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RunHead {
+    pub meta: crate::metrics::RunMeta,
+    pub points: Vec<PointHead>,
+}
+
+/// One point of a [`RunHead`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct PointHead {
+    pub summary: crate::metrics::PointSummary,
+}
+
+/// Read a run file's head, its format and version checked like
+/// [`load_run`]'s.
+pub fn load_run_head(path: &Path) -> Result<RunHead, BaselineError> {
+    let run = read_checked(path)?;
+    serde_json::from_value(run).map_err(|e| BaselineError::Corrupt {
+        path: path.to_path_buf(),
+        reason: format!("bad run: {e}"),
+    })
 }

@@ -14,29 +14,7 @@ pub struct ArgsError {
     pub reason: String,
 }
 
-/// Whether terminal output is coloured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ColorChoice {
-    /// When stdout is a terminal and `NO_COLOR` is unset.
-    #[default]
-    Auto,
-    Always,
-    Never,
-}
-
-impl ColorChoice {
-    /// Resolve `Auto` for stdout.
-    pub fn enabled(self) -> bool {
-        use std::io::IsTerminal;
-        match self {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
-            }
-        }
-    }
-}
+pub use crate::report::ColorChoice;
 
 /// Endpoint settings given on the command line; they beat the code and
 /// the `SERVEBENCH_*` environment variables.
@@ -165,19 +143,7 @@ fn count<T: std::str::FromStr + PartialOrd + Default>(
 }
 
 fn metrics(flag: &str, v: &str) -> Result<Vec<MetricId>, ArgsError> {
-    let names: Vec<&str> = MetricId::ALL.iter().map(|m| m.name()).collect();
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            MetricId::from_name(s).ok_or_else(|| {
-                err(
-                    flag,
-                    format!("unknown metric `{s}`; known: {}", names.join(", ")),
-                )
-            })
-        })
-        .collect()
+    MetricId::parse_list(v).map_err(|reason| err(flag, reason))
 }
 
 fn baseline_name(flag: &str, v: &str) -> Result<String, ArgsError> {

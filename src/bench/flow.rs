@@ -9,8 +9,9 @@ use super::harness::{BenchOutcome, Harness};
 use super::sweep::Benchmark;
 use super::BenchError;
 use crate::analysis::{compare_runs_in_family, RunComparison};
-use crate::baseline::{load_run, save_comparison, save_run, BaselineError, ReportDir, NEW_RUN};
+use crate::baseline::{load_run, save_run, BaselineError, ReportDir, NEW_RUN};
 use crate::metrics::RunData;
+use crate::report::{ReportInput, Reports};
 
 /// Epochs when nothing says otherwise.
 pub const DEFAULT_EPOCHS: u32 = 5;
@@ -249,34 +250,24 @@ fn save_all(
     cmp: Option<&RunComparison>,
     base: Option<&RunData>,
 ) -> Result<Vec<PathBuf>, BenchError> {
-    let mut saved = Vec::new();
-    let json = new_dir.join("run.json");
-    save_run(&json, run)?;
-    saved.push(json);
-    let csv = new_dir.join("benchmark.csv");
-    crate::report::write_csv(&csv, run)?;
-    saved.push(csv);
-    let stale = new_dir.join("comparison.json");
-    match cmp {
-        Some(c) => saved.push(save_comparison(new_dir, c)?),
-        None if stale.is_file() => {
-            std::fs::remove_file(&stale).map_err(|source| BenchError::Write {
-                path: stale.clone(),
-                source,
-            })?
-        }
-        None => {}
+    // The index of every run is refreshed once, after the last benchmark,
+    // and the terminal report is printed by the harness.
+    let input = ReportInput {
+        dir: new_dir,
+        root: None,
+        id: &plan.id,
+        run,
+        comparison: cmp.zip(base),
+    };
+    let written = Reports::standard(None, args.noplot, None).write(&input)?;
+    for w in &written.warnings {
+        eprintln!("warning: {}: {w}", plan.id);
     }
+    let mut saved = written.files;
     if let Some(name) = &args.save_baseline {
         let p = reports.run_file(&plan.id, name);
         save_run(&p, run)?;
         saved.push(p);
     }
-    saved.extend(super::html::write(
-        new_dir,
-        run,
-        cmp.zip(base),
-        !args.noplot,
-    )?);
     Ok(saved)
 }

@@ -28,7 +28,6 @@ mod execute;
 mod flow;
 mod gate;
 mod harness;
-mod html;
 mod settings;
 mod sweep;
 mod terminal;
@@ -40,7 +39,6 @@ pub use gate::{summary_markdown, verdict_line};
 pub use harness::{BenchOutcome, Group, Harness, Outcome};
 pub use settings::{Configure, Settings, API_KEY_ENV_ENV, BACKEND_ENV, MODEL_ENV, URL_ENV};
 pub use sweep::{Benchmark, DynamicSweep, StaticSweep};
-pub use terminal::{estimates, render_run};
 
 pub(crate) use flow::{missing_baselines, reduce, run_one};
 
@@ -60,15 +58,10 @@ pub enum BenchError {
         point: String,
         first: String,
     },
-    /// The endpoint, tokenizer or simulator could not be set up.
+    /// The endpoint, tokenizer, simulator or workload could not be set
+    /// up, or the records could not be written.
     #[error(transparent)]
-    Target(Box<crate::cli::CliError>),
-    #[error(transparent)]
-    Prompt(#[from] crate::workload::PromptError),
-    #[error(transparent)]
-    Generate(#[from] crate::workload::GenerateError),
-    #[error(transparent)]
-    Schedule(#[from] crate::load::ScheduleError),
+    Run(Box<crate::run::RunError>),
     /// A saved run could not be read or written.
     #[error(transparent)]
     Baseline(#[from] BaselineError),
@@ -84,9 +77,9 @@ pub enum BenchError {
     },
 }
 
-impl From<crate::cli::CliError> for BenchError {
-    fn from(e: crate::cli::CliError) -> Self {
-        BenchError::Target(Box::new(e))
+impl From<crate::run::RunError> for BenchError {
+    fn from(e: crate::run::RunError) -> Self {
+        BenchError::Run(Box::new(e))
     }
 }
 

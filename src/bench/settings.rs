@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use super::args::{BenchArgs, EndpointFlags};
 use crate::analysis::MetricId;
-use crate::cli::EndpointArgs;
 use crate::metrics::Slo;
+use crate::run::TargetSpec as EndpointArgs;
 use crate::stats::CompareConfig;
 
 /// Environment variable: base URL of the server to benchmark.

@@ -4,11 +4,9 @@
 
 use std::path::PathBuf;
 
-use super::serving_cmd::run_serving_on;
-use super::static_cmd::{run_static_on, RunOutcome};
-use super::{
-    resolve_target, CliError, CommonArgs, EndpointArgs, ServingSweepArgs, StaticSweepArgs,
-};
+use super::static_cmd::{run_plan_on, RunOutcome};
+use super::{CliError, CommonArgs, EndpointArgs, ServingSweepArgs, StaticSweepArgs};
+use crate::run::resolve_target;
 
 /// Flags of `servebench all`: the endpoint once, then both sweeps' flags.
 #[derive(Debug, Clone, clap::Args)]
@@ -29,7 +27,8 @@ pub struct AllArgs {
     pub common: CommonArgs,
 }
 
-/// Run both sweeps; the static one first.
+/// Run both sweeps; the static one first. `--epochs` and `--warmup` apply
+/// to both.
 pub async fn run_all_cmd(a: &AllArgs) -> Result<(RunOutcome, RunOutcome), CliError> {
     a.static_sweep.validate()?;
     a.serving_sweep.validate()?;
@@ -43,21 +42,20 @@ pub async fn run_all_cmd(a: &AllArgs) -> Result<(RunOutcome, RunOutcome), CliErr
         }),
         ..a.common.clone()
     };
+    let (sc, dc) = (named("static"), named("serving"));
+    let seed = a.common.seed;
+    let s_plan = a
+        .static_sweep
+        .plan(sc.name.as_deref().unwrap_or("static"), seed, None);
+    let d_plan = a.serving_sweep.plan(
+        dc.name.as_deref().unwrap_or("serving"),
+        seed,
+        a.static_sweep.epochs,
+        a.static_sweep.warmup,
+    )?;
     let result = async {
-        let s = run_static_on(
-            &target,
-            &a.static_sweep,
-            &named("static"),
-            a.static_csv.as_deref(),
-        )
-        .await?;
-        let d = run_serving_on(
-            &target,
-            &a.serving_sweep,
-            &named("serving"),
-            a.serving_csv.as_deref(),
-        )
-        .await?;
+        let s = run_plan_on(&target, &s_plan, &sc, a.static_csv.as_deref()).await?;
+        let d = run_plan_on(&target, &d_plan, &dc, a.serving_csv.as_deref()).await?;
         Ok((s, d))
     }
     .await;

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use super::CliError;
 use crate::analysis::{compare_runs, GateVerdict, MetricId, RunComparison};
 use crate::baseline::{load_run, save_comparison, ReportDir};
-use crate::bench::{render_run, BenchArgs, Settings};
+use crate::report::{render_run, ColorChoice};
+use crate::stats::CompareConfig;
 
 /// Flags of `servebench compare`.
 ///
@@ -61,36 +62,54 @@ fn bad(flag: &str, reason: impl ToString) -> CliError {
     }
 }
 
-/// The statistics flags, checked and turned into bench arguments (one
-/// parser for `cargo bench` and `servebench compare`).
-fn stat_args(a: &CompareArgs) -> Result<BenchArgs, CliError> {
-    let mut v: Vec<String> = vec!["--color".into(), a.color.clone()];
-    let mut push = |flag: &str, x: Option<String>| {
-        if let Some(x) = x {
-            v.push(flag.into());
-            v.push(x);
-        }
-    };
-    push("--gate-metrics", a.gate_metrics.clone());
-    push(
-        "--noise-threshold",
-        a.noise_threshold.map(|x| x.to_string()),
-    );
-    push(
-        "--confidence-level",
-        a.confidence_level.map(|x| x.to_string()),
-    );
-    push(
+/// A fraction flag: inside `(lo, hi)` (`lo` itself allowed when
+/// `lo_closed`).
+fn fraction(flag: &str, v: Option<f64>, lo: f64, hi: f64, lo_closed: bool) -> Result<(), CliError> {
+    match v {
+        Some(x) if !(x < hi && (x > lo || (lo_closed && x == lo))) => Err(bad(
+            flag,
+            format!(
+                "`{x}` is not a number in {}{lo}, {hi})",
+                if lo_closed { "[" } else { "(" }
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The statistics flags, checked, over the defaults; and the gated metrics.
+fn stat_config(a: &CompareArgs) -> Result<(CompareConfig, Vec<MetricId>), CliError> {
+    fraction("--noise-threshold", a.noise_threshold, 0.0, 1.0, true)?;
+    fraction("--confidence-level", a.confidence_level, 0.0, 1.0, false)?;
+    fraction(
         "--significance-level",
-        a.significance_level.map(|x| x.to_string()),
-    );
-    push("--nresamples", a.nresamples.map(|x| x.to_string()));
-    BenchArgs::parse(v).map_err(|e| bad(&e.flag, e.reason))
+        a.significance_level,
+        0.0,
+        1.0,
+        false,
+    )?;
+    if a.nresamples == Some(0) {
+        return Err(bad("--nresamples", "`0` is not a whole number that large"));
+    }
+    let d = CompareConfig::default();
+    let cfg = CompareConfig {
+        confidence: a.confidence_level.unwrap_or(d.confidence),
+        significance: a.significance_level.unwrap_or(d.significance),
+        noise_threshold: a.noise_threshold.unwrap_or(d.noise_threshold),
+        nresamples: a.nresamples.unwrap_or(d.nresamples),
+        ..d
+    };
+    let gated = match &a.gate_metrics {
+        Some(list) => MetricId::parse_list(list).map_err(|r| bad("--gate-metrics", r))?,
+        None => MetricId::DEFAULT_GATED.to_vec(),
+    };
+    Ok((cfg, gated))
 }
 
 /// Compare the two runs, print the table; returns the comparison.
 pub fn compare_cmd(a: &CompareArgs) -> Result<RunComparison, CliError> {
-    let args = stat_args(a)?;
+    let (cfg, gated) = stat_config(a)?;
+    let color: ColorChoice = a.color.parse().map_err(|r| bad("--color", r))?;
     let reports = a
         .report_dir
         .clone()
@@ -102,11 +121,11 @@ pub fn compare_cmd(a: &CompareArgs) -> Result<RunComparison, CliError> {
     };
     let base = load("BASELINE", &a.baseline)?;
     let new = load("NEW", &a.new)?;
-    let s = Settings::default();
-    let gated: Vec<MetricId> = s.gated(&args);
-    let cmp = compare_runs(&base, &new, &a.baseline, &gated, &s.compare_config(&args));
-    let color = args.color.enabled();
-    crate::out!("{}", render_run(&new.meta.name, &new, Some(&cmp), color));
+    let cmp = compare_runs(&base, &new, &a.baseline, &gated, &cfg);
+    crate::out!(
+        "{}",
+        render_run(&new.meta.name, &new, Some(&cmp), color.enabled())
+    );
     if cmp.metrics.is_empty() {
         eprintln!(
             "warning: the runs share no benchmark point ({} vs {}); nothing compared",

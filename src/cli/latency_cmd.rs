@@ -10,11 +10,11 @@ use rand::SeedableRng;
 use serde::Serialize;
 
 use super::common::CommonArgs;
-use super::static_cmd::write_err;
-use super::{resolve_target, CliError, EndpointArgs};
+use super::{CliError, EndpointArgs};
 use crate::backend::RequestOptions;
 use crate::load::PreparedRequest;
 use crate::metrics::ServerLatency;
+use crate::run::resolve_target;
 use crate::stats::Summary;
 use crate::workload::{PromptSynth, RequestSpec};
 
@@ -153,10 +153,10 @@ pub async fn run_latency_cmd(a: &LatencyArgs) -> Result<LatencyOutcome, CliError
     rows.sort_by_key(|r| r.id);
     let server_reported = rows.iter().any(|r| r.server.is_some());
     let csv = dir.join("latency.csv");
-    write_latency_csv(&csv, &rows).map_err(|e| write_err(&csv, e))?;
+    write_latency_csv(&csv, &rows).map_err(|e| CliError::write(&csv, e))?;
     let json = dir.join("latency.json");
-    let text = serde_json::to_string_pretty(&rows).map_err(|e| write_err(&json, e))?;
-    std::fs::write(&json, text).map_err(|e| write_err(&json, e))?;
+    let text = serde_json::to_string_pretty(&rows).map_err(|e| CliError::write(&json, e))?;
+    std::fs::write(&json, text).map_err(|e| CliError::write(&json, e))?;
     if !a.common.quiet {
         crate::out!("{}", latency_table(&rows, server_reported));
         crate::outln!("CSV: {}", csv.display());

@@ -4,10 +4,8 @@
 mod all_cmd;
 mod common;
 mod compare_cmd;
-mod endpoint;
 mod gen_cmd;
 mod latency_cmd;
-mod observer;
 mod output;
 mod report_cmd;
 mod selftest_cmd;
@@ -17,21 +15,21 @@ mod static_mm_cmd;
 
 use clap::{Parser, Subcommand};
 
+/// The endpoint flags are the run engine's target spec.
+pub use crate::run::TargetSpec as EndpointArgs;
 pub use all_cmd::{run_all_cmd, AllArgs};
 pub use common::CommonArgs;
 pub use compare_cmd::{compare_cmd, run_compare_cmd, CompareArgs};
-pub use endpoint::{resolve_target, EndpointArgs, Target};
 pub use gen_cmd::{run_gen_cmd, GenArgs};
 pub use latency_cmd::{latency_table, run_latency_cmd, LatencyArgs, LatencyOutcome, LatencyRow};
 pub use output::{write_outputs, OutputPaths};
 pub use report_cmd::{rebuild_run, run_report_cmd, Rebuilt, ReportArgs};
 pub use selftest_cmd::{run_selftest_cmd, SelftestArgs, SelftestRow};
 pub use serving_cmd::{
-    parse_goodput, run_serving_cmd, run_serving_on, ServingArgs, ServingSweepArgs,
+    parse_goodput, run_serving_cmd, ServingArgs, ServingSweepArgs, DEFAULT_SERVING_EPOCHS,
 };
 pub use static_cmd::{
-    run_static_cmd, run_static_on, ImageArgs, RunOutcome, StaticArgs, StaticOutcome,
-    StaticSweepArgs,
+    run_static_cmd, run_static_on, ImageArgs, RunOutcome, StaticArgs, StaticSweepArgs,
 };
 pub use static_mm_cmd::{run_static_mm_cmd, StaticMmArgs};
 
@@ -85,7 +83,37 @@ impl From<crate::workload::GenerateError> for CliError {
     }
 }
 
+impl From<crate::run::RunError> for CliError {
+    fn from(e: crate::run::RunError) -> Self {
+        use crate::run::RunError as R;
+        match e {
+            R::BadSetting { flag, reason } => CliError::BadFlag { flag, reason },
+            R::Tokenizer(e) => CliError::Tokenizer(e),
+            R::Prompt(e) => CliError::Prompt(e),
+            R::Backend(e) => CliError::Backend(e),
+            R::Sim(e) => CliError::Sim(e),
+            R::Preflight { url, reason } => CliError::Preflight { url, reason },
+            R::Client(e) => CliError::Client(e),
+            R::Dataset(e) => CliError::Dataset(e),
+            R::Generate(e) => CliError::Generate(e),
+            R::Schedule(e) => CliError::BadFlag {
+                flag: "--request-rate".into(),
+                reason: e.to_string(),
+            },
+            R::Write { path, reason } => CliError::Write { path, reason },
+        }
+    }
+}
+
 impl CliError {
+    /// A file at `path` could not be written.
+    pub(crate) fn write(path: &std::path::Path, e: impl std::fmt::Display) -> Self {
+        CliError::Write {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }
+    }
+
     /// The process exit code for this error: 2 for bad input, 3 for an
     /// endpoint or simulator problem, 4 for output that could not be written.
     pub fn exit_code(&self) -> i32 {
@@ -188,8 +216,7 @@ fn exit_code_of(run: &crate::metrics::RunData) -> i32 {
     }
 }
 
-/// Grace period given to in-flight requests after the first Ctrl-C.
-pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+pub use crate::run::STOP_GRACE;
 
 /// Ctrl-C and SIGTERM: the first stops sending, gives in-flight requests
 /// [`STOP_GRACE`], then cancels them; every output is still written from what

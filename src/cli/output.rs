@@ -1,13 +1,13 @@
-//! Writing a finished run: JSON first (the raw data), then CSV, Markdown,
-//! the HTML report and the index of every run, then the terminal table.
+//! Writing a finished run: every report of [`crate::report::Reports`]
+//! (JSON first, the raw data; then CSV, Markdown, the HTML report and the
+//! index of every run; then the terminal), and where they went.
 
 use std::path::{Path, PathBuf};
 
 use super::CliError;
+use crate::baseline::{RECORDS_FILE, RUN_FILE, SUMMARY_FILE};
 use crate::metrics::RunData;
-use crate::report::{
-    run_table, write_csv, write_html_report, write_index, write_markdown, HtmlOptions,
-};
+use crate::report::{ColorChoice, ReportInput, Reports, TerminalReport};
 
 /// Where a run's outputs went.
 #[derive(Debug, Clone)]
@@ -21,12 +21,10 @@ pub struct OutputPaths {
     pub html: Option<PathBuf>,
 }
 
-/// Write `run.json` (the versioned run file of [`crate::baseline`], which
-/// `servebench compare` and the bench harness read), the CSV (at `csv` when given), `summary.md` and the
-/// HTML report (`report/index.html`, with plots unless `noplot`) under
-/// `dir`; when `dir` is `<root>/<name>/new`, refresh `<root>/index.html`.
-/// The JSON is written first, so a failure later never loses the data; a
-/// report that cannot be drawn is a warning, not an error.
+/// Write every report of `run` under its folder `dir` (the CSV at `csv`
+/// when given; plots unless `noplot`; the table on the terminal unless
+/// `quiet`); when `dir` is `<root>/<name>/new`, refresh `<root>/index.html`.
+/// A report that cannot be drawn is a warning, not an error.
 pub fn write_outputs(
     dir: &Path,
     csv: Option<&Path>,
@@ -34,54 +32,53 @@ pub fn write_outputs(
     quiet: bool,
     noplot: bool,
 ) -> Result<OutputPaths, CliError> {
-    let json = dir.join("run.json");
-    crate::baseline::save_run(&json, run).map_err(|e| CliError::Write {
-        path: json.display().to_string(),
-        reason: e.to_string(),
-    })?;
+    let root = dir
+        .file_name()
+        .is_some_and(|n| n == crate::baseline::NEW_RUN)
+        .then(|| dir.parent().and_then(Path::parent))
+        .flatten();
+    let terminal = (!quiet).then(|| TerminalReport {
+        color: ColorChoice::Auto.enabled(),
+    });
+    let input = ReportInput {
+        dir,
+        root,
+        id: &run.meta.name,
+        run,
+        comparison: None,
+    };
+    let written = Reports::standard(csv, noplot, terminal)
+        .write(&input)
+        .map_err(|e| CliError::Write {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    for w in &written.warnings {
+        eprintln!("warning: {w}");
+    }
     let csv = csv
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| dir.join("benchmark.csv"));
-    write_csv(&csv, run)?;
-    let markdown = dir.join("summary.md");
-    write_markdown(&markdown, run, None).map_err(|e| CliError::Write {
-        path: markdown.display().to_string(),
-        reason: e.to_string(),
-    })?;
-    let html = match write_html_report(
-        &dir.join("report"),
-        run,
-        None,
-        &HtmlOptions { plots: !noplot },
-    ) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            eprintln!("warning: HTML report not written: {e}");
-            None
-        }
+        .unwrap_or_else(|| dir.join(crate::baseline::CSV_FILE));
+    let html = written.file("index.html").map(Path::to_path_buf);
+    let paths = OutputPaths {
+        dir: dir.to_path_buf(),
+        json: dir.join(RUN_FILE),
+        csv,
+        records: dir.join(RECORDS_FILE),
+        markdown: dir.join(SUMMARY_FILE),
+        html,
     };
-    if dir.file_name().is_some_and(|n| n == "new") {
-        if let Some(root) = dir.parent().and_then(Path::parent) {
-            if let Err(e) = write_index(root) {
-                eprintln!("warning: index of {} not written: {e}", root.display());
-            }
-        }
-    }
     if !quiet {
-        crate::outln!("{}", run_table(run));
-        crate::outln!("CSV: {}\nJSON: {}", csv.display(), json.display());
-        if let Some(h) = &html {
+        crate::outln!(
+            "CSV: {}\nJSON: {}",
+            paths.csv.display(),
+            paths.json.display()
+        );
+        if let Some(h) = &paths.html {
             crate::outln!("report: {}", h.display());
         }
     }
-    Ok(OutputPaths {
-        dir: dir.to_path_buf(),
-        json,
-        csv,
-        records: dir.join("records.jsonl"),
-        markdown,
-        html,
-    })
+    Ok(paths)
 }
 
 /// Check, before any load, that a CSV can be written at `csv`: its folder

@@ -160,12 +160,12 @@ pub fn rebuild_run(path: &Path) -> Result<Rebuilt, CliError> {
             }
         }
     }
-    let finished = dir.join("run.json").is_file();
+    let finished = dir.join(crate::baseline::RUN_FILE).is_file();
     let meta_path = dir.join("meta.json");
     // A finished run's own metadata is the most complete (how it ended,
     // its notes); meta.json is what was known at the start.
     let finished_meta = finished
-        .then(|| crate::baseline::load_run(&dir.join("run.json")).ok())
+        .then(|| crate::baseline::load_run(&dir.join(crate::baseline::RUN_FILE)).ok())
         .flatten()
         .map(|r| r.meta);
     let mut meta: RunMeta = match finished_meta {

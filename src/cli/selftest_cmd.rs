@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use super::{resolve_target, CliError, EndpointArgs, Target};
+use super::{CliError, EndpointArgs};
 use crate::load::selfwatch::{cores, ensure_nofile, process_cpu_s};
 use crate::load::{arrival_offsets, run_closed_epoch, run_open_loop, PreparedRequest};
 use crate::metrics::RequestRecord;
+use crate::run::{resolve_target, Target};
 use crate::stats::percentile;
 use crate::workload::{PromptSynth, RequestSpec};
 
@@ -221,6 +222,7 @@ async fn target_for(sim: &SimChild) -> Result<Target, CliError> {
         ..Default::default()
     })
     .await
+    .map_err(CliError::from)
 }
 
 /// `n` requests of `prompt` tokens (unique) and exactly `output` tokens

@@ -2,19 +2,14 @@
 //! A dataset (or synthetic prompts) replayed at each request rate of a list,
 //! open loop.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use super::common::CommonArgs;
-use super::observer::RunObserver;
-use super::output::write_outputs;
-use super::static_cmd::{write_err, RunOutcome};
-use super::{resolve_target, CliError, EndpointArgs, Target};
-use crate::load::{arrival_offsets, run_open_loop, PreparedRequest};
-use crate::metrics::{PointData, PointLabel, Rate, RunData, RunKind, Slo};
-use crate::workload::{
-    generate, load_and_sample, DatasetFilter, DatasetType, GenerateSpec, RequestSpec,
-};
+use super::static_cmd::{run_plan_on, RunOutcome};
+use super::{CliError, EndpointArgs};
+use crate::metrics::{Rate, Slo};
+use crate::run::{resolve_target, DynamicSweep, DynamicWorkload, Plan, Sweep};
+use crate::workload::{DatasetFilter, DatasetType, GenerateSpec};
 
 /// The workload and arrival process of a dynamic benchmark.
 #[derive(Debug, Clone, clap::Args)]
@@ -34,7 +29,8 @@ pub struct ServingSweepArgs {
     /// Request rates, requests/s; `inf` sends all requests at once.
     #[arg(long, num_args = 1.., default_values = ["inf"])]
     pub request_rate: Vec<Rate>,
-    /// Requests per rate: one value per --request-rate, or one for all.
+    /// Requests per rate and epoch: one value per --request-rate, or one
+    /// for all.
     #[arg(long, num_args = 1.., default_values_t = [1000])]
     pub num_prompts: Vec<usize>,
     /// Drop dataset entries whose prompt + output exceed this many tokens.
@@ -81,12 +77,24 @@ pub struct ServingArgs {
     pub endpoint: EndpointArgs,
     #[command(flatten)]
     pub sweep: ServingSweepArgs,
+    /// Measured rounds per rate, each of --num-prompts requests with its own
+    /// prompts and arrival times. Two runs need at least 2 (3 to judge
+    /// most changes) to be compared with a verdict; 1 reproduces
+    /// benchmark_serving.py.
+    #[arg(long, default_value_t = DEFAULT_SERVING_EPOCHS)]
+    pub epochs: u32,
+    /// Warm-up requests per rate, sent at the rate and discarded (default 1).
+    #[arg(long)]
+    pub warmup: Option<usize>,
     /// CSV output (default: <output-dir>/<name>/new/benchmark.csv).
     #[arg(long)]
     pub benchmark_csv: Option<PathBuf>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
+
+/// Epochs of `servebench serving` when `--epochs` is not given.
+pub const DEFAULT_SERVING_EPOCHS: u32 = 3;
 
 fn bad(flag: &str, reason: impl Into<String>) -> CliError {
     CliError::BadFlag {
@@ -176,148 +184,47 @@ impl ServingSweepArgs {
         Ok((kind, parse_goodput(&self.goodput)?, self.counts()?))
     }
 
-    /// The requests of the whole run: `max(counts)` of them, each rate using
-    /// the first `count` (a uniform sample, so its prefix is one too).
-    fn requests(
+    /// The run plan of this sweep, named `name` (flags already valid).
+    pub fn plan(
         &self,
-        target: &Target,
-        kind: DatasetType,
-        n: usize,
+        name: &str,
         seed: u64,
-    ) -> Result<Vec<RequestSpec>, CliError> {
-        match &self.dataset {
-            Some(path) => {
-                let filter = DatasetFilter {
+        epochs: u32,
+        warmup: Option<usize>,
+    ) -> Result<Plan, CliError> {
+        let (kind, slo, counts) = self.validate()?;
+        if epochs == 0 {
+            return Err(bad("--epochs", "must be at least 1"));
+        }
+        let workload = match &self.dataset {
+            Some(path) => DynamicWorkload::Dataset {
+                path: path.clone(),
+                kind,
+                filter: DatasetFilter {
                     max_prompt_tokens: self.max_prompt_tokens,
                     max_tokens: self.max_tokens,
                     ..DatasetFilter::default()
-                };
-                Ok(load_and_sample(
-                    path,
-                    kind,
-                    &target.tokenizer,
-                    &filter,
-                    n,
-                    seed,
-                )?)
-            }
-            None => {
-                let spec = GenerateSpec {
-                    min_input: self.random_input_len,
-                    max_input: self.random_input_len,
-                    avg_input: self.random_input_len as f64,
-                    std_input: 0.0,
-                    min_output: self.random_output_len,
-                    max_output: self.random_output_len,
-                    avg_output: self.random_output_len as f64,
-                    std_output: 0.0,
-                    num_requests: n,
-                    seed,
-                };
-                Ok(generate(&spec, &target.tokenizer)?
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, g)| RequestSpec {
-                        id: i as u64,
-                        prompt: g.prompt,
-                        prompt_tokens: g.input_tokens,
-                        max_tokens: g.output_tokens,
-                        force_output_len: true,
-                    })
-                    .collect())
-            }
-        }
-    }
-}
-
-/// Run the dynamic sweep against a resolved target and write its records,
-/// JSON, CSV and table.
-pub async fn run_serving_on(
-    target: &Target,
-    sweep: &ServingSweepArgs,
-    common: &CommonArgs,
-    csv: Option<&Path>,
-) -> Result<RunOutcome, CliError> {
-    let (kind, slo, counts) = sweep.validate()?;
-    let n = counts.iter().copied().max().unwrap_or(0);
-    let streams = sweep.max_concurrency.map_or(n, |c| c.min(n));
-    target.ensure_streams(streams, "--max-concurrency/--num-prompts")?;
-    let specs = sweep.requests(target, kind, n, common.seed)?;
-    let dir = common.run_dir("serving")?;
-    let records = dir.join("records.jsonl");
-    if !common.quiet {
-        eprintln!("servebench serving: {}", target.describe());
-    }
-    let mut meta = target.meta(
-        RunKind::Dynamic,
-        common.name.as_deref().unwrap_or("serving"),
-        slo,
-    );
-    let mut observer =
-        RunObserver::create(&records, common.quiet, &meta).map_err(|e| write_err(&records, e))?;
-    let mut points = Vec::new();
-    for (i, (&rate, &count)) in sweep.request_rate.iter().zip(&counts).enumerate() {
-        if target.client.stopping() {
-            break;
-        }
-        let label = PointLabel::Dynamic {
-            request_rate: rate,
-            burstiness: sweep.burstiness,
-            max_concurrency: sweep.max_concurrency,
-            num_prompts: count,
+                },
+            },
+            None => DynamicWorkload::Generated(GenerateSpec::constant(
+                self.random_input_len,
+                self.random_output_len,
+            )),
         };
-        // Built and serialised before the clock starts.
-        let reqs: Vec<PreparedRequest> = specs
-            .iter()
-            .cycle()
-            .take(count)
-            .map(|s| target.client.prepare(s))
-            .collect();
-        let offsets = arrival_offsets(
-            count,
-            rate.0,
-            sweep.burstiness,
-            common.seed.wrapping_add(i as u64),
-        )
-        .map_err(|e| bad("--request-rate", e.to_string()))?;
-        observer.start_point(&label, count);
-        let (cpu0, wall0) = (
-            crate::load::selfwatch::process_cpu_s(),
-            std::time::Instant::now(),
-        );
-        let mut cb = |r: &crate::metrics::RequestRecord| observer.on_record(r, false);
-        let mut run = run_open_loop(
-            target.client.clone(),
-            reqs,
-            Arc::new(offsets),
-            sweep.max_concurrency,
-            0,
-            &mut cb,
-        )
-        .await;
-        let load = target.client_load(
-            crate::load::selfwatch::process_cpu_s() - cpu0,
-            wall0.elapsed().as_secs_f64(),
-            std::slice::from_ref(&run),
-        );
-        let counts = target.client.count_outputs(&mut run);
-        observer.counted(run.epoch, &counts);
-        observer.finish_point();
-        let mut notes = Vec::new();
-        points.push(
-            PointData::new(label, vec![run.records], &meta.percentiles, &meta.slo)
-                .with_client(load, &mut notes),
-        );
-        meta.notes.extend(notes);
+        let sweep = DynamicSweep {
+            rates: self.request_rate.iter().copied().zip(counts).collect(),
+            burstiness: self.burstiness,
+            max_concurrency: self.max_concurrency,
+            workload,
+        };
+        Ok(Plan {
+            epochs,
+            warmup,
+            slo,
+            seed,
+            ..Plan::new(name, Sweep::Dynamic(sweep))
+        })
     }
-    if let Some(e) = observer.take_error() {
-        return Err(write_err(&records, e));
-    }
-    meta.interrupted = crate::load::interrupt::stopping();
-    meta.stopped_early = target.client.guard().tripped();
-    let run = RunData { meta, points };
-    let paths = write_outputs(&dir, csv, &run, common.quiet, common.noplot)?;
-    Ok(RunOutcome { run, paths })
 }
 
 /// `servebench serving`: validate, resolve the endpoint, run, write.
@@ -326,7 +233,9 @@ pub async fn run_serving_cmd(a: &ServingArgs) -> Result<RunOutcome, CliError> {
     super::output::check_csv_path(a.benchmark_csv.as_deref())?;
     a.common.run_dir("serving")?;
     let target = resolve_target(&a.endpoint).await?;
-    let out = run_serving_on(&target, &a.sweep, &a.common, a.benchmark_csv.as_deref()).await;
+    let name = a.common.name.as_deref().unwrap_or("serving");
+    let plan = a.sweep.plan(name, a.common.seed, a.epochs, a.warmup)?;
+    let out = run_plan_on(&target, &plan, &a.common, a.benchmark_csv.as_deref()).await;
     target.stop().await;
     out
 }

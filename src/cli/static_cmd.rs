@@ -3,12 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use super::common::CommonArgs;
-use super::observer::{static_label, RunObserver};
 use super::output::{check_csv_path, write_outputs, OutputPaths};
-use super::{resolve_target, CliError, EndpointArgs, Target};
-use crate::load::{run_static_with, StaticPlan};
-use crate::metrics::{ImageInfo, PointData, RunData, RunKind, Slo};
-use crate::workload::{image_data_url, ImageFormat, PromptSynth, RequestSpec};
+use super::{CliError, EndpointArgs};
+use crate::metrics::RunData;
+use crate::run::{execute, resolve_target, Images, Output, Plan, StaticSweep, Sweep, Target};
+use crate::workload::ImageFormat;
 
 /// The images of a multimodal static sweep.
 #[derive(Debug, Clone, clap::Args)]
@@ -47,6 +46,16 @@ impl ImageArgs {
             });
         }
         Ok(())
+    }
+
+    /// The images of the plan.
+    pub fn images(&self) -> Images {
+        Images {
+            per_request: self.num_images,
+            width: self.width,
+            height: self.height,
+            format: self.format,
+        }
     }
 }
 
@@ -118,9 +127,6 @@ pub struct RunOutcome {
     pub paths: OutputPaths,
 }
 
-/// Old name of [`RunOutcome`].
-pub type StaticOutcome = RunOutcome;
-
 fn positive(flag: &str, v: &[usize]) -> Result<(), CliError> {
     if v.is_empty() || v.contains(&0) {
         return Err(CliError::BadFlag {
@@ -173,31 +179,66 @@ impl StaticSweepArgs {
         Ok(())
     }
 
-    /// The load plan of this sweep.
-    pub fn plan(&self, seed: u64) -> StaticPlan {
-        StaticPlan {
-            pairs: self
-                .prompt_tokens
-                .iter()
-                .copied()
-                .zip(self.output_tokens.iter().copied())
-                .collect(),
-            concurrencies: self.parallel_num.clone(),
+    /// The run plan of this sweep, named `name`, with `images` attached to
+    /// every request when given.
+    pub fn plan(&self, name: &str, seed: u64, images: Option<Images>) -> Plan {
+        let mut notes = Vec::new();
+        if self.enable_prefix_caching {
+            notes.push(
+                "server prefix caching enabled: every prompt had a unique leading segment".into(),
+            );
+        }
+        if self.shared_prefix_tokens > 0 {
+            notes.push(format!(
+                "every prompt shared a {}-token prefix (prefix cache measured on purpose)",
+                self.shared_prefix_tokens
+            ));
+        }
+        let pairs = self
+            .prompt_tokens
+            .iter()
+            .copied()
+            .zip(self.output_tokens.iter().copied())
+            .collect();
+        Plan {
             epochs: self.epochs,
-            warmup_requests: self.warmup,
-            requests_per_worker: self.requests_per_worker,
-            unique_prefix: true,
-            shared_prefix_tokens: self.shared_prefix_tokens,
+            warmup: self.warmup,
             seed,
+            notes,
+            ..Plan::new(
+                name,
+                Sweep::Static(StaticSweep {
+                    requests_per_worker: self.requests_per_worker,
+                    shared_prefix_tokens: self.shared_prefix_tokens,
+                    images,
+                    ..StaticSweep::new(pairs, self.parallel_num.clone())
+                }),
+            )
         }
     }
 }
 
-pub(super) fn write_err(path: &Path, e: impl std::fmt::Display) -> CliError {
-    CliError::Write {
-        path: path.display().to_string(),
-        reason: e.to_string(),
+/// Execute `plan` against `target`, its records going to the run folder
+/// `<output-dir>/<name>/new/` as they complete, then write every output
+/// there (the one path of every load-generating command).
+pub(super) async fn run_plan_on(
+    target: &Target,
+    plan: &Plan,
+    common: &CommonArgs,
+    csv: Option<&Path>,
+) -> Result<RunOutcome, CliError> {
+    let dir = common.run_dir(&plan.name)?;
+    let records = dir.join(crate::baseline::RECORDS_FILE);
+    if !common.quiet {
+        eprintln!("servebench {}: {}", plan.name, target.describe());
     }
+    let out = Output {
+        records: Some(&records),
+        quiet: common.quiet,
+    };
+    let run = execute(target, plan, &out).await?;
+    let paths = write_outputs(&dir, csv, &run, common.quiet, common.noplot)?;
+    Ok(RunOutcome { run, paths })
 }
 
 /// Run a static sweep against an already resolved target and write its
@@ -208,106 +249,9 @@ pub async fn run_static_on(
     common: &CommonArgs,
     csv: Option<&Path>,
 ) -> Result<RunOutcome, CliError> {
-    run_sweep_on(target, sweep, common, csv, None).await
-}
-
-/// The static sweep, text only or (with `images`) multimodal.
-pub(super) async fn run_sweep_on(
-    target: &Target,
-    sweep: &StaticSweepArgs,
-    common: &CommonArgs,
-    csv: Option<&Path>,
-    images: Option<&ImageArgs>,
-) -> Result<RunOutcome, CliError> {
     sweep.validate()?;
-    let synth = PromptSynth::new(&target.tokenizer)?;
-    let most = sweep.parallel_num.iter().copied().max().unwrap_or(1);
-    target.ensure_streams(most, "--parallel-num")?;
-    let default_name = if images.is_some() {
-        "static-mm"
-    } else {
-        "static"
-    };
-    let dir = common.run_dir(default_name)?;
-    let records = dir.join("records.jsonl");
-    if !common.quiet {
-        eprintln!("servebench {default_name}: {}", target.describe());
-    }
-    let mut meta = target.meta(
-        RunKind::Static,
-        common.name.as_deref().unwrap_or(default_name),
-        Slo::default(),
-    );
-    if sweep.enable_prefix_caching {
-        meta.notes.push(
-            "server prefix caching enabled: every prompt had a unique leading segment".into(),
-        );
-    }
-    if sweep.shared_prefix_tokens > 0 {
-        meta.notes.push(format!(
-            "every prompt shared a {}-token prefix (prefix cache measured on purpose)",
-            sweep.shared_prefix_tokens
-        ));
-    }
-    let mut observer =
-        RunObserver::create(&records, common.quiet, &meta).map_err(|e| write_err(&records, e))?;
-    let encoded = std::sync::atomic::AtomicU64::new(0);
-    let count = std::sync::atomic::AtomicU64::new(0);
-    let prepare = |c: &crate::load::Client, spec: &RequestSpec| match images {
-        None => c.prepare(spec),
-        Some(img) => {
-            let urls: Vec<String> = (0..img.num_images as u64)
-                .map(|k| {
-                    let seed = common.seed ^ spec.id.wrapping_mul(1_000_003).wrapping_add(k);
-                    let (url, n) = image_data_url(img.width, img.height, img.format, seed)
-                        .expect("image size validated before the run");
-                    encoded.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
-                    count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    url
-                })
-                .collect();
-            c.prepare_multimodal(spec, &urls)
-                .expect("backend checked to take images")
-        }
-    };
-    let runs = run_static_with(
-        target.client.clone(),
-        &synth,
-        &sweep.plan(common.seed),
-        &prepare,
-        &mut observer,
-    )
-    .await?;
-    if let Some(img) = images {
-        let n = count.load(std::sync::atomic::Ordering::Relaxed).max(1);
-        meta.images = Some(ImageInfo {
-            per_request: img.num_images,
-            width: img.width,
-            height: img.height,
-            format: img.format,
-            mean_encoded_bytes: encoded.load(std::sync::atomic::Ordering::Relaxed) as f64
-                / n as f64,
-        });
-    }
-    if let Some(e) = observer.take_error() {
-        return Err(write_err(&records, e));
-    }
-    let mut notes = Vec::new();
-    let points = runs
-        .into_iter()
-        .map(|run| {
-            let load = target.client_load(run.client_cpu_s, run.wall_s, &run.epochs);
-            let epochs = run.epochs.into_iter().map(|e| e.records).collect();
-            PointData::new(static_label(&run.key), epochs, &meta.percentiles, &meta.slo)
-                .with_client(load, &mut notes)
-        })
-        .collect();
-    meta.notes.extend(notes);
-    meta.interrupted = crate::load::interrupt::stopping();
-    meta.stopped_early = target.client.guard().tripped();
-    let run = RunData { meta, points };
-    let paths = write_outputs(&dir, csv, &run, common.quiet, common.noplot)?;
-    Ok(RunOutcome { run, paths })
+    let name = common.name.as_deref().unwrap_or("static");
+    run_plan_on(target, &sweep.plan(name, common.seed, None), common, csv).await
 }
 
 /// `servebench static`: validate, resolve the endpoint, run, write.

@@ -5,8 +5,9 @@
 
 use std::path::PathBuf;
 
-use super::static_cmd::{run_sweep_on, ImageArgs, RunOutcome};
-use super::{resolve_target, CliError, CommonArgs, EndpointArgs, StaticSweepArgs};
+use super::static_cmd::{run_plan_on, ImageArgs, RunOutcome};
+use super::{CliError, CommonArgs, EndpointArgs, StaticSweepArgs};
+use crate::run::resolve_target;
 
 /// Flags of `servebench static-mm`.
 #[derive(Debug, Clone, clap::Args)]
@@ -43,14 +44,9 @@ pub async fn run_static_mm_cmd(a: &StaticMmArgs) -> Result<RunOutcome, CliError>
         });
     }
     let target = resolve_target(&endpoint).await?;
-    let out = run_sweep_on(
-        &target,
-        &a.sweep,
-        &a.common,
-        a.benchmark_csv.as_deref(),
-        Some(&a.images),
-    )
-    .await;
+    let name = a.common.name.as_deref().unwrap_or("static-mm");
+    let plan = a.sweep.plan(name, a.common.seed, Some(a.images.images()));
+    let out = run_plan_on(&target, &plan, &a.common, a.benchmark_csv.as_deref()).await;
     target.stop().await;
     out
 }

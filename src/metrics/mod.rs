@@ -3,14 +3,13 @@
 mod aggregate;
 mod run;
 
+pub use crate::record::{
+    EarlyStop, Failure, FailureKind, RequestRecord, ServerLatency, MAX_CHUNK_TOKENS,
+};
 pub use aggregate::{
     failure_counts, summarize, wall_time_s, EpochFigures, PointSummary, ServerMeans, Slo,
     DEFAULT_PERCENTILES,
 };
-pub use crate::record::{
-    EarlyStop, Failure, FailureKind, RequestRecord, ServerLatency, MAX_CHUNK_TOKENS,
-};
 pub use run::{
-    unix_now_s, ClientLoad, ImageInfo, PointData, PointLabel, Rate, RunData, RunKind,
-    RunMeta,
+    unix_now_s, ClientLoad, ImageInfo, PointData, PointLabel, Rate, RunData, RunKind, RunMeta,
 };

@@ -1,7 +1,7 @@
-//! The error of the Markdown and HTML reports.
+//! The error of the reports.
 
-/// Why a Markdown or HTML report could not be written. A single plot that
-/// fails is not an error: the page shows a note instead of the plot.
+/// Why a report could not be written. A single plot that fails is not an
+/// error: the page shows a note instead of the plot.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     /// A file or folder could not be written or read.
@@ -14,6 +14,12 @@ pub enum ReportError {
     /// A template failed to render (a bug in `templates/`).
     #[error("cannot render report template {template}: {reason}")]
     Template { template: String, reason: String },
+    /// The run or comparison file could not be written.
+    #[error(transparent)]
+    Data(#[from] crate::baseline::BaselineError),
+    /// The CSV could not be written.
+    #[error(transparent)]
+    Csv(#[from] crate::report::CsvError),
 }
 
 impl ReportError {

@@ -1,6 +1,7 @@
-//! Reports: the terminal table, CSV, JSON, Markdown and HTML with SVG
-//! figures, all from one [`RunData`]. Report code only reads runs; it never
-//! measures.
+//! Reports: the terminal, CSV, JSON, Markdown and HTML with SVG figures,
+//! all from one [`RunData`], each an implementation of the one [`Report`]
+//! trait, handed the run by the fan-out [`Reports`]. Report code only reads
+//! runs; it never measures.
 //!
 //! - [`write_markdown`] / [`markdown_summary`]: a summary fit for a pull
 //!   request comment, with the comparison table when there is a baseline.
@@ -12,6 +13,7 @@
 
 mod csv_out;
 mod error;
+mod fanout;
 mod figures;
 mod html;
 mod markdown;
@@ -19,12 +21,18 @@ mod plots;
 mod records;
 mod stdout;
 mod table;
+mod terminal;
 
 pub use csv_out::{columns, write_csv, CsvError};
 pub use error::ReportError;
+pub use fanout::{
+    CsvReport, HtmlReport, JsonReport, MarkdownReport, Report, ReportInput, Reports,
+    TerminalReport, Written,
+};
 pub use html::{write_html_report, write_index, HtmlOptions};
 pub use markdown::{markdown_summary, md_escape, write_markdown};
 pub use plots::{cdf_points, MAX_CDF_POINTS};
 pub use records::RecordsWriter;
 pub use stdout::print_out;
 pub use table::{fixed_width, run_table};
+pub use terminal::{render_run, value, ColorChoice};

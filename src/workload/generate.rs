@@ -80,6 +80,23 @@ pub enum GenerateError {
 }
 
 impl GenerateSpec {
+    /// Every prompt `input` tokens, every output `output` (no spread); one
+    /// request, seed 0.
+    pub fn constant(input: usize, output: usize) -> Self {
+        GenerateSpec {
+            min_input: input,
+            max_input: input,
+            avg_input: input as f64,
+            std_input: 0.0,
+            min_output: output,
+            max_output: output,
+            avg_output: output as f64,
+            std_output: 0.0,
+            num_requests: 1,
+            seed: 0,
+        }
+    }
+
     /// Check the spec; the error names the flag at fault.
     pub fn validate(&self) -> Result<(), GenerateError> {
         if self.num_requests == 0 {

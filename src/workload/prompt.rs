@@ -86,11 +86,6 @@ impl PromptSynth {
         self.additive
     }
 
-    /// Number of single-token words available.
-    pub fn word_count(&self) -> usize {
-        self.words.len()
-    }
-
     /// A prompt of exactly `n_tokens` tokens.
     ///
     /// With `unique_id`, the prompt opens with a leading segment derived from

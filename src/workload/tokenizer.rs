@@ -155,11 +155,6 @@ impl Tokenizer {
     pub fn vocab_size(&self) -> usize {
         self.inner.get_vocab_size(true)
     }
-
-    /// The underlying `tokenizers` model (for prompt synthesis).
-    pub fn hf(&self) -> &tokenizers::Tokenizer {
-        &self.inner
-    }
 }
 
 #[cfg(test)]

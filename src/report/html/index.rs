@@ -4,37 +4,17 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::render;
 use crate::analysis::RunComparison;
-use crate::metrics::{unix_now_s, PointSummary, RunKind, RunMeta};
+use crate::baseline::{load_run_head, COMPARISON_FILE, HTML_DIR, RUN_FILE};
+use crate::metrics::{unix_now_s, PointSummary, RunKind};
 use crate::report::error::{write_file, ReportError};
 use crate::report::figures::{num, utc, verdict_counts, VerdictCounts};
 
 /// Benchmark ids are at most this many folders deep.
 const MAX_ID_DEPTH: usize = 3;
-
-/// `run.json` without the per-request records, which the index never needs.
-#[derive(Deserialize)]
-struct RunHead {
-    meta: RunMeta,
-    points: Vec<PointHead>,
-}
-
-/// `run.json` as `baseline::save_run` writes it (the versioned wrapper),
-/// or a bare run.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RunFile {
-    Wrapped { run: RunHead },
-    Bare(RunHead),
-}
-
-#[derive(Deserialize)]
-struct PointHead {
-    summary: PointSummary,
-}
 
 /// One benchmark on the index.
 #[derive(Debug, Serialize)]
@@ -81,7 +61,7 @@ fn find_runs(root: &Path) -> Vec<(String, PathBuf)> {
             .collect();
         subs.sort();
         for (name, path) in subs {
-            if name == "new" && !rel.is_empty() && path.join("run.json").is_file() {
+            if name == "new" && !rel.is_empty() && path.join(RUN_FILE).is_file() {
                 out.push((rel.join("/"), path));
             } else if rel.len() < MAX_ID_DEPTH && name != "new" {
                 let mut r = rel.to_vec();
@@ -115,14 +95,9 @@ fn entry(
     new_dir: &Path,
     problems: &mut Vec<String>,
 ) -> Result<Entry, String> {
-    let file = new_dir.join("run.json");
-    let f = std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let run = match serde_json::from_reader(std::io::BufReader::new(f))
-        .map_err(|e| format!("{}: not a servebench run ({e})", file.display()))?
-    {
-        RunFile::Wrapped { run } | RunFile::Bare(run) => run,
-    };
-    let cmp_file = new_dir.join("comparison.json");
+    let file = new_dir.join(RUN_FILE);
+    let run = load_run_head(&file).map_err(|e| e.to_string())?;
+    let cmp_file = new_dir.join(COMPARISON_FILE);
     let cmp: Option<RunComparison> = if cmp_file.is_file() {
         match std::fs::read(&cmp_file)
             .map_err(|e| e.to_string())
@@ -145,7 +120,7 @@ fn entry(
             .collect::<Vec<_>>()
             .join("/")
     };
-    let page = new_dir.join("report").join("index.html");
+    let page = new_dir.join(HTML_DIR).join("index.html");
     let s: Vec<&PointSummary> = run.points.iter().map(|p| &p.summary).collect();
     Ok(Entry {
         id,

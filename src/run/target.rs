@@ -1,11 +1,13 @@
-//! Flags shared by every load-generating command, and their resolution into
-//! a target: a remote endpoint, or the embedded simulator.
+//! What to send load to, and its resolution into a target: a remote
+//! endpoint, or the embedded simulator. The field docs are the `--help` of
+//! the command line's endpoint flags; the bench harness fills the same
+//! struct from its settings, flags and `SERVEBENCH_*` variables.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::CliError;
+use super::RunError;
 use crate::backend::{self, Backend, RequestOptions};
 use crate::load::{Client, Endpoint, EpochRun, FailureLimit, Timeouts};
 use crate::metrics::{unix_now_s, ClientLoad, RunKind, RunMeta, Slo, DEFAULT_PERCENTILES};
@@ -14,7 +16,7 @@ use crate::workload::Tokenizer;
 
 /// Where to send load, with what API, model, tokenizer and key.
 #[derive(Debug, Clone, clap::Args)]
-pub struct EndpointArgs {
+pub struct TargetSpec {
     /// API flavour: openai (/v1/completions), openai-chat
     /// (/v1/chat/completions), vllm (legacy /generate), tgi
     /// (/generate_stream), mindspore (MindIE /infer) or mindspore-tgi
@@ -82,9 +84,9 @@ pub struct EndpointArgs {
     pub no_preflight: bool,
 }
 
-impl Default for EndpointArgs {
+impl Default for TargetSpec {
     fn default() -> Self {
-        EndpointArgs {
+        TargetSpec {
             backend: "openai".into(),
             host: None,
             port: None,
@@ -105,6 +107,10 @@ impl Default for EndpointArgs {
         }
     }
 }
+
+/// Grace period given to in-flight requests after the first Ctrl-C (and
+/// after a run stops itself on its failure-rate limit).
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// A resolved target: the client to use, and the embedded simulator when it
 /// serves the run (stopped when the target is dropped or [`Target::stop`]ped).
@@ -174,11 +180,11 @@ impl Target {
     /// Make sure `streams` concurrent streams fit under the open-file limit
     /// (raising it when allowed), or say which limit stops them; `flag` is
     /// the flag that asked for them.
-    pub fn ensure_streams(&self, streams: usize, flag: &str) -> Result<(), CliError> {
+    pub fn ensure_streams(&self, streams: usize, flag: &str) -> Result<(), RunError> {
         // Each stream is a socket; the embedded simulator holds the other end.
         let per = if self.sim.is_some() { 2 } else { 1 };
         let wanted = (streams * per + 256) as u64;
-        crate::load::selfwatch::ensure_nofile(wanted).map_err(|e| CliError::BadFlag {
+        crate::load::selfwatch::ensure_nofile(wanted).map_err(|e| RunError::BadSetting {
             flag: flag.into(),
             reason: e.to_string(),
         })?;
@@ -207,11 +213,11 @@ impl Target {
     }
 }
 
-fn timeout_flag(flag: &str, v: f64) -> Result<Duration, CliError> {
+fn timeout_flag(flag: &str, v: f64) -> Result<Duration, RunError> {
     if v.is_finite() && v > 0.0 {
         Ok(Duration::from_secs_f64(v))
     } else {
-        Err(CliError::BadFlag {
+        Err(RunError::BadSetting {
             flag: flag.into(),
             reason: format!("{v} is not a positive number of seconds"),
         })
@@ -232,7 +238,7 @@ fn normalise_url(url: &str) -> String {
 
 /// Validate every flag, load the tokenizer, then start the embedded simulator
 /// or settle the remote endpoint and model name. No load is sent.
-pub async fn resolve_target(args: &EndpointArgs) -> Result<Target, CliError> {
+pub async fn resolve_target(args: &TargetSpec) -> Result<Target, RunError> {
     let backend: Arc<dyn Backend> = Arc::from(backend::by_name(&args.backend)?);
     let timeouts = Timeouts {
         connect: timeout_flag("--connect-timeout", args.connect_timeout)?,
@@ -241,19 +247,19 @@ pub async fn resolve_target(args: &EndpointArgs) -> Result<Target, CliError> {
         total: timeout_flag("--request-timeout", args.request_timeout)?,
     };
     if !(args.max_failure_rate > 0.0 && args.max_failure_rate <= 1.0) {
-        return Err(CliError::BadFlag {
+        return Err(RunError::BadSetting {
             flag: "--max-failure-rate".into(),
             reason: format!("{} is not in (0, 1]", args.max_failure_rate),
         });
     }
     if args.failure_window == 0 {
-        return Err(CliError::BadFlag {
+        return Err(RunError::BadSetting {
             flag: "--failure-window".into(),
             reason: "must be at least 1".into(),
         });
     }
     if args.num_scheduler_steps == Some(0) {
-        return Err(CliError::BadFlag {
+        return Err(RunError::BadSetting {
             flag: "--num-scheduler-steps".into(),
             reason: "must be at least 1".into(),
         });
@@ -269,7 +275,7 @@ pub async fn resolve_target(args: &EndpointArgs) -> Result<Target, CliError> {
         }
     };
     if remote.is_some() && args.sim.is_some() {
-        return Err(CliError::BadFlag {
+        return Err(RunError::BadSetting {
             flag: "--sim".into(),
             reason: "sets the embedded simulator, which does not run with a remote \
                      --url/--host/--port; drop one of them"
@@ -287,12 +293,12 @@ pub async fn resolve_target(args: &EndpointArgs) -> Result<Target, CliError> {
         } else {
             "--host/--port"
         };
-        let parsed = url::Url::parse(u).map_err(|e| CliError::BadFlag {
+        let parsed = url::Url::parse(u).map_err(|e| RunError::BadSetting {
             flag: flag.into(),
             reason: format!("`{u}` is not a valid URL: {e}{hint}"),
         })?;
         if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-            return Err(CliError::BadFlag {
+            return Err(RunError::BadSetting {
                 flag: flag.into(),
                 reason: format!("`{u}` must be an http:// or https:// URL with a host{hint}"),
             });
@@ -312,7 +318,7 @@ pub async fn resolve_target(args: &EndpointArgs) -> Result<Target, CliError> {
             };
             let model = match (&args.served_model_name, &listed) {
                 (Some(m), Some(ids)) if !ids.is_empty() && !ids.contains(m) => {
-                    return Err(CliError::Preflight {
+                    return Err(RunError::Preflight {
                         url: format!("{base}/v1/models"),
                         reason: format!(
                             "--served-model-name {m}: the server does not serve it (it serves: {})",
@@ -358,7 +364,7 @@ pub async fn resolve_target(args: &EndpointArgs) -> Result<Target, CliError> {
         window: args.failure_window,
     };
     let client = Client::new(&endpoint, backend, opts, tokenizer.clone(), timeouts)?
-        .with_failure_limit(Some(limit), super::STOP_GRACE);
+        .with_failure_limit(Some(limit), STOP_GRACE);
     let target = Target {
         client: Arc::new(client),
         tokenizer,
@@ -379,7 +385,7 @@ pub async fn resolve_target(args: &EndpointArgs) -> Result<Target, CliError> {
 impl Target {
     /// Before any load: one tiny request must stream correctly (the endpoint
     /// answers, the model exists, the stream parses).
-    pub async fn preflight(&self) -> Result<(), CliError> {
+    pub async fn preflight(&self) -> Result<(), RunError> {
         let spec = crate::workload::RequestSpec {
             id: u64::MAX,
             prompt: "Hello".into(),
@@ -394,7 +400,7 @@ impl Target {
             .await;
         match rec.failure {
             None => Ok(()),
-            Some(f) => Err(CliError::Preflight {
+            Some(f) => Err(RunError::Preflight {
                 url: format!("{}{}", self.base_url, req.http.path),
                 reason: format!(
                     "a 2-token test request with model `{}` failed ({}): {}",

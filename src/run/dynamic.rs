@@ -1,0 +1,167 @@
+//! The dynamic sweep: at each request rate, a warm-up then `epochs`
+//! measured open-loop rounds of `n` requests with gamma-distributed gaps.
+//! Every request of the run is drawn (dataset) or generated before the
+//! first is sent; no two requests of a run share a prompt unless the
+//! dataset is too small to avoid it.
+
+use std::sync::Arc;
+
+use super::observer::Observer;
+use super::plan::{DynamicSweep, DynamicWorkload, Plan};
+use super::statics::PointRun;
+use super::{RunError, Target};
+use crate::load::{arrival_offsets, run_open_loop, PreparedRequest};
+use crate::record::RequestRecord;
+use crate::workload::{generate, load_and_sample, RequestSpec};
+
+/// Requests of the whole run, drawn once: `n` of them.
+async fn requests(
+    target: &Target,
+    d: &DynamicSweep,
+    n: usize,
+    seed: u64,
+) -> Result<(Vec<RequestSpec>, Option<String>), RunError> {
+    let tok = target.tokenizer.clone();
+    match &d.workload {
+        DynamicWorkload::Dataset { path, kind, filter } => {
+            let (path, kind, filter) = (path.clone(), *kind, filter.clone());
+            let specs = tokio::task::spawn_blocking(move || {
+                load_and_sample(&path, kind, &tok, &filter, n, seed)
+            })
+            .await
+            .map_err(|e| RunError::BadSetting {
+                flag: "--dataset".into(),
+                reason: format!("sampling panicked: {e}"),
+            })??;
+            let distinct = specs
+                .iter()
+                .map(|s| s.prompt.as_str())
+                .collect::<std::collections::HashSet<_>>()
+                .len();
+            let note = (distinct < specs.len()).then(|| {
+                format!(
+                    "the dataset gave {distinct} distinct prompts for the {} requests of the run \
+                     (warm-up and every epoch of every rate draw their own): some were sent more \
+                     than once, which a prefix cache can serve faster",
+                    specs.len()
+                )
+            });
+            Ok((specs, note))
+        }
+        DynamicWorkload::Generated(spec) => {
+            let mut spec = spec.clone();
+            spec.num_requests = n;
+            spec.seed = seed;
+            let generated = tokio::task::spawn_blocking(move || generate(&spec, &tok))
+                .await
+                .map_err(|e| RunError::BadSetting {
+                    flag: "--random-input-len".into(),
+                    reason: format!("request generator panicked: {e}"),
+                })??;
+            let specs = generated
+                .into_iter()
+                .enumerate()
+                .map(|(i, g)| RequestSpec {
+                    id: i as u64,
+                    prompt: g.prompt,
+                    prompt_tokens: g.input_tokens,
+                    max_tokens: g.output_tokens,
+                    force_output_len: true,
+                })
+                .collect();
+            Ok((specs, None))
+        }
+    }
+}
+
+/// Draw or generate every request of the sweep (before any load, and
+/// before the run's files are created, so that a bad dataset leaves no
+/// trace); returns them with the notes the workload calls for.
+pub(super) async fn prepare(
+    target: &Target,
+    plan: &Plan,
+    d: &DynamicSweep,
+) -> Result<(Vec<RequestSpec>, Vec<String>), RunError> {
+    let warm = plan.warmup.unwrap_or(1);
+    let most = d.rates.iter().map(|r| r.1).max().unwrap_or(0);
+    let (specs, note) = requests(target, d, warm + most * plan.epochs as usize, plan.seed).await?;
+    Ok((specs, note.into_iter().collect()))
+}
+
+/// Run the dynamic sweep over the requests [`prepare`] drew; returns the
+/// points measured.
+pub(super) async fn run(
+    target: &Target,
+    plan: &Plan,
+    d: &DynamicSweep,
+    specs: &[RequestSpec],
+    obs: &mut Observer,
+) -> Result<Vec<PointRun>, RunError> {
+    let client = target.client.clone();
+    let warm = plan.warmup.unwrap_or(1);
+    let epochs = plan.epochs as usize;
+    if specs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for (ri, &(rate, n)) in d.rates.iter().enumerate() {
+        if client.stopping() {
+            break;
+        }
+        let label = d.label(rate, n);
+        // Built and serialised before the clock starts.
+        let prepared: Vec<PreparedRequest> = specs
+            .iter()
+            .cycle()
+            .take(warm + n * epochs)
+            .map(|s| client.prepare(s))
+            .collect();
+        let mut slices = vec![(0..warm, true, 0u32)];
+        slices.extend((0..plan.epochs).map(|e| {
+            let from = warm + e as usize * n;
+            (from..from + n, false, e)
+        }));
+        obs.start_point(&label, prepared.len());
+        let mut point = PointRun {
+            label,
+            epochs: Vec::with_capacity(epochs),
+            client_cpu_s: 0.0,
+            wall_s: 0.0,
+        };
+        for (range, warmup, e) in slices {
+            if range.is_empty() || client.stopping() {
+                continue;
+            }
+            let seed = plan.seed ^ ((ri as u64) << 32) ^ if warmup { u64::MAX } else { e.into() };
+            let offsets = arrival_offsets(range.len(), rate.0, d.burstiness, seed)?;
+            let reqs = prepared[range].to_vec();
+            let mut cb = |r: &RequestRecord| obs.record(r, warmup);
+            let (cpu0, wall0) = (
+                crate::load::selfwatch::process_cpu_s(),
+                std::time::Instant::now(),
+            );
+            let mut run = run_open_loop(
+                client.clone(),
+                reqs,
+                Arc::new(offsets),
+                d.max_concurrency,
+                e,
+                &mut cb,
+            )
+            .await;
+            if warmup {
+                continue;
+            }
+            point.client_cpu_s += crate::load::selfwatch::process_cpu_s() - cpu0;
+            point.wall_s += wall0.elapsed().as_secs_f64();
+            let counts = client.count_outputs(&mut run);
+            obs.counted(e, &counts);
+            point.epochs.push(run);
+        }
+        obs.finish_point();
+        if !point.epochs.is_empty() {
+            out.push(point);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,106 @@
+//! Executing a plan against a resolved target.
+
+use std::path::Path;
+
+use super::observer::Observer;
+use super::plan::{Plan, Sweep};
+use super::statics::PointRun;
+use super::{dynamic, resolve_target, statics, RunError, Target, TargetSpec};
+use crate::metrics::{PointData, RunData};
+
+/// Where a run's measured records go, and whether progress is shown.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Output<'a> {
+    /// `records.jsonl` (with `meta.json` beside it), appended as requests
+    /// complete; `None` keeps records in memory only (smoke runs).
+    pub records: Option<&'a Path>,
+    /// No progress on stderr.
+    pub quiet: bool,
+}
+
+impl Output<'_> {
+    /// No records file, no progress.
+    pub fn quiet() -> Self {
+        Output {
+            records: None,
+            quiet: true,
+        }
+    }
+}
+
+/// Streams the sweep will hold open at once, at most.
+fn streams(plan: &Plan) -> (usize, &'static str) {
+    match &plan.sweep {
+        Sweep::Static(s) => (
+            s.concurrencies.iter().copied().max().unwrap_or(1),
+            "--parallel-num",
+        ),
+        Sweep::Dynamic(d) => {
+            let n = d.rates.iter().map(|r| r.1).max().unwrap_or(1);
+            (
+                d.max_concurrency.map_or(n, |c| c.min(n)),
+                "--max-concurrency/--num-prompts",
+            )
+        }
+    }
+}
+
+/// Run `plan` against `target` (which stays up, so that several plans can
+/// share one simulator) and return the run: every point's records by epoch,
+/// its summary, the client's load and whether it limited the measurement.
+pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<RunData, RunError> {
+    if plan.epochs == 0 {
+        return Err(RunError::BadSetting {
+            flag: "--epochs".into(),
+            reason: "must be at least 1".into(),
+        });
+    }
+    let (n, flag) = streams(plan);
+    target.ensure_streams(n, flag)?;
+    let mut meta = target.meta(plan.kind(), &plan.name, plan.slo);
+    meta.notes.extend(plan.notes.iter().cloned());
+    let specs = match &plan.sweep {
+        Sweep::Dynamic(d) => {
+            let (specs, notes) = dynamic::prepare(target, plan, d).await?;
+            meta.notes.extend(notes);
+            specs
+        }
+        Sweep::Static(_) => Vec::new(),
+    };
+    let mut obs = Observer::create(out.records, out.quiet, &meta)?;
+    let runs: Vec<PointRun> = match &plan.sweep {
+        Sweep::Static(s) => {
+            let (runs, images) = statics::run(target, plan, s, &mut obs).await?;
+            meta.images = images;
+            runs
+        }
+        Sweep::Dynamic(d) => dynamic::run(target, plan, d, &specs, &mut obs).await?,
+    };
+    obs.check()?;
+    let mut notes = Vec::new();
+    let points = runs
+        .into_iter()
+        .map(|run| {
+            let load = target.client_load(run.client_cpu_s, run.wall_s, &run.epochs);
+            let epochs = run.epochs.into_iter().map(|e| e.records).collect();
+            PointData::new(run.label, epochs, &meta.percentiles, &meta.slo)
+                .with_client(load, &mut notes)
+        })
+        .collect();
+    meta.notes.extend(notes);
+    meta.interrupted = crate::load::interrupt::stopping();
+    meta.stopped_early = target.client.guard().tripped();
+    Ok(RunData { meta, points })
+}
+
+/// Resolve `spec` into a target, run `plan`, stop the target.
+pub async fn run_plan(
+    spec: &TargetSpec,
+    plan: &Plan,
+    out: &Output<'_>,
+) -> Result<RunData, RunError> {
+    let target = resolve_target(spec).await?;
+    let result = execute(&target, plan, out).await;
+    target.stop().await;
+    result
+}

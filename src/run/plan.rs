@@ -1,0 +1,159 @@
+//! What to run: the sweep, its warm-up and epochs, the SLOs and the seed.
+//! The command line and the bench harness each build one of these.
+
+use std::path::PathBuf;
+
+use crate::metrics::{PointLabel, Rate, RunKind, Slo};
+use crate::workload::{DatasetFilter, DatasetType, GenerateSpec, ImageFormat};
+
+/// One benchmark run, all layers resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The run's name (a command's `--name`, a benchmark's id).
+    pub name: String,
+    pub sweep: Sweep,
+    /// Measured epochs at each point (at least 1).
+    pub epochs: u32,
+    /// Warm-up requests at each point, sent the way measured ones are and
+    /// discarded; `None`: one per worker (static), one (dynamic).
+    pub warmup: Option<usize>,
+    /// Service-level objectives of goodput.
+    pub slo: Slo,
+    /// Seed of prompts, sampling and arrival times.
+    pub seed: u64,
+    /// Remarks the run's outputs carry (e.g. how prefixes were handled).
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    /// A plan with 5 epochs, default warm-up, no SLO, seed 0.
+    pub fn new(name: impl Into<String>, sweep: Sweep) -> Self {
+        Plan {
+            name: name.into(),
+            sweep,
+            epochs: 5,
+            warmup: None,
+            slo: Slo::default(),
+            seed: 0,
+            notes: Vec::new(),
+        }
+    }
+
+    /// The kind of run this plan makes.
+    pub fn kind(&self) -> RunKind {
+        match self.sweep {
+            Sweep::Static(_) => RunKind::Static,
+            Sweep::Dynamic(_) => RunKind::Dynamic,
+        }
+    }
+
+    /// The points the sweep will measure, in order (known before any load).
+    pub fn labels(&self) -> Vec<PointLabel> {
+        self.sweep.labels()
+    }
+}
+
+/// The two sweeps.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sweep {
+    Static(StaticSweep),
+    Dynamic(DynamicSweep),
+}
+
+impl Sweep {
+    /// The points of the sweep, in the order they run.
+    pub fn labels(&self) -> Vec<PointLabel> {
+        match self {
+            Sweep::Static(s) => s
+                .pairs
+                .iter()
+                .flat_map(|&(p, o)| {
+                    s.concurrencies.iter().map(move |&c| PointLabel::Static {
+                        prompt_tokens: p,
+                        output_tokens: o,
+                        concurrency: c,
+                    })
+                })
+                .collect(),
+            Sweep::Dynamic(d) => d.rates.iter().map(|&(rate, n)| d.label(rate, n)).collect(),
+        }
+    }
+}
+
+/// Closed loop: every `(prompt, output)` pair × every concurrency.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaticSweep {
+    /// `(prompt_tokens, output_tokens)` pairs.
+    pub pairs: Vec<(usize, usize)>,
+    /// Concurrency levels.
+    pub concurrencies: Vec<usize>,
+    /// Requests each worker sends per epoch.
+    pub requests_per_worker: usize,
+    /// Tokens of a prefix every prompt shares (0: none; every prompt still
+    /// starts with a unique segment so that no cache serves it).
+    pub shared_prefix_tokens: usize,
+    /// Images attached to every request (multimodal chat).
+    pub images: Option<Images>,
+}
+
+impl StaticSweep {
+    /// A text sweep over these pairs and concurrencies, one request per
+    /// worker per epoch.
+    pub fn new(pairs: Vec<(usize, usize)>, concurrencies: Vec<usize>) -> Self {
+        StaticSweep {
+            pairs,
+            concurrencies,
+            requests_per_worker: 1,
+            shared_prefix_tokens: 0,
+            images: None,
+        }
+    }
+}
+
+/// Seeded images attached to every request of a multimodal sweep.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Images {
+    pub per_request: usize,
+    pub width: u32,
+    pub height: u32,
+    pub format: ImageFormat,
+}
+
+/// Open loop: requests at each rate, gamma-distributed gaps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DynamicSweep {
+    /// `(rate, requests per epoch)`: rate in requests/s (infinite: all at
+    /// once).
+    pub rates: Vec<(Rate, usize)>,
+    /// Gamma shape of the gaps (1 = Poisson).
+    pub burstiness: f64,
+    /// Cap on requests in flight.
+    pub max_concurrency: Option<usize>,
+    pub workload: DynamicWorkload,
+}
+
+impl DynamicSweep {
+    /// The label of the point at `rate` with `n` requests per epoch.
+    pub fn label(&self, rate: Rate, n: usize) -> PointLabel {
+        PointLabel::Dynamic {
+            request_rate: rate,
+            burstiness: self.burstiness,
+            max_concurrency: self.max_concurrency,
+            num_prompts: n,
+        }
+    }
+}
+
+/// Where the requests of a dynamic sweep come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DynamicWorkload {
+    /// Generated prompts of exact lengths drawn from truncated normals (its
+    /// `num_requests` and `seed` are set by the run).
+    Generated(GenerateSpec),
+    /// A dataset file, sampled with the run's seed.
+    Dataset {
+        path: PathBuf,
+        kind: DatasetType,
+        filter: DatasetFilter,
+    },
+}

@@ -1,0 +1,181 @@
+//! The static sweep: every (prompt, output) pair × every concurrency, each
+//! point a warm-up round then `epochs` measured closed-loop rounds. Prompts
+//! (and images) of a point are built and serialised before its first
+//! request is sent.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use super::observer::Observer;
+use super::plan::{Plan, StaticSweep};
+use super::{RunError, Target};
+use crate::load::{run_closed_epoch, Client, EpochRun, PreparedRequest};
+use crate::metrics::{ImageInfo, PointLabel};
+use crate::workload::{image_data_url, PromptSynth, RequestSpec};
+
+/// The measured epochs of one point, with the client's cost while they ran.
+pub(super) struct PointRun {
+    pub label: PointLabel,
+    pub epochs: Vec<EpochRun>,
+    /// CPU time of this process while the measured epochs sent load, s
+    /// (the counting of outputs after each epoch is left out).
+    pub client_cpu_s: f64,
+    /// Wall time of the measured epochs' load, s.
+    pub wall_s: f64,
+}
+
+/// Builds the requests of a static sweep, text or multimodal.
+struct Builder<'a> {
+    client: &'a Client,
+    synth: PromptSynth,
+    rng: StdRng,
+    shared: String,
+    next_id: u64,
+    sweep: &'a StaticSweep,
+    seed: u64,
+    encoded: AtomicU64,
+    images: AtomicU64,
+}
+
+impl Builder<'_> {
+    fn build(&mut self, n: usize, pair: (usize, usize)) -> Result<Vec<PreparedRequest>, RunError> {
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            let id = self.next_id;
+            self.next_id += 1;
+            let prompt =
+                self.synth
+                    .prompt_with_prefix(&self.shared, pair.0, Some(id), &mut self.rng)?;
+            let spec = RequestSpec {
+                id,
+                prompt,
+                prompt_tokens: pair.0,
+                max_tokens: pair.1,
+                force_output_len: true,
+            };
+            v.push(self.prepare(&spec)?);
+        }
+        Ok(v)
+    }
+
+    fn prepare(&self, spec: &RequestSpec) -> Result<PreparedRequest, RunError> {
+        let Some(img) = &self.sweep.images else {
+            return Ok(self.client.prepare(spec));
+        };
+        let mut urls = Vec::with_capacity(img.per_request);
+        for k in 0..img.per_request as u64 {
+            let seed = self.seed ^ spec.id.wrapping_mul(1_000_003).wrapping_add(k);
+            let (url, n) =
+                image_data_url(img.width, img.height, img.format, seed).map_err(|e| {
+                    RunError::BadSetting {
+                        flag: "--image-width/--image-height".into(),
+                        reason: e.to_string(),
+                    }
+                })?;
+            self.encoded.fetch_add(n as u64, Ordering::Relaxed);
+            self.images.fetch_add(1, Ordering::Relaxed);
+            urls.push(url);
+        }
+        self.client
+            .prepare_multimodal(spec, &urls)
+            .ok_or_else(|| RunError::BadSetting {
+                flag: format!("--backend {}", self.client.backend().name()),
+                reason: "this API cannot carry images: use openai-chat".into(),
+            })
+    }
+}
+
+/// Run the static sweep; returns the points measured (a point stopped
+/// before its first measured epoch is left out) and, for a multimodal sweep,
+/// what the images were.
+pub(super) async fn run(
+    target: &Target,
+    plan: &Plan,
+    sweep: &StaticSweep,
+    obs: &mut Observer,
+) -> Result<(Vec<PointRun>, Option<ImageInfo>), RunError> {
+    let client = target.client.clone();
+    let mut rng = StdRng::seed_from_u64(plan.seed);
+    let synth = PromptSynth::new(&target.tokenizer)?;
+    let shared = if sweep.shared_prefix_tokens > 0 {
+        synth.prompt(sweep.shared_prefix_tokens, None, &mut rng)?
+    } else {
+        String::new()
+    };
+    let mut b = Builder {
+        client: &client,
+        synth,
+        rng,
+        shared,
+        next_id: 0,
+        sweep,
+        seed: plan.seed,
+        encoded: AtomicU64::new(0),
+        images: AtomicU64::new(0),
+    };
+    let mut out = Vec::new();
+    'sweep: for &pair in &sweep.pairs {
+        for &concurrency in &sweep.concurrencies {
+            let label = PointLabel::Static {
+                prompt_tokens: pair.0,
+                output_tokens: pair.1,
+                concurrency,
+            };
+            let per_epoch = concurrency * sweep.requests_per_worker.max(1);
+            let n_warm = plan.warmup.unwrap_or(concurrency);
+            let warm = b.build(n_warm, pair)?;
+            let epochs = (0..plan.epochs)
+                .map(|_| b.build(per_epoch, pair).map(Arc::new))
+                .collect::<Result<Vec<_>, _>>()?;
+            obs.start_point(&label, n_warm + per_epoch * plan.epochs as usize);
+            if !warm.is_empty() {
+                let mut cb = |r: &crate::record::RequestRecord| obs.record(r, true);
+                run_closed_epoch(client.clone(), Arc::new(warm), concurrency, 0, &mut cb).await;
+            }
+            let mut point = PointRun {
+                label,
+                epochs: Vec::with_capacity(epochs.len()),
+                client_cpu_s: 0.0,
+                wall_s: 0.0,
+            };
+            for (e, reqs) in epochs.into_iter().enumerate() {
+                if client.stopping() {
+                    break;
+                }
+                let mut cb = |r: &crate::record::RequestRecord| obs.record(r, false);
+                let (cpu0, wall0) = (
+                    crate::load::selfwatch::process_cpu_s(),
+                    std::time::Instant::now(),
+                );
+                let mut epoch =
+                    run_closed_epoch(client.clone(), reqs, concurrency, e as u32, &mut cb).await;
+                point.client_cpu_s += crate::load::selfwatch::process_cpu_s() - cpu0;
+                point.wall_s += wall0.elapsed().as_secs_f64();
+                let counts = client.count_outputs(&mut epoch);
+                obs.counted(epoch.epoch, &counts);
+                point.epochs.push(epoch);
+            }
+            obs.finish_point();
+            if !point.epochs.is_empty() {
+                out.push(point);
+            }
+            if client.stopping() {
+                break 'sweep;
+            }
+        }
+    }
+    let images = sweep.images.map(|img| {
+        let n = b.images.load(Ordering::Relaxed).max(1);
+        ImageInfo {
+            per_request: img.per_request,
+            width: img.width,
+            height: img.height,
+            format: img.format,
+            mean_encoded_bytes: b.encoded.load(Ordering::Relaxed) as f64 / n as f64,
+        }
+    });
+    Ok((out, images))
+}
