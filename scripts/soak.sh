@@ -19,7 +19,7 @@ trap 'kill -KILL $SIM 2>/dev/null; true' EXIT
 for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 echo "soak: $N requests at $RATE req/s (~$SOAK_S s), 64-token prompts, 16-token outputs"
 "$SB" serving --url "http://127.0.0.1:$PORT" --random-input-len 64 --random-output-len 16 \
-  --request-rate "$RATE" --max-concurrency 2000 --num-prompts "$N" -q --noplot --output-dir "$W/out" &
+  --request-rate "$RATE" --max-concurrency 2000 --num-prompts "$N" --epochs 1 --warmup 0 -q --noplot --output-dir "$W/out" &
 CLIENT=$!
 echo "t_s,client_rss_mib,records" >"$W/rss.csv"
 t=0

@@ -76,6 +76,28 @@ pub struct ServerLatency {
     pub cached_prompt_tokens: Option<u64>,
 }
 
+/// What the client saw of one request, before any figure is derived: the
+/// raw instants (ms from the request's start) and the counts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawRequest {
+    pub id: u64,
+    pub epoch: u32,
+    /// Seconds from the start of the phase to the request's start.
+    pub start_s: f64,
+    /// Start to the end of the body.
+    pub done_ms: f64,
+    /// Arrival of each token-carrying chunk and its token count.
+    pub chunks: Vec<(f64, u32)>,
+    pub input_tokens: u64,
+    pub requested_output_tokens: u64,
+    pub usage_output_tokens: Option<u64>,
+    pub usage_input_tokens: Option<u64>,
+    pub counted_output_tokens: Option<u64>,
+    pub server: Option<ServerLatency>,
+    pub failure: Option<Failure>,
+    pub resent: u32,
+}
+
 /// Everything measured about one request. Times are in milliseconds from the
 /// request's `start` (the instant just before it was written), except
 /// `start_s`, which is seconds from the start of the phase.
@@ -136,6 +158,35 @@ fn is_zero(n: &u32) -> bool {
 pub const MAX_CHUNK_TOKENS: u32 = 1 << 20;
 
 impl RequestRecord {
+    /// The one constructor of a measured record, from what the client saw.
+    /// TTFT is the first token-carrying chunk, E2EL the last; the output
+    /// length is the server's usage count, else the tokenizer's. TPOT, ITL
+    /// and the chunk gaps derive from these ([`RequestRecord::tpot_ms`],
+    /// [`RequestRecord::itl_ms`], [`RequestRecord::chunk_gaps_ms`]).
+    pub fn from_raw(r: RawRequest) -> RequestRecord {
+        RequestRecord {
+            id: r.id,
+            epoch: r.epoch,
+            start_s: r.start_s,
+            scheduled_s: None,
+            ttft_ms: r.chunks.first().map(|c| c.0),
+            e2el_ms: r.chunks.last().map(|c| c.0),
+            done_ms: r.done_ms,
+            output_tokens: r
+                .usage_output_tokens
+                .or(r.counted_output_tokens)
+                .unwrap_or(0),
+            input_tokens: r.input_tokens,
+            requested_output_tokens: r.requested_output_tokens,
+            usage_output_tokens: r.usage_output_tokens,
+            usage_input_tokens: r.usage_input_tokens,
+            counted_output_tokens: r.counted_output_tokens,
+            chunks: r.chunks,
+            server: r.server,
+            failure: r.failure,
+            resent: r.resent,
+        }
+    }
     /// Check a record read from a file: every chunk claims at most
     /// [`MAX_CHUNK_TOKENS`] tokens.
     pub fn check(&self) -> Result<(), String> {

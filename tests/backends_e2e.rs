@@ -18,6 +18,10 @@ fn endpoint(backend: &str, sim: &str) -> EndpointArgs {
     }
 }
 
+/// The tests time the simulator's bursts: one at a time, so that another
+/// test's load does not split a burst over two reads.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn sweep(prompt: usize, output: usize, conc: usize, epochs: u32) -> StaticSweepArgs {
     StaticSweepArgs {
         epochs,
@@ -49,6 +53,7 @@ const SIM: &str = "time_scale=0.2,seed=5";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_backend_static_agrees_with_openai() {
+    let _one = SERIAL.lock().await;
     let base = static_run(endpoint("openai", SIM), sweep(128, 16, 2, 2)).await;
     for backend in ["openai-chat", "vllm", "tgi", "mindspore", "mindspore-tgi"] {
         let s = static_run(endpoint(backend, SIM), sweep(128, 16, 2, 2)).await;
@@ -64,6 +69,7 @@ async fn every_backend_static_agrees_with_openai() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_backend_dynamic_runs() {
+    let _one = SERIAL.lock().await;
     for backend in [
         "openai",
         "openai-chat",
@@ -100,6 +106,7 @@ async fn every_backend_dynamic_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cumulative_mindie_text_and_nul_or_newline_vllm() {
+    let _one = SERIAL.lock().await;
     let s = static_run(
         endpoint("mindspore-tgi", "time_scale=0.05,tgi_cumulative_text=true"),
         sweep(64, 12, 1, 1),
@@ -117,6 +124,7 @@ async fn cumulative_mindie_text_and_nul_or_newline_vllm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduler_steps_keep_tpot_and_show_bursts_in_itl() {
+    let _one = SERIAL.lock().await;
     let mut tpot = Vec::new();
     for n in [1u32, 4, 8] {
         let mut ep = endpoint("openai", "time_scale=0.2");
@@ -138,6 +146,7 @@ async fn scheduler_steps_keep_tpot_and_show_bursts_in_itl() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_prefix_is_served_by_the_prefix_cache() {
+    let _one = SERIAL.lock().await;
     let sim = "time_scale=0.5,prefix_cache=true";
     let plain = static_run(endpoint("openai", sim), sweep(1024, 4, 1, 3)).await;
     let mut sw = sweep(1024, 4, 1, 3);
@@ -164,6 +173,7 @@ async fn a_shared_prefix_is_served_by_the_prefix_cache() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn images_add_prefill_tokens_and_ttft() {
+    let _one = SERIAL.lock().await;
     let mut ttft = Vec::new();
     for (n, side) in [(1usize, 112u32), (4, 224), (4, 448)] {
         let dir = tempfile::tempdir().unwrap();

@@ -145,47 +145,52 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BaselineError> {
     std::fs::rename(&tmp, path).map_err(io)
 }
 
-/// Save `run` to `path` as a version-1 run file.
+/// Save `run` to `path` as a version-1 run file, streamed to a temporary
+/// file then renamed (no copy of the run is made in memory).
 pub fn save_run(path: &Path, run: &RunData) -> Result<(), BaselineError> {
+    #[derive(Serialize)]
+    struct Run<'a> {
+        meta: &'a crate::metrics::RunMeta,
+        points: &'a [crate::metrics::PointData],
+    }
     #[derive(Serialize)]
     struct Out<'a> {
         format: &'a str,
         version: u64,
-        run: &'a RunData,
+        run: Run<'a>,
     }
     // What the records show (e.g. a chunking warning) is kept with the run.
-    let noted;
-    let run = if run.notes() != run.meta.notes {
-        let mut r = run.clone();
-        r.meta.notes = run.notes();
-        noted = r;
-        &noted
-    } else {
-        run
-    };
+    let mut meta = run.meta.clone();
+    meta.notes = run.notes();
     let out = Out {
         format: FORMAT,
         version: VERSION,
-        run,
+        run: Run {
+            meta: &meta,
+            points: &run.points,
+        },
     };
-    let bytes = serde_json::to_vec(&out).map_err(|e| BaselineError::Corrupt {
+    let io = |source| BaselineError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
+    serde_json::to_writer(&mut f, &out).map_err(|e| BaselineError::Corrupt {
         path: path.to_path_buf(),
         reason: format!("cannot serialise: {e}"),
     })?;
-    write_atomic(path, &bytes)
+    f.flush().map_err(io)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(io)
 }
 
-/// Load a run file, checking its format tag and version before the run.
-///
-/// ```
-/// let dir = tempfile::tempdir().unwrap();
-/// let p = dir.path().join("run.json");
-/// std::fs::write(&p, r#"{"format":"servebench-run","version":99,"run":{}}"#).unwrap();
-/// let e = servebench::baseline::load_run(&p).unwrap_err().to_string();
-/// assert!(e.contains("run.json") && e.contains("version 99 is newer"));
-/// ```
-/// The `run` of a run file, its format and version checked.
-fn read_checked(path: &Path) -> Result<serde_json::Value, BaselineError> {
+/// The `run` of a run file as `T`, its format tag and version checked
+/// first. The file is parsed straight into `T` (no JSON tree in between).
+fn read_checked<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, BaselineError> {
     let bytes = std::fs::read(path).map_err(|source| match source.kind() {
         std::io::ErrorKind::NotFound => BaselineError::Missing {
             path: path.to_path_buf(),
@@ -200,16 +205,23 @@ fn read_checked(path: &Path) -> Result<serde_json::Value, BaselineError> {
         path: path.to_path_buf(),
         reason,
     };
-    let mut v: serde_json::Value =
+    #[derive(Deserialize)]
+    struct Head {
+        #[serde(default)]
+        format: serde_json::Value,
+        #[serde(default)]
+        version: serde_json::Value,
+    }
+    let head: Head =
         serde_json::from_slice(&bytes).map_err(|e| corrupt(format!("not JSON: {e}")))?;
-    let format = v.get("format").and_then(|f| f.as_str()).unwrap_or("");
+    let format = head.format.as_str().unwrap_or("");
     if format != FORMAT {
         return Err(BaselineError::WrongFormat {
             path: path.to_path_buf(),
             found: format.to_string(),
         });
     }
-    let version = v.get("version").and_then(|x| x.as_u64()).unwrap_or(0);
+    let version = head.version.as_u64().unwrap_or(0);
     if version > VERSION {
         return Err(BaselineError::NewerVersion {
             path: path.to_path_buf(),
@@ -222,18 +234,30 @@ fn read_checked(path: &Path) -> Result<serde_json::Value, BaselineError> {
             found: version,
         });
     }
-    v.get_mut("run")
-        .map(serde_json::Value::take)
-        .ok_or_else(|| corrupt("no `run` field".into()))
+    #[derive(Deserialize)]
+    struct Body<T> {
+        run: Option<T>,
+    }
+    let body: Body<T> =
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(format!("bad run: {e}")))?;
+    body.run.ok_or_else(|| corrupt("no `run` field".into()))
 }
 
+/// Load a run file, checking its format tag and version before the run.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let p = dir.path().join("run.json");
+/// std::fs::write(&p, r#"{"format":"servebench-run","version":99,"run":{}}"#).unwrap();
+/// let e = servebench::baseline::load_run(&p).unwrap_err().to_string();
+/// assert!(e.contains("run.json") && e.contains("version 99 is newer"));
+/// ```
 pub fn load_run(path: &Path) -> Result<RunData, BaselineError> {
     let corrupt = |reason: String| BaselineError::Corrupt {
         path: path.to_path_buf(),
         reason,
     };
-    let run = read_checked(path)?;
-    let run: RunData = serde_json::from_value(run).map_err(|e| corrupt(format!("bad run: {e}")))?;
+    let run: RunData = read_checked(path)?;
     for p in &run.points {
         for r in p.epochs.iter().flatten() {
             r.check()
@@ -330,9 +354,5 @@ pub struct PointHead {
 /// Read a run file's head, its format and version checked like
 /// [`load_run`]'s.
 pub fn load_run_head(path: &Path) -> Result<RunHead, BaselineError> {
-    let run = read_checked(path)?;
-    serde_json::from_value(run).map_err(|e| BaselineError::Corrupt {
-        path: path.to_path_buf(),
-        reason: format!("bad run: {e}"),
-    })
+    read_checked(path)
 }

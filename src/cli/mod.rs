@@ -9,6 +9,7 @@ mod latency_cmd;
 mod output;
 mod report_cmd;
 mod selftest_cmd;
+mod selftest_proc;
 mod serving_cmd;
 mod static_cmd;
 mod static_mm_cmd;

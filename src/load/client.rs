@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 
+use super::failure::{classify, closed_before_response, error_chain, fail, IDLE, NO_FIRST_BYTE};
 use super::guard::{FailureLimit, RunGuard};
+use super::stream::{chunk_tokens, parser_options, StreamState};
 use super::EpochRun;
-use crate::backend::{Backend, HttpRequest, RequestOptions, StreamEvent};
-use crate::record::{Failure, FailureKind, RequestRecord, ServerLatency};
+use crate::backend::{Backend, HttpRequest, RequestOptions};
+use crate::record::{Failure, FailureKind, RawRequest, RequestRecord};
 use crate::workload::{RequestSpec, Tokenizer};
 
 /// Per-request time limits. A request that passes one is a failure of
@@ -480,25 +482,11 @@ impl Client {
         start: Instant,
         done: Instant,
         mut st: StreamState,
-        mut failure: Option<Failure>,
+        failure: Option<Failure>,
     ) -> (RequestRecord, Option<String>) {
         let has_text = !st.text.is_empty() || st.chunks.is_empty();
         let defer = has_text && st.usage_completion.is_some();
         let counted = (has_text && !defer).then(|| self.tokenizer.count(&st.text) as u64);
-        let output_tokens = st.usage_completion.or(counted).unwrap_or(0);
-        let forced = req.force_output_len && self.backend.can_force_length();
-        if failure.is_none() && forced && output_tokens < req.max_tokens as u64 {
-            failure = Some(fail(
-                FailureKind::TruncatedOutput,
-                format!("{output_tokens} output tokens, {} forced", req.max_tokens),
-            ));
-        }
-        if failure.is_none() && st.chunks.is_empty() && req.max_tokens > 0 {
-            failure = Some(fail(
-                FailureKind::TruncatedOutput,
-                "no output token in the stream",
-            ));
-        }
         let text = defer.then(|| std::mem::take(&mut st.text));
         let assumed = if self.backend.events_are_tokens() {
             1
@@ -506,112 +494,38 @@ impl Client {
             self.opts.tokens_per_chunk
         };
         chunk_tokens(&mut st.chunks, st.usage_completion, assumed);
-        let rec = RequestRecord {
+        let mut rec = RequestRecord::from_raw(RawRequest {
             id: req.id,
             epoch,
             start_s: (start - phase_start).as_secs_f64(),
-            scheduled_s: None,
-            ttft_ms: st.chunks.first().map(|c| c.0),
-            e2el_ms: st.chunks.last().map(|c| c.0),
             done_ms: (done - start).as_secs_f64() * 1e3,
-            output_tokens,
+            chunks: st.chunks,
             input_tokens: req.prompt_tokens as u64,
             requested_output_tokens: req.max_tokens as u64,
             usage_output_tokens: st.usage_completion,
             usage_input_tokens: st.usage_prompt,
             counted_output_tokens: counted,
-            chunks: st.chunks,
             server: st.latency,
             failure,
             resent: st.resent,
-        };
+        });
+        let forced = req.force_output_len && self.backend.can_force_length();
+        if rec.failure.is_none() && forced && rec.output_tokens < req.max_tokens as u64 {
+            rec.failure = Some(fail(
+                FailureKind::TruncatedOutput,
+                format!(
+                    "{} output tokens, {} forced",
+                    rec.output_tokens, req.max_tokens
+                ),
+            ));
+        }
+        if rec.failure.is_none() && rec.chunks.is_empty() && req.max_tokens > 0 {
+            rec.failure = Some(fail(
+                FailureKind::TruncatedOutput,
+                "no output token in the stream",
+            ));
+        }
         (rec, text)
-    }
-}
-
-/// What the stream told us so far.
-#[derive(Default)]
-struct StreamState {
-    text: String,
-    chunks: Vec<(f64, u32)>,
-    usage_completion: Option<u64>,
-    usage_prompt: Option<u64>,
-    latency: Option<ServerLatency>,
-    saw_done: bool,
-    stream_error: Option<String>,
-    resent: u32,
-}
-
-impl StreamState {
-    /// Take the events of one read of the body, received at `ms`. Token
-    /// events that arrived in the same read are one burst: one chunk
-    /// carrying their tokens (a server that sends one event per token of a
-    /// multi-step burst shows its bursts this way).
-    fn absorb(&mut self, events: &mut Vec<StreamEvent>, ms: f64) {
-        let mut burst = false;
-        for ev in events.drain(..) {
-            match ev {
-                StreamEvent::Tokens { tokens } => match self.chunks.last_mut() {
-                    Some(last) if burst => last.1 += tokens,
-                    _ => {
-                        self.chunks.push((ms, tokens));
-                        burst = true;
-                    }
-                },
-                StreamEvent::Usage {
-                    prompt_tokens,
-                    completion_tokens,
-                } => {
-                    self.usage_prompt = prompt_tokens.or(self.usage_prompt);
-                    self.usage_completion = completion_tokens.or(self.usage_completion);
-                }
-                StreamEvent::Latency(l) => self.latency = Some(l),
-                StreamEvent::Error(m) => {
-                    self.stream_error.get_or_insert(m);
-                }
-                StreamEvent::Done => self.saw_done = true,
-            }
-        }
-    }
-}
-
-/// Options for the stream parsers: every text event counts one token.
-fn parser_options(opts: &RequestOptions) -> RequestOptions {
-    RequestOptions {
-        tokens_per_chunk: 1,
-        ..opts.clone()
-    }
-}
-
-/// Set each chunk's token count from what the stream showed. With the
-/// server's own count (`usage`), the chunks share it in proportion to the
-/// events each carried (so 128 tokens over 128 chunks is one a chunk
-/// whatever a flag says, and over 16 chunks eight a chunk); without it,
-/// each event is taken to carry `assumed` tokens (`--num-scheduler-steps`).
-pub fn chunk_tokens(chunks: &mut [(f64, u32)], usage: Option<u64>, assumed: u32) {
-    let shown: u64 = chunks.iter().map(|c| u64::from(c.1)).sum();
-    if shown == 0 {
-        return;
-    }
-    let Some(total) = usage.filter(|&u| u > 0) else {
-        let k = assumed.max(1);
-        if k > 1 {
-            for c in chunks.iter_mut() {
-                c.1 = c.1.saturating_mul(k);
-            }
-        }
-        return;
-    };
-    if total == shown {
-        return;
-    }
-    // Cumulative rounding: the counts sum to `total` exactly.
-    let (mut cum, mut given) = (0u64, 0u64);
-    for c in chunks.iter_mut() {
-        cum += u64::from(c.1);
-        let upto = ((cum as u128 * total as u128 + shown as u128 / 2) / shown as u128) as u64;
-        c.1 = u32::try_from(upto - given).unwrap_or(u32::MAX);
-        given = upto;
     }
 }
 
@@ -620,99 +534,3 @@ pub fn chunk_tokens(chunks: &mut [(f64, u32)], usage: Option<u64>, assumed: u32)
 /// cpp-httplib, which llama.cpp uses; Node), so that the client drops an
 /// idle connection before the server closes it under a new request.
 pub const POOL_IDLE: Duration = Duration::from_secs(4);
-
-/// True when `e` says that the connection ended cleanly (EOF, not a reset)
-/// before any byte of a response: hyper's "connection closed before message
-/// completed". That is a server closing a connection it had offered to keep
-/// alive (its idle or request-count limit, or llama.cpp's server, which
-/// closes after every stream) as the next request went out on it. A
-/// refused connection, a reset (RST: a server that failed the request), a
-/// timeout or a TLS failure is not this, and stays a failure.
-fn closed_before_response(e: &reqwest::Error) -> bool {
-    if e.is_timeout() || e.is_connect() || e.is_status() || e.is_body() || e.is_decode() {
-        return false;
-    }
-    let mut src: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    while let Some(inner) = src {
-        if let Some(h) = inner.downcast_ref::<hyper::Error>() {
-            return h.is_incomplete_message();
-        }
-        src = inner.source();
-    }
-    false
-}
-
-/// The message of a request whose first byte did not come in time.
-const NO_FIRST_BYTE: &str =
-    "first-byte timeout: no response (headers and first body bytes) in time";
-/// The message of a body that stalled.
-const IDLE: &str = "idle timeout between chunks";
-
-fn fail(kind: FailureKind, message: impl Into<String>) -> Failure {
-    Failure {
-        kind,
-        message: message.into(),
-    }
-}
-
-/// A failure before any response header: a timeout, or a connection that
-/// could not be made or was reset or closed before the server answered.
-fn classify(e: &reqwest::Error) -> Failure {
-    let kind = if e.is_timeout() {
-        FailureKind::Timeout
-    } else {
-        FailureKind::Connect
-    };
-    fail(kind, error_chain(e))
-}
-
-/// The error and its sources, one after another.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::chunk_tokens;
-
-    fn counts(c: &[(f64, u32)]) -> Vec<u32> {
-        c.iter().map(|c| c.1).collect()
-    }
-
-    #[test]
-    fn usage_decides_tokens_per_chunk() {
-        // One token per chunk, whatever the flag says.
-        let mut c: Vec<(f64, u32)> = (0..128).map(|i| (i as f64, 1)).collect();
-        chunk_tokens(&mut c, Some(128), 8);
-        assert!(counts(&c).iter().all(|&k| k == 1));
-        // Sixteen chunks for 128 tokens: eight a chunk.
-        let mut c: Vec<(f64, u32)> = (0..16).map(|i| (i as f64, 1)).collect();
-        chunk_tokens(&mut c, Some(128), 1);
-        assert!(counts(&c).iter().all(|&k| k == 8));
-        // Bursts merged from one read keep their weight; the sum is exact.
-        let mut c = vec![(0.0, 1), (1.0, 4), (2.0, 4), (3.0, 2)];
-        chunk_tokens(&mut c, Some(22), 1);
-        assert_eq!(counts(&c).iter().sum::<u32>(), 22);
-        assert_eq!(counts(&c), vec![2, 8, 8, 4]);
-    }
-
-    #[test]
-    fn without_usage_the_flag_is_assumed() {
-        let mut c = vec![(0.0, 1), (1.0, 1), (2.0, 2)];
-        chunk_tokens(&mut c, None, 4);
-        assert_eq!(counts(&c), vec![4, 4, 8]);
-        let mut c = vec![(0.0, 1), (1.0, 1)];
-        chunk_tokens(&mut c, Some(0), 1);
-        assert_eq!(counts(&c), vec![1, 1]);
-        let mut empty: Vec<(f64, u32)> = Vec::new();
-        chunk_tokens(&mut empty, Some(5), 3);
-        assert!(empty.is_empty());
-    }
-}

@@ -4,13 +4,16 @@
 
 mod client;
 mod closed;
+mod failure;
 mod guard;
 pub mod interrupt;
 pub mod selfwatch;
+mod stream;
 
 pub use client::{Client, ClientError, Endpoint, PreparedRequest, Timeouts, UnaryOutcome};
 pub use closed::{run_closed_epoch, EpochRun};
 pub use guard::{FailureLimit, RunGuard};
+pub use stream::chunk_tokens;
 mod open;
 
 pub use open::{arrival_offsets, run_open_loop, ScheduleError};

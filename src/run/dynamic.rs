@@ -1,5 +1,6 @@
 //! The dynamic sweep: at each request rate, a warm-up then `epochs`
-//! measured open-loop rounds of `n` requests with gamma-distributed gaps.
+//! measured open-loop rounds of `n` requests with gamma-distributed gaps
+//! (the same gaps in every round of a rate).
 //! Every request of the run is drawn (dataset) or generated before the
 //! first is sent; no two requests of a run share a prompt unless the
 //! dataset is too small to avoid it.
@@ -100,6 +101,7 @@ pub(super) async fn run(
     let client = target.client.clone();
     let warm = plan.warmup.unwrap_or(1);
     let epochs = plan.epochs as usize;
+    let most = d.rates.iter().map(|r| r.1).max().unwrap_or(0);
     if specs.is_empty() {
         return Ok(Vec::new());
     }
@@ -109,16 +111,22 @@ pub(super) async fn run(
             break;
         }
         let label = d.label(rate, n);
-        // Built and serialised before the clock starts.
+        // Built and serialised before the clock starts. Epoch e takes the
+        // e-th run of `n` requests of the sample (so that one epoch replays
+        // exactly what benchmark_serving.py would); the warm-up takes the
+        // draws after every epoch's.
+        let measured = n * epochs;
+        let warm_from = most * epochs;
         let prepared: Vec<PreparedRequest> = specs
             .iter()
             .cycle()
-            .take(warm + n * epochs)
+            .take(measured)
+            .chain(specs.iter().cycle().skip(warm_from).take(warm))
             .map(|s| client.prepare(s))
             .collect();
-        let mut slices = vec![(0..warm, true, 0u32)];
+        let mut slices = vec![(measured..measured + warm, true, 0u32)];
         slices.extend((0..plan.epochs).map(|e| {
-            let from = warm + e as usize * n;
+            let from = e as usize * n;
             (from..from + n, false, e)
         }));
         obs.start_point(&label, prepared.len());
@@ -132,7 +140,11 @@ pub(super) async fn run(
             if range.is_empty() || client.stopping() {
                 continue;
             }
-            let seed = plan.seed ^ ((ri as u64) << 32) ^ if warmup { u64::MAX } else { e.into() };
+            // Every epoch of a rate replays the same arrival times, so that
+            // epochs differ by the server's (and the client's) noise, not by
+            // the draw of the schedule; the seed makes them the same in the
+            // baseline's run too.
+            let seed = plan.seed ^ ((ri as u64) << 32) ^ if warmup { u64::MAX } else { 0 };
             let offsets = arrival_offsets(range.len(), rate.0, d.burstiness, seed)?;
             let reqs = prepared[range].to_vec();
             let mut cb = |r: &RequestRecord| obs.record(r, warmup);

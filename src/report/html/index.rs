@@ -96,7 +96,7 @@ fn entry(
     problems: &mut Vec<String>,
 ) -> Result<Entry, String> {
     let file = new_dir.join(RUN_FILE);
-    let run = load_run_head(&file).map_err(|e| e.to_string())?;
+    let run = load_run_head(&file).map_err(|e| format!("not a servebench run: {e}"))?;
     let cmp_file = new_dir.join(COMPARISON_FILE);
     let cmp: Option<RunComparison> = if cmp_file.is_file() {
         match std::fs::read(&cmp_file)

@@ -1,0 +1,167 @@
+//! The processes of `servebench selftest`: the CPUs split between the
+//! client and the simulator, and the simulator as a child process.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::CliError;
+
+/// The CPUs of a split: the simulator's core and the client's.
+#[derive(Debug, Clone)]
+pub(super) struct Pinning {
+    pub sim_cpu: usize,
+    pub client_cpus: Vec<usize>,
+}
+
+/// Split the CPUs this process may use: the last for the simulator, the
+/// rest for the client; `None` with fewer than 2.
+#[cfg(target_os = "linux")]
+pub(super) fn split_cpus() -> Option<Pinning> {
+    // SAFETY: sched_getaffinity fills a zeroed set of the size given.
+    let set = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) != 0 {
+            return None;
+        }
+        set
+    };
+    let mut cpus: Vec<usize> = (0..libc::CPU_SETSIZE as usize)
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+        .collect();
+    let sim_cpu = cpus.pop()?;
+    (!cpus.is_empty()).then_some(Pinning {
+        sim_cpu,
+        client_cpus: cpus,
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(super) fn split_cpus() -> Option<Pinning> {
+    None
+}
+
+#[cfg(target_os = "linux")]
+fn cpu_set(cpus: impl Iterator<Item = usize>) -> libc::cpu_set_t {
+    // SAFETY: cpu_set_t is plain bits; CPU_ZERO/CPU_SET only write into it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_ZERO(&mut set);
+        for c in cpus {
+            libc::CPU_SET(c, &mut set);
+        }
+        set
+    }
+}
+
+/// Pin every thread of this process to the client's CPUs (threads made
+/// later inherit it).
+#[cfg(target_os = "linux")]
+pub(super) fn pin_self(p: &Pinning) -> std::io::Result<()> {
+    let set = cpu_set(p.client_cpus.iter().copied());
+    for task in std::fs::read_dir("/proc/self/task")? {
+        let Some(tid) = task?.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        // SAFETY: a valid set of the right size for a thread of ours.
+        if unsafe { libc::sched_setaffinity(tid, std::mem::size_of_val(&set), &set) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The simulator as a child process, killed when dropped.
+pub(super) struct SimChild {
+    child: Child,
+    port: u16,
+    log: Arc<Mutex<String>>,
+}
+
+impl SimChild {
+    /// Start `servebench sim` on a free port with `settings` and wait until
+    /// it accepts connections.
+    pub async fn start(settings: &str, pin: Option<Pinning>) -> Result<SimChild, CliError> {
+        let err = |reason: String| CliError::Preflight {
+            url: "servebench sim (child process)".into(),
+            reason,
+        };
+        let exe = std::env::current_exe().map_err(|e| err(format!("no executable: {e}")))?;
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| err(format!("no free port: {e}")))?
+            .port();
+        let mut cmd = Command::new(exe);
+        cmd.args(["sim", "--host", "127.0.0.1", "--port", &port.to_string()])
+            .env("SERVEBENCH_SIM", settings)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        // The simulator dies with this process, even on a hard exit.
+        #[cfg(target_os = "linux")]
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            let set = pin.map(|p| cpu_set(std::iter::once(p.sim_cpu)));
+            cmd.pre_exec(move || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if let Some(set) = set {
+                    if libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| err(format!("cannot start: {e}")))?;
+        let log = Arc::new(Mutex::new(String::new()));
+        if let Some(mut stderr) = child.stderr.take() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stderr.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut l = log.lock().unwrap();
+                    if l.len() < 16_384 {
+                        l.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    }
+                }
+            });
+        }
+        let mut sim = SimChild { child, port, log };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = sim.child.try_wait() {
+                std::thread::sleep(Duration::from_millis(50));
+                let log = sim.log.lock().unwrap().trim().to_string();
+                return Err(err(format!(
+                    "exited ({status}) with settings `{settings}`: {log}"
+                )));
+            }
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return Ok(sim);
+            }
+            if Instant::now() > deadline {
+                return Err(err(format!("not listening on port {port} after 20 s")));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for SimChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
