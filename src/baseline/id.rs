@@ -52,10 +52,10 @@ pub fn sanitize_id(id: &str) -> String {
 }
 
 /// Folder names the report directory uses for itself.
-pub const RESERVED_NAMES: [&str; 1] = [super::NEW_RUN];
+pub const RESERVED_NAMES: [&str; 2] = [super::NEW_RUN, super::PREVIOUS_RUN];
 
 /// Check a baseline name given with `flag` (`--save-baseline`...): one
-/// segment of `[A-Za-z0-9._-]`, not `.`/`..`, not a reserved name (`new`).
+/// segment of `[A-Za-z0-9._-]`, not `.`/`..`, not a reserved name (`new`, `previous`).
 ///
 /// ```
 /// use servebench::baseline::check_baseline_name;
@@ -81,7 +81,7 @@ pub fn check_baseline_name(flag: &str, name: &str) -> Result<(), BaselineError> 
         return bad("is not a folder name");
     }
     if RESERVED_NAMES.contains(&name) {
-        return bad("is reserved for the latest run");
+        return bad("is reserved for the latest run (`new`) and the one before (`previous`)");
     }
     Ok(())
 }

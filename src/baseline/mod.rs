@@ -3,11 +3,14 @@
 //!
 //! ```text
 //! target-reports/                      (ReportDir; SERVEBENCH_REPORT_DIR overrides)
-//!   <benchmark id>/                    e.g. static/short, one folder per segment
-//!     new/run.json                     the latest run (versioned, see RunFile)
+//!   <benchmark id or run name>/        e.g. static/short, one folder per segment
+//!     new/meta.json                    the run's metadata, written before any load
 //!     new/records.jsonl                its per-request records, as they completed
+//!     new/run.json                     the latest run (versioned, see RunFile)
 //!     new/comparison.json              the latest run against its baseline
+//!     new/benchmark.csv, new/summary.md, new/report/index.html   its reports
 //!     <baseline name>/run.json         saved with --save-baseline NAME
+//!   index.html                         every run, linking its report
 //!   gate-summary.md                    the Markdown summary of a --gate run
 //! ```
 //!
@@ -16,9 +19,11 @@
 //! the file.
 
 mod id;
+mod records;
 mod store;
 
 pub use id::{check_baseline_name, sanitize_id, RESERVED_NAMES};
+pub use records::RecordsWriter;
 pub use store::{
     load_run, load_run_head, run_file_in, save_comparison, save_or_clear_comparison, save_run,
     write_meta, PointHead, ReportDir, RunFile, RunHead, COMPARISON_FILE, CSV_FILE,
@@ -30,6 +35,32 @@ use std::path::PathBuf;
 
 /// Folder of the latest run of a benchmark.
 pub const NEW_RUN: &str = "new";
+/// Folder of the run before the latest: a new run moves `new/` here first,
+/// so that no run is lost to the next one of the same name.
+pub const PREVIOUS_RUN: &str = "previous";
+
+/// Before a run writes into the run folder `new_dir` (`.../new`): move the
+/// run found there (its `run.json` or `records.jsonl`) to the sibling
+/// `previous/`, replacing the one kept there. Returns where it went.
+pub fn keep_previous(new_dir: &std::path::Path) -> Result<Option<PathBuf>, BaselineError> {
+    let has_run = [RUN_FILE, RECORDS_FILE]
+        .iter()
+        .any(|f| new_dir.join(f).is_file());
+    let Some(parent) = new_dir.parent().filter(|_| has_run) else {
+        return Ok(None);
+    };
+    let prev = parent.join(PREVIOUS_RUN);
+    let io = |path: &std::path::Path| {
+        let path = path.to_path_buf();
+        move |source| BaselineError::Io { path, source }
+    };
+    if prev.exists() {
+        std::fs::remove_dir_all(&prev).map_err(io(&prev))?;
+    }
+    std::fs::rename(new_dir, &prev).map_err(io(new_dir))?;
+    std::fs::create_dir_all(new_dir).map_err(io(new_dir))?;
+    Ok(Some(prev))
+}
 
 /// Errors reading or writing saved runs; each names the file at fault.
 #[derive(Debug, thiserror::Error)]

@@ -196,7 +196,12 @@ async fn run_one_inner(
     let run = match &args.load_baseline {
         Some(name) if !smoke => load_run(&reports.run_file(&plan.id, name))?,
         _ => {
-            let records = saving.then(|| new_dir.join("records.jsonl"));
+            if saving {
+                // The previous run (already loaded as the baseline when it
+                // is one) is kept in `previous/`.
+                crate::baseline::keep_previous(&new_dir)?;
+            }
+            let records = saving.then(|| new_dir.join(crate::baseline::RECORDS_FILE));
             measure(plan, records.as_deref()).await?
         }
     };

@@ -17,10 +17,12 @@ pub struct AllArgs {
     pub static_sweep: StaticSweepArgs,
     #[command(flatten)]
     pub serving_sweep: ServingSweepArgs,
-    /// CSV of the static sweep (default: <output-dir>/<name>-static/new/benchmark.csv).
+    /// CSV of the static sweep (default: <output-dir>/static/new/benchmark.csv,
+    /// or <output-dir>/<name>-static/... with --name).
     #[arg(long)]
     pub static_csv: Option<PathBuf>,
-    /// CSV of the dynamic sweep (default: <output-dir>/<name>-serving/new/benchmark.csv).
+    /// CSV of the dynamic sweep (default: <output-dir>/serving/new/benchmark.csv,
+    /// or <output-dir>/<name>-serving/... with --name).
     #[arg(long)]
     pub serving_csv: Option<PathBuf>,
     #[command(flatten)]

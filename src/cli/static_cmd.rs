@@ -228,6 +228,11 @@ pub(super) async fn run_plan_on(
     csv: Option<&Path>,
 ) -> Result<RunOutcome, CliError> {
     let dir = common.run_dir(&plan.name)?;
+    // The run before this one of the same name is kept, not lost.
+    crate::baseline::keep_previous(&dir).map_err(|e| CliError::Write {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
     let records = dir.join(crate::baseline::RECORDS_FILE);
     if !common.quiet {
         eprintln!("servebench {}: {}", plan.name, target.describe());

@@ -18,7 +18,6 @@ mod figures;
 mod html;
 mod markdown;
 mod plots;
-mod records;
 mod stdout;
 mod table;
 mod terminal;
@@ -32,7 +31,6 @@ pub use fanout::{
 pub use html::{write_html_report, write_index, HtmlOptions};
 pub use markdown::{markdown_summary, md_escape, write_markdown};
 pub use plots::{cdf_points, MAX_CDF_POINTS};
-pub use records::RecordsWriter;
 pub use stdout::print_out;
 pub use table::{fixed_width, run_table};
 pub use terminal::{render_run, value, ColorChoice};

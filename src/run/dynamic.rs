@@ -13,7 +13,10 @@ use super::statics::PointRun;
 use super::{RunError, Target};
 use crate::load::{arrival_offsets, run_open_loop, PreparedRequest};
 use crate::record::RequestRecord;
-use crate::workload::{generate, load_and_sample, RequestSpec};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+use crate::workload::{generate, load_and_sample, PromptSynth, RequestSpec};
 
 /// Requests of the whole run, drawn once: `n` of them.
 async fn requests(
@@ -42,8 +45,8 @@ async fn requests(
             let note = (distinct < specs.len()).then(|| {
                 format!(
                     "the dataset gave {distinct} distinct prompts for the {} requests of the run \
-                     (warm-up and every epoch of every rate draw their own): some were sent more \
-                     than once, which a prefix cache can serve faster",
+                     (every epoch of a rate draws its own): some were sent more than once, which \
+                     a prefix cache can serve faster",
                     specs.len()
                 )
             });
@@ -75,18 +78,49 @@ async fn requests(
     }
 }
 
+/// The requests of a dynamic sweep, drawn before any load.
+pub(super) struct Workload {
+    /// Measured requests: epoch e of a rate with n requests takes the e-th
+    /// run of n (so that one epoch is exactly the seed tool's sample).
+    pub measured: Vec<RequestSpec>,
+    /// Warm-up requests: the lengths of the first measured ones, with
+    /// prompts of their own (unique text), so that the warm-up can neither
+    /// use up a small dataset nor warm a prefix cache for what is measured.
+    pub warmup: Vec<RequestSpec>,
+    pub notes: Vec<String>,
+}
+
 /// Draw or generate every request of the sweep (before any load, and
 /// before the run's files are created, so that a bad dataset leaves no
-/// trace); returns them with the notes the workload calls for.
+/// trace).
 pub(super) async fn prepare(
     target: &Target,
     plan: &Plan,
     d: &DynamicSweep,
-) -> Result<(Vec<RequestSpec>, Vec<String>), RunError> {
+) -> Result<Workload, RunError> {
     let warm = plan.warmup.unwrap_or(1);
     let most = d.rates.iter().map(|r| r.1).max().unwrap_or(0);
-    let (specs, note) = requests(target, d, warm + most * plan.epochs as usize, plan.seed).await?;
-    Ok((specs, note.into_iter().collect()))
+    let (measured, note) = requests(target, d, most * plan.epochs as usize, plan.seed).await?;
+    let mut warmup = Vec::with_capacity(warm);
+    if !measured.is_empty() {
+        let synth = PromptSynth::new(&target.tokenizer)?;
+        let mut rng = StdRng::seed_from_u64(plan.seed ^ 0x5741_524d);
+        for i in 0..warm {
+            let like = &measured[i % measured.len()];
+            // Ids above every measured one: each warm-up prompt is unique.
+            let id = measured.len() as u64 + i as u64;
+            warmup.push(RequestSpec {
+                id,
+                prompt: synth.prompt(like.prompt_tokens, Some(id), &mut rng)?,
+                ..like.clone()
+            });
+        }
+    }
+    Ok(Workload {
+        measured,
+        warmup,
+        notes: note.into_iter().collect(),
+    })
 }
 
 /// Run the dynamic sweep over the requests [`prepare`] drew; returns the
@@ -95,13 +129,12 @@ pub(super) async fn run(
     target: &Target,
     plan: &Plan,
     d: &DynamicSweep,
-    specs: &[RequestSpec],
+    w: &Workload,
     obs: &mut Observer,
 ) -> Result<Vec<PointRun>, RunError> {
     let client = target.client.clone();
-    let warm = plan.warmup.unwrap_or(1);
+    let (specs, warm) = (&w.measured, w.warmup.len());
     let epochs = plan.epochs as usize;
-    let most = d.rates.iter().map(|r| r.1).max().unwrap_or(0);
     if specs.is_empty() {
         return Ok(Vec::new());
     }
@@ -113,15 +146,13 @@ pub(super) async fn run(
         let label = d.label(rate, n);
         // Built and serialised before the clock starts. Epoch e takes the
         // e-th run of `n` requests of the sample (so that one epoch replays
-        // exactly what benchmark_serving.py would); the warm-up takes the
-        // draws after every epoch's.
+        // exactly what benchmark_serving.py would); the warm-up comes last.
         let measured = n * epochs;
-        let warm_from = most * epochs;
         let prepared: Vec<PreparedRequest> = specs
             .iter()
             .cycle()
             .take(measured)
-            .chain(specs.iter().cycle().skip(warm_from).take(warm))
+            .chain(&w.warmup)
             .map(|s| client.prepare(s))
             .collect();
         let mut slices = vec![(measured..measured + warm, true, 0u32)];

@@ -59,13 +59,13 @@ pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<R
     target.ensure_streams(n, flag)?;
     let mut meta = target.meta(plan.kind(), &plan.name, plan.slo);
     meta.notes.extend(plan.notes.iter().cloned());
-    let specs = match &plan.sweep {
+    let workload = match &plan.sweep {
         Sweep::Dynamic(d) => {
-            let (specs, notes) = dynamic::prepare(target, plan, d).await?;
-            meta.notes.extend(notes);
-            specs
+            let w = dynamic::prepare(target, plan, d).await?;
+            meta.notes.extend(w.notes.iter().cloned());
+            Some(w)
         }
-        Sweep::Static(_) => Vec::new(),
+        Sweep::Static(_) => None,
     };
     let mut obs = Observer::create(out.records, out.quiet, &meta)?;
     let runs: Vec<PointRun> = match &plan.sweep {
@@ -74,7 +74,10 @@ pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<R
             meta.images = images;
             runs
         }
-        Sweep::Dynamic(d) => dynamic::run(target, plan, d, &specs, &mut obs).await?,
+        Sweep::Dynamic(d) => {
+            let w = workload.as_ref().expect("prepared above");
+            dynamic::run(target, plan, d, w, &mut obs).await?
+        }
     };
     obs.check()?;
     let mut notes = Vec::new();

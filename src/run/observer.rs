@@ -9,9 +9,9 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::RunError;
+use crate::baseline::RecordsWriter;
 use crate::metrics::{PointLabel, RunMeta};
 use crate::record::RequestRecord;
-use crate::report::RecordsWriter;
 
 /// Progress and records file of one run.
 pub(super) struct Observer {
