@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use servebench::backend::{self, RequestOptions};
-use servebench::load::{run_closed_epoch, Client, Endpoint, PreparedRequest, Timeouts};
+use servebench::load::{run_closed_epoch, Client, Endpoint, Keep, PreparedRequest, Timeouts};
 use servebench::metrics::{summarize, FailureKind, PointSummary, RequestRecord, Slo};
 use servebench::sim::{planned_fault, FaultKind, SimConfig, SimServer};
 use servebench::workload::{RequestSpec, Tokenizer};
@@ -88,7 +88,15 @@ fn requests(c: &Client, n: usize, max_tokens: usize) -> Vec<PreparedRequest> {
 /// Run `n` requests through the closed loop (the benchmark's own path).
 async fn run(c: Client, n: usize, concurrency: usize, max_tokens: usize) -> Vec<RequestRecord> {
     let reqs = Arc::new(requests(&c, n, max_tokens));
-    let out = run_closed_epoch(Arc::new(c), reqs, concurrency, 0, &mut |_| {}).await;
+    let out = run_closed_epoch(
+        Arc::new(c),
+        reqs,
+        concurrency,
+        0,
+        Keep::Records,
+        &mut |_| {},
+    )
+    .await;
     assert_eq!(out.records.len(), n);
     out.records
 }

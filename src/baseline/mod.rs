@@ -23,7 +23,7 @@ mod records;
 mod store;
 
 pub use id::{check_baseline_name, sanitize_id, RESERVED_NAMES};
-pub use records::RecordsWriter;
+pub use records::{read_records, records_file, ReadPoint, RecordsRead, RecordsWriter};
 pub use store::{
     load_run, load_run_head, run_file_in, save_comparison, save_or_clear_comparison, save_run,
     write_meta, PointHead, ReportDir, RunFile, RunHead, COMPARISON_FILE, CSV_FILE,
@@ -91,6 +91,9 @@ pub enum BaselineError {
         name: String,
         reason: String,
     },
+    /// A records file could not be read, or is not one.
+    #[error("{}: {reason}", path.display())]
+    BadRecords { path: PathBuf, reason: String },
     /// Reading or writing failed.
     #[error("{}: {source}", path.display())]
     Io {

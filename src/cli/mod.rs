@@ -102,6 +102,10 @@ impl From<crate::run::RunError> for CliError {
                 reason: e.to_string(),
             },
             R::Write { path, reason } => CliError::Write { path, reason },
+            R::Records(e) => CliError::Write {
+                path: "records.jsonl".into(),
+                reason: e.to_string(),
+            },
         }
     }
 }

@@ -14,7 +14,7 @@ use rand::SeedableRng;
 use super::selftest_proc::{pin_self, split_cpus, Pinning, SimChild};
 use super::{CliError, EndpointArgs};
 use crate::load::selfwatch::{cores, ensure_nofile, process_cpu_s};
-use crate::load::{arrival_offsets, run_closed_epoch, run_open_loop, PreparedRequest};
+use crate::load::{arrival_offsets, run_closed_epoch, run_open_loop, Keep, PreparedRequest};
 use crate::metrics::RequestRecord;
 use crate::run::{resolve_target, Target};
 use crate::stats::percentile;
@@ -101,9 +101,9 @@ async fn closed(
     warm: Arc<Vec<PreparedRequest>>,
     conc: usize,
 ) -> (Vec<RequestRecord>, f64, f64) {
-    run_closed_epoch(t.client.clone(), warm, conc, 0, &mut |_| {}).await;
+    run_closed_epoch(t.client.clone(), warm, conc, 0, Keep::Forward, &mut |_| {}).await;
     let (cpu0, t0) = (process_cpu_s(), Instant::now());
-    let run = run_closed_epoch(t.client.clone(), reqs, conc, 0, &mut |_| {}).await;
+    let run = run_closed_epoch(t.client.clone(), reqs, conc, 0, Keep::Records, &mut |_| {}).await;
     (
         run.records,
         process_cpu_s() - cpu0,
@@ -202,6 +202,7 @@ pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliE
             Arc::new(offsets),
             None,
             0,
+            Keep::Records,
             &mut |_| {},
         )
         .await;

@@ -340,15 +340,16 @@ impl Client {
         if pending.is_empty() {
             return Vec::new();
         }
-        let texts: Vec<&str> = pending.iter().map(|(_, t)| t.as_str()).collect();
+        let texts: Vec<&str> = pending.iter().map(|(_, _, t)| t.as_str()).collect();
         let counts = self.tokenizer.count_batch(&texts);
         pending
             .iter()
             .zip(counts)
-            .filter_map(|((i, _), n)| {
-                let rec = run.records.get_mut(*i)?;
-                rec.counted_output_tokens = Some(n as u64);
-                Some((rec.id, n as u64))
+            .map(|((i, id, _), n)| {
+                if let Some(rec) = i.and_then(|i| run.records.get_mut(i)) {
+                    rec.counted_output_tokens = Some(n as u64);
+                }
+                (*id, n as u64)
             })
             .collect()
     }

@@ -13,11 +13,28 @@ use crate::record::RequestRecord;
 pub struct EpochRun {
     /// Epoch number.
     pub epoch: u32,
-    /// Every request of the epoch, in completion order.
+    /// Every request of the epoch, in completion order, when the caller
+    /// asked to keep them (see [`Keep`]); empty otherwise.
     pub records: Vec<RequestRecord>,
-    /// Generated texts whose tokenizer count was left for after the epoch
-    /// (index into `records`); [`Client::count_outputs`] does it.
-    pub uncounted: Vec<(usize, String)>,
+    /// Requests that finished (kept or not).
+    pub finished: usize,
+    /// Token-carrying chunks received by the epoch's requests.
+    pub chunks: u64,
+    /// Generated texts whose tokenizer count was left for after the epoch:
+    /// `(index into records when kept, record id, text)`;
+    /// [`Client::count_outputs`] does it.
+    pub uncounted: Vec<(Option<usize>, u64, String)>,
+}
+
+/// Whether a load loop keeps the records it forwards. A long run that
+/// writes its records to a file as they complete forwards them only, so
+/// that its memory stays flat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Keep every record in [`EpochRun::records`].
+    Records,
+    /// Forward records to the callback only.
+    Forward,
 }
 
 /// Run `requests` through `concurrency` workers in a closed loop.
@@ -30,6 +47,7 @@ pub async fn run_closed_epoch(
     requests: Arc<Vec<PreparedRequest>>,
     concurrency: usize,
     epoch: u32,
+    keep: Keep,
     on_record: &mut (dyn FnMut(&RequestRecord) + Send),
 ) -> EpochRun {
     let next = Arc::new(AtomicUsize::new(0));
@@ -56,7 +74,7 @@ pub async fn run_closed_epoch(
         });
     }
     drop(tx);
-    collect(epoch, requests.len(), &mut rx, on_record).await
+    collect(epoch, requests.len(), keep, &mut rx, on_record).await
 }
 
 /// Gather the records of an epoch as they complete, calling `on_record` for
@@ -64,21 +82,30 @@ pub async fn run_closed_epoch(
 pub(super) async fn collect(
     epoch: u32,
     expected: usize,
+    keep: Keep,
     rx: &mut tokio::sync::mpsc::UnboundedReceiver<(RequestRecord, Option<String>)>,
     on_record: &mut (dyn FnMut(&RequestRecord) + Send),
 ) -> EpochRun {
-    let mut records = Vec::with_capacity(expected);
+    let kept = keep == Keep::Records;
+    let mut records = Vec::with_capacity(if kept { expected } else { 0 });
     let mut uncounted = Vec::new();
+    let (mut finished, mut chunks) = (0, 0u64);
     while let Some((rec, text)) = rx.recv().await {
         on_record(&rec);
+        finished += 1;
+        chunks += rec.chunks.len() as u64;
         if let Some(text) = text {
-            uncounted.push((records.len(), text));
+            uncounted.push((kept.then_some(records.len()), rec.id, text));
         }
-        records.push(rec);
+        if kept {
+            records.push(rec);
+        }
     }
     EpochRun {
         epoch,
         records,
+        finished,
+        chunks,
         uncounted,
     }
 }

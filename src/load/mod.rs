@@ -11,7 +11,7 @@ pub mod selfwatch;
 mod stream;
 
 pub use client::{Client, ClientError, Endpoint, PreparedRequest, Timeouts, UnaryOutcome};
-pub use closed::{run_closed_epoch, EpochRun};
+pub use closed::{run_closed_epoch, EpochRun, Keep};
 pub use guard::{FailureLimit, RunGuard};
 pub use stream::chunk_tokens;
 mod open;

@@ -15,7 +15,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Gamma};
 
-use super::{Client, EpochRun, PreparedRequest};
+use super::{Client, EpochRun, Keep, PreparedRequest};
 use crate::record::RequestRecord;
 
 /// Errors in an arrival process's parameters.
@@ -79,6 +79,7 @@ pub async fn run_open_loop(
     offsets: Arc<Vec<f64>>,
     max_concurrency: Option<usize>,
     epoch: u32,
+    keep: Keep,
     on_record: &mut (dyn FnMut(&RequestRecord) + Send),
 ) -> EpochRun {
     assert_eq!(requests.len(), offsets.len(), "one offset per request");
@@ -127,7 +128,7 @@ pub async fn run_open_loop(
             }
         })
         .expect("spawn the dispatcher thread");
-    let run = super::closed::collect(epoch, n, &mut rx, on_record).await;
+    let run = super::closed::collect(epoch, n, keep, &mut rx, on_record).await;
     let _ = tokio::task::spawn_blocking(move || dispatcher.join()).await;
     run
 }

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use super::observer::Observer;
 use super::plan::{DynamicSweep, DynamicWorkload, Plan};
-use super::statics::PointRun;
+use super::statics::{LoadWatch, PointRun};
 use super::{RunError, Target};
-use crate::load::{arrival_offsets, run_open_loop, PreparedRequest};
+use crate::load::{arrival_offsets, run_open_loop, Keep, PreparedRequest};
 use crate::record::RequestRecord;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -161,12 +161,9 @@ pub(super) async fn run(
             (from..from + n, false, e)
         }));
         obs.start_point(&label, prepared.len());
-        let mut point = PointRun {
-            label,
-            epochs: Vec::with_capacity(epochs),
-            client_cpu_s: 0.0,
-            wall_s: 0.0,
-        };
+        let keep = obs.keep();
+        let mut watch = LoadWatch::default();
+        let mut runs = Vec::with_capacity(epochs);
         for (range, warmup, e) in slices {
             if range.is_empty() || client.stopping() {
                 continue;
@@ -179,28 +176,31 @@ pub(super) async fn run(
             let offsets = arrival_offsets(range.len(), rate.0, d.burstiness, seed)?;
             let reqs = prepared[range].to_vec();
             let mut cb = |r: &RequestRecord| obs.record(r, warmup);
-            let (cpu0, wall0) = (
-                crate::load::selfwatch::process_cpu_s(),
-                std::time::Instant::now(),
-            );
+            let how = if warmup { Keep::Forward } else { keep };
+            watch.start();
             let mut run = run_open_loop(
                 client.clone(),
                 reqs,
                 Arc::new(offsets),
                 d.max_concurrency,
                 e,
+                how,
                 &mut cb,
             )
             .await;
             if warmup {
                 continue;
             }
-            point.client_cpu_s += crate::load::selfwatch::process_cpu_s() - cpu0;
-            point.wall_s += wall0.elapsed().as_secs_f64();
+            watch.stop(&run);
             let counts = client.count_outputs(&mut run);
             obs.counted(e, &counts);
-            point.epochs.push(run);
+            runs.push(run);
         }
+        let point = PointRun {
+            label,
+            load: watch.finish(target, obs),
+            epochs: runs,
+        };
         obs.finish_point();
         if !point.epochs.is_empty() {
             out.push(point);

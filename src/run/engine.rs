@@ -80,16 +80,35 @@ pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<R
         }
     };
     obs.check()?;
+    drop(obs);
     let mut notes = Vec::new();
-    let points = runs
-        .into_iter()
-        .map(|run| {
-            let load = target.client_load(run.client_cpu_s, run.wall_s, &run.epochs);
-            let epochs = run.epochs.into_iter().map(|e| e.records).collect();
-            PointData::new(run.label, epochs, &meta.percentiles, &meta.slo)
-                .with_client(load, &mut notes)
-        })
-        .collect();
+    let points = match out.records {
+        // The load kept no record in memory: the run is built from its
+        // records file, in a second pass (flat memory on long runs).
+        Some(path) => {
+            let read =
+                crate::baseline::read_records(path).map_err(|e| RunError::Records(Box::new(e)))?;
+            notes.extend(read.warnings);
+            read.points
+                .into_iter()
+                .map(|p| {
+                    let d = PointData::new(p.label, p.epochs, &meta.percentiles, &meta.slo);
+                    match p.client {
+                        Some(load) => d.with_client(load, &mut notes),
+                        None => d,
+                    }
+                })
+                .collect()
+        }
+        None => runs
+            .into_iter()
+            .map(|run| {
+                let epochs = run.epochs.into_iter().map(|e| e.records).collect();
+                PointData::new(run.label, epochs, &meta.percentiles, &meta.slo)
+                    .with_client(run.load, &mut notes)
+            })
+            .collect(),
+    };
     meta.notes.extend(notes);
     meta.interrupted = crate::load::interrupt::stopping();
     meta.stopped_early = target.client.guard().tripped();

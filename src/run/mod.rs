@@ -66,6 +66,9 @@ pub enum RunError {
     /// An arrival schedule could not be drawn.
     #[error("--request-rate: {0}")]
     Schedule(#[from] crate::load::ScheduleError),
+    /// The records file could not be read back once the load ended.
+    #[error(transparent)]
+    Records(Box<crate::baseline::BaselineError>),
     /// The records file or `meta.json` could not be written.
     #[error("cannot write {path}: {reason}")]
     Write { path: String, reason: String },

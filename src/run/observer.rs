@@ -10,7 +10,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::RunError;
 use crate::baseline::RecordsWriter;
-use crate::metrics::{PointLabel, RunMeta};
+use crate::load::Keep;
+use crate::metrics::{ClientLoad, PointLabel, RunMeta};
 use crate::record::RequestRecord;
 
 /// Progress and records file of one run.
@@ -106,6 +107,23 @@ impl Observer {
     pub fn counted(&mut self, epoch: u32, tokens: &[(u64, u64)]) {
         if let Some((_, w)) = self.records.as_mut() {
             w.counted(epoch, tokens);
+        }
+    }
+
+    /// Whether the load loops keep records in memory: not when they go to
+    /// a records file, which the run's outputs are built from afterwards.
+    pub fn keep(&self) -> Keep {
+        if self.records.is_some() {
+            Keep::Forward
+        } else {
+            Keep::Records
+        }
+    }
+
+    /// The client's load over the point's measured epochs.
+    pub fn client(&mut self, load: &ClientLoad) {
+        if let Some((_, w)) = self.records.as_mut() {
+            w.client(load);
         }
     }
 

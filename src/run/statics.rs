@@ -12,19 +12,53 @@ use rand::SeedableRng;
 use super::observer::Observer;
 use super::plan::{Plan, StaticSweep};
 use super::{RunError, Target};
-use crate::load::{run_closed_epoch, Client, EpochRun, PreparedRequest};
-use crate::metrics::{ImageInfo, PointLabel};
+use crate::load::{run_closed_epoch, Client, EpochRun, Keep, PreparedRequest};
+use crate::metrics::{ClientLoad, ImageInfo, PointLabel};
 use crate::workload::{image_data_url, PromptSynth, RequestSpec};
 
-/// The measured epochs of one point, with the client's cost while they ran.
+/// The measured epochs of one point (their records only when kept in
+/// memory), with the client's cost while they ran.
 pub(super) struct PointRun {
     pub label: PointLabel,
     pub epochs: Vec<EpochRun>,
-    /// CPU time of this process while the measured epochs sent load, s
-    /// (the counting of outputs after each epoch is left out).
-    pub client_cpu_s: f64,
-    /// Wall time of the measured epochs' load, s.
-    pub wall_s: f64,
+    pub load: ClientLoad,
+}
+
+/// Measures the client over a point's measured epochs: CPU time of this
+/// process while they sent load (the counting of outputs after each epoch
+/// left out), their wall time and the chunks they received.
+#[derive(Default)]
+pub(super) struct LoadWatch {
+    cpu_s: f64,
+    wall_s: f64,
+    chunks: u64,
+    at: Option<(f64, std::time::Instant)>,
+}
+
+impl LoadWatch {
+    /// An epoch's load starts.
+    pub fn start(&mut self) {
+        self.at = Some((
+            crate::load::selfwatch::process_cpu_s(),
+            std::time::Instant::now(),
+        ));
+    }
+
+    /// The epoch's load ended.
+    pub fn stop(&mut self, epoch: &EpochRun) {
+        if let Some((cpu0, wall0)) = self.at.take() {
+            self.cpu_s += crate::load::selfwatch::process_cpu_s() - cpu0;
+            self.wall_s += wall0.elapsed().as_secs_f64();
+        }
+        self.chunks += epoch.chunks;
+    }
+
+    /// The client's load over the point, written to the records file too.
+    pub fn finish(&self, target: &Target, obs: &mut Observer) -> ClientLoad {
+        let load = target.client_load(self.cpu_s, self.wall_s, self.chunks);
+        obs.client(&load);
+        load
+    }
 }
 
 /// Builds the requests of a static sweep, text or multimodal.
@@ -133,31 +167,31 @@ pub(super) async fn run(
             obs.start_point(&label, n_warm + per_epoch * plan.epochs as usize);
             if !warm.is_empty() {
                 let mut cb = |r: &crate::record::RequestRecord| obs.record(r, true);
-                run_closed_epoch(client.clone(), Arc::new(warm), concurrency, 0, &mut cb).await;
+                let w = Arc::new(warm);
+                run_closed_epoch(client.clone(), w, concurrency, 0, Keep::Forward, &mut cb).await;
             }
-            let mut point = PointRun {
-                label,
-                epochs: Vec::with_capacity(epochs.len()),
-                client_cpu_s: 0.0,
-                wall_s: 0.0,
-            };
+            let keep = obs.keep();
+            let mut watch = LoadWatch::default();
+            let mut runs = Vec::with_capacity(epochs.len());
             for (e, reqs) in epochs.into_iter().enumerate() {
                 if client.stopping() {
                     break;
                 }
                 let mut cb = |r: &crate::record::RequestRecord| obs.record(r, false);
-                let (cpu0, wall0) = (
-                    crate::load::selfwatch::process_cpu_s(),
-                    std::time::Instant::now(),
-                );
+                watch.start();
                 let mut epoch =
-                    run_closed_epoch(client.clone(), reqs, concurrency, e as u32, &mut cb).await;
-                point.client_cpu_s += crate::load::selfwatch::process_cpu_s() - cpu0;
-                point.wall_s += wall0.elapsed().as_secs_f64();
+                    run_closed_epoch(client.clone(), reqs, concurrency, e as u32, keep, &mut cb)
+                        .await;
+                watch.stop(&epoch);
                 let counts = client.count_outputs(&mut epoch);
                 obs.counted(epoch.epoch, &counts);
-                point.epochs.push(epoch);
+                runs.push(epoch);
             }
+            let point = PointRun {
+                label,
+                load: watch.finish(target, obs),
+                epochs: runs,
+            };
             obs.finish_point();
             if !point.epochs.is_empty() {
                 out.push(point);

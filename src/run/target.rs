@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::RunError;
 use crate::backend::{self, Backend, RequestOptions};
-use crate::load::{Client, Endpoint, EpochRun, FailureLimit, Timeouts};
+use crate::load::{Client, Endpoint, FailureLimit, Timeouts};
 use crate::metrics::{unix_now_s, ClientLoad, RunKind, RunMeta, Slo, DEFAULT_PERCENTILES};
 use crate::sim::{SimConfig, SimServer};
 use crate::workload::Tokenizer;
@@ -161,17 +161,13 @@ impl Target {
     }
 
     /// The client's cost over a point, from its CPU time, wall time and the
-    /// chunks its epochs received.
-    pub fn client_load(&self, cpu_s: f64, wall_s: f64, epochs: &[EpochRun]) -> ClientLoad {
+    /// token-carrying chunks its measured epochs received.
+    pub fn client_load(&self, cpu_s: f64, wall_s: f64, chunks: u64) -> ClientLoad {
         ClientLoad {
             cpu_s,
             wall_s,
             cores: crate::load::selfwatch::cores(),
-            chunks: epochs
-                .iter()
-                .flat_map(|e| &e.records)
-                .map(|r| r.chunks.len() as u64)
-                .sum(),
+            chunks,
             includes_simulator: self.sim.is_some(),
             limited: None,
         }
