@@ -94,7 +94,10 @@ async fn open_loop_follows_its_schedule() {
     // ... and the client's load, which the records file carries per point.
     let (was, now) = (&out.run.points[0].client, &rebuilt.run.points[0].client);
     assert!(now.as_ref().is_some_and(|l| l.chunks > 0), "{now:?}");
-    assert_eq!(was.as_ref().map(|l| l.chunks), now.as_ref().map(|l| l.chunks));
+    assert_eq!(
+        was.as_ref().map(|l| l.chunks),
+        now.as_ref().map(|l| l.chunks)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,10 @@
 use servebench::cli::{run_static_cmd, CommonArgs, EndpointArgs, StaticArgs, StaticSweepArgs};
 use servebench::sim::SimConfig;
 
+/// The tests time the simulator: one at a time, so that another test's
+/// load does not shift this one's figures.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn args(dir: &std::path::Path, sim: &str) -> StaticArgs {
     StaticArgs {
         endpoint: EndpointArgs {
@@ -36,6 +40,7 @@ fn read_records(path: &std::path::Path) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prompt_lengths_are_exact_for_both_flavours() {
+    let _one = SERIAL.lock().await;
     for backend in ["openai", "openai-chat"] {
         let dir = tempfile::tempdir().unwrap();
         let mut a = args(dir.path(), "time_scale=0.05");
@@ -69,6 +74,7 @@ async fn prompt_lengths_are_exact_for_both_flavours() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ttft_and_tpot_match_the_model_and_server_figures() {
+    let _one = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let sim = "time_scale=0.25,seed=3";
     let mut a = args(dir.path(), sim);
@@ -115,6 +121,7 @@ async fn ttft_and_tpot_match_the_model_and_server_figures() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throughput_flattens_at_the_batch_limit_and_ttft_rises_with_queueing() {
+    let _one = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let mut a = args(
         dir.path(),
@@ -153,6 +160,7 @@ async fn throughput_flattens_at_the_batch_limit_and_ttft_rises_with_queueing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_has_the_documented_columns() {
+    let _one = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let mut a = args(dir.path(), "time_scale=0.05");
     a.sweep.parallel_num = vec![1, 2];
@@ -209,6 +217,7 @@ async fn csv_has_the_documented_columns() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_flags_are_rejected_before_any_load() {
+    let _one = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let mut a = args(dir.path(), "time_scale=0.05");
     a.sweep.prompt_tokens = vec![10, 20];

@@ -66,22 +66,13 @@ pub struct PreparedRequest {
     pub http: HttpRequest,
 }
 
-/// The answer to a non-streaming request.
-#[derive(Debug, Clone)]
-pub struct UnaryOutcome {
-    /// Start to end of body, ms.
-    pub elapsed_ms: f64,
-    /// The JSON body, or why there is none.
-    pub result: Result<serde_json::Value, Failure>,
-}
-
 /// The streaming client of one run: one connection pool, one backend.
 pub struct Client {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     /// A client that never reuses a connection: the one resend of a request
     /// whose reused connection the server closed goes through it.
     fresh: reqwest::Client,
-    base: String,
+    pub(super) base: String,
     backend: Arc<dyn Backend>,
     opts: RequestOptions,
     /// `opts` as the stream parsers get them: one token per text event, so
@@ -89,7 +80,7 @@ pub struct Client {
     /// [`chunk_tokens`]), never from the flag alone.
     parser_opts: RequestOptions,
     tokenizer: Tokenizer,
-    timeouts: Timeouts,
+    pub(super) timeouts: Timeouts,
     guard: Arc<RunGuard>,
 }
 
@@ -207,51 +198,6 @@ impl Client {
         &self.opts
     }
 
-    /// Send a non-streaming request and read its whole JSON answer. The
-    /// elapsed time runs from just before the request is written to the end
-    /// of the body.
-    pub async fn execute_unary(&self, req: &PreparedRequest) -> UnaryOutcome {
-        let url = format!("{}{}", self.base, req.http.path);
-        let start = Instant::now();
-        let first_byte = tokio::time::Instant::from_std(start + self.timeouts.first_byte);
-        let send = async {
-            let request = self.http.post(url).body(req.http.body.clone()).send();
-            let mut resp = match tokio::time::timeout_at(first_byte, request).await {
-                Err(_) => return Err(fail(FailureKind::Timeout, NO_FIRST_BYTE)),
-                Ok(r) => r.map_err(|e| classify(&e))?,
-            };
-            let status = resp.status();
-            let mut body = Vec::new();
-            while let Some(b) = self
-                .next_chunk(&mut resp, !body.is_empty(), first_byte)
-                .await?
-            {
-                body.extend_from_slice(&b);
-            }
-            if !status.is_success() {
-                let text: String = String::from_utf8_lossy(&body).chars().take(300).collect();
-                return Err(fail(
-                    FailureKind::HttpStatus,
-                    format!("HTTP {status}: {text}"),
-                ));
-            }
-            serde_json::from_slice::<serde_json::Value>(&body).map_err(|e| {
-                fail(
-                    FailureKind::MalformedStream,
-                    format!("response is not JSON: {e}"),
-                )
-            })
-        };
-        let result = match tokio::time::timeout(self.timeouts.total, send).await {
-            Ok(r) => r,
-            Err(_) => Err(fail(FailureKind::Timeout, "total request timeout")),
-        };
-        UnaryOutcome {
-            elapsed_ms: start.elapsed().as_secs_f64() * 1e3,
-            result,
-        }
-    }
-
     /// Build and serialise `spec` with images in its user message; `None`
     /// when the backend takes no images.
     pub fn prepare_multimodal(
@@ -340,7 +286,7 @@ impl Client {
         if pending.is_empty() {
             return Vec::new();
         }
-        let texts: Vec<&str> = pending.iter().map(|(_, _, t)| t.as_str()).collect();
+        let texts: Vec<&str> = pending.iter().map(|(_, _, t)| &**t).collect();
         let counts = self.tokenizer.count_batch(&texts);
         pending
             .iter()
@@ -452,7 +398,7 @@ impl Client {
     /// The next piece of `resp`'s body. The first bytes are due by
     /// `first_byte` (a server may send its headers at once and queue the
     /// request); after them, no gap may pass the idle limit.
-    async fn next_chunk(
+    pub(super) async fn next_chunk(
         &self,
         resp: &mut reqwest::Response,
         got_body: bool,

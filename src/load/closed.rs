@@ -21,9 +21,9 @@ pub struct EpochRun {
     /// Token-carrying chunks received by the epoch's requests.
     pub chunks: u64,
     /// Generated texts whose tokenizer count was left for after the epoch:
-    /// `(index into records when kept, record id, text)`;
-    /// [`Client::count_outputs`] does it.
-    pub uncounted: Vec<(Option<usize>, u64, String)>,
+    /// `(index into records when kept, record id, text)`, each text held at
+    /// its exact size; [`Client::count_outputs`] does it.
+    pub uncounted: Vec<(Option<usize>, u64, Box<str>)>,
 }
 
 /// Whether a load loop keeps the records it forwards. A long run that
@@ -95,7 +95,7 @@ pub(super) async fn collect(
         finished += 1;
         chunks += rec.chunks.len() as u64;
         if let Some(text) = text {
-            uncounted.push((kept.then_some(records.len()), rec.id, text));
+            uncounted.push((kept.then_some(records.len()), rec.id, text.into_boxed_str()));
         }
         if kept {
             records.push(rec);

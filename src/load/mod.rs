@@ -9,11 +9,13 @@ mod guard;
 pub mod interrupt;
 pub mod selfwatch;
 mod stream;
+mod unary;
 
-pub use client::{Client, ClientError, Endpoint, PreparedRequest, Timeouts, UnaryOutcome};
+pub use client::{Client, ClientError, Endpoint, PreparedRequest, Timeouts};
 pub use closed::{run_closed_epoch, EpochRun, Keep};
 pub use guard::{FailureLimit, RunGuard};
 pub use stream::chunk_tokens;
+pub use unary::UnaryOutcome;
 mod open;
 
 pub use open::{arrival_offsets, run_open_loop, ScheduleError};

@@ -146,26 +146,25 @@ pub(super) async fn run(
         let label = d.label(rate, n);
         // Built and serialised before the clock starts. Epoch e takes the
         // e-th run of `n` requests of the sample (so that one epoch replays
-        // exactly what benchmark_serving.py would); the warm-up comes last.
-        let measured = n * epochs;
-        let prepared: Vec<PreparedRequest> = specs
-            .iter()
-            .cycle()
-            .take(measured)
-            .chain(&w.warmup)
-            .map(|s| client.prepare(s))
-            .collect();
-        let mut slices = vec![(measured..measured + warm, true, 0u32)];
-        slices.extend((0..plan.epochs).map(|e| {
-            let from = e as usize * n;
-            (from..from + n, false, e)
-        }));
-        obs.start_point(&label, prepared.len());
+        // exactly what benchmark_serving.py would); the warm-up has requests
+        // of its own. Each round's requests are moved to its load loop,
+        // which frees each one once sent.
+        let mut cycle = specs.iter().cycle();
+        let mut slices: Vec<(Vec<PreparedRequest>, bool, u32)> = vec![(
+            w.warmup.iter().map(|s| client.prepare(s)).collect(),
+            true,
+            0,
+        )];
+        for e in 0..plan.epochs {
+            let reqs = cycle.by_ref().take(n).map(|s| client.prepare(s)).collect();
+            slices.push((reqs, false, e));
+        }
+        obs.start_point(&label, warm + n * epochs);
         let keep = obs.keep();
         let mut watch = LoadWatch::default();
         let mut runs = Vec::with_capacity(epochs);
-        for (range, warmup, e) in slices {
-            if range.is_empty() || client.stopping() {
+        for (reqs, warmup, e) in slices {
+            if reqs.is_empty() || client.stopping() {
                 continue;
             }
             // Every epoch of a rate replays the same arrival times, so that
@@ -173,11 +172,12 @@ pub(super) async fn run(
             // the draw of the schedule; the seed makes them the same in the
             // baseline's run too.
             let seed = plan.seed ^ ((ri as u64) << 32) ^ if warmup { u64::MAX } else { 0 };
-            let offsets = arrival_offsets(range.len(), rate.0, d.burstiness, seed)?;
-            let reqs = prepared[range].to_vec();
+            let offsets = arrival_offsets(reqs.len(), rate.0, d.burstiness, seed)?;
             let mut cb = |r: &RequestRecord| obs.record(r, warmup);
             let how = if warmup { Keep::Forward } else { keep };
-            watch.start();
+            if !warmup {
+                watch.start();
+            }
             let mut run = run_open_loop(
                 client.clone(),
                 reqs,

@@ -81,6 +81,10 @@ pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<R
     };
     obs.check()?;
     drop(obs);
+    // Before the second pass: the run's requests are no longer needed, and
+    // the memory they and the spent streams held goes back to the system.
+    drop(workload);
+    crate::load::selfwatch::release_free_memory();
     let mut notes = Vec::new();
     let points = match out.records {
         // The load kept no record in memory: the run is built from its
