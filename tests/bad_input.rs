@@ -66,6 +66,14 @@ const CASES: &[Case] = &[
         needles: &["--max-failure-rate", "not in (0, 1]"],
     },
     Case {
+        input: "`serving --epochs 0`",
+        args: &["serving", "--epochs", "0", "--num-prompts", "4", "--sim", SIM],
+        env: &[],
+        files: &[],
+        code: 2,
+        needles: &["--epochs", "at least 1"],
+    },
+    Case {
         input: "`--failure-window 0`",
         args: &["serving", "--failure-window", "0", "--num-prompts", "4", "--sim", SIM],
         env: &[],

@@ -229,12 +229,11 @@ impl ServingSweepArgs {
 
 /// `servebench serving`: validate, resolve the endpoint, run, write.
 pub async fn run_serving_cmd(a: &ServingArgs) -> Result<RunOutcome, CliError> {
-    a.sweep.validate()?;
+    let name = a.common.name.as_deref().unwrap_or("serving");
+    let plan = a.sweep.plan(name, a.common.seed, a.epochs, a.warmup)?;
     super::output::check_csv_path(a.benchmark_csv.as_deref())?;
     a.common.run_dir("serving")?;
     let target = resolve_target(&a.endpoint).await?;
-    let name = a.common.name.as_deref().unwrap_or("serving");
-    let plan = a.sweep.plan(name, a.common.seed, a.epochs, a.warmup)?;
     let out = run_plan_on(&target, &plan, &a.common, a.benchmark_csv.as_deref()).await;
     target.stop().await;
     out

@@ -61,6 +61,19 @@ pub fn ensure_nofile(wanted: u64) -> Result<u64, NofileError> {
     Ok(new.rlim_cur)
 }
 
+/// Give the memory the allocator holds but no longer uses back to the
+/// system (glibc keeps freed blocks in its arenas; after a long load the
+/// requests and streams it freed can be hundreds of MiB of RSS). A no-op
+/// where the allocator has no such call.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of the allocator's own
+    // heaps to the system; it touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,18 +94,5 @@ mod tests {
         assert!(ensure_nofile(64).unwrap() >= 64);
         let e = ensure_nofile(u64::MAX - 1).unwrap_err();
         assert!(e.to_string().contains("ulimit -n"));
-    }
-}
-
-/// Give the memory the allocator holds but no longer uses back to the
-/// system (glibc keeps freed blocks in its arenas; after a long load the
-/// requests and streams it freed can be hundreds of MiB of RSS). A no-op
-/// where the allocator has no such call.
-pub fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free memory of the allocator's own
-    // heaps to the system; it touches no live allocation.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
