@@ -18,19 +18,23 @@ SIM=$!
 trap 'kill -KILL $SIM 2>/dev/null; true' EXIT
 for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
 echo "soak: $N requests at $RATE req/s (~$SOAK_S s), 64-token prompts, 16-token outputs"
-"$SB" serving --url "http://127.0.0.1:$PORT" --random-input-len 64 --random-output-len 16 \
+# /usr/bin/time records the client's peak RSS over the whole run (the
+# writing pass after the load is shorter than the sampling period).
+/usr/bin/time -f "%M" -o "$W/max_rss_kb" \
+  "$SB" serving --url "http://127.0.0.1:$PORT" --random-input-len 64 --random-output-len 16 \
   --request-rate "$RATE" --max-concurrency 2000 --num-prompts "$N" --epochs 1 --warmup 0 -q --noplot --output-dir "$W/out" &
-CLIENT=$!
+TIMER=$!
+for _ in $(seq 50); do CLIENT=$(pgrep -P "$TIMER" | head -1); [ -n "$CLIENT" ] && break; sleep 0.1; done
 echo "t_s,client_rss_mib,records" >"$W/rss.csv"
 t=0
-while kill -0 "$CLIENT" 2>/dev/null; do
+while kill -0 "$TIMER" 2>/dev/null; do
   rss=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$CLIENT/status" 2>/dev/null || echo "")
   recs=$(grep -c '^{"point"' "$W/out/serving/new/records.jsonl" 2>/dev/null || echo 0)
   [ -n "$rss" ] && echo "$t,$rss,$recs" >>"$W/rss.csv"
   sleep 10
   t=$((t + 10))
 done
-wait "$CLIENT" && echo "client exit 0" || echo "client exit $?"
+wait "$TIMER" && echo "client exit 0" || echo "client exit $?"
 python3 - "$W" <<'PY'
 import csv, json, sys
 w = sys.argv[1]
@@ -46,7 +50,9 @@ warm = next((r for r in rows if int(r["t_s"]) >= 60), rows[0])
 # run's outputs are written: run.json, CSV, HTML).
 load = [r for r in rows if int(r["records"]) < int(rows[-1]["records"])] or rows
 end = load[-1]
-print(f"  peak RSS while writing the outputs: {max(float(r['client_rss_mib']) for r in rows):.1f} MiB")
+print(f"  highest RSS sample: {max(float(r['client_rss_mib']) for r in rows):.1f} MiB")
+peak = int(open(f"{w}/max_rss_kb").read().split()[-1]) / 1024
+print(f"  peak RSS of the whole run (load, then writing the outputs): {peak:.1f} MiB")
 a, b = float(warm["client_rss_mib"]), float(end["client_rss_mib"])
 ra, rb = int(warm["records"]), int(end["records"])
 per = (b - a) * 2**20 / max(rb - ra, 1)
