@@ -129,8 +129,13 @@ impl ReportDir {
     }
 }
 
-/// Write `bytes` to `path` atomically (temporary file, then rename).
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BaselineError> {
+/// Write `value` as JSON (indented when `pretty`) to `path` atomically:
+/// streamed to a temporary file (no copy in memory), then renamed.
+fn write_json_atomic<T: Serialize>(
+    path: &Path,
+    value: &T,
+    pretty: bool,
+) -> Result<(), BaselineError> {
     let io = |source| BaselineError::Io {
         path: path.to_path_buf(),
         source,
@@ -139,14 +144,23 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), BaselineError> {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
     let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).and_then(|_| f.flush()).map_err(io)?;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
+    let written = if pretty {
+        serde_json::to_writer_pretty(&mut f, value)
+    } else {
+        serde_json::to_writer(&mut f, value)
+    };
+    written.map_err(|e| BaselineError::Corrupt {
+        path: path.to_path_buf(),
+        reason: format!("cannot serialise: {e}"),
+    })?;
+    f.flush().map_err(io)?;
     drop(f);
     std::fs::rename(&tmp, path).map_err(io)
 }
 
-/// Save `run` to `path` as a version-1 run file, streamed to a temporary
-/// file then renamed (no copy of the run is made in memory).
+/// Save `run` to `path` as a version-1 run file (no copy of the run is
+/// made in memory).
 pub fn save_run(path: &Path, run: &RunData) -> Result<(), BaselineError> {
     #[derive(Serialize)]
     struct Run<'a> {
@@ -170,22 +184,7 @@ pub fn save_run(path: &Path, run: &RunData) -> Result<(), BaselineError> {
             points: &run.points,
         },
     };
-    let io = |source| BaselineError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
-    serde_json::to_writer(&mut f, &out).map_err(|e| BaselineError::Corrupt {
-        path: path.to_path_buf(),
-        reason: format!("cannot serialise: {e}"),
-    })?;
-    f.flush().map_err(io)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io)
+    write_json_atomic(path, &out, false)
 }
 
 /// The `run` of a run file as `T`, its format tag and version checked
@@ -270,11 +269,7 @@ pub fn load_run(path: &Path) -> Result<RunData, BaselineError> {
 /// Save a comparison as `comparison.json` in `dir`.
 pub fn save_comparison(dir: &Path, cmp: &RunComparison) -> Result<PathBuf, BaselineError> {
     let path = dir.join(COMPARISON_FILE);
-    let bytes = serde_json::to_vec_pretty(cmp).map_err(|e| BaselineError::Corrupt {
-        path: path.clone(),
-        reason: format!("cannot serialise: {e}"),
-    })?;
-    write_atomic(&path, &bytes)?;
+    write_json_atomic(&path, cmp, true)?;
     Ok(path)
 }
 

@@ -196,15 +196,7 @@ pub(super) async fn run(
             obs.counted(e, &counts);
             runs.push(run);
         }
-        let point = PointRun {
-            label,
-            load: watch.finish(target, obs),
-            epochs: runs,
-        };
-        obs.finish_point();
-        if !point.epochs.is_empty() {
-            out.push(point);
-        }
+        watch.finish(target, obs, label, runs, &mut out);
     }
     Ok(out)
 }

@@ -53,11 +53,26 @@ impl LoadWatch {
         self.chunks += epoch.chunks;
     }
 
-    /// The client's load over the point, written to the records file too.
-    pub fn finish(&self, target: &Target, obs: &mut Observer) -> ClientLoad {
+    /// The point ended: its client load goes to the records file, and the
+    /// point to `out` unless no measured epoch ran.
+    pub fn finish(
+        &self,
+        target: &Target,
+        obs: &mut Observer,
+        label: PointLabel,
+        epochs: Vec<EpochRun>,
+        out: &mut Vec<PointRun>,
+    ) {
         let load = target.client_load(self.cpu_s, self.wall_s, self.chunks);
         obs.client(&load);
-        load
+        obs.finish_point();
+        if !epochs.is_empty() {
+            out.push(PointRun {
+                label,
+                epochs,
+                load,
+            });
+        }
     }
 }
 
@@ -187,15 +202,7 @@ pub(super) async fn run(
                 obs.counted(epoch.epoch, &counts);
                 runs.push(epoch);
             }
-            let point = PointRun {
-                label,
-                load: watch.finish(target, obs),
-                epochs: runs,
-            };
-            obs.finish_point();
-            if !point.epochs.is_empty() {
-                out.push(point);
-            }
+            watch.finish(target, obs, label, runs, &mut out);
             if client.stopping() {
                 break 'sweep;
             }
