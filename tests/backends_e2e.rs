@@ -125,19 +125,35 @@ async fn cumulative_mindie_text_and_nul_or_newline_vllm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduler_steps_keep_tpot_and_show_bursts_in_itl() {
     let _one = SERIAL.lock().await;
+    let mut cfg = SimConfig::default();
+    cfg.apply_kv("time_scale=0.2").unwrap();
+    let step = cfg.decode_step_ms(1);
     let mut tpot = Vec::new();
     for n in [1u32, 4, 8] {
         let mut ep = endpoint("openai", "time_scale=0.2");
         ep.num_scheduler_steps = Some(n);
         let s = static_run(ep, sweep(64, 33, 1, 2)).await;
         assert_eq!(s.failed, 0);
-        tpot.push(s.tpot_ms.p(50.0).unwrap());
-        // Chunks carry n tokens: the raw chunk gap is about n per-token gaps.
+        let t = s.tpot_ms.p(50.0).unwrap();
+        // Steps are chained on absolute deadlines: a late wake-up (a busy
+        // machine) delays one burst, never the per-token rate.
+        assert!(close(t, step, 0.15, 0.2), "n={n}: tpot {t} vs step {step}");
+        tpot.push(t);
+        // Chunks carry n tokens: the raw chunk gap is about n per-token
+        // gaps. (Its median, robust to the odd burst a loaded machine
+        // splits over two reads.)
         let gap = s.chunk_gap_ms.p(50.0).unwrap();
-        let itl = s.itl_ms.p(50.0).unwrap();
         assert!(
-            close(gap, itl * n as f64, 0.15, 0.2),
-            "n={n}: chunk gap {gap} itl {itl}"
+            close(gap, t * n as f64, 0.15, 0.2),
+            "n={n}: chunk gap {gap} vs {n} x tpot {t}"
+        );
+        // Per-token ITL spreads each chunk's gap over its tokens, so over
+        // requests of one length its mean is exactly the mean TPOT
+        // (n x larger if the gap were not divided, whatever the timing).
+        let (itl, tp) = (s.itl_ms.mean.unwrap(), s.tpot_ms.mean.unwrap());
+        assert!(
+            close(itl, tp, 0.01, 0.0),
+            "n={n}: ITL mean {itl} vs TPOT mean {tp}"
         );
     }
     assert!(close(tpot[1], tpot[0], 0.15, 0.2), "{tpot:?}");
@@ -158,16 +174,25 @@ async fn a_shared_prefix_is_served_by_the_prefix_cache() {
         plain.ttft_ms.p(50.0).unwrap(),
         shared.ttft_ms.p(50.0).unwrap(),
     );
-    // Unique prompts pay the whole prefill; the shared 896 tokens (56 blocks) are cached.
+    let (full, rest) = (cfg.prefill_ms(1024), cfg.prefill_ms(128));
+    // Unique prompts pay the whole prefill; the shared 896 tokens (56
+    // blocks) are cached and only 128 are computed. A TTFT is never below
+    // its prefill (the engine sleeps it out); a busy machine only adds to
+    // it, so the upper bounds are loose and the cache's saving is judged
+    // as a difference, which delays on both sides leave in place.
     assert!(
-        close(t_plain, cfg.prefill_ms(1024), 0.15, 2.0),
-        "{t_plain} vs {}",
-        cfg.prefill_ms(1024)
+        t_plain >= 0.97 * full && t_plain <= 1.5 * full + 3.0,
+        "{t_plain} vs {full}"
     );
     assert!(
-        close(t_shared, cfg.prefill_ms(128), 0.3, 2.0),
-        "{t_shared} vs {}",
-        cfg.prefill_ms(128)
+        t_shared >= 0.97 * rest && t_shared <= 1.5 * rest + 3.0,
+        "{t_shared} vs {rest}"
+    );
+    let saved = t_plain - t_shared;
+    assert!(
+        close(saved, full - rest, 0.25, 1.0),
+        "cache saved {saved} ms of TTFT, the model {} ms",
+        full - rest
     );
 }
 

@@ -58,20 +58,27 @@ pub(super) fn parser_options(opts: &RequestOptions) -> RequestOptions {
     }
 }
 
-/// Set each chunk's token count from what the stream showed. With the
-/// server's own count (`usage`), the chunks share it in proportion to the
+/// Set each chunk's token count from what the stream showed.
+///
+/// The first chunk is the prefill's output, one token per event it showed
+/// (an engine emits one token per sequence from a prefill step, also under
+/// a multi-step scheduler). With the server's own count (`usage`), the rest
+/// of the tokens are shared among the later chunks in proportion to the
 /// events each carried (so 128 tokens over 128 chunks is one a chunk
-/// whatever a flag says, and over 16 chunks eight a chunk); without it,
-/// each event is taken to carry `assumed` tokens (`--num-scheduler-steps`).
+/// whatever a flag says; 1 + 8 x 16 tokens over 17 chunks is one, then
+/// eight a chunk). Without it, each later event is taken to carry `assumed`
+/// tokens (`--num-scheduler-steps`). A usage smaller than the events shown
+/// is shared among all chunks alike.
 pub fn chunk_tokens(chunks: &mut [(f64, u32)], usage: Option<u64>, assumed: u32) {
     let shown: u64 = chunks.iter().map(|c| u64::from(c.1)).sum();
     if shown == 0 {
         return;
     }
+    let first = chunks.first().map_or(0, |c| u64::from(c.1));
     let Some(total) = usage.filter(|&u| u > 0) else {
         let k = assumed.max(1);
         if k > 1 {
-            for c in chunks.iter_mut() {
+            for c in chunks.iter_mut().skip(1) {
                 c.1 = c.1.saturating_mul(k);
             }
         }
@@ -80,7 +87,17 @@ pub fn chunk_tokens(chunks: &mut [(f64, u32)], usage: Option<u64>, assumed: u32)
     if total == shown {
         return;
     }
-    // Cumulative rounding: the counts sum to `total` exactly.
+    if total > shown && chunks.len() > 1 {
+        // The first chunk keeps its count; the later ones share the rest.
+        share(&mut chunks[1..], shown - first, total - first);
+    } else {
+        share(chunks, shown, total);
+    }
+}
+
+/// Scale the counts of `chunks` (summing to `shown`) to sum to `total`
+/// exactly, by cumulative rounding.
+fn share(chunks: &mut [(f64, u32)], shown: u64, total: u64) {
     let (mut cum, mut given) = (0u64, 0u64);
     for c in chunks.iter_mut() {
         cum += u64::from(c.1);
@@ -104,22 +121,34 @@ mod tests {
         let mut c: Vec<(f64, u32)> = (0..128).map(|i| (i as f64, 1)).collect();
         chunk_tokens(&mut c, Some(128), 8);
         assert!(counts(&c).iter().all(|&k| k == 1));
-        // Sixteen chunks for 128 tokens: eight a chunk.
-        let mut c: Vec<(f64, u32)> = (0..16).map(|i| (i as f64, 1)).collect();
-        chunk_tokens(&mut c, Some(128), 1);
-        assert!(counts(&c).iter().all(|&k| k == 8));
+        // A multi-step scheduler (8 steps): the prefill's token, then 16
+        // bursts of eight.
+        let mut c: Vec<(f64, u32)> = (0..17).map(|i| (i as f64, 1)).collect();
+        chunk_tokens(&mut c, Some(129), 1);
+        assert_eq!(c[0].1, 1);
+        assert!(counts(&c)[1..].iter().all(|&k| k == 8), "{:?}", counts(&c));
+        // 33 tokens in bursts of 4 (vLLM-style): 1 + 8 x 4. Shared over all
+        // nine chunks alike, the first would take 4 and the ITL would count
+        // 29 tokens instead of 32 (10 % too high).
+        let mut c: Vec<(f64, u32)> = (0..9).map(|i| (i as f64, 1)).collect();
+        chunk_tokens(&mut c, Some(33), 1);
+        assert_eq!(counts(&c), vec![1, 4, 4, 4, 4, 4, 4, 4, 4]);
         // Bursts merged from one read keep their weight; the sum is exact.
         let mut c = vec![(0.0, 1), (1.0, 4), (2.0, 4), (3.0, 2)];
         chunk_tokens(&mut c, Some(22), 1);
         assert_eq!(counts(&c).iter().sum::<u32>(), 22);
-        assert_eq!(counts(&c), vec![2, 8, 8, 4]);
+        assert_eq!(counts(&c), vec![1, 8, 9, 4]);
+        // A usage below the events shown: shared among all chunks.
+        let mut c = vec![(0.0, 1), (1.0, 1), (2.0, 1), (3.0, 1)];
+        chunk_tokens(&mut c, Some(2), 1);
+        assert_eq!(counts(&c).iter().sum::<u32>(), 2);
     }
 
     #[test]
     fn without_usage_the_flag_is_assumed() {
         let mut c = vec![(0.0, 1), (1.0, 1), (2.0, 2)];
         chunk_tokens(&mut c, None, 4);
-        assert_eq!(counts(&c), vec![4, 4, 8]);
+        assert_eq!(counts(&c), vec![1, 4, 8]);
         let mut c = vec![(0.0, 1), (1.0, 1)];
         chunk_tokens(&mut c, Some(0), 1);
         assert_eq!(counts(&c), vec![1, 1]);

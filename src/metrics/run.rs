@@ -383,7 +383,8 @@ impl RunData {
     }
 
     /// A warning when the tokens per chunk that the streams showed (the
-    /// server's usage over the token-carrying chunks) disagree with
+    /// server's usage after the prefill's first token, over the chunks after
+    /// the first) disagree with
     /// `--num-scheduler-steps`, or when that flag had to be assumed because
     /// the server sent no usage. Per-token ITL always uses what the stream
     /// showed.
@@ -396,8 +397,8 @@ impl RunData {
             }
             match r.usage_output_tokens {
                 Some(u) => {
-                    tokens += u;
-                    chunks += r.chunks.len() as u64;
+                    tokens += u.saturating_sub(1);
+                    chunks += r.chunks.len() as u64 - 1;
                 }
                 None => without += 1,
             }
@@ -407,7 +408,7 @@ impl RunData {
             if (shown - assumed as f64).abs() > 0.25 * assumed as f64 {
                 return Some(format!(
                     "tokens per chunk: the streams showed {shown:.2} tokens per chunk (the \
-                     server's usage over the chunks), not the {assumed} of \
+                     server's usage over the chunks, after the first token), not the {assumed} of \
                      --num-scheduler-steps; per-token ITL uses what the streams showed"
                 ));
             }
