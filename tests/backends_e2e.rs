@@ -4,7 +4,7 @@
 
 use servebench::cli::{
     run_serving_cmd, run_static_cmd, run_static_mm_cmd, CommonArgs, EndpointArgs, ImageArgs,
-    ServingArgs, ServingSweepArgs, StaticArgs, StaticMmArgs, StaticSweepArgs,
+    PrecisionArgs, ServingArgs, ServingSweepArgs, StaticArgs, StaticMmArgs, StaticSweepArgs,
 };
 use servebench::metrics::{PointSummary, Rate};
 use servebench::sim::SimConfig;
@@ -82,6 +82,7 @@ async fn every_backend_dynamic_runs() {
         let a = ServingArgs {
             epochs: 1,
             warmup: None,
+            precision: PrecisionArgs::default(),
             endpoint: endpoint(backend, "time_scale=0.05"),
             sweep: ServingSweepArgs {
                 random_input_len: 64,

@@ -11,7 +11,7 @@ use servebench::baseline::load_run;
 use servebench::bench::{BenchArgs, Configure, Harness, Settings, StaticSweep};
 use servebench::cli::{
     compare_cmd, run_serving_cmd, run_static_cmd, CommonArgs, CompareArgs, EndpointArgs,
-    ServingArgs, ServingSweepArgs, StaticArgs, StaticSweepArgs,
+    PrecisionArgs, ServingArgs, ServingSweepArgs, StaticArgs, StaticSweepArgs,
 };
 use servebench::metrics::{Rate, RunData};
 use servebench::report::render_run;
@@ -257,6 +257,7 @@ async fn two_serving_runs_with_epochs_compare_with_verdicts() {
         },
         epochs: 3,
         warmup: None,
+        precision: PrecisionArgs::default(),
         benchmark_csv: None,
         common: CommonArgs {
             name: Some(name.into()),

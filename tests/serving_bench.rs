@@ -1,12 +1,15 @@
 //! The dynamic benchmark end to end against the embedded simulator.
 
-use servebench::cli::{run_serving_cmd, CommonArgs, EndpointArgs, ServingArgs, ServingSweepArgs};
+use servebench::cli::{
+    run_serving_cmd, CommonArgs, EndpointArgs, PrecisionArgs, ServingArgs, ServingSweepArgs,
+};
 use servebench::metrics::Rate;
 
 fn args(dir: &std::path::Path, sim: &str) -> ServingArgs {
     ServingArgs {
         epochs: 1,
         warmup: None,
+        precision: PrecisionArgs::default(),
         endpoint: EndpointArgs {
             sim: Some(sim.to_string()),
             ..EndpointArgs::default()

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::metrics::{PointData, PointLabel, PointSummary, RequestRecord, RunData};
+use crate::metrics::{EpochFigures, PointData, PointLabel, PointSummary, RequestRecord, RunData};
 use crate::stats::{
     apply_holm_scaled, compare, CompareConfig, Comparison, Direction, EpochStatistic, Epochs,
     Verdict,
@@ -131,43 +131,53 @@ impl MetricId {
         })
     }
 
+    /// The metric's figure at each epoch of a point, for metrics measured
+    /// per epoch (throughputs); `None` for per-request metrics.
+    fn epoch_throughputs(self, p: &PointData) -> Option<Vec<f64>> {
+        let pick = match self {
+            MetricId::OutputThroughput => |e: &EpochFigures| e.output_throughput,
+            MetricId::RequestThroughput => |e: &EpochFigures| e.request_throughput,
+            _ => return None,
+        };
+        Some(p.summary.per_epoch.iter().map(pick).collect())
+    }
+
+    /// Per-request values of each epoch of a point and the statistic of an
+    /// epoch's figure (per-request metrics only).
+    fn epoch_requests(self, p: &PointData) -> (Vec<Vec<f64>>, EpochStatistic) {
+        let mut stat = EpochStatistic::Median;
+        let v = p
+            .epochs
+            .iter()
+            .map(|e| {
+                let (v, s) = self.request_values(e).expect("per-request metric");
+                stat = s;
+                v
+            })
+            .collect();
+        (v, stat)
+    }
+
+    /// The metric's figure at each epoch of a point: the unit of
+    /// replication a comparison judges.
+    pub fn epoch_figures(self, p: &PointData) -> Vec<f64> {
+        match self.epoch_throughputs(p) {
+            Some(f) => f,
+            None => {
+                let (v, stat) = self.epoch_requests(p);
+                Epochs::Requests(&v, &stat).figures()
+            }
+        }
+    }
+
     /// Compare this metric between two points.
     pub fn compare(self, base: &PointData, new: &PointData, cfg: &CompareConfig) -> Comparison {
         let dir = self.direction();
-        match self {
-            MetricId::OutputThroughput | MetricId::RequestThroughput => {
-                let fig = |p: &PointData| -> Vec<f64> {
-                    p.summary
-                        .per_epoch
-                        .iter()
-                        .map(|e| {
-                            if self == MetricId::OutputThroughput {
-                                e.output_throughput
-                            } else {
-                                e.request_throughput
-                            }
-                        })
-                        .collect()
-                };
-                let (b, n) = (fig(base), fig(new));
-                compare(&Epochs::Figures(&b), &Epochs::Figures(&n), dir, cfg)
-            }
+        match (self.epoch_throughputs(base), self.epoch_throughputs(new)) {
+            (Some(b), Some(n)) => compare(&Epochs::Figures(&b), &Epochs::Figures(&n), dir, cfg),
             _ => {
-                let vals = |p: &PointData| -> (Vec<Vec<f64>>, EpochStatistic) {
-                    let mut stat = EpochStatistic::Median;
-                    let v = p
-                        .epochs
-                        .iter()
-                        .map(|e| {
-                            let (v, s) = self.request_values(e).expect("per-request metric");
-                            stat = s;
-                            v
-                        })
-                        .collect();
-                    (v, stat)
-                };
-                let (b, stat) = vals(base);
-                let (n, _) = vals(new);
+                let (b, stat) = self.epoch_requests(base);
+                let (n, _) = self.epoch_requests(new);
                 compare(
                     &Epochs::Requests(&b, &stat),
                     &Epochs::Requests(&n, &stat),

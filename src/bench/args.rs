@@ -72,6 +72,10 @@ pub struct BenchArgs {
     pub gate_metrics: Option<Vec<MetricId>>,
     pub epochs: Option<u32>,
     pub warmup: Option<usize>,
+    /// `--target-mde`: adaptive epochs (see [`crate::run::Precision`]).
+    pub target_mde: Option<f64>,
+    /// `--max-epochs`: the cap of adaptive epochs.
+    pub max_epochs: Option<u32>,
     pub report_dir: Option<PathBuf>,
     pub endpoint: EndpointFlags,
     pub quiet: bool,
@@ -100,6 +104,9 @@ Statistics:
   --nresamples N           bootstrap resamples (default 10000)
 Load:
   --epochs N  --warmup N   override every benchmark's epochs / warm-up requests
+  --target-mde X           adaptive epochs: add epochs at each point until every
+                           gated metric could show a change of X (3% or 0.03)
+  --max-epochs N           with --target-mde: at most N epochs a point (default 20)
   --quick                  at most 3 epochs, 1 warm-up request
   --url URL  --backend B  --model M  --api-key-env VAR  --tokenizer PATH
                            endpoint (also SERVEBENCH_URL, SERVEBENCH_BACKEND,
@@ -238,6 +245,11 @@ impl BenchArgs {
                 "--gate-metrics" => a.gate_metrics = Some(metrics(f, &value(&mut i)?)?),
                 "--epochs" => a.epochs = Some(count(f, &value(&mut i)?, 1u32)?),
                 "--warmup" => a.warmup = Some(count(f, &value(&mut i)?, 0usize)?),
+                "--target-mde" => {
+                    a.target_mde =
+                        Some(crate::run::parse_target_mde(&value(&mut i)?).map_err(|r| err(f, r))?)
+                }
+                "--max-epochs" => a.max_epochs = Some(count(f, &value(&mut i)?, 2u32)?),
                 "--report-dir" => a.report_dir = Some(PathBuf::from(value(&mut i)?)),
                 "--url" => a.endpoint.url = Some(value(&mut i)?),
                 "--backend" => a.endpoint.backend = Some(value(&mut i)?),

@@ -21,6 +21,9 @@ pub struct Plan {
     pub slo: Slo,
     pub seed: u64,
     pub quiet: bool,
+    /// Adaptive epochs (`--target-mde`), or why the settings cannot be
+    /// used (reported by [`validate`], before any load).
+    pub precision: Result<Option<crate::run::Precision>, String>,
 }
 
 impl Plan {
@@ -44,6 +47,7 @@ impl Plan {
             warmup: self.warmup,
             slo: self.slo,
             seed: self.seed,
+            precision: self.precision.clone().ok().flatten(),
             ..crate::run::Plan::new(&self.id, sweep)
         }
     }
@@ -60,6 +64,9 @@ fn invalid(id: &str, reason: impl Into<String>) -> BenchError {
 pub fn validate(p: &Plan) -> Result<(), BenchError> {
     if p.epochs == 0 {
         return Err(invalid(&p.id, "epochs must be at least 1"));
+    }
+    if let Err(reason) = &p.precision {
+        return Err(invalid(&p.id, reason.clone()));
     }
     match &p.bench {
         Benchmark::Static(s) => {

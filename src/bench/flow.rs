@@ -64,9 +64,23 @@ pub(crate) fn reduce(h: &Harness, id: &str, b: &Benchmark) -> Plan {
             }
         }
     }
+    // Adaptive epochs: not in smoke or --quick runs, which cap the epochs.
+    let precision = if args.smoke() || args.quick {
+        Ok(None)
+    } else {
+        crate::run::Precision::from_flags(
+            args.target_mde.or(s.target_mde),
+            args.max_epochs.or(s.max_epochs),
+            epochs,
+            s.gated(args),
+            s.compare_config(args).significance,
+        )
+        .map_err(|(flag, reason)| format!("{flag} (or the setting): {reason}"))
+    };
     Plan {
         id: id.to_string(),
         bench,
+        precision,
         endpoint: s.endpoint_args(&args.endpoint, &h.env),
         epochs,
         warmup,

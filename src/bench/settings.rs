@@ -55,6 +55,11 @@ pub struct Settings {
     pub nresamples: Option<usize>,
     /// Fewer epochs than this on a side is inconclusive (default 3).
     pub min_epochs: Option<usize>,
+    /// Adaptive epochs: after `epochs`, add epochs at a point until every
+    /// gated metric's projected MDE is at most this (0.03: 3 %).
+    pub target_mde: Option<f64>,
+    /// With `target_mde`: at most this many epochs a point (default 20).
+    pub max_epochs: Option<u32>,
 }
 
 /// Builder methods shared by [`Settings`] and every benchmark.
@@ -154,6 +159,18 @@ pub trait Configure: Sized {
         self.settings_mut().min_epochs = Some(n);
         self
     }
+    /// Adaptive epochs: keep adding epochs at each point until every gated
+    /// metric could show a change of `mde` (0.03: 3 %) against a baseline
+    /// as noisy as this run (as `--target-mde`).
+    fn target_mde(mut self, mde: f64) -> Self {
+        self.settings_mut().target_mde = Some(mde);
+        self
+    }
+    /// With [`Configure::target_mde`]: at most `n` epochs a point.
+    fn max_epochs(mut self, n: u32) -> Self {
+        self.settings_mut().max_epochs = Some(n);
+        self
+    }
 }
 
 impl Configure for Settings {
@@ -201,7 +218,9 @@ impl Settings {
             significance,
             confidence,
             nresamples,
-            min_epochs
+            min_epochs,
+            target_mde,
+            max_epochs
         );
         let sim = join_sim(base.sim.as_deref(), self.sim.as_deref());
         s.sim = (!sim.is_empty()).then_some(sim);

@@ -29,8 +29,8 @@ pub struct AllArgs {
     pub common: CommonArgs,
 }
 
-/// Run both sweeps; the static one first. `--epochs` and `--warmup` apply
-/// to both.
+/// Run both sweeps; the static one first. `--epochs`, `--warmup`,
+/// `--target-mde` and `--max-epochs` apply to both.
 pub async fn run_all_cmd(a: &AllArgs) -> Result<(RunOutcome, RunOutcome), CliError> {
     a.static_sweep.validate()?;
     a.serving_sweep.validate()?;
@@ -49,12 +49,13 @@ pub async fn run_all_cmd(a: &AllArgs) -> Result<(RunOutcome, RunOutcome), CliErr
     let s_plan = a
         .static_sweep
         .plan(sc.name.as_deref().unwrap_or("static"), seed, None);
-    let d_plan = a.serving_sweep.plan(
+    let mut d_plan = a.serving_sweep.plan(
         dc.name.as_deref().unwrap_or("serving"),
         seed,
         a.static_sweep.epochs,
         a.static_sweep.warmup,
     )?;
+    d_plan.precision = s_plan.precision.clone();
     let result = async {
         let s = run_plan_on(&target, &s_plan, &sc, a.static_csv.as_deref()).await?;
         let d = run_plan_on(&target, &d_plan, &dc, a.serving_csv.as_deref()).await?;

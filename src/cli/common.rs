@@ -60,3 +60,32 @@ impl CommonArgs {
         Ok(dir)
     }
 }
+
+/// Adaptive epochs (`--target-mde`, `--max-epochs`) of the load commands.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PrecisionArgs {
+    /// Adaptive epochs: after --epochs, keep adding epochs at each point until
+    /// every gated metric (output and request throughput, TTFT, TPOT and E2EL
+    /// p50) could show a change this small against a baseline as noisy as
+    /// this run (significance 0.05, power 80 %), e.g. 3% or 0.03
+    #[arg(long, value_parser = crate::run::parse_target_mde)]
+    pub target_mde: Option<f64>,
+    /// With --target-mde: at most this many measured epochs a point (default 20)
+    #[arg(long)]
+    pub max_epochs: Option<u32>,
+}
+
+impl PrecisionArgs {
+    /// The adaptive-epoch rule of the flags over `epochs` planned epochs
+    /// (`None` without `--target-mde`); checked before any load.
+    pub fn rule(&self, epochs: u32) -> Result<Option<crate::run::Precision>, CliError> {
+        crate::run::Precision::from_flags(
+            self.target_mde,
+            self.max_epochs,
+            epochs,
+            crate::analysis::MetricId::DEFAULT_GATED.to_vec(),
+            crate::stats::CompareConfig::default().significance,
+        )
+        .map_err(|(flag, reason)| CliError::BadFlag { flag, reason })
+    }
+}

@@ -19,7 +19,7 @@ use clap::{Parser, Subcommand};
 /// The endpoint flags are the run engine's target spec.
 pub use crate::run::TargetSpec as EndpointArgs;
 pub use all_cmd::{run_all_cmd, AllArgs};
-pub use common::CommonArgs;
+pub use common::{CommonArgs, PrecisionArgs};
 pub use compare_cmd::{compare_cmd, run_compare_cmd, CompareArgs};
 pub use gen_cmd::{run_gen_cmd, GenArgs};
 pub use latency_cmd::{latency_table, run_latency_cmd, LatencyArgs, LatencyOutcome, LatencyRow};

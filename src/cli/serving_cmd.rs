@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::common::CommonArgs;
+use super::common::{CommonArgs, PrecisionArgs};
 use super::static_cmd::{run_plan_on, RunOutcome};
 use super::{CliError, EndpointArgs};
 use crate::metrics::{Rate, Slo};
@@ -86,6 +86,8 @@ pub struct ServingArgs {
     /// Warm-up requests per rate, sent at the rate and discarded (default 1).
     #[arg(long)]
     pub warmup: Option<usize>,
+    #[command(flatten)]
+    pub precision: PrecisionArgs,
     /// CSV output (default: <output-dir>/<name>/new/benchmark.csv).
     #[arg(long)]
     pub benchmark_csv: Option<PathBuf>,
@@ -230,7 +232,8 @@ impl ServingSweepArgs {
 /// `servebench serving`: validate, resolve the endpoint, run, write.
 pub async fn run_serving_cmd(a: &ServingArgs) -> Result<RunOutcome, CliError> {
     let name = a.common.name.as_deref().unwrap_or("serving");
-    let plan = a.sweep.plan(name, a.common.seed, a.epochs, a.warmup)?;
+    let mut plan = a.sweep.plan(name, a.common.seed, a.epochs, a.warmup)?;
+    plan.precision = a.precision.rule(a.epochs)?;
     super::output::check_csv_path(a.benchmark_csv.as_deref())?;
     a.common.run_dir("serving")?;
     let target = resolve_target(&a.endpoint).await?;

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::common::CommonArgs;
+use super::common::{CommonArgs, PrecisionArgs};
 use super::output::{check_csv_path, write_outputs, OutputPaths};
 use super::{CliError, EndpointArgs};
 use crate::metrics::RunData;
@@ -89,6 +89,8 @@ pub struct StaticSweepArgs {
     /// cache on purpose).
     #[arg(long, default_value_t = 0, value_name = "K")]
     pub shared_prefix_tokens: usize,
+    #[command(flatten)]
+    pub precision: PrecisionArgs,
 }
 
 impl Default for StaticSweepArgs {
@@ -102,6 +104,7 @@ impl Default for StaticSweepArgs {
             requests_per_worker: 1,
             enable_prefix_caching: false,
             shared_prefix_tokens: 0,
+            precision: PrecisionArgs::default(),
         }
     }
 }
@@ -164,6 +167,7 @@ impl StaticSweepArgs {
             });
         }
         at_least_one("--epochs", self.epochs as usize)?;
+        self.precision.rule(self.epochs)?;
         at_least_one("--requests-per-worker", self.requests_per_worker)?;
         if self.shared_prefix_tokens > 0
             && self
@@ -205,6 +209,8 @@ impl StaticSweepArgs {
             warmup: self.warmup,
             seed,
             notes,
+            // Checked by `validate`.
+            precision: self.precision.rule(self.epochs).ok().flatten(),
             ..Plan::new(
                 name,
                 Sweep::Static(StaticSweep {

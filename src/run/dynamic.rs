@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::observer::Observer;
 use super::plan::{DynamicSweep, DynamicWorkload, Plan};
+use super::precision::Tracker;
 use super::statics::{LoadWatch, PointRun};
 use super::{RunError, Target};
 use crate::load::{arrival_offsets, run_open_loop, Keep, PreparedRequest};
@@ -150,22 +151,41 @@ pub(super) async fn run(
         // of its own. Each round's requests are moved to its load loop,
         // which frees each one once sent.
         let mut cycle = specs.iter().cycle();
-        let mut slices: Vec<(Vec<PreparedRequest>, bool, u32)> = vec![(
-            w.warmup.iter().map(|s| client.prepare(s)).collect(),
-            true,
-            0,
-        )];
-        for e in 0..plan.epochs {
-            let reqs = cycle.by_ref().take(n).map(|s| client.prepare(s)).collect();
-            slices.push((reqs, false, e));
-        }
+        let warm_reqs: Vec<PreparedRequest> = w.warmup.iter().map(|s| client.prepare(s)).collect();
+        let mut planned: std::collections::VecDeque<Vec<PreparedRequest>> = (0..epochs)
+            .map(|_| cycle.by_ref().take(n).map(|s| client.prepare(s)).collect())
+            .collect();
         obs.start_point(&label, warm + n * epochs);
         let keep = obs.keep();
         let mut watch = LoadWatch::default();
+        let mut tracker = Tracker::new(plan.precision.as_ref(), &label, plan.slo);
         let mut runs = Vec::with_capacity(epochs);
-        for (reqs, warmup, e) in slices {
-            if reqs.is_empty() || client.stopping() {
-                continue;
+        let mut warm_reqs = Some(warm_reqs);
+        loop {
+            let e = runs.len() as u32;
+            let (reqs, warmup) = match warm_reqs.take() {
+                Some(r) => (r, true),
+                None => match planned.pop_front() {
+                    Some(r) => (r, false),
+                    // An epoch `--target-mde` adds, built between epochs.
+                    None if tracker.wants_more(runs.len(), epochs) => {
+                        obs.extend_point(n);
+                        (
+                            cycle.by_ref().take(n).map(|s| client.prepare(s)).collect(),
+                            false,
+                        )
+                    }
+                    None => break,
+                },
+            };
+            if client.stopping() {
+                break;
+            }
+            if reqs.is_empty() {
+                if warmup {
+                    continue;
+                }
+                break;
             }
             // Every epoch of a rate replays the same arrival times, so that
             // epochs differ by the server's (and the client's) noise, not by
@@ -173,7 +193,12 @@ pub(super) async fn run(
             // baseline's run too.
             let seed = plan.seed ^ ((ri as u64) << 32) ^ if warmup { u64::MAX } else { 0 };
             let offsets = arrival_offsets(reqs.len(), rate.0, d.burstiness, seed)?;
-            let mut cb = |r: &RequestRecord| obs.record(r, warmup);
+            let mut cb = |r: &RequestRecord| {
+                obs.record(r, warmup);
+                if !warmup {
+                    tracker.record(e, r);
+                }
+            };
             let how = if warmup { Keep::Forward } else { keep };
             if !warmup {
                 watch.start();
@@ -196,7 +221,8 @@ pub(super) async fn run(
             obs.counted(e, &counts);
             runs.push(run);
         }
-        watch.finish(target, obs, label, runs, &mut out);
+        let note = tracker.note(runs.len());
+        watch.finish(target, obs, (label, note), runs, &mut out);
     }
     Ok(out)
 }

@@ -81,6 +81,8 @@ pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<R
     };
     obs.check()?;
     drop(obs);
+    meta.notes
+        .extend(runs.iter().filter_map(|r| r.note.clone()));
     // Before the second pass: the run's requests are no longer needed, and
     // the memory they and the spent streams held goes back to the system.
     drop(workload);

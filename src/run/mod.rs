@@ -24,11 +24,13 @@ mod dynamic;
 mod engine;
 mod observer;
 mod plan;
+mod precision;
 mod statics;
 mod target;
 
 pub use engine::{execute, run_plan, Output};
 pub use plan::{DynamicSweep, DynamicWorkload, Images, Plan, StaticSweep, Sweep};
+pub use precision::{parse_target_mde, projected_mde, Precision, Standing, DEFAULT_MAX_EPOCHS};
 pub use target::{resolve_target, Target, TargetSpec, STOP_GRACE};
 
 /// Why a run could not start or finish; each names the flag (or setting),

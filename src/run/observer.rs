@@ -82,6 +82,14 @@ impl Observer {
         self.bar = Some(bar);
     }
 
+    /// The point got `requests` more than it started with (an epoch that
+    /// `--target-mde` added).
+    pub fn extend_point(&mut self, requests: usize) {
+        if let Some(b) = &self.bar {
+            b.inc_length(requests as u64);
+        }
+    }
+
     /// A request finished; measured ones go to the records file.
     pub fn record(&mut self, record: &RequestRecord, warmup: bool) {
         if let Some(b) = &self.bar {

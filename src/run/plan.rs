@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::precision::Precision;
 use crate::metrics::{PointLabel, Rate, RunKind, Slo};
 use crate::workload::{DatasetFilter, DatasetType, GenerateSpec, ImageFormat};
 
@@ -23,6 +24,9 @@ pub struct Plan {
     pub seed: u64,
     /// Remarks the run's outputs carry (e.g. how prefixes were handled).
     pub notes: Vec<String>,
+    /// Adaptive epochs: after `epochs`, keep adding epochs at a point until
+    /// its watched metrics are precise enough (`--target-mde`).
+    pub precision: Option<Precision>,
 }
 
 impl Plan {
@@ -36,6 +40,7 @@ impl Plan {
             slo: Slo::default(),
             seed: 0,
             notes: Vec::new(),
+            precision: None,
         }
     }
 

@@ -11,6 +11,7 @@ use rand::SeedableRng;
 
 use super::observer::Observer;
 use super::plan::{Plan, StaticSweep};
+use super::precision::Tracker;
 use super::{RunError, Target};
 use crate::load::{run_closed_epoch, Client, EpochRun, Keep, PreparedRequest};
 use crate::metrics::{ClientLoad, ImageInfo, PointLabel};
@@ -22,6 +23,8 @@ pub(super) struct PointRun {
     pub label: PointLabel,
     pub epochs: Vec<EpochRun>,
     pub load: ClientLoad,
+    /// Why the point stopped adding epochs (under `--target-mde`).
+    pub note: Option<String>,
 }
 
 /// Measures the client over a point's measured epochs: CPU time of this
@@ -59,7 +62,7 @@ impl LoadWatch {
         &self,
         target: &Target,
         obs: &mut Observer,
-        label: PointLabel,
+        (label, note): (PointLabel, Option<String>),
         epochs: Vec<EpochRun>,
         out: &mut Vec<PointRun>,
     ) {
@@ -71,6 +74,7 @@ impl LoadWatch {
                 label,
                 epochs,
                 load,
+                note,
             });
         }
     }
@@ -187,12 +191,29 @@ pub(super) async fn run(
             }
             let keep = obs.keep();
             let mut watch = LoadWatch::default();
-            let mut runs = Vec::with_capacity(epochs.len());
-            for (e, reqs) in epochs.into_iter().enumerate() {
+            let planned = epochs.len();
+            let mut tracker = Tracker::new(plan.precision.as_ref(), &label, plan.slo);
+            let mut epochs = epochs.into_iter();
+            let mut runs = Vec::with_capacity(planned);
+            loop {
+                let e = runs.len();
+                // The planned epochs were built before the clock; an epoch
+                // that `--target-mde` adds is built between epochs.
+                let reqs = match epochs.next() {
+                    Some(reqs) => reqs,
+                    None if tracker.wants_more(e, planned) => {
+                        obs.extend_point(per_epoch);
+                        Arc::new(b.build(per_epoch, pair)?)
+                    }
+                    None => break,
+                };
                 if client.stopping() {
                     break;
                 }
-                let mut cb = |r: &crate::record::RequestRecord| obs.record(r, false);
+                let mut cb = |r: &crate::record::RequestRecord| {
+                    obs.record(r, false);
+                    tracker.record(e as u32, r);
+                };
                 watch.start();
                 let mut epoch =
                     run_closed_epoch(client.clone(), reqs, concurrency, e as u32, keep, &mut cb)
@@ -202,7 +223,8 @@ pub(super) async fn run(
                 obs.counted(epoch.epoch, &counts);
                 runs.push(epoch);
             }
-            watch.finish(target, obs, label, runs, &mut out);
+            let note = tracker.note(runs.len());
+            watch.finish(target, obs, (label, note), runs, &mut out);
             if client.stopping() {
                 break 'sweep;
             }
