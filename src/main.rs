@@ -1,10 +1,8 @@
 //! The `servebench` binary: parse the command line, run, map errors to exit codes.
 
-use clap::Parser;
-
 #[tokio::main]
 async fn main() {
-    let cli = servebench::cli::Cli::parse();
+    let cli = servebench::cli::Cli::parse_args();
     // A standalone simulator just stops on Ctrl-C; benchmark runs stop
     // sending, let in-flight requests finish, and write what they measured.
     if !matches!(cli.command, servebench::cli::Command::Sim(_)) {

@@ -5,6 +5,13 @@
 
 use serde::{Deserialize, Serialize};
 
+mod calibration;
+pub use calibration::{
+    calibrate, calibration_table, epochs_for, mde_for, Calibration, MetricNoise, PointCalibration,
+    CALIBRATION_FORMAT, CALIBRATION_VERSION, DEFAULT_TARGET_MDE, MIN_CALIBRATION_EPOCHS,
+    MIN_RECOMMENDED_EPOCHS,
+};
+
 use crate::metrics::{EpochFigures, PointData, PointLabel, PointSummary, RequestRecord, RunData};
 use crate::stats::{
     apply_holm_scaled, compare, CompareConfig, Comparison, Direction, EpochStatistic, Epochs,

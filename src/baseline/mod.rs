@@ -25,10 +25,10 @@ mod store;
 pub use id::{check_baseline_name, sanitize_id, RESERVED_NAMES};
 pub use records::{read_records, records_file, ReadPoint, RecordsRead, RecordsWriter};
 pub use store::{
-    load_run, load_run_head, run_file_in, save_comparison, save_or_clear_comparison, save_run,
-    write_meta, PointHead, ReportDir, RunFile, RunHead, COMPARISON_FILE, CSV_FILE,
-    DEFAULT_REPORT_DIR, FORMAT, HTML_DIR, META_FILE, RECORDS_FILE, REPORT_DIR_ENV, RUN_FILE,
-    SUMMARY_FILE, VERSION,
+    load_calibration, load_run, load_run_head, run_file_in, save_calibration, save_comparison,
+    save_or_clear_comparison, save_run, write_meta, PointHead, ReportDir, RunFile, RunHead,
+    CALIBRATION_FILE, COMPARISON_FILE, CSV_FILE, DEFAULT_REPORT_DIR, FORMAT, HTML_DIR, META_FILE,
+    RECORDS_FILE, REPORT_DIR_ENV, RUN_FILE, SUMMARY_FILE, VERSION,
 };
 
 use std::path::PathBuf;

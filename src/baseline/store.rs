@@ -351,3 +351,50 @@ pub struct PointHead {
 pub fn load_run_head(path: &Path) -> Result<RunHead, BaselineError> {
     read_checked(path)
 }
+
+/// The calibration of a run name, beside its run folders:
+/// `<report-dir>/<name>/calibration.json`.
+pub const CALIBRATION_FILE: &str = "calibration.json";
+
+/// Save `c` as `dir/calibration.json` (atomically); returns the path.
+pub fn save_calibration(
+    dir: &Path,
+    c: &crate::analysis::Calibration,
+) -> Result<PathBuf, BaselineError> {
+    let path = dir.join(CALIBRATION_FILE);
+    write_json_atomic(&path, c, true)?;
+    Ok(path)
+}
+
+/// The calibration saved in `dir`, if any; a file that is not a
+/// calibration this servebench reads is an error naming it.
+pub fn load_calibration(dir: &Path) -> Result<Option<crate::analysis::Calibration>, BaselineError> {
+    use crate::analysis::{CALIBRATION_FORMAT, CALIBRATION_VERSION};
+    let path = dir.join(CALIBRATION_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(BaselineError::Io { path, source }),
+    };
+    let corrupt = |reason: String| BaselineError::Corrupt {
+        path: path.clone(),
+        reason,
+    };
+    let v: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| corrupt(format!("not JSON: {e}")))?;
+    if v.get("format").and_then(|f| f.as_str()) != Some(CALIBRATION_FORMAT) {
+        return Err(corrupt(format!(
+            "not a servebench calibration (format {CALIBRATION_FORMAT:?} expected)"
+        )));
+    }
+    let version = v.get("version").and_then(|f| f.as_u64()).unwrap_or(0);
+    if version != CALIBRATION_VERSION {
+        return Err(corrupt(format!(
+            "calibration version {version}; this servebench reads version \
+             {CALIBRATION_VERSION}: run the calibration again"
+        )));
+    }
+    serde_json::from_value(v)
+        .map(Some)
+        .map_err(|e| corrupt(e.to_string()))
+}

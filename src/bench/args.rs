@@ -76,6 +76,8 @@ pub struct BenchArgs {
     pub target_mde: Option<f64>,
     /// `--max-epochs`: the cap of adaptive epochs.
     pub max_epochs: Option<u32>,
+    /// `--calibrate`: A/A epochs only; save each benchmark's calibration.
+    pub calibrate: bool,
     pub report_dir: Option<PathBuf>,
     pub endpoint: EndpointFlags,
     pub quiet: bool,
@@ -107,6 +109,9 @@ Load:
   --target-mde X           adaptive epochs: add epochs at each point until every
                            gated metric could show a change of X (3% or 0.03)
   --max-epochs N           with --target-mde: at most N epochs a point (default 20)
+  --calibrate              measure A/A epochs (--epochs, default 10) and save each
+                           benchmark's noise, MDE and recommended epochs for the
+                           target MDE (default 3%); later runs use them
   --quick                  at most 3 epochs, 1 warm-up request
   --url URL  --backend B  --model M  --api-key-env VAR  --tokenizer PATH
                            endpoint (also SERVEBENCH_URL, SERVEBENCH_BACKEND,
@@ -250,6 +255,7 @@ impl BenchArgs {
                         Some(crate::run::parse_target_mde(&value(&mut i)?).map_err(|r| err(f, r))?)
                 }
                 "--max-epochs" => a.max_epochs = Some(count(f, &value(&mut i)?, 2u32)?),
+                "--calibrate" => a.calibrate = true,
                 "--report-dir" => a.report_dir = Some(PathBuf::from(value(&mut i)?)),
                 "--url" => a.endpoint.url = Some(value(&mut i)?),
                 "--backend" => a.endpoint.backend = Some(value(&mut i)?),
@@ -283,6 +289,32 @@ impl BenchArgs {
                 "--baseline-lenient",
                 "needs a baseline name (--baseline-lenient NAME)",
             ));
+        }
+        if a.calibrate {
+            let clash = [
+                ("--save-baseline", a.save_baseline.is_some()),
+                ("--baseline", a.baseline.is_some()),
+                ("--load-baseline", a.load_baseline.is_some()),
+                ("--gate", a.gate),
+                ("--quick", a.quick),
+            ];
+            if let Some((other, _)) = clash.iter().find(|c| c.1) {
+                return Err(err(
+                    "--calibrate",
+                    format!("measures A/A epochs only and saves no run; drop {other}"),
+                ));
+            }
+            if a.epochs
+                .is_some_and(|e| e < crate::analysis::MIN_CALIBRATION_EPOCHS)
+            {
+                return Err(err(
+                    "--epochs",
+                    format!(
+                        "calibrate with at least {} epochs (10 or more recommended)",
+                        crate::analysis::MIN_CALIBRATION_EPOCHS
+                    ),
+                ));
+            }
         }
         Ok(a)
     }

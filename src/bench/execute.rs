@@ -21,9 +21,13 @@ pub struct Plan {
     pub slo: Slo,
     pub seed: u64,
     pub quiet: bool,
-    /// Adaptive epochs (`--target-mde`), or why the settings cannot be
-    /// used (reported by [`validate`], before any load).
-    pub precision: Result<Option<crate::run::Precision>, String>,
+    /// Adaptive epochs (`--target-mde`).
+    pub precision: Option<crate::run::Precision>,
+    /// Remarks the run's outputs carry (e.g. epochs from a calibration).
+    pub notes: Vec<String>,
+    /// Why the settings cannot be used, reported by [`validate`] before
+    /// any load (a bad `--max-epochs`, an unreadable calibration).
+    pub problem: Option<String>,
 }
 
 impl Plan {
@@ -47,7 +51,8 @@ impl Plan {
             warmup: self.warmup,
             slo: self.slo,
             seed: self.seed,
-            precision: self.precision.clone().ok().flatten(),
+            precision: self.precision.clone(),
+            notes: self.notes.clone(),
             ..crate::run::Plan::new(&self.id, sweep)
         }
     }
@@ -65,7 +70,7 @@ pub fn validate(p: &Plan) -> Result<(), BenchError> {
     if p.epochs == 0 {
         return Err(invalid(&p.id, "epochs must be at least 1"));
     }
-    if let Err(reason) = &p.precision {
+    if let Some(reason) = &p.problem {
         return Err(invalid(&p.id, reason.clone()));
     }
     match &p.bench {

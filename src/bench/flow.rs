@@ -17,6 +17,8 @@ use crate::report::{ReportInput, Reports};
 pub const DEFAULT_EPOCHS: u32 = 5;
 /// Epochs (at most) under `--quick`.
 const QUICK_EPOCHS: u32 = 3;
+/// Epochs a point under `--calibrate` without `--epochs`.
+pub const CALIBRATION_EPOCHS: u32 = 10;
 /// Smoke mode: prompts at most this long, outputs at most [`SMOKE_OUTPUT`].
 const SMOKE_PROMPT: usize = 32;
 const SMOKE_OUTPUT: usize = 4;
@@ -26,7 +28,41 @@ const SMOKE_OUTPUT: usize = 4;
 pub(crate) fn reduce(h: &Harness, id: &str, b: &Benchmark) -> Plan {
     let args = &h.args;
     let s = b.settings();
-    let mut epochs = args.epochs.or(s.epochs).unwrap_or(DEFAULT_EPOCHS);
+    let mut notes = Vec::new();
+    let mut problem = None;
+    // Epochs: the flag, else (unless calibrating) this benchmark's saved
+    // calibration, else the code, else the default.
+    let calibrated = if args.smoke() || args.calibrate || args.epochs.is_some() {
+        None
+    } else {
+        let dir = h.reports().root().join(id);
+        match crate::baseline::load_calibration(&dir) {
+            Ok(Some(c)) => {
+                notes.push(format!(
+                    "{} epochs a point, as calibrated in {} for an MDE of {:.1} %",
+                    c.epochs_to_use(),
+                    dir.join(crate::baseline::CALIBRATION_FILE).display(),
+                    100.0 * c.target_mde
+                ));
+                Some(c.epochs_to_use())
+            }
+            Ok(None) => None,
+            Err(e) => {
+                problem = Some(format!(
+                    "{e} (delete it or run `cargo bench -- --calibrate`)"
+                ));
+                None
+            }
+        }
+    };
+    let mut epochs = if args.calibrate {
+        args.epochs.unwrap_or(CALIBRATION_EPOCHS)
+    } else {
+        args.epochs
+            .or(calibrated)
+            .or(s.epochs)
+            .unwrap_or(DEFAULT_EPOCHS)
+    };
     let mut warmup = args.warmup.or(s.warmup);
     let mut bench = b.clone();
     if args.quick {
@@ -64,9 +100,10 @@ pub(crate) fn reduce(h: &Harness, id: &str, b: &Benchmark) -> Plan {
             }
         }
     }
-    // Adaptive epochs: not in smoke or --quick runs, which cap the epochs.
-    let precision = if args.smoke() || args.quick {
-        Ok(None)
+    // Adaptive epochs: not in smoke, --quick or --calibrate runs, whose
+    // epochs are fixed.
+    let precision = if args.smoke() || args.quick || args.calibrate {
+        None
     } else {
         crate::run::Precision::from_flags(
             args.target_mde.or(s.target_mde),
@@ -75,12 +112,17 @@ pub(crate) fn reduce(h: &Harness, id: &str, b: &Benchmark) -> Plan {
             s.gated(args),
             s.compare_config(args).significance,
         )
-        .map_err(|(flag, reason)| format!("{flag} (or the setting): {reason}"))
+        .unwrap_or_else(|(flag, reason)| {
+            problem.get_or_insert(format!("{flag} (or the setting): {reason}"));
+            None
+        })
     };
     Plan {
         id: id.to_string(),
         bench,
         precision,
+        notes,
+        problem,
         endpoint: s.endpoint_args(&args.endpoint, &h.env),
         epochs,
         warmup,
@@ -173,6 +215,60 @@ pub(crate) fn gated_hypotheses(args: &BenchArgs, plan: &Plan) -> usize {
 
 /// Measure (or load) one benchmark, compare it, save it. `family`: the
 /// size of the gate's family across every benchmark (0: this one alone).
+/// `--calibrate`: measure the plan's A/A epochs (saved as no run),
+/// calibrate and save `<report-dir>/<id>/calibration.json`, which later runs
+/// of the benchmark take their epochs from.
+pub(crate) async fn calibrate_one(
+    args: &BenchArgs,
+    reports: &ReportDir,
+    plan: &Plan,
+) -> BenchOutcome {
+    let mut out = BenchOutcome {
+        id: plan.id.clone(),
+        run: None,
+        comparison: None,
+        error: None,
+        saved: Vec::new(),
+    };
+    let run = match measure(plan, None).await {
+        Ok(run) => run,
+        Err(e) => {
+            out.error = Some(e);
+            return out;
+        }
+    };
+    let s = plan.bench.settings();
+    let c = crate::analysis::calibrate(
+        &run,
+        &s.gated(args),
+        args.target_mde
+            .or(s.target_mde)
+            .unwrap_or(crate::analysis::DEFAULT_TARGET_MDE),
+        &s.compare_config(args),
+        args.max_epochs
+            .or(s.max_epochs)
+            .unwrap_or(crate::run::DEFAULT_MAX_EPOCHS),
+    );
+    let dir = reports.root().join(&plan.id);
+    match crate::baseline::save_calibration(&dir, &c) {
+        Ok(path) => {
+            if !args.quiet {
+                crate::out!(
+                    "{}: calibration ({} A/A epochs a point)\n{}saved {}\n",
+                    plan.id,
+                    plan.epochs,
+                    crate::analysis::calibration_table(&c),
+                    path.display()
+                );
+            }
+            out.saved.push(path);
+        }
+        Err(e) => out.error = Some(e.into()),
+    }
+    out.run = Some(run);
+    out
+}
+
 pub(crate) async fn run_one(
     args: &BenchArgs,
     reports: &ReportDir,

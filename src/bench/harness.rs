@@ -292,7 +292,11 @@ impl Harness {
             0
         };
         for plan in &plans {
-            let b = rt.block_on(run_one(&self.args, &reports, plan, family));
+            let b = if self.args.calibrate && !self.args.smoke() {
+                rt.block_on(super::flow::calibrate_one(&self.args, &reports, plan))
+            } else {
+                rt.block_on(run_one(&self.args, &reports, plan, family))
+            };
             if !self.args.quiet || b.error.is_some() {
                 crate::out!("{}", terminal::render_outcome(&b, self.args.smoke(), color));
             }

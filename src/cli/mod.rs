@@ -2,6 +2,7 @@
 //! only parses and calls [`run`]; everything here is usable from tests.
 
 mod all_cmd;
+mod calibrate_cmd;
 mod common;
 mod compare_cmd;
 mod gen_cmd;
@@ -19,6 +20,9 @@ use clap::{Parser, Subcommand};
 /// The endpoint flags are the run engine's target spec.
 pub use crate::run::TargetSpec as EndpointArgs;
 pub use all_cmd::{run_all_cmd, AllArgs};
+pub use calibrate_cmd::{
+    run_calibrate_cmd, CalibrateArgs, CalibrateOutcome, DEFAULT_CALIBRATION_TARGET,
+};
 pub use common::{CommonArgs, PrecisionArgs};
 pub use compare_cmd::{compare_cmd, run_compare_cmd, CompareArgs};
 pub use gen_cmd::{run_gen_cmd, GenArgs};
@@ -147,6 +151,31 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Parse the process's command line; also records whether `--epochs`
+    /// was given or left at its default (which lets a saved calibration
+    /// choose).
+    pub fn parse_args() -> Cli {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = Cli::command().get_matches();
+        let mut cli = match Cli::from_arg_matches(&matches) {
+            Ok(c) => c,
+            Err(e) => e.exit(),
+        };
+        let given = |name: &str| {
+            matches.subcommand_matches(name).is_some_and(|m| {
+                m.value_source("epochs") != Some(clap::parser::ValueSource::DefaultValue)
+            })
+        };
+        match &mut cli.command {
+            Command::Static(a) => a.sweep.epochs_explicit = given("static"),
+            Command::StaticMm(a) => a.sweep.epochs_explicit = given("static-mm"),
+            _ => {}
+        }
+        cli
+    }
+}
+
 /// The sub-commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -178,6 +207,14 @@ pub enum Command {
     ///
     /// Example: servebench latency --url http://10.0.0.5:8000 --num-requests 20 --prompt-tokens 2048
     Latency(LatencyArgs),
+    /// Calibrate: A/A epochs of a static sweep against the endpoint; each
+    /// gated metric's epoch-to-epoch noise, its MDE at 3, 5, 10 and 20
+    /// epochs, the epochs a target MDE needs and a drift check, saved as
+    /// <output-dir>/<name>/calibration.json. Later static and static-mm runs
+    /// of that name without --epochs run the recommended epochs.
+    ///
+    /// Example: servebench calibrate --epochs 12 --target-mde 3% --parallel-num 8 --prompt-tokens 512 --output-tokens 128
+    Calibrate(CalibrateArgs),
     /// Rebuild CSV, JSON and reports from a run's records.jsonl, even for a
     /// run that was interrupted or crashed.
     ///
@@ -273,6 +310,10 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         Command::All(args) => {
             let (s, d) = run_all_cmd(&args).await?;
             Ok(exit_code_of(&s.run).max(exit_code_of(&d.run)))
+        }
+        Command::Calibrate(args) => {
+            let out = run_calibrate_cmd(&args).await?;
+            Ok(exit_code_of(&out.run.run))
         }
         Command::Latency(args) => {
             let out = run_latency_cmd(&args).await?;

@@ -91,6 +91,11 @@ pub struct StaticSweepArgs {
     pub shared_prefix_tokens: usize,
     #[command(flatten)]
     pub precision: PrecisionArgs,
+    /// False when `--epochs` was left at its default on the command line
+    /// ([`crate::cli::Cli::parse_args`]): a saved calibration of the run's
+    /// name (`servebench calibrate`) then chooses the epochs.
+    #[arg(skip = true)]
+    pub epochs_explicit: bool,
 }
 
 impl Default for StaticSweepArgs {
@@ -105,6 +110,7 @@ impl Default for StaticSweepArgs {
             enable_prefix_caching: false,
             shared_prefix_tokens: 0,
             precision: PrecisionArgs::default(),
+            epochs_explicit: true,
         }
     }
 }
@@ -262,7 +268,9 @@ pub async fn run_static_on(
 ) -> Result<RunOutcome, CliError> {
     sweep.validate()?;
     let name = common.name.as_deref().unwrap_or("static");
-    run_plan_on(target, &sweep.plan(name, common.seed, None), common, csv).await
+    let mut plan = sweep.plan(name, common.seed, None);
+    super::calibrate_cmd::apply_calibration(sweep, common, &mut plan)?;
+    run_plan_on(target, &plan, common, csv).await
 }
 
 /// `servebench static`: validate, resolve the endpoint, run, write.

@@ -45,7 +45,11 @@ pub async fn run_static_mm_cmd(a: &StaticMmArgs) -> Result<RunOutcome, CliError>
     }
     let target = resolve_target(&endpoint).await?;
     let name = a.common.name.as_deref().unwrap_or("static-mm");
-    let plan = a.sweep.plan(name, a.common.seed, Some(a.images.images()));
+    let mut plan = a.sweep.plan(name, a.common.seed, Some(a.images.images()));
+    if let Err(e) = super::calibrate_cmd::apply_calibration(&a.sweep, &a.common, &mut plan) {
+        target.stop().await;
+        return Err(e);
+    }
     let out = run_plan_on(&target, &plan, &a.common, a.benchmark_csv.as_deref()).await;
     target.stop().await;
     out
