@@ -281,7 +281,7 @@ mod tests {
         t.precision = Some(&p);
         for (e, f) in figs.iter().enumerate() {
             for i in 0..5 {
-                t.record(e as u32, record(e as u32, i, *f));
+                t.record(e as u32, &record(e as u32, i, *f));
             }
         }
         let lr = log_ratio(&figs, &figs).unwrap();
@@ -309,7 +309,7 @@ mod tests {
         };
         let mut t = Tracker::new(Some(&p), &label(), Slo::default());
         for (e, f) in [100.0, 100.2, 99.9].iter().enumerate() {
-            t.record(e as u32, record(e as u32, 0, *f));
+            t.record(e as u32, &record(e as u32, 0, *f));
         }
         assert!(!t.wants_more(3, 3));
         let note = t.note(3).unwrap();
@@ -320,7 +320,7 @@ mod tests {
     #[test]
     fn without_a_rule_nothing_is_kept_and_no_epoch_added() {
         let mut t = Tracker::new(None, &label(), Slo::default());
-        t.record(0, record(0, 0, 1.0));
+        t.record(0, &record(0, 0, 1.0));
         assert!(t.epochs.is_empty());
         assert!(!t.wants_more(3, 3));
         assert!(t.note(3).is_none());

@@ -174,3 +174,83 @@ fn power_to_find_a_slowdown() {
     // A slowdown is never called an improvement.
     assert!((0..200).all(|t| !gate_trial(5, 0.10, TYPICAL, 5, 13_000_000 + t).1));
 }
+
+/// Epoch figures with relative (log) noise `sd` around `100 * scale`.
+fn figures(scale: f64, sd: f64, n: u32, rng: &mut SmallRng) -> Vec<f64> {
+    let z = Normal::new(0.0, sd).unwrap();
+    (0..n)
+        .map(|_| 100.0 * scale * z.sample(rng).exp())
+        .collect()
+}
+
+/// How often a comparison at `n` epochs a side finds a change of `change`
+/// (p below 0.05) with epoch noise `sd`.
+fn detection(change: f64, sd: f64, n: u32, seed: u64) -> f64 {
+    (0..TRIALS)
+        .filter(|t| {
+            let mut rng = SmallRng::seed_from_u64(seed + t);
+            let b = figures(1.0, sd, n, &mut rng);
+            let x = figures(1.0 + change, sd, n, &mut rng);
+            let c = compare(
+                &Epochs::Figures(&b),
+                &Epochs::Figures(&x),
+                Direction::LowerIsBetter,
+                &CompareConfig::default(),
+            );
+            c.p_value < 0.05
+        })
+        .count() as f64
+        / TRIALS as f64
+}
+
+#[test]
+fn the_mde_and_the_recommended_epochs_keep_their_power() {
+    use crate::analysis::{epochs_for, mde_for};
+    // With the noise known: the recommended epochs find a change of the
+    // target size with about the 80 % the MDE promises; one epoch fewer
+    // would not.
+    let (sd, target) = (0.03, 0.05);
+    let n = epochs_for(sd, target, 0.05, 50).unwrap();
+    assert!(mde_for(sd, n, 0.05) <= target);
+    let at_n = detection(target, sd, n, 20_000_000);
+    let below = detection(target, sd, n - 1, 21_000_000);
+    println!(
+        "recommended {n} epochs for a {:.0} % MDE at {:.0} % noise: found in {:.1} % \
+         ({} epochs: {:.1} %)",
+        target * 100.0,
+        sd * 100.0,
+        at_n * 100.0,
+        n - 1,
+        below * 100.0
+    );
+    assert!(at_n >= 0.76 && at_n <= 0.92, "{at_n}");
+    assert!(below < at_n);
+    // The whole loop: the noise estimated from 10 A/A epochs, epochs
+    // recommended from it, then the change sought at those epochs.
+    let mut found = 0usize;
+    let trials = 1_000u64;
+    for t in 0..trials {
+        let mut rng = SmallRng::seed_from_u64(22_000_000 + t);
+        let aa = figures(1.0, sd, 10, &mut rng);
+        let m = aa.iter().sum::<f64>() / 10.0;
+        let est = (aa.iter().map(|v| (v - m).powi(2)).sum::<f64>() / 9.0).sqrt() / m;
+        let k = epochs_for(est, target, 0.05, 50).unwrap_or(50);
+        let b = figures(1.0, sd, k, &mut rng);
+        let x = figures(1.0 + target, sd, k, &mut rng);
+        let c = compare(
+            &Epochs::Figures(&b),
+            &Epochs::Figures(&x),
+            Direction::LowerIsBetter,
+            &CompareConfig::default(),
+        );
+        found += usize::from(c.p_value < 0.05);
+    }
+    let rate = found as f64 / trials as f64;
+    println!(
+        "calibrated from 10 A/A epochs, then compared at the recommended epochs: a {:.0} % \
+         change found in {:.1} % of {trials}",
+        target * 100.0,
+        rate * 100.0
+    );
+    assert!(rate >= 0.65, "{rate}");
+}
