@@ -307,16 +307,14 @@ fn save_baseline_then_compare_round_trip() {
         baseline: "static/a/main".into(),
         new: reports.new_dir("static/a").display().to_string(),
         report_dir: Some(dir.path().to_path_buf()),
-        gate: true,
-        gate_allow_inconclusive: false,
-        gate_metrics: None,
-        noise_threshold: None,
-        confidence_level: None,
-        significance_level: None,
-        nresamples: Some(500),
+        judge: servebench::cli::JudgeArgs {
+            gate: true,
+            nresamples: Some(500),
+            color: "never".into(),
+            ..servebench::cli::JudgeArgs::default()
+        },
         save_comparison: None,
         markdown: Some(dir.path().join("cmp.md")),
-        color: "never".into(),
     };
     let cmp = servebench::cli::compare_cmd(&a).unwrap();
     assert_eq!(cmp.metrics.len(), MetricId::ALL.len());

@@ -276,19 +276,17 @@ async fn two_serving_runs_with_epochs_compare_with_verdicts() {
         baseline: folder("serving-a"),
         new: folder("serving-b"),
         report_dir: None,
-        gate: true,
-        gate_allow_inconclusive: false,
-        gate_metrics: None,
-        // Changes within 10 % are noise: the TTFT of 24 requests an epoch
-        // varies by some per cent with where each arrival falls in the
-        // simulator's batch steps.
-        noise_threshold: Some(0.1),
-        confidence_level: None,
-        significance_level: None,
-        nresamples: None,
+        judge: JudgeArgs {
+            gate: true,
+            // Changes within 10 % are noise: the TTFT of 24 requests an
+            // epoch varies by some per cent with where each arrival falls in
+            // the simulator's batch steps.
+            noise_threshold: Some(0.1),
+            color: "never".into(),
+            ..JudgeArgs::default()
+        },
         save_comparison: None,
         markdown: None,
-        color: "never".into(),
     })
     .unwrap();
     assert!(cmp.gated_count() > 0);

@@ -177,6 +177,23 @@ impl MetricId {
         }
     }
 
+    /// Compare this metric between two points measured in pairs of epochs
+    /// (epoch k of each side back to back, `servebench ab`): paired
+    /// statistics on the epoch figures ([`crate::stats::compare_paired`]).
+    pub fn compare_paired(
+        self,
+        base: &PointData,
+        new: &PointData,
+        cfg: &CompareConfig,
+    ) -> Comparison {
+        crate::stats::compare_paired(
+            &self.epoch_figures(base),
+            &self.epoch_figures(new),
+            self.direction(),
+            cfg,
+        )
+    }
+
     /// Compare this metric between two points.
     pub fn compare(self, base: &PointData, new: &PointData, cfg: &CompareConfig) -> Comparison {
         let dir = self.direction();
@@ -398,6 +415,39 @@ pub fn compare_runs_in_family(
     cfg: &CompareConfig,
     family_size: usize,
 ) -> RunComparison {
+    compare_runs_with(
+        base,
+        new,
+        baseline,
+        gated,
+        cfg,
+        family_size,
+        MetricId::compare,
+    )
+}
+
+/// [`compare_runs`] of two runs whose epochs were measured in pairs
+/// (`servebench ab`, ABBA order): each metric by
+/// [`MetricId::compare_paired`], Holm across the gated metrics.
+pub fn compare_runs_paired(
+    base: &RunData,
+    new: &RunData,
+    baseline: &str,
+    gated: &[MetricId],
+    cfg: &CompareConfig,
+) -> RunComparison {
+    compare_runs_with(base, new, baseline, gated, cfg, 0, MetricId::compare_paired)
+}
+
+fn compare_runs_with(
+    base: &RunData,
+    new: &RunData,
+    baseline: &str,
+    gated: &[MetricId],
+    cfg: &CompareConfig,
+    family_size: usize,
+    how: fn(MetricId, &PointData, &PointData, &CompareConfig) -> Comparison,
+) -> RunComparison {
     let mut metrics = Vec::new();
     let mut unmatched = Vec::new();
     for np in &new.points {
@@ -415,7 +465,7 @@ pub fn compare_runs_in_family(
                 gated: gated.contains(&m),
                 new_figure: m.pooled(&np.summary),
                 base_figure: m.pooled(&bp.summary),
-                comparison: m.compare(bp, np, cfg),
+                comparison: how(m, bp, np, cfg),
             });
         }
     }

@@ -38,6 +38,17 @@ impl CommonArgs {
 
     /// The run's folder, `<output-dir>/<name>/new`, created.
     pub fn run_dir(&self, default_name: &str) -> Result<PathBuf, CliError> {
+        let dir = self.name_dir(default_name)?.join("new");
+        std::fs::create_dir_all(&dir).map_err(|e| CliError::Write {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(dir)
+    }
+
+    /// `<output-dir>/<name>` (`--name`, else `default_name`), the name
+    /// checked; nothing is created.
+    pub fn name_dir(&self, default_name: &str) -> Result<PathBuf, CliError> {
         let name = self.name.as_deref().unwrap_or(default_name);
         let safe = !name.is_empty()
             && name
@@ -52,12 +63,7 @@ impl CommonArgs {
                 ),
             });
         }
-        let dir = self.output_dir.join(name).join("new");
-        std::fs::create_dir_all(&dir).map_err(|e| CliError::Write {
-            path: dir.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        Ok(dir)
+        Ok(self.output_dir.join(name))
     }
 }
 

@@ -22,6 +22,20 @@ pub struct CompareArgs {
     /// (default: SERVEBENCH_REPORT_DIR, else target-reports).
     #[arg(long)]
     pub report_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub judge: JudgeArgs,
+    /// Also write the comparison as <DIR>/comparison.json.
+    #[arg(long, value_name = "DIR")]
+    pub save_comparison: Option<PathBuf>,
+    /// Also write a Markdown summary (fit for a PR comment) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+}
+
+/// How a comparison is judged (`compare`, `ab`): the gate and the
+/// statistics.
+#[derive(Debug, Clone, clap::Args)]
+pub struct JudgeArgs {
     /// Exit 1 when a gated metric regressed, 6 when a gated metric, point
     /// or the whole comparison could not be judged.
     #[arg(long)]
@@ -44,15 +58,24 @@ pub struct CompareArgs {
     /// Bootstrap resamples.
     #[arg(long, value_name = "N")]
     pub nresamples: Option<usize>,
-    /// Also write the comparison as <DIR>/comparison.json.
-    #[arg(long, value_name = "DIR")]
-    pub save_comparison: Option<PathBuf>,
-    /// Also write a Markdown summary (fit for a PR comment) to FILE.
-    #[arg(long, value_name = "FILE")]
-    pub markdown: Option<PathBuf>,
     /// auto, always or never.
     #[arg(long, default_value = "auto")]
     pub color: String,
+}
+
+impl Default for JudgeArgs {
+    fn default() -> Self {
+        JudgeArgs {
+            gate: false,
+            gate_allow_inconclusive: false,
+            gate_metrics: None,
+            noise_threshold: None,
+            confidence_level: None,
+            significance_level: None,
+            nresamples: None,
+            color: "auto".into(),
+        }
+    }
 }
 
 fn bad(flag: &str, reason: impl ToString) -> CliError {
@@ -77,8 +100,32 @@ fn fraction(flag: &str, v: Option<f64>, lo: f64, hi: f64, lo_closed: bool) -> Re
     }
 }
 
+impl JudgeArgs {
+    /// The statistics flags, checked, over the defaults; and the gated
+    /// metrics.
+    pub fn config(&self) -> Result<(CompareConfig, Vec<MetricId>), CliError> {
+        stat_config(self)
+    }
+
+    /// The gate's verdict over `cmp`, printed; its exit code (0 without
+    /// `--gate`).
+    pub fn gate_exit(&self, cmp: &RunComparison) -> i32 {
+        if !self.gate {
+            return 0;
+        }
+        let g = GateVerdict::of([("", Some(cmp))], self.gate_allow_inconclusive);
+        crate::outln!("{}", g.line());
+        if let GateVerdict::Inconclusive { reasons } = &g {
+            for r in reasons {
+                crate::outln!("  - {r}");
+            }
+        }
+        g.exit_code()
+    }
+}
+
 /// The statistics flags, checked, over the defaults; and the gated metrics.
-fn stat_config(a: &CompareArgs) -> Result<(CompareConfig, Vec<MetricId>), CliError> {
+fn stat_config(a: &JudgeArgs) -> Result<(CompareConfig, Vec<MetricId>), CliError> {
     fraction("--noise-threshold", a.noise_threshold, 0.0, 1.0, true)?;
     fraction("--confidence-level", a.confidence_level, 0.0, 1.0, false)?;
     fraction(
@@ -108,8 +155,8 @@ fn stat_config(a: &CompareArgs) -> Result<(CompareConfig, Vec<MetricId>), CliErr
 
 /// Compare the two runs, print the table; returns the comparison.
 pub fn compare_cmd(a: &CompareArgs) -> Result<RunComparison, CliError> {
-    let (cfg, gated) = stat_config(a)?;
-    let color: ColorChoice = a.color.parse().map_err(|r| bad("--color", r))?;
+    let (cfg, gated) = a.judge.config()?;
+    let color: ColorChoice = a.judge.color.parse().map_err(|r| bad("--color", r))?;
     let reports = a
         .report_dir
         .clone()
@@ -145,15 +192,5 @@ pub fn compare_cmd(a: &CompareArgs) -> Result<RunComparison, CliError> {
 /// regressed and 6 when something gated could not be judged.
 pub fn run_compare_cmd(a: &CompareArgs) -> Result<i32, CliError> {
     let cmp = compare_cmd(a)?;
-    if !a.gate {
-        return Ok(0);
-    }
-    let g = GateVerdict::of([("", Some(&cmp))], a.gate_allow_inconclusive);
-    crate::outln!("{}", g.line());
-    if let GateVerdict::Inconclusive { reasons } = &g {
-        for r in reasons {
-            crate::outln!("  - {r}");
-        }
-    }
-    Ok(g.exit_code())
+    Ok(a.judge.gate_exit(&cmp))
 }

@@ -1,6 +1,7 @@
 //! The command line: argument types and the commands behind them. `main.rs`
 //! only parses and calls [`run`]; everything here is usable from tests.
 
+mod ab_cmd;
 mod all_cmd;
 mod calibrate_cmd;
 mod common;
@@ -19,12 +20,13 @@ use clap::{Parser, Subcommand};
 
 /// The endpoint flags are the run engine's target spec.
 pub use crate::run::TargetSpec as EndpointArgs;
+pub use ab_cmd::{a_first, run_ab_cmd, AbArgs, AbOutcome};
 pub use all_cmd::{run_all_cmd, AllArgs};
 pub use calibrate_cmd::{
     run_calibrate_cmd, CalibrateArgs, CalibrateOutcome, DEFAULT_CALIBRATION_TARGET,
 };
 pub use common::{CommonArgs, PrecisionArgs};
-pub use compare_cmd::{compare_cmd, run_compare_cmd, CompareArgs};
+pub use compare_cmd::{compare_cmd, run_compare_cmd, CompareArgs, JudgeArgs};
 pub use gen_cmd::{run_gen_cmd, GenArgs};
 pub use latency_cmd::{latency_table, run_latency_cmd, LatencyArgs, LatencyOutcome, LatencyRow};
 pub use output::{write_outputs, OutputPaths};
@@ -215,6 +217,13 @@ pub enum Command {
     ///
     /// Example: servebench calibrate --epochs 12 --target-mde 3% --parallel-num 8 --prompt-tokens 512 --output-tokens 128
     Calibrate(CalibrateArgs),
+    /// Interleaved A/B of two live endpoints: at each point of the static
+    /// sweep, epochs alternate A B, B A, ... (ABBA) with the same prompts
+    /// for both members of a pair, and B is judged against A with paired
+    /// statistics, so the machine's drift cancels; --gate as compare's.
+    ///
+    /// Example: servebench ab --a http://10.0.0.5:8000 --b http://10.0.0.5:8001 --epochs 6 --parallel-num 8 --prompt-tokens 512 --output-tokens 128 --gate
+    Ab(AbArgs),
     /// Rebuild CSV, JSON and reports from a run's records.jsonl, even for a
     /// run that was interrupted or crashed.
     ///
@@ -314,6 +323,14 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Calibrate(args) => {
             let out = run_calibrate_cmd(&args).await?;
             Ok(exit_code_of(&out.run.run))
+        }
+        Command::Ab(args) => {
+            let out = run_ab_cmd(&args).await?;
+            Ok(if args.judge.gate {
+                out.gate_code
+            } else {
+                exit_code_of(&out.a).max(exit_code_of(&out.b))
+            })
         }
         Command::Latency(args) => {
             let out = run_latency_cmd(&args).await?;

@@ -181,10 +181,19 @@ pub fn render_run(id: &str, run: &RunData, cmp: Option<&RunComparison>, color: b
             c.unmatched_points.join(", ")
         );
     }
+    let paired = c
+        .metrics
+        .iter()
+        .any(|m| m.comparison.test == crate::stats::TestMethod::PairedLogT);
+    let change = if paired {
+        "geometric mean of the paired epochs' ratios, one-sample t"
+    } else {
+        "ratio of epoch means, t"
+    };
     let _ = writeln!(
         out,
         "  * gated (Holm over the gated metrics); figures pooled over each point's epochs; change: \
-         ratio of epoch means, t interval {:.0} % on its log; MDE at 80 % power; noise threshold ±{:.1} %",
+         {change} interval {:.0} % on its log; MDE at 80 % power; noise threshold ±{:.1} %",
         c.config.confidence * 100.0,
         c.config.noise_threshold * 100.0
     );

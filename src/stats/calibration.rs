@@ -254,3 +254,61 @@ fn the_mde_and_the_recommended_epochs_keep_their_power() {
     );
     assert!(rate >= 0.65, "{rate}");
 }
+
+#[test]
+fn paired_ab_intervals_cover_under_shared_drift() {
+    use super::compare_paired;
+    // Each pair of epochs (A then B, or B then A) shares the machine's state
+    // at that time (log-sd 5 %, the drift) and each epoch has its own noise
+    // (log-sd 1 %). The paired interval must keep its coverage; the
+    // unpaired one, blind to the pairing, is far too wide to find a 3 %
+    // change that the pairs see.
+    let (shared, own): (f64, f64) = (0.05, 0.01);
+    let mut worst: (f64, f64) = (1.0, 0.0);
+    for pairs in [4usize, 6, 10] {
+        for change in [0.0, 0.03] {
+            let mut covered = 0;
+            let (mut paired_found, mut unpaired_found) = (0, 0);
+            for t in 0..TRIALS {
+                let mut rng = SmallRng::seed_from_u64(30_000_000 + 1000 * pairs as u64 + t);
+                let s = Normal::new(0.0, shared).unwrap();
+                let e = Normal::new(0.0, own).unwrap();
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                for _ in 0..pairs {
+                    let o: f64 = s.sample(&mut rng);
+                    a.push(100.0 * (o + e.sample(&mut rng)).exp());
+                    b.push(100.0 * (1.0 + change) * (o + e.sample(&mut rng)).exp());
+                }
+                let cfg = CompareConfig::default();
+                let c = compare_paired(&a, &b, Direction::LowerIsBetter, &cfg);
+                // The paired estimand: the geometric mean ratio, exactly 1 + change.
+                covered += usize::from(c.ci_low <= change && change <= c.ci_high);
+                paired_found += usize::from(c.verdict == Verdict::Regressed);
+                let u = super::compare_figures(&a, &b, Direction::LowerIsBetter, &cfg);
+                unpaired_found += usize::from(u.verdict == Verdict::Regressed);
+            }
+            let cov = covered as f64 / TRIALS as f64;
+            println!(
+                "paired A/B, {pairs} pairs, change {:+.0} %: coverage {:.1} %, found \
+                 paired {:.1} %, unpaired {:.1} %",
+                change * 100.0,
+                cov * 100.0,
+                100.0 * paired_found as f64 / TRIALS as f64,
+                100.0 * unpaired_found as f64 / TRIALS as f64
+            );
+            worst = (worst.0.min(cov), worst.1.max(cov));
+            if change == 0.0 {
+                assert!(
+                    (paired_found as f64) / (TRIALS as f64) < 0.03,
+                    "A/A false regressions"
+                );
+            } else if pairs == 10 {
+                assert!(paired_found > 2 * unpaired_found + TRIALS as usize / 4);
+            }
+        }
+    }
+    assert!(
+        worst.0 >= 0.93 && worst.1 <= 0.97,
+        "paired coverage outside 93-97 %: {worst:?}"
+    );
+}

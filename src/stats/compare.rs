@@ -264,6 +264,73 @@ pub fn compare_figures(
     direction: Direction,
     cfg: &CompareConfig,
 ) -> Comparison {
+    judge_log_ratio(
+        base,
+        new,
+        log_ratio(base, new),
+        TestMethod::LogRatioT,
+        direction,
+        cfg,
+    )
+}
+
+/// Compares two sides measured in pairs (epoch `k` of `base` and of `new`
+/// ran back to back, as `servebench ab` runs them in ABBA order): the change
+/// is the geometric mean of the pairs' ratios, judged by a one-sample t on
+/// `ln(new_k / base_k)` (`n - 1` degrees of freedom), so drift that both
+/// members of a pair share cancels. The interval, p-value, MDE and verdict
+/// rules are those of [`compare`]. Pairs with a non-positive side are left
+/// out.
+///
+/// ```
+/// use servebench::stats::{compare_paired, CompareConfig, Direction, Verdict};
+/// // A drifting machine: both sides climb 1 % an epoch, B is 5 % slower.
+/// let a: Vec<f64> = (0..6).map(|k| 100.0 * (1.0 + 0.01 * k as f64)).collect();
+/// let b: Vec<f64> = a.iter().enumerate()
+///     .map(|(k, x)| x * 1.05 * (1.0 + 0.002 * (k % 2) as f64)).collect();
+/// let c = compare_paired(&a, &b, Direction::LowerIsBetter, &CompareConfig::default());
+/// assert_eq!(c.verdict, Verdict::Regressed);
+/// assert!((c.rel_change - 0.051).abs() < 0.002);
+/// ```
+pub fn compare_paired(
+    base: &[f64],
+    new: &[f64],
+    direction: Direction,
+    cfg: &CompareConfig,
+) -> Comparison {
+    let (b, n): (Vec<f64>, Vec<f64>) = base
+        .iter()
+        .zip(new)
+        .filter(|(b, n)| **b > 0.0 && **n > 0.0 && b.is_finite() && n.is_finite())
+        .map(|(b, n)| (*b, *n))
+        .unzip();
+    let d: Vec<f64> = b.iter().zip(&n).map(|(b, n)| (n / b).ln()).collect();
+    let lr = (d.len() >= 2).then(|| {
+        let k = d.len() as f64;
+        let m = d.iter().sum::<f64>() / k;
+        let var = d.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (k - 1.0);
+        LogRatio {
+            log_ratio: m,
+            se: (var / k).sqrt(),
+            df: k - 1.0,
+        }
+    });
+    let mut c = judge_log_ratio(&b, &n, lr, TestMethod::PairedLogT, direction, cfg);
+    if let Some(lr) = lr {
+        c.rel_change = lr.log_ratio.exp_m1();
+    }
+    c
+}
+
+/// The comparison of `base` and `new` whose change is judged by `lr`.
+fn judge_log_ratio(
+    base: &[f64],
+    new: &[f64],
+    lr: Option<LogRatio>,
+    test: TestMethod,
+    direction: Direction,
+    cfg: &CompareConfig,
+) -> Comparison {
     let mean = |f: &[f64]| f.iter().sum::<f64>() / f.len() as f64;
     let (base_estimate, new_estimate) = (mean(base), mean(new));
     let rel_change = relative_change(base_estimate, new_estimate);
@@ -279,7 +346,7 @@ pub fn compare_figures(
         ci_high: f64::NAN,
         confidence: cfg.confidence,
         p_value: 1.0,
-        test: TestMethod::LogRatioT,
+        test,
         p_adjusted: None,
         significance: cfg.significance,
         noise_threshold: cfg.noise_threshold,
@@ -288,7 +355,6 @@ pub fn compare_figures(
         verdict: Verdict::Inconclusive,
     };
     let constant = |x: &[f64]| x.iter().all(|v| *v == x[0]);
-    let lr = log_ratio(base, new);
     match lr {
         _ if !enough => c.undecided = Some(Undecided::TooFewEpochs),
         _ if constant(base) && constant(new) && base[0] == new[0] => {

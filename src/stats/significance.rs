@@ -20,6 +20,9 @@ pub enum TestMethod {
     /// Welch's t on the log of the ratio of means (delta method): what
     /// [`crate::stats::compare`] uses.
     LogRatioT,
+    /// One-sample t on the logs of paired ratios: what
+    /// [`crate::stats::compare_paired`] (`servebench ab`) uses.
+    PairedLogT,
 }
 
 /// Random splits drawn by the Monte Carlo permutation test.
