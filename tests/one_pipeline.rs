@@ -10,7 +10,7 @@ use std::path::Path;
 use servebench::baseline::load_run;
 use servebench::bench::{BenchArgs, Configure, Harness, Settings, StaticSweep};
 use servebench::cli::{
-    compare_cmd, run_serving_cmd, run_static_cmd, CommonArgs, CompareArgs, EndpointArgs,
+    compare_cmd, run_serving_cmd, run_static_cmd, CommonArgs, CompareArgs, EndpointArgs, JudgeArgs,
     PrecisionArgs, ServingArgs, ServingSweepArgs, StaticArgs, StaticSweepArgs,
 };
 use servebench::metrics::{Rate, RunData};

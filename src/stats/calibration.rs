@@ -223,7 +223,7 @@ fn the_mde_and_the_recommended_epochs_keep_their_power() {
         n - 1,
         below * 100.0
     );
-    assert!(at_n >= 0.76 && at_n <= 0.92, "{at_n}");
+    assert!((0.76..=0.92).contains(&at_n), "{at_n}");
     assert!(below < at_n);
     // The whole loop: the noise estimated from 10 A/A epochs, epochs
     // recommended from it, then the change sought at those epochs.
