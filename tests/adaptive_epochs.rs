@@ -167,7 +167,8 @@ fn the_bench_harness_takes_the_setting_and_the_flags() {
             StaticSweep::new("s")
                 .pair(32, 8)
                 .concurrencies([1])
-                .epochs(2)
+                .requests_per_worker(4)
+                .epochs(3)
                 .warmup(0),
         );
     let o = h.run();
@@ -191,12 +192,13 @@ fn the_bench_harness_takes_the_setting_and_the_flags() {
             StaticSweep::new("s")
                 .pair(32, 8)
                 .concurrencies([1])
-                .epochs(2)
+                .requests_per_worker(4)
+                .epochs(3)
                 .warmup(0),
         );
     let o = h.run();
     assert_eq!(o.exit_code(), 0);
-    assert_eq!(o.benches[0].run.as_ref().unwrap().points[0].epochs.len(), 2);
+    assert_eq!(o.benches[0].run.as_ref().unwrap().points[0].epochs.len(), 3);
     // A cap below the planned epochs is refused before any load.
     let args = BenchArgs::parse([
         "--bench",

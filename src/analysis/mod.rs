@@ -429,14 +429,26 @@ pub fn compare_runs_in_family(
 /// [`compare_runs`] of two runs whose epochs were measured in pairs
 /// (`servebench ab`, ABBA order): each metric by
 /// [`MetricId::compare_paired`], Holm across the gated metrics.
+///
+/// `family_size` as in [`compare_runs_in_family`] (0: this comparison
+/// alone).
 pub fn compare_runs_paired(
     base: &RunData,
     new: &RunData,
     baseline: &str,
     gated: &[MetricId],
     cfg: &CompareConfig,
+    family_size: usize,
 ) -> RunComparison {
-    compare_runs_with(base, new, baseline, gated, cfg, 0, MetricId::compare_paired)
+    compare_runs_with(
+        base,
+        new,
+        baseline,
+        gated,
+        cfg,
+        family_size,
+        MetricId::compare_paired,
+    )
 }
 
 fn compare_runs_with(

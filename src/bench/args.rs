@@ -78,6 +78,8 @@ pub struct BenchArgs {
     pub max_epochs: Option<u32>,
     /// `--calibrate`: A/A epochs only; save each benchmark's calibration.
     pub calibrate: bool,
+    /// `--ab B`: every benchmark as an interleaved A/B against side B.
+    pub ab: Option<String>,
     pub report_dir: Option<PathBuf>,
     pub endpoint: EndpointFlags,
     pub quiet: bool,
@@ -112,6 +114,8 @@ Load:
   --calibrate              measure A/A epochs (--epochs, default 10) and save each
                            benchmark's noise, MDE and recommended epochs for the
                            target MDE (default 3%); later runs use them
+  --ab B                   interleaved A/B: each benchmark's endpoint (A) against B
+                           (a URL or sim:KEY=VALUE,...), ABBA epochs, paired verdicts
   --quick                  at most 3 epochs, 1 warm-up request
   --url URL  --backend B  --model M  --api-key-env VAR  --tokenizer PATH
                            endpoint (also SERVEBENCH_URL, SERVEBENCH_BACKEND,
@@ -256,6 +260,7 @@ impl BenchArgs {
                 }
                 "--max-epochs" => a.max_epochs = Some(count(f, &value(&mut i)?, 2u32)?),
                 "--calibrate" => a.calibrate = true,
+                "--ab" => a.ab = Some(value(&mut i)?),
                 "--report-dir" => a.report_dir = Some(PathBuf::from(value(&mut i)?)),
                 "--url" => a.endpoint.url = Some(value(&mut i)?),
                 "--backend" => a.endpoint.backend = Some(value(&mut i)?),
@@ -289,6 +294,20 @@ impl BenchArgs {
                 "--baseline-lenient",
                 "needs a baseline name (--baseline-lenient NAME)",
             ));
+        }
+        if a.ab.is_some() {
+            let clash = [
+                ("--save-baseline", a.save_baseline.is_some()),
+                ("--baseline", a.baseline.is_some()),
+                ("--load-baseline", a.load_baseline.is_some()),
+                ("--calibrate", a.calibrate),
+            ];
+            if let Some((other, _)) = clash.iter().find(|c| c.1) {
+                return Err(err(
+                    "--ab",
+                    format!("compares two live endpoints, not a saved baseline; drop {other}"),
+                ));
+            }
         }
         if a.calibrate {
             let clash = [

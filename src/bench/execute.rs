@@ -25,6 +25,8 @@ pub struct Plan {
     pub precision: Option<crate::run::Precision>,
     /// Remarks the run's outputs carry (e.g. epochs from a calibration).
     pub notes: Vec<String>,
+    /// Interleaved A/B: side B's endpoint (side A is `endpoint`).
+    pub ab: Option<TargetSpec>,
     /// Why the settings cannot be used, reported by [`validate`] before
     /// any load (a bad `--max-epochs`, an unreadable calibration).
     pub problem: Option<String>,

@@ -117,13 +117,35 @@ pub(crate) fn reduce(h: &Harness, id: &str, b: &Benchmark) -> Plan {
             None
         })
     };
+    let endpoint = s.endpoint_args(&args.endpoint, &h.env);
+    // Interleaved A/B (not in smoke runs, which measure once).
+    let ab = match args.ab.as_ref().or(s.ab.as_ref()) {
+        Some(_) if args.smoke() => None,
+        Some(_) if s.ab.is_some() && (args.baseline.is_some() || args.save_baseline.is_some()) => {
+            problem.get_or_insert(
+                "runs as an A/B of two live endpoints (Settings::ab): no baseline to save or \
+                 compare with"
+                    .into(),
+            );
+            None
+        }
+        Some(b) => match crate::run::side_spec(&endpoint, b, "--ab (or Settings::ab)") {
+            Ok(spec) => Some(spec),
+            Err(e) => {
+                problem.get_or_insert(e.to_string());
+                None
+            }
+        },
+        None => None,
+    };
     Plan {
         id: id.to_string(),
         bench,
         precision,
         notes,
         problem,
-        endpoint: s.endpoint_args(&args.endpoint, &h.env),
+        ab,
+        endpoint,
         epochs,
         warmup,
         slo: s.slo.unwrap_or_default(),
@@ -296,13 +318,16 @@ async fn run_one_inner(
     out: &mut BenchOutcome,
 ) -> Result<(), BenchError> {
     let smoke = args.smoke();
+    let saving = !smoke && !args.discard_baseline && args.load_baseline.is_none();
+    let new_dir = reports.new_dir(&plan.id);
+    if let Some(spec_b) = &plan.ab {
+        return run_ab(args, reports, plan, spec_b, family, saving, out).await;
+    }
     let base = if smoke {
         None
     } else {
         pick_baseline(args, reports, &plan.id)?
     };
-    let saving = !smoke && !args.discard_baseline && args.load_baseline.is_none();
-    let new_dir = reports.new_dir(&plan.id);
     let run = match &args.load_baseline {
         Some(name) if !smoke => load_run(&reports.run_file(&plan.id, name))?,
         _ => {
@@ -353,6 +378,58 @@ async fn run_one_inner(
     }
     out.run = Some(run);
     out.comparison = comparison;
+    Ok(())
+}
+
+/// A benchmark as an interleaved A/B: its endpoint (A) against `spec_b`,
+/// ABBA epochs, B judged against A with paired statistics; B's run is the
+/// benchmark's new run, saved with the comparison.
+async fn run_ab(
+    args: &BenchArgs,
+    reports: &ReportDir,
+    plan: &Plan,
+    spec_b: &crate::run::TargetSpec,
+    family: usize,
+    saving: bool,
+    out: &mut BenchOutcome,
+) -> Result<(), BenchError> {
+    super::execute::validate(plan)?;
+    let ta = crate::run::resolve_target(&plan.endpoint).await?;
+    let tb = match crate::run::resolve_target(spec_b).await {
+        Ok(t) => t,
+        Err(e) => {
+            ta.stop().await;
+            return Err(e.into());
+        }
+    };
+    let result = crate::run::execute_ab(&ta, &tb, &plan.run_plan(), plan.quiet).await;
+    ta.stop().await;
+    tb.stop().await;
+    let (run_a, run_b) = result?;
+    let s = plan.bench.settings();
+    let cmp = crate::analysis::compare_runs_paired(
+        &run_a,
+        &run_b,
+        "A",
+        &s.gated(args),
+        &s.compare_config(args),
+        family,
+    );
+    if saving {
+        let new_dir = reports.new_dir(&plan.id);
+        crate::baseline::keep_previous(&new_dir)?;
+        out.saved = save_all(
+            reports,
+            &new_dir,
+            plan,
+            args,
+            &run_b,
+            Some(&cmp),
+            Some(&run_a),
+        )?;
+    }
+    out.run = Some(run_b);
+    out.comparison = Some(cmp);
     Ok(())
 }
 

@@ -60,6 +60,9 @@ pub struct Settings {
     pub target_mde: Option<f64>,
     /// With `target_mde`: at most this many epochs a point (default 20).
     pub max_epochs: Option<u32>,
+    /// Interleaved A/B: side B, a URL or `sim:KEY=VALUE,...`; side A is the
+    /// benchmark's own endpoint.
+    pub ab: Option<String>,
 }
 
 /// Builder methods shared by [`Settings`] and every benchmark.
@@ -171,6 +174,14 @@ pub trait Configure: Sized {
         self.settings_mut().max_epochs = Some(n);
         self
     }
+    /// Run as an interleaved A/B (as `servebench ab`): side A is this
+    /// benchmark's endpoint, side B `b` (a URL or `sim:KEY=VALUE,...`);
+    /// epochs alternate ABBA and B is judged against A with paired
+    /// statistics (the gate included). As `--ab B`.
+    fn ab(mut self, b: impl Into<String>) -> Self {
+        self.settings_mut().ab = Some(b.into());
+        self
+    }
 }
 
 impl Configure for Settings {
@@ -220,7 +231,8 @@ impl Settings {
             nresamples,
             min_epochs,
             target_mde,
-            max_epochs
+            max_epochs,
+            ab
         );
         let sim = join_sim(base.sim.as_deref(), self.sim.as_deref());
         s.sim = (!sim.is_empty()).then_some(sim);

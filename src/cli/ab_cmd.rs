@@ -15,9 +15,9 @@ use super::static_cmd::StaticSweepArgs;
 use super::{CliError, EndpointArgs};
 use crate::analysis::{compare_runs_paired, RunComparison};
 use crate::baseline::{save_comparison, save_run, RUN_FILE};
-use crate::metrics::{PointData, RequestRecord, RunData};
+use crate::metrics::RunData;
 use crate::report::{render_run, ColorChoice};
-use crate::run::{execute, resolve_target, Output, Target};
+use crate::run::{execute_ab, resolve_target, side_spec};
 
 /// Flags of `servebench ab`.
 #[derive(Debug, Clone, clap::Args)]
@@ -54,60 +54,6 @@ pub struct AbOutcome {
     pub dir: PathBuf,
     /// The gate's exit code (0 without `--gate`).
     pub gate_code: i32,
-}
-
-/// The endpoint of one side: the shared settings with `side`'s URL or
-/// simulator.
-fn side_spec(shared: &EndpointArgs, side: &str, flag: &str) -> Result<EndpointArgs, CliError> {
-    let mut spec = shared.clone();
-    match side.strip_prefix("sim:") {
-        Some(settings) => spec.sim = Some(settings.to_string()),
-        None if side == "sim" => spec.sim = Some(String::new()),
-        None if side.starts_with("http://") || side.starts_with("https://") => {
-            spec.url = Some(side.to_string())
-        }
-        None => {
-            return Err(CliError::BadFlag {
-                flag: flag.into(),
-                reason: format!(
-                    "`{side}` is neither a URL (http://HOST:PORT) nor sim:KEY=VALUE,..."
-                ),
-            })
-        }
-    }
-    Ok(spec)
-}
-
-/// Which side runs first in pair `k`: A B, B A, A B, ... (ABBA).
-pub fn a_first(k: usize) -> bool {
-    k % 2 == 0
-}
-
-/// One epoch of one point against `target`; its records, epoch set to `k`.
-async fn one_epoch(
-    target: &Target,
-    sweep: &StaticSweepArgs,
-    name: &str,
-    seed: u64,
-    k: usize,
-) -> Result<(RunData, Vec<RequestRecord>), CliError> {
-    let mut one = sweep.clone();
-    one.epochs = 1;
-    // The point's warm-up before its first pair only.
-    if k > 0 {
-        one.warmup = Some(0);
-    }
-    let plan = one.plan(name, seed, None);
-    let mut run = execute(target, &plan, &Output::quiet()).await?;
-    let mut recs = run
-        .points
-        .pop()
-        .and_then(|mut p| p.epochs.pop())
-        .unwrap_or_default();
-    for r in &mut recs {
-        r.epoch = k as u32;
-    }
-    Ok((run, recs))
 }
 
 /// Validate, start or reach both endpoints, run the pairs, judge, write.
@@ -159,11 +105,12 @@ pub async fn run_ab_cmd(a: &AbArgs) -> Result<AbOutcome, CliError> {
             return Err(e.into());
         }
     };
-    let result = pairs(a, &ta, &tb, name).await;
+    let plan = a.sweep.plan(name, a.common.seed, None);
+    let result = execute_ab(&ta, &tb, &plan, a.common.quiet).await;
     ta.stop().await;
     tb.stop().await;
     let (run_a, run_b) = result?;
-    let comparison = compare_runs_paired(&run_a, &run_b, "A", &gated, &cfg);
+    let comparison = compare_runs_paired(&run_a, &run_b, "A", &gated, &cfg, 0);
     for (side, run) in [("a", &run_a), ("b", &run_b)] {
         let p = dir.join(side).join(RUN_FILE);
         save_run(&p, run).map_err(|e| CliError::write(&p, e))?;
@@ -189,86 +136,4 @@ pub async fn run_ab_cmd(a: &AbArgs) -> Result<AbOutcome, CliError> {
         dir,
         gate_code,
     })
-}
-
-/// Every point's pairs of epochs, A and B alternating ABBA.
-async fn pairs(
-    a: &AbArgs,
-    ta: &Target,
-    tb: &Target,
-    name: &str,
-) -> Result<(RunData, RunData), CliError> {
-    let mut runs: [Option<RunData>; 2] = [None, None];
-    for &(p, o) in a
-        .sweep
-        .prompt_tokens
-        .iter()
-        .zip(&a.sweep.output_tokens)
-        .collect::<Vec<_>>()
-        .iter()
-    {
-        for &c in &a.sweep.parallel_num {
-            let point = StaticSweepArgs {
-                parallel_num: vec![c],
-                prompt_tokens: vec![*p],
-                output_tokens: vec![*o],
-                ..a.sweep.clone()
-            };
-            let mut epochs: [Vec<Vec<RequestRecord>>; 2] = [Vec::new(), Vec::new()];
-            let mut meta = [None, None];
-            for k in 0..a.sweep.epochs as usize {
-                // Both members of a pair get the same prompts.
-                let seed = a.common.seed ^ (k as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                let order = if a_first(k) { [0, 1] } else { [1, 0] };
-                for side in order {
-                    let (t, n) = if side == 0 { (ta, "a") } else { (tb, "b") };
-                    let (run, recs) = one_epoch(t, &point, &format!("{name}-{n}"), seed, k).await?;
-                    meta[side].get_or_insert(run.meta);
-                    epochs[side].push(recs);
-                }
-                if !a.common.quiet {
-                    eprintln!(
-                        "  prompt {p}, output {o}, concurrency {c}: pair {}/{} ({})",
-                        k + 1,
-                        a.sweep.epochs,
-                        if a_first(k) { "A B" } else { "B A" }
-                    );
-                }
-                if crate::load::interrupt::stopping() {
-                    break;
-                }
-            }
-            for side in 0..2 {
-                let meta = meta[side].take().expect("one epoch ran");
-                let label = crate::metrics::PointLabel::Static {
-                    prompt_tokens: *p,
-                    output_tokens: *o,
-                    concurrency: c,
-                };
-                let pd = PointData::new(
-                    label,
-                    std::mem::take(&mut epochs[side]),
-                    &meta.percentiles,
-                    &meta.slo,
-                );
-                let run = runs[side].get_or_insert_with(|| RunData {
-                    meta,
-                    points: Vec::new(),
-                });
-                run.points.push(pd);
-            }
-        }
-    }
-    let [Some(mut ra), Some(mut rb)] = runs else {
-        return Err(CliError::BadFlag {
-            flag: "--parallel-num".into(),
-            reason: "no point to measure".into(),
-        });
-    };
-    let note = |other: &str, me: &str| {
-        format!("A/B: epochs interleaved in ABBA order, {me}; the other side {other}")
-    };
-    ra.meta.notes.push(note(&a.b, &format!("side A {}", a.a)));
-    rb.meta.notes.push(note(&a.a, &format!("side B {}", a.b)));
-    Ok((ra, rb))
 }

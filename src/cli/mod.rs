@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand};
 
 /// The endpoint flags are the run engine's target spec.
 pub use crate::run::TargetSpec as EndpointArgs;
-pub use ab_cmd::{a_first, run_ab_cmd, AbArgs, AbOutcome};
+pub use ab_cmd::{run_ab_cmd, AbArgs, AbOutcome};
 pub use all_cmd::{run_all_cmd, AllArgs};
 pub use calibrate_cmd::{
     run_calibrate_cmd, CalibrateArgs, CalibrateOutcome, DEFAULT_CALIBRATION_TARGET,

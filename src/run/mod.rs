@@ -20,6 +20,7 @@
 //! Neither `cli/` nor `bench/` holds a sweep loop, an observer or a run
 //! folder layout of its own: both build a [`Plan`] and call this module.
 
+mod ab;
 mod dynamic;
 mod engine;
 mod observer;
@@ -28,6 +29,7 @@ mod precision;
 mod statics;
 mod target;
 
+pub use ab::{a_first, execute_ab, side_spec};
 pub use engine::{execute, run_plan, Output};
 pub use plan::{DynamicSweep, DynamicWorkload, Images, Plan, StaticSweep, Sweep};
 pub use precision::{parse_target_mde, projected_mde, Precision, Standing, DEFAULT_MAX_EPOCHS};
