@@ -2,6 +2,10 @@
 //! statistics, against embedded simulators and a separately started
 //! `servebench sim`.
 
+mod common {
+    pub mod sim;
+}
+use common::sim::SimProcess;
 use std::process::Command;
 
 use servebench::analysis::{MetricId, GATE_FAILED, GATE_INCONCLUSIVE};
@@ -149,44 +153,17 @@ async fn bad_sides_and_too_few_pairs_are_refused_before_any_load() {
     assert!(!dir.path().join("ab").exists(), "nothing written");
 }
 
-/// A `servebench sim` process, killed when dropped.
-struct SimProcess(std::process::Child, String);
-
-impl Drop for SimProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn the_binary_against_a_separate_simulator() {
-    use std::io::BufRead;
     let _one = SERIAL.blocking_lock();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_servebench"))
-        .args(["sim", "--port", "0"])
-        .env("SERVEBENCH_SIM", "time_scale=0.2,jitter=0.02,seed=2")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.split_whitespace()
-                .find(|w| w.starts_with("http://"))
-                .map(str::to_string)
-        })
-        .expect("the simulator prints its URL");
-    let sim = SimProcess(child, url);
+    let sim = SimProcess::start("time_scale=0.2,jitter=0.02,seed=2");
     let dir = tempfile::tempdir().unwrap();
     // B: an embedded simulator 25 % slower than the process A.
     let out = Command::new(env!("CARGO_BIN_EXE_servebench"))
         .args([
             "ab",
             "--a",
-            &sim.1,
+            &sim.url,
             "--b",
             "sim:time_scale=0.25,jitter=0.02,seed=2",
         ])

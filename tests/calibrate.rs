@@ -3,6 +3,10 @@
 //! spread, the recommendation follows from it, later runs without
 //! `--epochs` take it, and bad input is refused before any load.
 
+mod common {
+    pub mod sim;
+}
+use common::sim::SimProcess;
 use std::process::Command;
 
 use servebench::analysis::{epochs_for, mde_for, MetricId};
@@ -251,47 +255,16 @@ fn cargo_bench_calibrate_saves_per_benchmark_and_later_runs_use_it() {
     }
 }
 
-/// A `servebench sim` process, killed when dropped.
-struct SimProcess(std::process::Child, String);
-
-impl Drop for SimProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_sim_process() -> SimProcess {
-    use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_servebench"))
-        .args(["sim", "--port", "0"])
-        .env("SERVEBENCH_SIM", SIM)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.split_whitespace()
-                .find(|w| w.starts_with("http://"))
-                .map(str::to_string)
-        })
-        .expect("the simulator prints its URL");
-    SimProcess(child, url)
-}
-
 /// Against a separately started `servebench sim`: calibrate, then a static
 /// run without --epochs takes the calibration, and --target-mde adds epochs.
 #[test]
 fn calibrate_and_target_mde_against_a_separate_simulator() {
-    let sim = start_sim_process();
+    let sim = SimProcess::start(SIM);
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().to_str().unwrap();
     let base = [
         "--url",
-        sim.1.as_str(),
+        sim.url.as_str(),
         "--parallel-num",
         "2",
         "--prompt-tokens",
@@ -322,7 +295,7 @@ fn calibrate_and_target_mde_against_a_separate_simulator() {
         .unwrap();
     assert_eq!(
         c.base_url.trim_end_matches('/'),
-        sim.1.trim_end_matches('/')
+        sim.url.trim_end_matches('/')
     );
     run(&["static"]);
     let r = load_run(&dir.path().join("static/new/run.json")).unwrap();

@@ -125,16 +125,7 @@ pub fn epochs_for(noise: f64, target: f64, significance: f64, max_epochs: u32) -
 /// Relative sample standard deviation of `x` (`None` for fewer than 2
 /// values or a mean that is not positive).
 fn relative_sd(x: &[f64]) -> Option<f64> {
-    if x.len() < 2 {
-        return None;
-    }
-    let n = x.len() as f64;
-    let m = x.iter().sum::<f64>() / n;
-    if !(m > 0.0 && m.is_finite()) {
-        return None;
-    }
-    let var = x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0);
-    Some(var.sqrt() / m)
+    crate::stats::positive_mean_var(x).map(|(m, var)| var.sqrt() / m)
 }
 
 /// The first half of a point's epochs compared with the second half: the

@@ -245,13 +245,7 @@ pub(crate) async fn calibrate_one(
     reports: &ReportDir,
     plan: &Plan,
 ) -> BenchOutcome {
-    let mut out = BenchOutcome {
-        id: plan.id.clone(),
-        run: None,
-        comparison: None,
-        error: None,
-        saved: Vec::new(),
-    };
+    let mut out = BenchOutcome::new(plan.id.clone());
     let run = match measure(plan, None).await {
         Ok(run) => run,
         Err(e) => {
@@ -297,13 +291,7 @@ pub(crate) async fn run_one(
     plan: &Plan,
     family: usize,
 ) -> BenchOutcome {
-    let mut out = BenchOutcome {
-        id: plan.id.clone(),
-        run: None,
-        comparison: None,
-        error: None,
-        saved: Vec::new(),
-    };
+    let mut out = BenchOutcome::new(plan.id.clone());
     if let Err(e) = run_one_inner(args, reports, plan, family, &mut out).await {
         out.error = Some(e);
     }

@@ -73,6 +73,19 @@ pub struct BenchOutcome {
     pub saved: Vec<PathBuf>,
 }
 
+impl BenchOutcome {
+    /// The outcome of benchmark `id` before anything happened.
+    pub fn new(id: String) -> Self {
+        BenchOutcome {
+            id,
+            run: None,
+            comparison: None,
+            error: None,
+            saved: Vec::new(),
+        }
+    }
+}
+
 /// What a whole harness run did.
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -328,11 +341,8 @@ impl Harness {
 
 fn failed(id: String, e: BenchError) -> BenchOutcome {
     BenchOutcome {
-        id,
-        run: None,
-        comparison: None,
         error: Some(e),
-        saved: Vec::new(),
+        ..BenchOutcome::new(id)
     }
 }
 

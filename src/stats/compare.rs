@@ -398,16 +398,8 @@ pub struct LogRatio {
 /// ```
 pub fn log_ratio(base: &[f64], new: &[f64]) -> Option<LogRatio> {
     let term = |x: &[f64]| -> Option<(f64, f64)> {
-        if x.len() < 2 {
-            return None;
-        }
-        let n = x.len() as f64;
-        let m = x.iter().sum::<f64>() / n;
-        if !(m > 0.0 && m.is_finite()) {
-            return None;
-        }
-        let var = x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0);
-        Some((m, var / (n * m * m)))
+        let (m, var) = positive_mean_var(x)?;
+        Some((m, var / (x.len() as f64 * m * m)))
     };
     let (mb, tb) = term(base)?;
     let (mn, tn) = term(new)?;
@@ -423,6 +415,21 @@ pub fn log_ratio(base: &[f64], new: &[f64]) -> Option<LogRatio> {
         se: se2.sqrt(),
         df,
     })
+}
+
+/// The mean and sample variance of `x`; `None` for fewer than 2 values or
+/// a mean that is not positive and finite.
+pub fn positive_mean_var(x: &[f64]) -> Option<(f64, f64)> {
+    if x.len() < 2 {
+        return None;
+    }
+    let n = x.len() as f64;
+    let m = x.iter().sum::<f64>() / n;
+    if !(m > 0.0 && m.is_finite()) {
+        return None;
+    }
+    let var = x.iter().map(|v| (v - m).powi(2)).sum::<f64>() / (n - 1.0);
+    Some((m, var))
 }
 
 impl LogRatio {

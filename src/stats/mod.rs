@@ -11,8 +11,8 @@ mod summary;
 
 pub use bootstrap::{bootstrap_ci, BootstrapConfig, Estimate, DEFAULT_NRESAMPLES};
 pub use compare::{
-    compare, compare_figures, compare_paired, log_ratio, relative_change, CompareConfig,
-    Comparison, LogRatio, Undecided, Verdict, MDE_POWER,
+    compare, compare_figures, compare_paired, log_ratio, positive_mean_var, relative_change,
+    CompareConfig, Comparison, LogRatio, Undecided, Verdict, MDE_POWER,
 };
 pub use epochs::{Direction, EpochStatistic, Epochs, Statistic};
 pub use multiple::{apply_holm, apply_holm_scaled, holm, holm_adjusted};

@@ -27,3 +27,42 @@ pub async fn start_with(kv: &str, pooled: bool) -> (SimServer, reqwest::Client, 
     }
     (server, b.build().unwrap(), cfg)
 }
+
+/// A `servebench sim` process on an ephemeral port, killed when dropped.
+pub struct SimProcess {
+    child: std::process::Child,
+    /// Its base URL, as it printed it.
+    pub url: String,
+}
+
+impl SimProcess {
+    /// Start `servebench sim --port 0` with `SERVEBENCH_SIM=settings` and
+    /// read its URL from the line it prints.
+    pub fn start(settings: &str) -> SimProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_servebench"))
+            .args(["sim", "--port", "0"])
+            .env("SERVEBENCH_SIM", settings)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let url = std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .find_map(|l| {
+                l.split_whitespace()
+                    .find(|w| w.starts_with("http://"))
+                    .map(str::to_string)
+            })
+            .expect("the simulator prints its URL");
+        SimProcess { child, url }
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
