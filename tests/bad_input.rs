@@ -130,6 +130,14 @@ const CASES: &[Case] = &[
         needles: &["--epochs", "calibrate with at least 4"],
     },
     Case {
+        input: "prompt + output beyond the model's context",
+        args: &["static", "--sim", "time_scale=0.05,max_model_len=1024", "--parallel-num", "1", "--prompt-tokens", "1000", "--output-tokens", "100"],
+        env: &[],
+        files: &[],
+        code: 2,
+        needles: &["--prompt-tokens/--output-tokens", "1100 tokens exceed the context", "max_model_len 1024"],
+    },
+    Case {
         input: "`--failure-window 0`",
         args: &["serving", "--failure-window", "0", "--num-prompts", "4", "--sim", SIM],
         env: &[],

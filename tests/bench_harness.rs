@@ -352,3 +352,65 @@ fn dynamic_sweep_runs_epochs_per_rate() {
     }
     assert_eq!(run.points[1].label.id(), "rate-inf");
 }
+
+#[test]
+fn the_gate_says_before_any_load_what_too_few_epochs_cannot_judge() {
+    let dir = tempfile::tempdir().unwrap();
+    // A baseline of 2 epochs a point.
+    let save = [
+        "--bench",
+        "--quiet",
+        "--exact",
+        "static/a",
+        "--epochs",
+        "2",
+        "--save-baseline",
+        "main",
+    ];
+    let mut h = sim_harness(&save, dir.path());
+    register(&mut h);
+    let o = h.run();
+    assert_eq!(o.exit_code(), 0, "{:?}", o.errors().collect::<Vec<_>>());
+    assert!(o.warnings.is_empty(), "no gate, nothing to say");
+    // Gated against it with 2 epochs: both sides are named, with the fix.
+    let gate = [
+        "--bench",
+        "--quiet",
+        "--exact",
+        "static/a",
+        "--epochs",
+        "2",
+        "--baseline",
+        "main",
+        "--gate",
+    ];
+    let mut h = sim_harness(&gate, dir.path());
+    register(&mut h);
+    let o = h.run();
+    let w = o.warnings.join("\n");
+    assert!(
+        w.contains("static/a: 2 epoch(s) a point cannot be judged"),
+        "{w}"
+    );
+    assert!(w.contains("run --epochs 3 or more"), "{w}");
+    assert!(w.contains("baseline `main` holds 2 epoch(s)"), "{w}");
+    // As said: inconclusive, exit 6.
+    assert_eq!(o.exit_code(), 6);
+    // With 3 epochs this run is fine; the baseline still is not.
+    let gate3 = [
+        "--bench",
+        "--quiet",
+        "--exact",
+        "static/a",
+        "--epochs",
+        "3",
+        "--baseline",
+        "main",
+        "--gate",
+    ];
+    let mut h = sim_harness(&gate3, dir.path());
+    register(&mut h);
+    let o = h.run();
+    assert_eq!(o.warnings.len(), 1, "{:?}", o.warnings);
+    assert!(o.warnings[0].contains("baseline `main`"));
+}

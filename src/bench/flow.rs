@@ -188,6 +188,45 @@ pub(crate) fn missing_baselines(
     (!missing.is_empty()).then_some(missing)
 }
 
+/// Under `--gate` with `--baseline NAME`, before any load: the benchmarks
+/// the gate cannot judge whatever is measured, because this run plans, or
+/// the saved baseline holds, fewer epochs a point than a verdict needs;
+/// each line says how many would do.
+pub(crate) fn gate_preflight(args: &BenchArgs, reports: &ReportDir, plans: &[Plan]) -> Vec<String> {
+    let Some(name) = args
+        .baseline
+        .as_deref()
+        .filter(|_| args.gate && !args.smoke())
+    else {
+        return Vec::new();
+    };
+    let mut why = Vec::new();
+    for p in plans.iter().filter(|p| p.ab.is_none()) {
+        let need = p.bench.settings().compare_config(args).min_epochs.max(2);
+        if (p.epochs as usize) < need {
+            why.push(format!(
+                "{}: {} epoch(s) a point cannot be judged (a verdict needs {need} a side): \
+                 the gate will be inconclusive; run --epochs {need} or more",
+                p.id, p.epochs
+            ));
+        }
+        let Ok(head) = crate::baseline::load_run_head(&reports.run_file(&p.id, name)) else {
+            continue;
+        };
+        if let Some(few) = head.points.iter().map(|h| h.summary.epochs).min() {
+            if few < need {
+                why.push(format!(
+                    "{}: baseline `{name}` holds {few} epoch(s) at a point (a verdict needs \
+                     {need} a side): the gate will be inconclusive; save it again with \
+                     --epochs {need} or more",
+                    p.id
+                ));
+            }
+        }
+    }
+    why
+}
+
 /// The baseline to compare with, loaded: `--baseline`, else the previous
 /// `--save-baseline NAME` run, else the previous run (`new`).
 fn pick_baseline(
@@ -235,8 +274,6 @@ pub(crate) fn gated_hypotheses(args: &BenchArgs, plan: &Plan) -> usize {
     points * plan.bench.settings().gated(args).len()
 }
 
-/// Measure (or load) one benchmark, compare it, save it. `family`: the
-/// size of the gate's family across every benchmark (0: this one alone).
 /// `--calibrate`: measure the plan's A/A epochs (saved as no run),
 /// calibrate and save `<report-dir>/<id>/calibration.json`, which later runs
 /// of the benchmark take their epochs from.
@@ -285,6 +322,8 @@ pub(crate) async fn calibrate_one(
     out
 }
 
+/// Measure (or load) one benchmark, compare it, save it. `family`: the
+/// size of the gate's family across every benchmark (0: this one alone).
 pub(crate) async fn run_one(
     args: &BenchArgs,
     reports: &ReportDir,

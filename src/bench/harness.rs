@@ -90,6 +90,8 @@ impl BenchOutcome {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub benches: Vec<BenchOutcome>,
+    /// Said before any load: what the gate will not be able to judge.
+    pub warnings: Vec<String>,
     /// `--gate` was given.
     pub gated: bool,
     /// `--gate-allow-inconclusive` was given.
@@ -290,6 +292,10 @@ impl Harness {
         if let Some(missing) = super::missing_baselines(&self.args, &reports, &plans) {
             outcome.benches = missing;
             return report_errors(outcome);
+        }
+        outcome.warnings = super::flow::gate_preflight(&self.args, &reports, &plans);
+        for w in &outcome.warnings {
+            eprintln!("warning: {w}");
         }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()

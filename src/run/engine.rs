@@ -55,6 +55,7 @@ pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<R
             reason: "must be at least 1".into(),
         });
     }
+    target.check_context(plan)?;
     let (n, flag) = streams(plan);
     target.ensure_streams(n, flag)?;
     let mut meta = target.meta(plan.kind(), &plan.name, plan.slo);

@@ -120,6 +120,9 @@ pub struct Target {
     pub model: String,
     pub base_url: String,
     pub sim: Option<SimServer>,
+    /// The model's context length (prompt + output), as `/v1/models`
+    /// reports it (vLLM's `max_model_len`) or the simulator is set to.
+    pub max_model_len: Option<usize>,
 }
 
 impl Target {
@@ -305,12 +308,16 @@ pub async fn resolve_target(args: &TargetSpec) -> Result<Target, RunError> {
         .filter(|k| !k.is_empty())
         .map(|k| (args.api_key_env.clone(), k));
     let openai = matches!(args.backend.as_str(), "openai" | "openai-chat");
-    let (base_url, sim, model) = match remote {
+    let (base_url, sim, model, max_model_len) = match remote {
         Some(base) => {
             let listed = if openai {
                 list_models(&base, api_key.as_ref().map(|k| k.1.as_str())).await
             } else {
                 None
+            };
+            let (listed, lens): (Option<Vec<String>>, Vec<(String, Option<usize>)>) = match listed {
+                Some(v) => (Some(v.iter().map(|m| m.0.clone()).collect()), v),
+                None => (None, Vec::new()),
             };
             let model = match (&args.served_model_name, &listed) {
                 (Some(m), Some(ids)) if !ids.is_empty() && !ids.contains(m) => {
@@ -326,7 +333,8 @@ pub async fn resolve_target(args: &TargetSpec) -> Result<Target, RunError> {
                 (None, Some(ids)) if !ids.is_empty() => ids[0].clone(),
                 (None, _) => tokenizer.name().to_string(),
             };
-            (base, None, model)
+            let len = lens.iter().find(|m| m.0 == model).and_then(|m| m.1);
+            (base, None, model, len)
         }
         None => {
             let mut cfg = SimConfig::from_env()?;
@@ -340,9 +348,10 @@ pub async fn resolve_target(args: &TargetSpec) -> Result<Target, RunError> {
                 cfg.model = m.clone();
             }
             cfg.validate()?;
+            let len = cfg.max_model_len;
             let server = SimServer::start(cfg, tokenizer.clone()).await?;
             let model = server.model().to_string();
-            (server.base_url(), Some(server), model)
+            (server.base_url(), Some(server), model, Some(len))
         }
     };
     let opts = RequestOptions {
@@ -367,6 +376,7 @@ pub async fn resolve_target(args: &TargetSpec) -> Result<Target, RunError> {
         model,
         base_url,
         sim,
+        max_model_len,
     };
     if args.no_preflight {
         return Ok(target);
@@ -409,8 +419,9 @@ impl Target {
     }
 }
 
-/// The model ids listed by `GET /v1/models`, if the server answers.
-async fn list_models(base: &str, key: Option<&str>) -> Option<Vec<String>> {
+/// The models listed by `GET /v1/models`, if the server answers: each id
+/// with its context length when the server says (vLLM's `max_model_len`).
+async fn list_models(base: &str, key: Option<&str>) -> Option<Vec<(String, Option<usize>)>> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -424,9 +435,57 @@ async fn list_models(base: &str, key: Option<&str>) -> Option<Vec<String>> {
         v["data"]
             .as_array()?
             .iter()
-            .filter_map(|m| m["id"].as_str().map(str::to_string))
+            .filter_map(|m| {
+                let id = m["id"].as_str()?.to_string();
+                let len = m["max_model_len"].as_u64().map(|n| n as usize);
+                Some((id, len))
+            })
             .collect(),
     )
+}
+
+impl Target {
+    /// Before any load: every request of `plan` must fit the model's
+    /// context (prompt + output within `max_model_len`), else an error
+    /// naming the flags, the lengths and where the limit came from.
+    pub fn check_context(&self, plan: &super::Plan) -> Result<(), RunError> {
+        let Some(limit) = self.max_model_len else {
+            return Ok(());
+        };
+        let (longest, flag) = match &plan.sweep {
+            super::Sweep::Static(s) => (
+                s.pairs
+                    .iter()
+                    .map(|&(p, o)| (p, o))
+                    .max_by_key(|(p, o)| p + o),
+                "--prompt-tokens/--output-tokens",
+            ),
+            super::Sweep::Dynamic(d) => match &d.workload {
+                super::DynamicWorkload::Generated(g) => (
+                    Some((g.max_input, g.max_output)),
+                    "--random-input-len/--random-output-len (or the max lengths)",
+                ),
+                super::DynamicWorkload::Dataset { .. } => (None, ""),
+            },
+        };
+        match longest {
+            Some((p, o)) if p + o > limit => Err(RunError::BadSetting {
+                flag: flag.into(),
+                reason: format!(
+                    "prompt {p} + output {o} = {} tokens exceed the context of model `{}` \
+                     (max_model_len {limit}, from {}); shorten them",
+                    p + o,
+                    self.model,
+                    if self.sim.is_some() {
+                        "the simulator's settings".to_string()
+                    } else {
+                        format!("{}/v1/models", self.base_url)
+                    }
+                ),
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
