@@ -315,10 +315,9 @@ pub async fn resolve_target(args: &TargetSpec) -> Result<Target, RunError> {
             } else {
                 None
             };
-            let (listed, lens): (Option<Vec<String>>, Vec<(String, Option<usize>)>) = match listed {
-                Some(v) => (Some(v.iter().map(|m| m.0.clone()).collect()), v),
-                None => (None, Vec::new()),
-            };
+            let lens = listed.unwrap_or_default();
+            let listed =
+                (!lens.is_empty()).then(|| lens.iter().map(|m| m.0.clone()).collect::<Vec<_>>());
             let model = match (&args.served_model_name, &listed) {
                 (Some(m), Some(ids)) if !ids.is_empty() && !ids.contains(m) => {
                     return Err(RunError::Preflight {
