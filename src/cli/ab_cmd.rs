@@ -4,8 +4,7 @@
 //! difference is judged with paired statistics on the pairs' epoch figures,
 //! so drift of the machine that both members of a pair share cancels. No
 //! saved baseline is needed: it compares two builds or two configurations
-//! of a server running side by side (or one after the other on one port is
-//! not possible: both must be up).
+//! of a server, both up at once (on two ports or two hosts).
 
 use std::path::PathBuf;
 
