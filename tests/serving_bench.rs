@@ -162,6 +162,25 @@ async fn replays_a_dataset_file() {
     assert_eq!(s.completed, 10, "{:?}", s.failures);
     // Output lengths come from the dataset: 5..=14, mean 9.5.
     assert!((s.output_tokens.mean.unwrap() - 9.5).abs() < 1e-9);
+    // One epoch of 11 from 10 entries: refused before any load, unless
+    // repeats are allowed.
+    a.sweep.num_prompts = vec![11];
+    let e = run_serving_cmd(&a).await.unwrap_err().to_string();
+    assert!(
+        e.contains("--num-prompts")
+            && e.contains("only 10 usable entries")
+            && e.contains("--allow-repeat"),
+        "{e}"
+    );
+    a.sweep.allow_repeat = true;
+    let out = run_serving_cmd(&a).await.unwrap();
+    assert_eq!(out.run.points[0].summary.completed, 11);
+    assert!(out
+        .run
+        .meta
+        .notes
+        .iter()
+        .any(|n| n.contains("distinct prompts")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

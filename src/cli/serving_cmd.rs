@@ -50,6 +50,11 @@ pub struct ServingSweepArgs {
     /// Service-level objectives for goodput, e.g. `ttft:500 tpot:50 e2el:5000` (ms).
     #[arg(long, num_args = 1.., value_name = "METRIC:MS")]
     pub goodput: Vec<String>,
+    /// Let one epoch's --num-prompts exceed the dataset's usable entries
+    /// (some are then sent more than once); without it that is an error, as
+    /// the seed's random.sample makes it.
+    #[arg(long)]
+    pub allow_repeat: bool,
 }
 
 impl Default for ServingSweepArgs {
@@ -66,6 +71,7 @@ impl Default for ServingSweepArgs {
             burstiness: 1.0,
             max_concurrency: None,
             goodput: Vec::new(),
+            allow_repeat: false,
         }
     }
 }
@@ -207,6 +213,7 @@ impl ServingSweepArgs {
                     max_tokens: self.max_tokens,
                     ..DatasetFilter::default()
                 },
+                allow_repeat: self.allow_repeat,
             },
             None => DynamicWorkload::Generated(GenerateSpec::constant(
                 self.random_input_len,

@@ -28,7 +28,12 @@ async fn requests(
 ) -> Result<(Vec<RequestSpec>, Option<String>), RunError> {
     let tok = target.tokenizer.clone();
     match &d.workload {
-        DynamicWorkload::Dataset { path, kind, filter } => {
+        DynamicWorkload::Dataset {
+            path,
+            kind,
+            filter,
+            allow_repeat,
+        } => {
             let (path, kind, filter) = (path.clone(), *kind, filter.clone());
             let specs = tokio::task::spawn_blocking(move || {
                 load_and_sample(&path, kind, &tok, &filter, n, seed)
@@ -43,6 +48,17 @@ async fn requests(
                 .map(|s| s.prompt.as_str())
                 .collect::<std::collections::HashSet<_>>()
                 .len();
+            let per_epoch = d.rates.iter().map(|r| r.1).max().unwrap_or(0);
+            if distinct < per_epoch && !allow_repeat {
+                return Err(RunError::BadSetting {
+                    flag: "--num-prompts".into(),
+                    reason: format!(
+                        "{per_epoch} requests an epoch, but the dataset has only {distinct} \
+                         usable entries (after the length filters); lower --num-prompts, or \
+                         pass --allow-repeat to send some more than once"
+                    ),
+                });
+            }
             let note = (distinct < specs.len()).then(|| {
                 format!(
                     "the dataset gave {distinct} distinct prompts for the {} requests of the run \

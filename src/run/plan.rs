@@ -160,5 +160,8 @@ pub enum DynamicWorkload {
         path: PathBuf,
         kind: DatasetType,
         filter: DatasetFilter,
+        /// One epoch may hold more requests than the dataset's usable
+        /// entries (`--allow-repeat`); else that is an error.
+        allow_repeat: bool,
     },
 }
