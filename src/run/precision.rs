@@ -59,8 +59,8 @@ pub fn parse_target_mde(v: &str) -> Result<f64, String> {
 
 impl Precision {
     /// The rule of `--target-mde`/`--max-epochs` over a plan of `epochs`
-    /// epochs; `Ok(None)` without a target. The flags are named as
-    /// `target_flag` and `max_flag` spell them.
+    /// epochs; `Ok(None)` without a target. An error is `(flag, reason)`,
+    /// the flag as the command line spells it.
     pub fn from_flags(
         target_mde: Option<f64>,
         max_epochs: Option<u32>,
