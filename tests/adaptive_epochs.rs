@@ -106,18 +106,25 @@ async fn an_unreachable_target_stops_at_the_cap_and_an_easy_one_at_once() {
         "{:?}",
         run.meta.notes
     );
-    // 90 % is met by the planned epochs: nothing added.
+    // 90 % is met by the planned epochs on any but a very noisy machine:
+    // nothing added then. Either way the point stops at the first epoch
+    // (from the planned 3) whose projected MDE is within the target.
     let dir = tempfile::tempdir().unwrap();
     let run = static_run(dir.path(), 0.9, 3, 10).await;
-    assert_eq!(run.points[0].epochs.len(), 3);
-    assert!(
-        run.meta
-            .notes
-            .iter()
-            .any(|n| n.contains("stopped after 3 epochs")),
-        "{:?}",
-        run.meta.notes
-    );
+    let p = &run.points[0];
+    let n = p.epochs.len();
+    let first_met = (3..=n).find(|&k| k == 10 || worst_mde(p, k) <= 0.9);
+    assert_eq!(first_met, Some(n), "{:?}", run.meta.notes);
+    if n < 10 {
+        assert!(
+            run.meta
+                .notes
+                .iter()
+                .any(|x| x.contains(&format!("stopped after {n} epochs"))),
+            "{:?}",
+            run.meta.notes
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,13 +182,18 @@ fn the_bench_harness_takes_the_setting_and_the_flags() {
     assert_eq!(o.exit_code(), 0, "{:?}", o.errors().collect::<Vec<_>>());
     let run = o.benches[0].run.as_ref().unwrap();
     assert_eq!(run.points[0].epochs.len(), 4);
-    // The flags beat the code: an easy target stops at the planned epochs.
+    // The flags beat the code: the flag's target is the one judged and the
+    // flag's cap (3, the planned epochs) is the one that stops the point.
+    // (Whether a loose target is met at 3 epochs depends on the machine's
+    // noise, so the test reads which target and cap were applied.)
     let args = BenchArgs::parse([
         "--bench",
         "--quiet",
         "--discard-baseline",
         "--target-mde",
         "90%",
+        "--max-epochs",
+        "3",
     ])
     .unwrap();
     let mut h = Harness::new(args);
@@ -198,7 +210,13 @@ fn the_bench_harness_takes_the_setting_and_the_flags() {
         );
     let o = h.run();
     assert_eq!(o.exit_code(), 0);
-    assert_eq!(o.benches[0].run.as_ref().unwrap().points[0].epochs.len(), 3);
+    let run = o.benches[0].run.as_ref().unwrap();
+    assert_eq!(run.points[0].epochs.len(), 3);
+    assert!(
+        run.meta.notes.iter().any(|n| n.contains("90.0 %")),
+        "the flag's target is the one judged: {:?}",
+        run.meta.notes
+    );
     // A cap below the planned epochs is refused before any load.
     let args = BenchArgs::parse([
         "--bench",
