@@ -56,10 +56,12 @@ fn client(base_url: &str, model: &str, non_streaming: bool, timeouts: Timeouts) 
         return_latency: false,
         tokens_per_chunk: 1,
         non_streaming,
+        sampling: Default::default(),
     };
     let endpoint = Endpoint {
         base_url: base_url.to_string(),
         api_key: None,
+        app_code: None,
     };
     Client::new(&endpoint, backend, opts, tokenizer().clone(), timeouts).unwrap()
 }

@@ -28,6 +28,12 @@ struct Params {
     ignore_eos: bool,
     details: bool,
     do_sample: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_k: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -42,7 +48,7 @@ impl Backend for MindIe {
         "mindspore"
     }
 
-    fn build(&self, spec: &RequestSpec, _opts: &RequestOptions) -> HttpRequest {
+    fn build(&self, spec: &RequestSpec, opts: &RequestOptions) -> HttpRequest {
         HttpRequest {
             path: "/infer",
             body: to_bytes(&Body {
@@ -52,7 +58,10 @@ impl Backend for MindIe {
                     max_new_tokens: spec.max_tokens,
                     ignore_eos: spec.force_output_len,
                     details: true,
-                    do_sample: false,
+                    do_sample: opts.sampling.samples(),
+                    temperature: opts.sampling.samples().then_some(opts.sampling.temperature),
+                    top_k: opts.sampling.top_k,
+                    top_p: opts.sampling.top_p,
                 },
             }),
             prompt_bytes: spec.prompt.len(),

@@ -29,6 +29,29 @@ pub struct RequestOptions {
     pub tokens_per_chunk: u32,
     /// Ask for one JSON response instead of a stream (the latency test).
     pub non_streaming: bool,
+    /// Sampling parameters sent with every request.
+    pub sampling: Sampling,
+}
+
+/// Sampling parameters (`--temperature`, `--top-k`, `--top-p`). The default
+/// is greedy decoding (temperature 0) with the server's own top-k and top-p,
+/// which are then left out of the request.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Sampling {
+    /// Sampling temperature; 0 is greedy.
+    pub temperature: f64,
+    /// Keep the k most likely tokens (`None`: not sent, the server's own).
+    pub top_k: Option<i64>,
+    /// Nucleus sampling mass (`None`: not sent, the server's own).
+    pub top_p: Option<f64>,
+}
+
+impl Sampling {
+    /// True when the request asks the server to sample (temperature above
+    /// 0), which the TGI and MindIE APIs call `do_sample`.
+    pub fn samples(&self) -> bool {
+        self.temperature > 0.0
+    }
 }
 
 /// A request ready to send: built and serialised before the clock starts.

@@ -37,6 +37,10 @@ struct CompletionBody<'a> {
     prompt: &'a str,
     max_tokens: usize,
     temperature: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_k: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
@@ -62,6 +66,10 @@ struct ChatBody<'a, C> {
     max_tokens: usize,
     max_completion_tokens: usize,
     temperature: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_k: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
@@ -87,7 +95,9 @@ impl Backend for OpenAiCompletions {
             model: &opts.model,
             prompt: &spec.prompt,
             max_tokens: spec.max_tokens,
-            temperature: 0.0,
+            temperature: opts.sampling.temperature,
+            top_k: opts.sampling.top_k,
+            top_p: opts.sampling.top_p,
             stream: !opts.non_streaming,
             stream_options: (!opts.non_streaming).then_some(StreamOptions {
                 include_usage: true,
@@ -131,7 +141,9 @@ impl OpenAiChat {
             }],
             max_tokens: spec.max_tokens,
             max_completion_tokens: spec.max_tokens,
-            temperature: 0.0,
+            temperature: opts.sampling.temperature,
+            top_k: opts.sampling.top_k,
+            top_p: opts.sampling.top_p,
             stream: !opts.non_streaming,
             stream_options: (!opts.non_streaming).then_some(StreamOptions {
                 include_usage: true,
@@ -473,6 +485,7 @@ mod tests {
             return_latency: true,
             tokens_per_chunk: 1,
             non_streaming: false,
+            sampling: Default::default(),
         };
         let c: serde_json::Value =
             serde_json::from_slice(&OpenAiCompletions.build(&spec, &opts).body).unwrap();

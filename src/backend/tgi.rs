@@ -49,6 +49,12 @@ struct Params {
     max_new_tokens: usize,
     details: bool,
     do_sample: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_k: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -66,7 +72,7 @@ impl Backend for Tgi {
         self.name
     }
 
-    fn build(&self, spec: &RequestSpec, _opts: &RequestOptions) -> HttpRequest {
+    fn build(&self, spec: &RequestSpec, opts: &RequestOptions) -> HttpRequest {
         HttpRequest {
             path: "/generate_stream",
             body: to_bytes(&Body {
@@ -74,7 +80,10 @@ impl Backend for Tgi {
                 parameters: Params {
                     max_new_tokens: spec.max_tokens,
                     details: true,
-                    do_sample: false,
+                    do_sample: opts.sampling.samples(),
+                    temperature: opts.sampling.samples().then_some(opts.sampling.temperature),
+                    top_k: opts.sampling.top_k,
+                    top_p: opts.sampling.top_p,
                 },
             }),
             prompt_bytes: spec.prompt.len(),

@@ -23,6 +23,10 @@ struct Body<'a> {
     stream: bool,
     max_tokens: usize,
     temperature: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_k: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     ignore_eos: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -34,14 +38,16 @@ impl Backend for VllmGenerate {
         "vllm"
     }
 
-    fn build(&self, spec: &RequestSpec, _opts: &RequestOptions) -> HttpRequest {
+    fn build(&self, spec: &RequestSpec, opts: &RequestOptions) -> HttpRequest {
         HttpRequest {
             path: "/generate",
             body: to_bytes(&Body {
                 prompt: &spec.prompt,
                 stream: true,
                 max_tokens: spec.max_tokens,
-                temperature: 0.0,
+                temperature: opts.sampling.temperature,
+                top_k: opts.sampling.top_k,
+                top_p: opts.sampling.top_p,
                 ignore_eos: spec.force_output_len,
                 min_tokens: spec.force_output_len.then_some(spec.max_tokens),
             }),

@@ -44,6 +44,7 @@ impl Plan {
             Benchmark::Dynamic(d) => crate::run::Sweep::Dynamic(crate::run::DynamicSweep {
                 rates: d.rates.iter().map(|&r| (Rate(r), d.num_prompts)).collect(),
                 burstiness: d.burstiness,
+                per_arrival: Vec::new(),
                 max_concurrency: d.max_concurrency,
                 workload: DynamicWorkload::Generated(d.workload.clone()),
             }),

@@ -40,9 +40,17 @@ pub struct ServingSweepArgs {
     #[arg(long)]
     pub max_prompt_tokens: Option<usize>,
     /// Shape of the gamma-distributed inter-arrival times: 1 = Poisson,
-    /// < 1 burstier, > 1 more regular.
+    /// < 1 burstier, > 1 more regular, inf = evenly spaced.
     #[arg(long, default_value_t = 1.0)]
     pub burstiness: f64,
+    /// Evenly spaced arrivals, every gap exactly 1/rate (the seed's flag;
+    /// the same as --burstiness inf).
+    #[arg(long)]
+    pub is_evenly_rate: bool,
+    /// Requests sent together at each arrival, one value per --request-rate
+    /// or one for all (the seed's flag): the offered load is rate x N.
+    #[arg(long, num_args = 1.., value_name = "N")]
+    pub concurrent_num: Vec<usize>,
     /// At most this many requests in flight (later arrivals wait, and their
     /// send lateness shows it).
     #[arg(long)]
@@ -69,6 +77,8 @@ impl Default for ServingSweepArgs {
             max_tokens: None,
             max_prompt_tokens: None,
             burstiness: 1.0,
+            is_evenly_rate: false,
+            concurrent_num: Vec::new(),
             max_concurrency: None,
             goodput: Vec::new(),
             allow_repeat: false,
@@ -163,18 +173,51 @@ impl ServingSweepArgs {
         }
     }
 
+    /// Requests per arrival, one count per rate (empty: 1 everywhere).
+    pub fn per_arrival(&self) -> Result<Vec<usize>, CliError> {
+        let c = &self.concurrent_num;
+        if c.contains(&0) {
+            return Err(bad("--concurrent-num", "each count must be at least 1"));
+        }
+        match (c.len(), self.request_rate.len()) {
+            (0, _) => Ok(Vec::new()),
+            (1, r) => Ok(vec![c[0]; r]),
+            (a, b) if a == b => Ok(c.clone()),
+            (a, b) => Err(bad(
+                "--concurrent-num/--request-rate",
+                format!("{a} counts for {b} rates: give one count per rate, or one for all"),
+            )),
+        }
+    }
+
+    /// The gamma shape of the arrivals (infinite: evenly spaced).
+    pub fn shape(&self) -> f64 {
+        if self.is_evenly_rate {
+            f64::INFINITY
+        } else {
+            self.burstiness
+        }
+    }
+
     /// Check the flags that need no endpoint.
     pub fn validate(&self) -> Result<(DatasetType, Slo, Vec<usize>), CliError> {
         let kind: DatasetType = self
             .dataset_type
             .parse()
             .map_err(|e: crate::workload::DatasetError| bad("--dataset-type", e.to_string()))?;
-        if !(self.burstiness.is_finite() && self.burstiness > 0.0) {
+        if self.burstiness.is_nan() || self.burstiness <= 0.0 {
             return Err(bad(
                 "--burstiness",
-                format!("{}: must be a positive number", self.burstiness),
+                format!("{}: must be a positive number (or inf)", self.burstiness),
             ));
         }
+        if self.is_evenly_rate && self.burstiness != 1.0 && self.burstiness.is_finite() {
+            return Err(bad(
+                "--is-evenly-rate/--burstiness",
+                "evenly spaced arrivals have no burstiness; give one of them",
+            ));
+        }
+        self.per_arrival()?;
         if self.max_concurrency == Some(0) {
             return Err(bad("--max-concurrency", "must be at least 1"));
         }
@@ -222,15 +265,29 @@ impl ServingSweepArgs {
         };
         let sweep = DynamicSweep {
             rates: self.request_rate.iter().copied().zip(counts).collect(),
-            burstiness: self.burstiness,
+            burstiness: self.shape(),
+            per_arrival: self.per_arrival()?,
             max_concurrency: self.max_concurrency,
             workload,
+        };
+        let notes = match self.per_arrival()?.iter().max() {
+            Some(&m) if m > 1 => vec![format!(
+                "--concurrent-num: {} requests sent together at each arrival (one per rate), \
+                 so the offered load is the rate times that",
+                self.per_arrival()?
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )],
+            _ => Vec::new(),
         };
         Ok(Plan {
             epochs,
             warmup,
             slo,
             seed,
+            notes,
             ..Plan::new(name, Sweep::Dynamic(sweep))
         })
     }

@@ -80,15 +80,36 @@ pub struct StaticSweepArgs {
     /// Requests each worker sends per epoch.
     #[arg(long, default_value_t = 1)]
     pub requests_per_worker: usize,
-    /// The server has a prefix cache. Every prompt gets a unique leading
-    /// segment anyway so that no cache can serve it; the flag is accepted for
-    /// compatibility and recorded in the run's notes.
-    #[arg(long)]
+    /// The server has a prefix cache (bare, or True/False as the seed
+    /// tool takes it). Every prompt gets a unique leading segment anyway so
+    /// that no cache can serve it; recorded in the run's notes.
+    #[arg(
+        long,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        default_value = "false",
+        value_parser = parse_seed_bool,
+        value_name = "BOOL"
+    )]
     pub enable_prefix_caching: bool,
     /// Give every prompt a common prefix of K tokens (to measure a prefix
-    /// cache on purpose).
-    #[arg(long, default_value_t = 0, value_name = "K")]
+    /// cache on purpose); the seed's --prefix-caching-num.
+    #[arg(
+        long,
+        alias = "prefix-caching-num",
+        default_value_t = 0,
+        value_name = "K"
+    )]
     pub shared_prefix_tokens: usize,
+    /// The server decodes speculatively (the seed's flag). Tokens per chunk
+    /// always come from the stream (usage), so figures are right without
+    /// it; recorded in the run's notes.
+    #[arg(long)]
+    pub use_spec_decode: bool,
+    /// With --use-spec-decode: the server's speculative tokens per step
+    /// (recorded in the run's notes; -1: not given).
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true, value_name = "K")]
+    pub num_speculative_tokens: i64,
     #[command(flatten)]
     pub precision: PrecisionArgs,
     /// False when `--epochs` was left at its default on the command line
@@ -109,6 +130,8 @@ impl Default for StaticSweepArgs {
             requests_per_worker: 1,
             enable_prefix_caching: false,
             shared_prefix_tokens: 0,
+            use_spec_decode: false,
+            num_speculative_tokens: -1,
             precision: PrecisionArgs::default(),
             epochs_explicit: true,
         }
@@ -134,6 +157,19 @@ pub struct StaticArgs {
 pub struct RunOutcome {
     pub run: RunData,
     pub paths: OutputPaths,
+}
+
+/// A boolean flag value as the seed tools' `type=bool` flags are written:
+/// true/false, 1/0, yes/no, on/off (any case). Unlike the seed's (where any
+/// non-empty string, `False` included, is true), `False` means false.
+pub fn parse_seed_bool(v: &str) -> Result<bool, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!(
+            "`{v}` is not true or false (True/False, 1/0, yes/no)"
+        )),
+    }
 }
 
 fn positive(flag: &str, v: &[usize]) -> Result<(), CliError> {
@@ -175,6 +211,18 @@ impl StaticSweepArgs {
         at_least_one("--epochs", self.epochs as usize)?;
         self.precision.rule(self.epochs)?;
         at_least_one("--requests-per-worker", self.requests_per_worker)?;
+        if self.num_speculative_tokens >= 0 && !self.use_spec_decode {
+            return Err(CliError::BadFlag {
+                flag: "--num-speculative-tokens".into(),
+                reason: "only applies with --use-spec-decode".into(),
+            });
+        }
+        if self.num_speculative_tokens < -1 {
+            return Err(CliError::BadFlag {
+                flag: "--num-speculative-tokens".into(),
+                reason: format!("{}: must be 0 or more", self.num_speculative_tokens),
+            });
+        }
         if self.shared_prefix_tokens > 0
             && self
                 .prompt_tokens
@@ -197,6 +245,20 @@ impl StaticSweepArgs {
             notes.push(
                 "server prefix caching enabled: every prompt had a unique leading segment".into(),
             );
+        }
+        if self.use_spec_decode {
+            notes.push(format!(
+                "speculative decoding on the server{}: tokens per chunk were read from the \
+                 stream's usage, so TPOT and ITL count accepted tokens",
+                if self.num_speculative_tokens >= 0 {
+                    format!(
+                        " ({} speculative tokens a step)",
+                        self.num_speculative_tokens
+                    )
+                } else {
+                    String::new()
+                }
+            ));
         }
         if self.shared_prefix_tokens > 0 {
             notes.push(format!(

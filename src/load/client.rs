@@ -51,6 +51,9 @@ pub enum ClientError {
     /// The API key cannot be sent as a header.
     #[error("the API key in ${var} is not a valid HTTP header value")]
     BadKey { var: String },
+    /// `--app-code` cannot be sent as a header.
+    #[error("--app-code: not a valid HTTP header value")]
+    BadAppCode,
     /// reqwest could not build its client.
     #[error("cannot build the HTTP client: {0}")]
     Build(String),
@@ -91,6 +94,8 @@ pub struct Endpoint {
     pub base_url: String,
     /// Name of the environment variable holding the API key, and its value.
     pub api_key: Option<(String, String)>,
+    /// ModelArts APIG app code, sent as `X-Apig-AppCode` (never written).
+    pub app_code: Option<String>,
 }
 
 impl Client {
@@ -120,6 +125,11 @@ impl Client {
                 .map_err(|_| ClientError::BadKey { var: var.clone() })?;
             v.set_sensitive(true);
             headers.insert(AUTHORIZATION, v);
+        }
+        if let Some(code) = &endpoint.app_code {
+            let mut v = HeaderValue::from_str(code).map_err(|_| ClientError::BadAppCode)?;
+            v.set_sensitive(true);
+            headers.insert("x-apig-appcode", v);
         }
         let builder = || {
             reqwest::Client::builder()

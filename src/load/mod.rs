@@ -18,4 +18,4 @@ pub use stream::chunk_tokens;
 pub use unary::UnaryOutcome;
 mod open;
 
-pub use open::{arrival_offsets, run_open_loop, ScheduleError};
+pub use open::{arrival_offsets, grouped_arrival_offsets, run_open_loop, ScheduleError};

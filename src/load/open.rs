@@ -32,8 +32,9 @@ pub enum ScheduleError {
 /// Arrival offsets (seconds from the start) of `n` requests at `rate`
 /// requests/s: the first at 0, then gamma-distributed gaps with shape
 /// `burstiness` and mean `1 / rate` (burstiness 1 = Poisson arrivals, i.e.
-/// exponential gaps; < 1 burstier, > 1 more regular). `rate = inf` sends
-/// everything at once.
+/// exponential gaps; < 1 burstier, > 1 more regular; infinite: evenly
+/// spaced, every gap exactly `1 / rate`). `rate = inf` sends everything at
+/// once.
 ///
 /// ```
 /// let s = servebench::load::arrival_offsets(1000, 10.0, 1.0, 7).unwrap();
@@ -49,11 +50,14 @@ pub fn arrival_offsets(
     if rate.is_nan() || rate <= 0.0 {
         return Err(ScheduleError::BadRate(rate));
     }
-    if !burstiness.is_finite() || burstiness <= 0.0 {
+    if burstiness.is_nan() || burstiness <= 0.0 {
         return Err(ScheduleError::BadBurstiness(burstiness));
     }
     if rate.is_infinite() {
         return Ok(vec![0.0; n]);
+    }
+    if burstiness.is_infinite() {
+        return Ok((0..n).map(|i| i as f64 / rate).collect());
     }
     let gamma = Gamma::new(burstiness, 1.0 / (rate * burstiness))
         .map_err(|_| ScheduleError::BadBurstiness(burstiness))?;
@@ -67,6 +71,27 @@ pub fn arrival_offsets(
             t
         })
         .collect())
+}
+
+/// Arrival offsets of `n` requests sent `per_arrival` at a time (the seed's
+/// `--concurrent-num`): arrivals follow [`arrival_offsets`] at `rate`, and
+/// each arrival sends `per_arrival` requests together, so the offered load is
+/// `rate * per_arrival` requests/s.
+///
+/// ```
+/// let s = servebench::load::grouped_arrival_offsets(5, 2.0, f64::INFINITY, 2, 0).unwrap();
+/// assert_eq!(s, vec![0.0, 0.0, 0.5, 0.5, 1.0]);
+/// ```
+pub fn grouped_arrival_offsets(
+    n: usize,
+    rate: f64,
+    burstiness: f64,
+    per_arrival: usize,
+    seed: u64,
+) -> Result<Vec<f64>, ScheduleError> {
+    let per = per_arrival.max(1);
+    let arrivals = arrival_offsets(n.div_ceil(per), rate, burstiness, seed)?;
+    Ok((0..n).map(|i| arrivals[i / per]).collect())
 }
 
 /// Send `requests[i]` at `offsets[i]` seconds after the start, at most

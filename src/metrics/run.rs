@@ -65,6 +65,21 @@ impl<'de> Deserialize<'de> for Rate {
     }
 }
 
+/// An `f64` that may be infinite, written as a number or `"inf"` (JSON has
+/// no infinity), through [`Rate`]'s format.
+mod inf_f64 {
+    use super::Rate;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        Rate(*v).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Rate::deserialize(d).map(|r| r.0)
+    }
+}
+
 /// What a benchmark point is: a static (prompt, output, concurrency) cell,
 /// or a dynamic request rate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,6 +92,9 @@ pub enum PointLabel {
     },
     Dynamic {
         request_rate: Rate,
+        /// Gamma shape of the gaps: 1 Poisson, `inf` evenly spaced
+        /// (written `"inf"` in JSON).
+        #[serde(with = "inf_f64")]
         burstiness: f64,
         max_concurrency: Option<usize>,
         num_prompts: usize,
@@ -113,7 +131,9 @@ impl PointLabel {
                 num_prompts,
             } => {
                 let mut s = format!("rate {request_rate} req/s, {num_prompts} prompts");
-                if *burstiness != 1.0 {
+                if burstiness.is_infinite() {
+                    s.push_str(", evenly spaced");
+                } else if *burstiness != 1.0 {
                     s.push_str(&format!(", burstiness {burstiness}"));
                 }
                 if let Some(c) = max_concurrency {

@@ -72,6 +72,10 @@ fn one_epoch_plan(plan: &Plan, label: &PointLabel, k: usize) -> Plan {
                 .copied()
                 .filter(|&(r, n)| d.label(r, n) == *label)
                 .collect(),
+            per_arrival: (0..d.rates.len())
+                .filter(|&i| d.label(d.rates[i].0, d.rates[i].1) == *label)
+                .map(|i| d.per_arrival(i))
+                .collect(),
             ..d.clone()
         }),
         (s, _) => s.clone(),

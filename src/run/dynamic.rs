@@ -12,7 +12,7 @@ use super::plan::{DynamicSweep, DynamicWorkload, Plan};
 use super::precision::Tracker;
 use super::statics::{LoadWatch, PointRun};
 use super::{RunError, Target};
-use crate::load::{arrival_offsets, run_open_loop, Keep, PreparedRequest};
+use crate::load::{grouped_arrival_offsets, run_open_loop, Keep, PreparedRequest};
 use crate::record::RequestRecord;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -208,7 +208,8 @@ pub(super) async fn run(
             // the draw of the schedule; the seed makes them the same in the
             // baseline's run too.
             let seed = plan.seed ^ ((ri as u64) << 32) ^ if warmup { u64::MAX } else { 0 };
-            let offsets = arrival_offsets(reqs.len(), rate.0, d.burstiness, seed)?;
+            let offsets =
+                grouped_arrival_offsets(reqs.len(), rate.0, d.burstiness, d.per_arrival(ri), seed)?;
             let mut cb = |r: &RequestRecord| {
                 obs.record(r, warmup);
                 if !warmup {

@@ -130,14 +130,22 @@ pub struct DynamicSweep {
     /// `(rate, requests per epoch)`: rate in requests/s (infinite: all at
     /// once).
     pub rates: Vec<(Rate, usize)>,
-    /// Gamma shape of the gaps (1 = Poisson).
+    /// Gamma shape of the gaps (1 = Poisson, infinite = evenly spaced).
     pub burstiness: f64,
+    /// Requests sent together at each arrival, per rate (the seed's
+    /// `--concurrent-num`; empty: 1 at every rate).
+    pub per_arrival: Vec<usize>,
     /// Cap on requests in flight.
     pub max_concurrency: Option<usize>,
     pub workload: DynamicWorkload,
 }
 
 impl DynamicSweep {
+    /// Requests sent together at each arrival of the `i`-th rate.
+    pub fn per_arrival(&self, i: usize) -> usize {
+        self.per_arrival.get(i).copied().unwrap_or(1).max(1)
+    }
+
     /// The label of the point at `rate` with `n` requests per epoch.
     pub fn label(&self, rate: Rate, n: usize) -> PointLabel {
         PointLabel::Dynamic {

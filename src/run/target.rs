@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::RunError;
-use crate::backend::{self, Backend, RequestOptions};
+use crate::backend::{self, Backend, RequestOptions, Sampling};
 use crate::load::{Client, Endpoint, FailureLimit, Timeouts};
 use crate::metrics::{unix_now_s, ClientLoad, RunKind, RunMeta, Slo, DEFAULT_PERCENTILES};
 use crate::sim::{SimConfig, SimServer};
@@ -41,6 +41,23 @@ pub struct TargetSpec {
     /// Bearer token; never printed or written).
     #[arg(long, default_value = "OPENAI_API_KEY", value_name = "VAR")]
     pub api_key_env: String,
+    /// Refused: a key on the command line shows in `ps` and the shell's
+    /// history; export it and name the variable with --api-key-env.
+    #[arg(long, hide = true, value_name = "KEY")]
+    pub api_key: Option<String>,
+    /// ModelArts APIG app code, sent as the `X-Apig-AppCode` header (never
+    /// printed or written); default: $SERVEBENCH_APP_CODE when set.
+    #[arg(long, value_name = "CODE")]
+    pub app_code: Option<String>,
+    /// Sampling temperature (0: greedy, the default).
+    #[arg(long, default_value_t = 0.0, value_name = "T")]
+    pub temperature: f64,
+    /// Top-k sampling; -1 or 0 leave it to the server (not sent).
+    #[arg(long, allow_negative_numbers = true, value_name = "K")]
+    pub top_k: Option<i64>,
+    /// Top-p (nucleus) sampling, in (0, 1] (default: the server's, not sent).
+    #[arg(long, value_name = "P")]
+    pub top_p: Option<f64>,
     /// Hugging Face tokenizer.json, or a directory holding one (default: the
     /// small BPE tokenizer embedded in servebench).
     #[arg(long)]
@@ -93,6 +110,11 @@ impl Default for TargetSpec {
             url: None,
             served_model_name: None,
             api_key_env: "OPENAI_API_KEY".into(),
+            api_key: None,
+            app_code: None,
+            temperature: 0.0,
+            top_k: None,
+            top_p: None,
             tokenizer: None,
             num_scheduler_steps: None,
             return_latency: false,
@@ -105,6 +127,36 @@ impl Default for TargetSpec {
             failure_window: 50,
             no_preflight: false,
         }
+    }
+}
+
+impl TargetSpec {
+    /// The sampling parameters of the flags, checked.
+    pub fn sampling(&self) -> Result<Sampling, RunError> {
+        let bad = |flag: &str, reason: String| RunError::BadSetting {
+            flag: flag.into(),
+            reason,
+        };
+        if !(self.temperature.is_finite() && self.temperature >= 0.0) {
+            return Err(bad(
+                "--temperature",
+                format!("{} is not a number of 0 or more", self.temperature),
+            ));
+        }
+        if let Some(k) = self.top_k.filter(|&k| k < -1) {
+            return Err(bad(
+                "--top-k",
+                format!("{k}: must be at least 1 (-1 or 0: the server's own)"),
+            ));
+        }
+        if let Some(p) = self.top_p.filter(|p| !(*p > 0.0 && *p <= 1.0)) {
+            return Err(bad("--top-p", format!("{p} is not in (0, 1]")));
+        }
+        Ok(Sampling {
+            temperature: self.temperature,
+            top_k: self.top_k.filter(|&k| k >= 1),
+            top_p: self.top_p,
+        })
     }
 }
 
@@ -194,6 +246,15 @@ impl Target {
     fn notes(&self) -> Vec<String> {
         let backend = self.client.backend();
         let mut notes = Vec::new();
+        let s = self.client.options().sampling;
+        if s != Sampling::default() {
+            notes.push(format!(
+                "sampling: temperature {}, top-k {}, top-p {}",
+                s.temperature,
+                s.top_k.map_or("the server's".into(), |k| k.to_string()),
+                s.top_p.map_or("the server's".into(), |p| p.to_string()),
+            ));
+        }
         if !backend.can_force_length() {
             notes.push(format!(
                 "the {} API cannot force the output length (it has no ignore_eos): records carry \
@@ -261,6 +322,32 @@ pub async fn resolve_target(args: &TargetSpec) -> Result<Target, RunError> {
         return Err(RunError::BadSetting {
             flag: "--num-scheduler-steps".into(),
             reason: "must be at least 1".into(),
+        });
+    }
+    if args.api_key.is_some() {
+        return Err(RunError::BadSetting {
+            flag: "--api-key".into(),
+            reason: format!(
+                "servebench takes the key from the environment so that it never shows in \
+                 `ps`, logs or the shell's history: `export {}=<key>` (or name another \
+                 variable with --api-key-env VAR)",
+                args.api_key_env
+            ),
+        });
+    }
+    let sampling = args.sampling()?;
+    let app_code = args.app_code.clone().or_else(|| {
+        std::env::var("SERVEBENCH_APP_CODE")
+            .ok()
+            .filter(|c| !c.is_empty())
+    });
+    if app_code
+        .as_deref()
+        .is_some_and(|c| reqwest::header::HeaderValue::from_str(c).is_err())
+    {
+        return Err(RunError::BadSetting {
+            flag: "--app-code".into(),
+            reason: "not a valid HTTP header value (printable ASCII only)".into(),
         });
     }
     let tokenizer = Tokenizer::load(args.tokenizer.as_deref())?;
@@ -358,10 +445,12 @@ pub async fn resolve_target(args: &TargetSpec) -> Result<Target, RunError> {
         return_latency: args.return_latency,
         tokens_per_chunk: args.num_scheduler_steps.unwrap_or(1),
         non_streaming: false,
+        sampling,
     };
     let endpoint = Endpoint {
         base_url: base_url.clone(),
         api_key,
+        app_code,
     };
     let limit = FailureLimit {
         max_rate: args.max_failure_rate,

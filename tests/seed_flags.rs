@@ -1,0 +1,222 @@
+//! The seed tools' flags (`benchmark_parallel.py`, `benchmark_serving.py`)
+//! mean what they mean there: sampling parameters and the APIG app code
+//! reach the server, `--enable-prefix-caching True|False`,
+//! `--prefix-caching-num`, `--is-evenly-rate` and `--concurrent-num`.
+
+use std::sync::{Arc, Mutex};
+
+use clap::Parser;
+use servebench::cli::{
+    run_serving_cmd, run_static_cmd, Cli, Command, CommonArgs, EndpointArgs, ServingArgs,
+    ServingSweepArgs, StaticArgs, StaticSweepArgs,
+};
+use servebench::metrics::Rate;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A one-purpose HTTP server: it keeps every request it gets (head and body)
+/// and answers POSTs with a two-token OpenAI completions stream.
+async fn capture_server() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let keep = keep.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // Read the head, then the body by Content-Length.
+                let (head_end, len) = loop {
+                    let n = sock.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
+                        let len = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        break (i + 4, len);
+                    }
+                };
+                while buf.len() < head_end + len {
+                    let n = sock.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let req = String::from_utf8_lossy(&buf).to_string();
+                let post = req.starts_with("POST");
+                keep.lock().unwrap().push(req);
+                let reply = if post {
+                    let body = concat!(
+                        "data: {\"id\":\"x\",\"choices\":[{\"index\":0,\"text\":\"hi\"}]}\n\n",
+                        "data: {\"id\":\"x\",\"choices\":[{\"index\":0,\"text\":\" there\"}]}\n\n",
+                        "data: {\"id\":\"x\",\"choices\":[],\"usage\":{\"prompt_tokens\":8,\"completion_tokens\":2,\"total_tokens\":10}}\n\n",
+                        "data: [DONE]\n\n"
+                    );
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    )
+                } else {
+                    "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                        .to_string()
+                };
+                let _ = sock.write_all(reply.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sampling_and_the_app_code_reach_the_server() {
+    let (url, seen) = capture_server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = StaticArgs {
+        endpoint: EndpointArgs {
+            url: Some(url),
+            served_model_name: Some("m".into()),
+            app_code: Some("code-123".into()),
+            temperature: 0.7,
+            top_k: Some(5),
+            top_p: Some(0.9),
+            no_preflight: true,
+            ..EndpointArgs::default()
+        },
+        sweep: StaticSweepArgs {
+            epochs: 1,
+            parallel_num: vec![1],
+            prompt_tokens: vec![8],
+            output_tokens: vec![2],
+            warmup: Some(0),
+            ..StaticSweepArgs::default()
+        },
+        benchmark_csv: None,
+        common: CommonArgs::in_dir(dir.path()),
+    };
+    let out = run_static_cmd(&a).await.unwrap();
+    assert_eq!(
+        out.run.points[0].summary.completed, 1,
+        "{:?}",
+        out.run.points[0].summary.failures
+    );
+    let seen = seen.lock().unwrap().clone();
+    let post = seen
+        .iter()
+        .find(|r| r.starts_with("POST /v1/completions"))
+        .expect("the request reached the server");
+    let (head, body) = post.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.to_lowercase().contains("\r\nx-apig-appcode: code-123"),
+        "{head}"
+    );
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["temperature"], 0.7);
+    assert_eq!(v["top_k"], 5);
+    assert_eq!(v["top_p"], 0.9);
+    // The note says how it sampled; the app code is written nowhere.
+    let run_json = std::fs::read_to_string(dir.path().join("static/new/run.json")).unwrap();
+    assert!(run_json.contains("sampling: temperature 0.7, top-k 5, top-p 0.9"));
+    for entry in walk(dir.path()) {
+        let text = std::fs::read(&entry).unwrap();
+        assert!(
+            !text.windows(8).any(|w| w == b"code-123"),
+            "{} holds the app code",
+            entry.display()
+        );
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_seed_prefix_caching_flags_parse_as_the_seed_writes_them() {
+    let parse = |extra: &[&str]| {
+        let mut args = vec!["servebench", "static"];
+        args.extend_from_slice(extra);
+        match Cli::try_parse_from(args).unwrap().command {
+            Command::Static(a) => a.sweep,
+            _ => unreachable!(),
+        }
+    };
+    assert!(!parse(&[]).enable_prefix_caching);
+    assert!(parse(&["--enable-prefix-caching"]).enable_prefix_caching);
+    assert!(parse(&["--enable-prefix-caching", "True", "--epochs", "2"]).enable_prefix_caching);
+    // Unlike the seed's type=bool, False is false.
+    assert!(!parse(&["--enable-prefix-caching", "False"]).enable_prefix_caching);
+    let s = parse(&["--enable-prefix-caching", "--prefix-caching-num", "16"]);
+    assert!(s.enable_prefix_caching);
+    assert_eq!(s.shared_prefix_tokens, 16);
+    let s = parse(&["--use-spec-decode", "--num-speculative-tokens", "2"]);
+    assert!(s.use_spec_decode && s.num_speculative_tokens == 2);
+    s.validate().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evenly_spaced_arrivals_send_concurrent_num_requests_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = ServingArgs {
+        endpoint: EndpointArgs {
+            sim: Some("time_scale=0.1".into()),
+            ..EndpointArgs::default()
+        },
+        sweep: ServingSweepArgs {
+            random_input_len: 16,
+            random_output_len: 2,
+            request_rate: vec![Rate(20.0)],
+            num_prompts: vec![6],
+            is_evenly_rate: true,
+            concurrent_num: vec![2],
+            ..ServingSweepArgs::default()
+        },
+        epochs: 1,
+        warmup: Some(0),
+        precision: Default::default(),
+        benchmark_csv: None,
+        common: CommonArgs::in_dir(dir.path()),
+    };
+    let run = run_serving_cmd(&a).await.unwrap().run;
+    let mut sched: Vec<f64> = run.points[0].epochs[0]
+        .iter()
+        .map(|r| {
+            r.scheduled_s
+                .expect("open-loop records carry their schedule")
+        })
+        .collect();
+    sched.sort_by(f64::total_cmp);
+    let want = [0.0, 0.0, 0.05, 0.05, 0.1, 0.1];
+    assert_eq!(sched.len(), 6);
+    for (got, want) in sched.iter().zip(want) {
+        assert!((got - want).abs() < 1e-9, "{sched:?}");
+    }
+    let label = run.points[0].label.describe();
+    assert!(label.contains("evenly spaced"), "{label}");
+    assert!(run
+        .meta
+        .notes
+        .iter()
+        .any(|n| n.contains("--concurrent-num")));
+    // The saved run reads back (the infinite burstiness is written "inf").
+    let saved = servebench::baseline::load_run(&dir.path().join("serving/new/run.json")).unwrap();
+    assert_eq!(saved.points[0].label, run.points[0].label);
+}
