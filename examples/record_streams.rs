@@ -99,6 +99,7 @@ async fn main() {
                 return_latency: *tag == "latency",
                 tokens_per_chunk: u32::from(steps),
                 non_streaming: false,
+                sampling: Default::default(),
             };
             let req = be.build(&spec, &opts);
             let bytes = body(

@@ -113,6 +113,7 @@ fn stream_check(names: &[&str], data: &[u8]) {
         return_latency: choice & 0x80 != 0,
         tokens_per_chunk,
         non_streaming: false,
+        sampling: Default::default(),
     };
     // The request builder: any prompt gives a JSON object holding it.
     let prompt = String::from_utf8_lossy(&body[..body.len().min(usize::from(prompt_bytes))]);
