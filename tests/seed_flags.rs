@@ -220,3 +220,62 @@ async fn evenly_spaced_arrivals_send_concurrent_num_requests_each() {
     let saved = servebench::baseline::load_run(&dir.path().join("serving/new/run.json")).unwrap();
     assert_eq!(saved.points[0].label, run.points[0].label);
 }
+
+/// Whether every request of each wave of `wave` (by start time) started
+/// after every request of the wave before had ended, in every epoch.
+fn waves_hold(run: &servebench::metrics::RunData, wave: usize) -> bool {
+    run.points[0].epochs.iter().all(|epoch| {
+        let mut reqs: Vec<_> = epoch.iter().collect();
+        reqs.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        let waves: Vec<_> = reqs.chunks(wave).collect();
+        waves.windows(2).all(|w| {
+            let last_end = w[0]
+                .iter()
+                .map(|r| r.start_s + r.done_ms / 1000.0)
+                .fold(0.0, f64::max);
+            w[1].iter().all(|r| r.start_s >= last_end - 1e-6)
+        })
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loop_wave_sends_each_wave_after_the_slowest_of_the_last() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |loop_shape| {
+        let a = StaticArgs {
+            endpoint: EndpointArgs {
+                // A third of the streams pause 40 ms, so that the requests
+                // of a wave end at very different times.
+                sim: Some("time_scale=0.1,stall_rate=0.35,stall_ms=40,seed=5".into()),
+                ..EndpointArgs::default()
+            },
+            sweep: StaticSweepArgs {
+                epochs: 2,
+                parallel_num: vec![3],
+                prompt_tokens: vec![16],
+                output_tokens: vec![6],
+                warmup: Some(0),
+                requests_per_worker: 3,
+                loop_shape,
+                ..StaticSweepArgs::default()
+            },
+            benchmark_csv: None,
+            common: CommonArgs::in_dir(dir.path()),
+        };
+        async move { run_static_cmd(&a).await.unwrap().run }
+    };
+    let wave = run(servebench::run::LoopShape::Wave).await;
+    assert!(wave.meta.notes.iter().any(|n| n.contains("--loop wave")));
+    assert!(wave.points[0].epochs.iter().all(|e| e.len() == 9));
+    assert!(
+        waves_hold(&wave, 3),
+        "a wave started before the last one ended"
+    );
+    // The closed loop does not wait: a worker whose request ended goes on
+    // while a stalled one is still running.
+    let closed = run(servebench::run::LoopShape::Closed).await;
+    assert!(
+        !waves_hold(&closed, 3),
+        "the closed loop looked like waves: the control cannot tell them apart"
+    );
+}

@@ -6,7 +6,9 @@ use super::common::{CommonArgs, PrecisionArgs};
 use super::output::{check_csv_path, write_outputs, OutputPaths};
 use super::{CliError, EndpointArgs};
 use crate::metrics::RunData;
-use crate::run::{execute, resolve_target, Images, Output, Plan, StaticSweep, Sweep, Target};
+use crate::run::{
+    execute, resolve_target, Images, LoopShape, Output, Plan, StaticSweep, Sweep, Target,
+};
 use crate::workload::ImageFormat;
 
 /// The images of a multimodal static sweep.
@@ -80,6 +82,11 @@ pub struct StaticSweepArgs {
     /// Requests each worker sends per epoch.
     #[arg(long, default_value_t = 1)]
     pub requests_per_worker: usize,
+    /// closed: N workers keep N requests in flight. wave: the seed tool's
+    /// loop, N requests sent together and the next N once the slowest
+    /// finished (--requests-per-worker waves an epoch).
+    #[arg(long = "loop", value_enum, default_value_t = LoopShape::Closed)]
+    pub loop_shape: LoopShape,
     /// The server has a prefix cache (bare, or True/False as the seed
     /// tool takes it). Every prompt gets a unique leading segment anyway so
     /// that no cache can serve it; recorded in the run's notes.
@@ -128,6 +135,7 @@ impl Default for StaticSweepArgs {
             output_tokens: vec![128, 256],
             warmup: None,
             requests_per_worker: 1,
+            loop_shape: LoopShape::Closed,
             enable_prefix_caching: false,
             shared_prefix_tokens: 0,
             use_spec_decode: false,
@@ -246,6 +254,14 @@ impl StaticSweepArgs {
                 "server prefix caching enabled: every prompt had a unique leading segment".into(),
             );
         }
+        if self.loop_shape == LoopShape::Wave {
+            notes.push(
+                "--loop wave: each concurrency's requests were sent together in waves, the \
+                 next wave once the slowest request of the last finished (the seed tool's \
+                 loop); throughput includes the waits for the slowest"
+                    .into(),
+            );
+        }
         if self.use_spec_decode {
             notes.push(format!(
                 "speculative decoding on the server{}: tokens per chunk were read from the \
@@ -285,6 +301,7 @@ impl StaticSweepArgs {
                     requests_per_worker: self.requests_per_worker,
                     shared_prefix_tokens: self.shared_prefix_tokens,
                     images,
+                    loop_shape: self.loop_shape,
                     ..StaticSweep::new(pairs, self.parallel_num.clone())
                 }),
             )

@@ -1,5 +1,6 @@
 //! Closed loop: N workers keep exactly N requests in flight; each sends its
-//! next request as soon as its previous one finishes.
+//! next request as soon as its previous one finishes. Also the seed tool's
+//! waves: N requests sent together, the next N once all of them finished.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -75,6 +76,47 @@ pub async fn run_closed_epoch(
     }
     drop(tx);
     collect(epoch, requests.len(), keep, &mut rx, on_record).await
+}
+
+/// Run `requests` in waves of `wave` (the seed tool's static loop): a wave's
+/// requests are sent together, and the next wave starts once the slowest of
+/// them finished. Records are forwarded as in [`run_closed_epoch`].
+pub async fn run_wave_epoch(
+    client: Arc<Client>,
+    requests: Arc<Vec<PreparedRequest>>,
+    wave: usize,
+    epoch: u32,
+    keep: Keep,
+    on_record: &mut (dyn FnMut(&RequestRecord) + Send),
+) -> EpochRun {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let phase_start = Instant::now();
+    let n = requests.len();
+    let wave = wave.max(1);
+    let driver_client = client.clone();
+    let driver_requests = requests.clone();
+    // The driver owns the sender: when the last wave is done, the channel
+    // closes and the collection below ends.
+    tokio::spawn(async move {
+        let (client, requests) = (driver_client, driver_requests);
+        let mut start = 0;
+        while start < n && !client.stopping() {
+            let end = (start + wave).min(n);
+            let mut set = tokio::task::JoinSet::new();
+            for i in start..end {
+                let (client, requests, tx) = (client.clone(), requests.clone(), tx.clone());
+                set.spawn(async move {
+                    let out = client
+                        .execute_deferred(&requests[i], epoch, phase_start)
+                        .await;
+                    let _ = tx.send(out);
+                });
+            }
+            while set.join_next().await.is_some() {}
+            start = end;
+        }
+    });
+    collect(epoch, n, keep, &mut rx, on_record).await
 }
 
 /// Gather the records of an epoch as they complete, calling `on_record` for

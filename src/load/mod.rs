@@ -12,7 +12,7 @@ mod stream;
 mod unary;
 
 pub use client::{Client, ClientError, Endpoint, PreparedRequest, Timeouts};
-pub use closed::{run_closed_epoch, EpochRun, Keep};
+pub use closed::{run_closed_epoch, run_wave_epoch, EpochRun, Keep};
 pub use guard::{FailureLimit, RunGuard};
 pub use stream::chunk_tokens;
 pub use unary::UnaryOutcome;

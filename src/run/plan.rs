@@ -99,6 +99,20 @@ pub struct StaticSweep {
     pub shared_prefix_tokens: usize,
     /// Images attached to every request (multimodal chat).
     pub images: Option<Images>,
+    /// How an epoch sends its requests.
+    pub loop_shape: LoopShape,
+}
+
+/// How a static point's epoch sends its requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LoopShape {
+    /// N workers keep N requests in flight: each sends its next request as
+    /// soon as its last one finished.
+    #[default]
+    Closed,
+    /// The seed tool's loop (`benchmark_parallel.py`): N requests sent
+    /// together, the next N once the slowest of them finished.
+    Wave,
 }
 
 impl StaticSweep {
@@ -111,6 +125,7 @@ impl StaticSweep {
             requests_per_worker: 1,
             shared_prefix_tokens: 0,
             images: None,
+            loop_shape: LoopShape::Closed,
         }
     }
 }

@@ -10,10 +10,10 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use super::observer::Observer;
-use super::plan::{Plan, StaticSweep};
+use super::plan::{LoopShape, Plan, StaticSweep};
 use super::precision::Tracker;
 use super::{RunError, Target};
-use crate::load::{run_closed_epoch, Client, EpochRun, Keep, PreparedRequest};
+use crate::load::{run_closed_epoch, run_wave_epoch, Client, EpochRun, Keep, PreparedRequest};
 use crate::metrics::{ClientLoad, ImageInfo, PointLabel};
 use crate::workload::{image_data_url, PromptSynth, RequestSpec};
 
@@ -215,9 +215,16 @@ pub(super) async fn run(
                     tracker.record(e as u32, r);
                 };
                 watch.start();
-                let mut epoch =
-                    run_closed_epoch(client.clone(), reqs, concurrency, e as u32, keep, &mut cb)
-                        .await;
+                let mut epoch = match sweep.loop_shape {
+                    LoopShape::Closed => {
+                        run_closed_epoch(client.clone(), reqs, concurrency, e as u32, keep, &mut cb)
+                            .await
+                    }
+                    LoopShape::Wave => {
+                        run_wave_epoch(client.clone(), reqs, concurrency, e as u32, keep, &mut cb)
+                            .await
+                    }
+                };
                 watch.stop(&epoch);
                 let counts = client.count_outputs(&mut epoch);
                 obs.counted(epoch.epoch, &counts);
