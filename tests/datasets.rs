@@ -3,10 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use servebench::cli::{run_gen_cmd, GenArgs};
 use servebench::workload::{
-    generate, load_and_sample, load_dataset, load_dataset_with_stats, read_generated,
-    sample_requests, write_dataset, DatasetError, DatasetFilter, DatasetType, GenerateSpec,
-    Tokenizer,
+    generate, generate_outputs, load_and_sample, load_dataset, load_dataset_with_stats,
+    read_generated, sample_requests, write_dataset, write_seed_dataset, DatasetError,
+    DatasetFilter, DatasetType, GenFormat, GenerateSpec, Tokenizer,
 };
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -611,6 +612,47 @@ fn generated_file_round_trips() {
         (e[0].prompt_tokens, e[0].output_tokens),
         (tok.count(&words(6)), 17)
     );
+}
+
+#[test]
+fn seed_format_reads_back_with_the_custom_parser_at_the_generated_lengths() {
+    let dir = tempfile::tempdir().unwrap();
+    let tok = Tokenizer::default_embedded();
+    let s = spec(150);
+    let reqs = generate(&s, &tok).unwrap();
+    let outputs = generate_outputs(&s, &reqs, &tok).unwrap();
+    let p = dir.path().join("seed.json");
+    write_seed_dataset(&p, &reqs, &outputs).unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(text.starts_with(r#"[{"input": ""#) && !text.contains('\n'));
+    let e = load_dataset(&p, DatasetType::Custom, &tok, &DatasetFilter::default()).unwrap();
+    assert_eq!(e.len(), 150);
+    for (e, r) in e.iter().zip(&reqs) {
+        assert_eq!(
+            (&e.prompt, e.prompt_tokens, e.output_tokens),
+            (&r.prompt, r.input_tokens, r.output_tokens)
+        );
+    }
+    // The prompts are those of the servebench format, and outputs are seeded.
+    assert_eq!(generate_outputs(&s, &reqs, &tok).unwrap(), outputs);
+    // The command writes the same file.
+    let args = GenArgs {
+        dataset: dir.path().join("cmd.json"),
+        format: GenFormat::Seed,
+        tokenizer: None,
+        min_input: s.min_input,
+        max_input: s.max_input,
+        avg_input: s.avg_input,
+        std_input: s.std_input,
+        min_output: s.min_output,
+        max_output: s.max_output,
+        avg_output: s.avg_output,
+        std_output: s.std_output,
+        num_requests: s.num_requests,
+        seed: s.seed,
+    };
+    assert_eq!(run_gen_cmd(&args).unwrap(), 150);
+    assert_eq!(std::fs::read_to_string(&args.dataset).unwrap(), text);
 }
 
 /// `cargo test --release --test datasets -- --ignored --nocapture`
