@@ -350,8 +350,10 @@ mod tests {
     }
 
     fn env_of(pairs: &[(&str, String)]) -> impl Fn(&str) -> Option<String> {
-        let pairs: Vec<(String, String)> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
     }
 
@@ -363,7 +365,10 @@ mod tests {
             .path()
             .join("hub/models--org--name/snapshots/abc123/tokenizer.json");
         let envs = [
-            env_of(&[("HF_HUB_CACHE", format!("{root}/hub")), ("HF_HOME", "/x".into())]),
+            env_of(&[
+                ("HF_HUB_CACHE", format!("{root}/hub")),
+                ("HF_HOME", "/x".into()),
+            ]),
             env_of(&[("HF_HOME", root.clone()), ("HOME", "/x".into())]),
         ];
         for env in envs {
@@ -385,10 +390,16 @@ mod tests {
         let c = hf_cache(&[("main1", true), ("newer2", true)], Some("main1\n"));
         let env = env_of(&[("HF_HOME", c.path().to_str().unwrap().to_string())]);
         let got = hf_cache_tokenizer("org/name", &env).unwrap();
-        assert!(got.ends_with("models--org--name/snapshots/main1/tokenizer.json"), "{got:?}");
+        assert!(
+            got.ends_with("models--org--name/snapshots/main1/tokenizer.json"),
+            "{got:?}"
+        );
         std::fs::remove_file(c.path().join("hub/models--org--name/refs/main")).unwrap();
         let got = hf_cache_tokenizer("org/name", &env).unwrap();
-        assert!(got.ends_with("models--org--name/snapshots/newer2/tokenizer.json"), "{got:?}");
+        assert!(
+            got.ends_with("models--org--name/snapshots/newer2/tokenizer.json"),
+            "{got:?}"
+        );
     }
 
     #[test]
@@ -396,7 +407,9 @@ mod tests {
         let c = hf_cache(&[("old", true), ("rev9", false)], Some("rev9"));
         let root = c.path().to_str().unwrap().to_string();
         let env = env_of(&[("HF_HOME", root.clone())]);
-        let e = hf_cache_tokenizer("org/name", &env).unwrap_err().to_string();
+        let e = hf_cache_tokenizer("org/name", &env)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             e,
             format!(
@@ -415,7 +428,9 @@ mod tests {
             )),
             "{e}"
         );
-        let e = hf_cache_tokenizer("org/name", env_of(&[])).unwrap_err().to_string();
+        let e = hf_cache_tokenizer("org/name", env_of(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.ends_with("no Hugging Face cache: HF_HUB_CACHE, HF_HOME and HOME are unset"),
             "{e}"
@@ -427,7 +442,11 @@ mod tests {
 
     #[test]
     fn hub_id_shapes() {
-        for ok in ["gpt2", "meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-7B_x"] {
+        for ok in [
+            "gpt2",
+            "meta-llama/Llama-3.1-8B-Instruct",
+            "Qwen/Qwen2.5-7B_x",
+        ] {
             assert!(is_hub_id(ok), "{ok}");
         }
         for bad in ["/abs/x", "./x", "a/b/c", "../x", "a b/c", "", "org/"] {
