@@ -253,6 +253,14 @@ const CASES: &[Case] = &[
         needles: &["{tmp}/tokenizer.json"],
     },
     Case {
+        input: "`--tokenizer` hub id not in the local Hugging Face cache",
+        args: &["serving", "--tokenizer", "org/no-such-model", "--num-prompts", "1", "--sim", SIM],
+        env: &[("HF_HUB_CACHE", "/nonexistent/hf-hub")],
+        files: &[],
+        code: 2,
+        needles: &["org/no-such-model", "not in the local Hugging Face cache", "/nonexistent/hf-hub/models--org--no-such-model"],
+    },
+    Case {
         input: "`--sim` with an unknown key",
         args: &["static", "--sim", "no_such_key=1", "--parallel-num", "1", "--prompt-tokens", "8", "--output-tokens", "2", "--epochs", "1"],
         env: &[],
@@ -339,12 +347,23 @@ const CASES: &[Case] = &[
         needles: &["{tmp}/bad.jsonl", "line 3"],
     },
     Case {
+        input: "human-eval dataset with a bad line 2",
+        args: &["serving", "--dataset", "{tmp}/he.jsonl", "--dataset-type", "human-eval", "--num-prompts", "1", "--sim", SIM],
+        env: &[],
+        files: &[(
+            "he.jsonl",
+            "{\"prompt\": \"def add(a, b):\", \"canonical_solution\": \"    return a + b\"}\n{\"prompt\": \"def sub(a, b):\"}\n",
+        )],
+        code: 2,
+        needles: &["{tmp}/he.jsonl", "line 2", "missing field `canonical_solution`"],
+    },
+    Case {
         input: "unknown `--dataset-type`",
         args: &["serving", "--dataset-type", "csv", "--num-prompts", "2", "--sim", SIM],
         env: &[],
         files: &[],
         code: 2,
-        needles: &["--dataset-type", "csv"],
+        needles: &["--dataset-type", "csv", "human-eval"],
     },
     Case {
         input: "`gen-dataset` with `--min-input` above `--max-input`",
@@ -384,6 +403,14 @@ const CASES: &[Case] = &[
         files: &[],
         code: 2,
         needles: &["--std-input", "-1"],
+    },
+    Case {
+        input: "`gen-dataset --format` that is not a format",
+        args: &["gen-dataset", "--dataset", "{tmp}/gen.json", "--format", "csv", "--num-requests", "3"],
+        env: &[],
+        files: &[],
+        code: 2,
+        needles: &["--format", "csv", "servebench", "seed"],
     },
     Case {
         input: "`gen-dataset --num-requests 0`",

@@ -3,10 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use servebench::cli::{run_gen_cmd, GenArgs};
 use servebench::workload::{
-    generate, load_and_sample, load_dataset, load_dataset_with_stats, read_generated,
-    sample_requests, write_dataset, DatasetError, DatasetFilter, DatasetType, GenerateSpec,
-    Tokenizer,
+    generate, generate_outputs, load_and_sample, load_dataset, load_dataset_with_stats,
+    read_generated, sample_requests, write_dataset, write_seed_dataset, DatasetError,
+    DatasetFilter, DatasetType, GenFormat, GenerateSpec, Tokenizer,
 };
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -74,22 +75,139 @@ fn sharegpt_loads_pairs_and_skips_short_conversations() {
 }
 
 #[test]
-fn alpaca_joins_instruction_and_input() {
+fn alpaca_reads_input_and_output_as_the_seed_does() {
     let dir = tempfile::tempdir().unwrap();
     let tok = Tokenizer::default_embedded();
+    // The seed's prompt is `input`, never `instruction`; an empty input is a
+    // 0-token prompt, dropped by the length filter; a 3-token output too.
     let data = serde_json::json!([
         {"instruction": "Summarise the following text please", "input": words(10), "output": words(15)},
         {"instruction": "Write a poem about the sea and sky", "input": "", "output": words(8)},
+        {"input": words(6), "output": words(7), "extra": 1},
+        {"instruction": "x", "input": words(6), "output": exact_prompt(&tok, 3)},
     ]);
     let p = write(dir.path(), "alpaca.json", &data.to_string());
-    let e = load_dataset(&p, DatasetType::Alpaca, &tok, &DatasetFilter::default()).unwrap();
-    assert_eq!(e.len(), 2);
-    assert_eq!(
-        e[0].prompt,
-        format!("Summarise the following text please\n{}", words(10))
-    );
+    let (e, stats) =
+        load_dataset_with_stats(&p, DatasetType::Alpaca, &tok, &DatasetFilter::default()).unwrap();
+    assert_eq!((stats.read, stats.too_short, stats.kept), (4, 2, 2));
+    assert_eq!(e[0].prompt, words(10));
+    assert_eq!(e[0].prompt_tokens, tok.count(&words(10)));
     assert_eq!(e[0].output_tokens, tok.count(&words(15)));
-    assert_eq!(e[1].prompt, "Write a poem about the sea and sky");
+    assert_eq!(e[1].prompt, words(6));
+    assert_eq!(e[1].output_tokens, tok.count(&words(7)));
+}
+
+#[test]
+fn custom_reads_the_seed_generate_dataset_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let tok = Tokenizer::default_embedded();
+    // As the seed's generate_dataset.py writes it: one line, no indent.
+    let entries = [(12, 20), (30, 5), (7, 3), (2, 9)];
+    let json: Vec<_> = entries
+        .iter()
+        .map(|&(i, o)| {
+            serde_json::json!({"input": exact_prompt(&tok, i), "output": exact_prompt(&tok, o), "instruction": "NA"})
+        })
+        .collect();
+    let p = write(
+        dir.path(),
+        "seed.json",
+        &serde_json::Value::Array(json).to_string(),
+    );
+    let (e, stats) =
+        load_dataset_with_stats(&p, DatasetType::Custom, &tok, &DatasetFilter::default()).unwrap();
+    assert_eq!((stats.read, stats.too_short, stats.kept), (4, 2, 2));
+    let got: Vec<_> = e
+        .iter()
+        .map(|e| (e.prompt_tokens, e.output_tokens))
+        .collect();
+    assert_eq!(got, vec![(12, 20), (30, 5)]);
+    assert_eq!(e[0].prompt, exact_prompt(&tok, 12));
+    // servebench's own shape and the seed's may sit in one file.
+    let mixed = format!(
+        r#"[{{"prompt": "{}", "output_tokens": 9}}, {{"input": "{}", "output": "{}", "instruction": "NA"}}]"#,
+        words(5),
+        words(6),
+        words(7)
+    );
+    let p = write(dir.path(), "mixed.json", &mixed);
+    let e = load_dataset(&p, DatasetType::Custom, &tok, &DatasetFilter::default()).unwrap();
+    let got: Vec<_> = e
+        .iter()
+        .map(|e| (e.prompt_tokens, e.output_tokens))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (tok.count(&words(5)), 9),
+            (tok.count(&words(6)), tok.count(&words(7)))
+        ]
+    );
+}
+
+#[test]
+fn human_eval_reads_prompt_and_canonical_solution() {
+    let dir = tempfile::tempdir().unwrap();
+    let tok = Tokenizer::default_embedded();
+    let line = |id: usize, prompt: &str, sol: &str| {
+        serde_json::json!({
+            "task_id": format!("HumanEval/{id}"),
+            "prompt": prompt,
+            "canonical_solution": sol,
+            "test": "def check(candidate): pass",
+            "entry_point": "f",
+        })
+        .to_string()
+    };
+    let p2 = exact_prompt(&tok, 2);
+    let p1 = exact_prompt(&tok, 1);
+    let text = [
+        line(0, &words(10), &words(12)),
+        String::new(),
+        line(1, &p2, &p1),      // short, but the seed keeps anything above 0
+        line(2, "", &words(3)), // 0-token prompt: dropped
+        line(3, &words(4), ""), // 0-token solution: dropped
+    ]
+    .join("\n");
+    let p = write(dir.path(), "HumanEval.jsonl", &text);
+    let filter = DatasetFilter::for_type(DatasetType::HumanEval);
+    assert_eq!((filter.min_prompt_tokens, filter.min_output_tokens), (1, 1));
+    let (e, stats) = load_dataset_with_stats(&p, DatasetType::HumanEval, &tok, &filter).unwrap();
+    assert_eq!((stats.read, stats.too_short, stats.kept), (4, 2, 2));
+    let got: Vec<_> = e
+        .iter()
+        .map(|e| (e.prompt_tokens, e.output_tokens))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(tok.count(&words(10)), tok.count(&words(12))), (2, 1)]
+    );
+    assert_eq!(e[0].prompt, words(10));
+    // Under the default filter (4 tokens) the short entry goes too.
+    let e = load_dataset(&p, DatasetType::HumanEval, &tok, &DatasetFilter::default()).unwrap();
+    assert_eq!(e.len(), 1);
+}
+
+#[test]
+fn malformed_human_eval_names_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = serde_json::json!({"prompt": words(6), "canonical_solution": words(6)});
+    let text = format!("{good}\n\n{{\"prompt\": \"def f():\"}}\n{good}\n");
+    expect_error(
+        dir.path(),
+        "he.jsonl",
+        DatasetType::HumanEval,
+        &text,
+        &["line 3", "missing field `canonical_solution`"],
+    );
+    // A JSON array (a mistaken --dataset-type) fails on line 1.
+    expect_error(
+        dir.path(),
+        "he2.jsonl",
+        DatasetType::HumanEval,
+        &format!("[{good}]\n"),
+        &["line 1", "expected a JSON object, found an array"],
+    );
 }
 
 #[test]
@@ -285,7 +403,7 @@ fn malformed_json_arrays_name_file_and_entry() {
     let ok = serde_json::json!({"instruction": words(5), "input": "", "output": words(5)});
     let bad_json = format!("[\n{ok},\n{ok},\n{{\"instruction\": \"x\" \"output\": \"y\"}}\n]");
     expect_error(d, "a.json", Alpaca, &bad_json, &["entry 2", "line 4"]);
-    let missing = format!(r#"[{ok}, {{"instruction": "x"}}]"#);
+    let missing = format!(r#"[{ok}, {{"instruction": "x", "input": "y"}}]"#);
     expect_error(
         d,
         "b.json",
@@ -312,6 +430,33 @@ fn malformed_json_arrays_name_file_and_entry() {
         &["entry 0", "missing field `value`"],
     );
     expect_error(d, "f.json", Custom, r#"{"prompt": "x"}"#, &["JSON array"]);
+    let neither = r#"[{"prompt": "a b", "output_tokens": 4}, {"text": "a b", "output": "c d"}]"#;
+    expect_error(
+        d,
+        "c2.json",
+        Custom,
+        neither,
+        &[
+            "entry 1",
+            "missing field `prompt` (servebench's shape) or `input` (the seed's)",
+        ],
+    );
+    let no_len = r#"[{"prompt": "a b", "output": "c d"}]"#;
+    expect_error(
+        d,
+        "c3.json",
+        Custom,
+        no_len,
+        &["entry 0", "missing field `output_tokens`"],
+    );
+    let no_out = r#"[{"input": "a b", "instruction": "NA"}]"#;
+    expect_error(
+        d,
+        "c4.json",
+        Custom,
+        no_out,
+        &["entry 0", "missing field `output`"],
+    );
     expect_error(d, "g.json", Alpaca, &format!("[{ok}, {ok}"), &["EOF"]);
     expect_error(
         d,
@@ -467,6 +612,47 @@ fn generated_file_round_trips() {
         (e[0].prompt_tokens, e[0].output_tokens),
         (tok.count(&words(6)), 17)
     );
+}
+
+#[test]
+fn seed_format_reads_back_with_the_custom_parser_at_the_generated_lengths() {
+    let dir = tempfile::tempdir().unwrap();
+    let tok = Tokenizer::default_embedded();
+    let s = spec(150);
+    let reqs = generate(&s, &tok).unwrap();
+    let outputs = generate_outputs(&s, &reqs, &tok).unwrap();
+    let p = dir.path().join("seed.json");
+    write_seed_dataset(&p, &reqs, &outputs).unwrap();
+    let text = std::fs::read_to_string(&p).unwrap();
+    assert!(text.starts_with(r#"[{"input": ""#) && !text.contains('\n'));
+    let e = load_dataset(&p, DatasetType::Custom, &tok, &DatasetFilter::default()).unwrap();
+    assert_eq!(e.len(), 150);
+    for (e, r) in e.iter().zip(&reqs) {
+        assert_eq!(
+            (&e.prompt, e.prompt_tokens, e.output_tokens),
+            (&r.prompt, r.input_tokens, r.output_tokens)
+        );
+    }
+    // The prompts are those of the servebench format, and outputs are seeded.
+    assert_eq!(generate_outputs(&s, &reqs, &tok).unwrap(), outputs);
+    // The command writes the same file.
+    let args = GenArgs {
+        dataset: dir.path().join("cmd.json"),
+        format: GenFormat::Seed,
+        tokenizer: None,
+        min_input: s.min_input,
+        max_input: s.max_input,
+        avg_input: s.avg_input,
+        std_input: s.std_input,
+        min_output: s.min_output,
+        max_output: s.max_output,
+        avg_output: s.avg_output,
+        std_output: s.std_output,
+        num_requests: s.num_requests,
+        seed: s.seed,
+    };
+    assert_eq!(run_gen_cmd(&args).unwrap(), 150);
+    assert_eq!(std::fs::read_to_string(&args.dataset).unwrap(), text);
 }
 
 /// `cargo test --release --test datasets -- --ignored --nocapture`

@@ -4,7 +4,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::CliError;
-use crate::workload::{generate, write_dataset, GenerateSpec, Tokenizer};
+use crate::workload::{
+    generate, generate_outputs, write_dataset, write_seed_dataset, GenFormat, GenerateSpec,
+    Tokenizer,
+};
 
 /// Flags of `servebench gen-dataset`.
 #[derive(Debug, Clone, clap::Args)]
@@ -12,7 +15,14 @@ pub struct GenArgs {
     /// Output file (JSON read by `serving --dataset-type custom`).
     #[arg(long)]
     pub dataset: PathBuf,
-    /// Hugging Face tokenizer.json or a directory holding one (default: embedded).
+    /// File layout: servebench ({"prompt", "input_tokens", "output_tokens"},
+    /// one per line) or seed (the seed's generate_dataset.py: one JSON array
+    /// of {"input", "output", "instruction": "NA"}, output a text of the
+    /// output length).
+    #[arg(long, value_enum, default_value_t = GenFormat::Servebench)]
+    pub format: GenFormat,
+    /// Hugging Face tokenizer.json, a directory holding one, or a hub id
+    /// already in the local Hugging Face cache (default: embedded).
     #[arg(long)]
     pub tokenizer: Option<PathBuf>,
     /// Shortest prompt, tokens.
@@ -73,7 +83,13 @@ pub fn run_gen_cmd(a: &GenArgs) -> Result<usize, CliError> {
     let t0 = Instant::now();
     let reqs = generate(&spec, &tok)?;
     let gen_s = t0.elapsed().as_secs_f64();
-    write_dataset(&a.dataset, &reqs)?;
+    match a.format {
+        GenFormat::Servebench => write_dataset(&a.dataset, &reqs)?,
+        GenFormat::Seed => {
+            let outputs = generate_outputs(&spec, &reqs, &tok)?;
+            write_seed_dataset(&a.dataset, &reqs, &outputs)?;
+        }
+    }
     let tokens: usize = reqs.iter().map(|r| r.input_tokens).sum();
     eprintln!(
         "wrote {} requests ({} prompt tokens) to {} in {:.2} s (generation {:.2} s)",

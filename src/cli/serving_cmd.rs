@@ -17,7 +17,9 @@ pub struct ServingSweepArgs {
     /// Dataset file; without it, synthetic prompts of --random-input-len tokens.
     #[arg(long)]
     pub dataset: Option<PathBuf>,
-    /// Dataset format: sharegpt, alpaca, custom (from gen-dataset) or jsonl.
+    /// Dataset format: sharegpt, alpaca (input/output, as the seed reads it),
+    /// custom (from gen-dataset, or the seed's generate_dataset.py), jsonl
+    /// or human-eval (JSONL of prompt/canonical_solution).
     #[arg(long, default_value = "sharegpt")]
     pub dataset_type: String,
     /// Prompt length of synthetic requests (no --dataset), tokens.
@@ -254,7 +256,7 @@ impl ServingSweepArgs {
                 filter: DatasetFilter {
                     max_prompt_tokens: self.max_prompt_tokens,
                     max_tokens: self.max_tokens,
-                    ..DatasetFilter::default()
+                    ..DatasetFilter::for_type(kind)
                 },
                 allow_repeat: self.allow_repeat,
             },

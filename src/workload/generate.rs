@@ -4,7 +4,9 @@
 //! `[min, max]`; each prompt is built by [`PromptSynth`] to its exact input
 //! length under the tokenizer, with a leading segment unique to the request so
 //! that no two prompts share a prefix. The result is written as JSON that
-//! `--dataset-type custom` reads back ([`write_dataset`]).
+//! `--dataset-type custom` reads back: servebench's shape ([`write_dataset`])
+//! or, with `--format seed`, the seed's `generate_dataset.py` shape
+//! ([`write_seed_dataset`], with output texts from [`generate_outputs`]).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -53,6 +55,18 @@ pub struct GeneratedRequest {
     /// Output length to ask for.
     #[serde(alias = "output_len")]
     pub output_tokens: usize,
+}
+
+/// File formats `servebench gen-dataset --format` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum GenFormat {
+    /// servebench's shape, one object per line:
+    /// `{"prompt", "input_tokens", "output_tokens"}` ([`write_dataset`]).
+    #[default]
+    Servebench,
+    /// The seed's `generate_dataset.py` shape, one JSON array on one line:
+    /// `{"input", "output", "instruction": "NA"}` ([`write_seed_dataset`]).
+    Seed,
 }
 
 /// Errors of the generator.
@@ -230,7 +244,51 @@ pub fn generate(
     let synth =
         PromptSynth::new(tok).map_err(|source| GenerateError::Prompt { index: 0, source })?;
     let lengths = draw_lengths(spec);
-    let chunks: Vec<&[(usize, usize)]> = lengths.chunks(CHUNK).collect();
+    let inputs: Vec<usize> = lengths.iter().map(|&(i, _)| i).collect();
+    let prompts = build_texts(&synth, &inputs, spec.seed, 0, true)?;
+    Ok(prompts
+        .into_iter()
+        .zip(lengths)
+        .map(|(prompt, (input_tokens, output_tokens))| GeneratedRequest {
+            prompt,
+            input_tokens,
+            output_tokens,
+        })
+        .collect())
+}
+
+/// Salt of the RNG streams of output texts (distinct from the prompts').
+const OUTPUT_STREAM: u64 = 0x6f75_7470_7574;
+
+/// Output texts for `requests` (generated from `spec`): text `i` is exactly
+/// `requests[i].output_tokens` tokens long under `tok` (random words, no
+/// unique segment), as the seed's `generate_str` makes the `output` field of
+/// `generate_dataset.py`. Seeded by `spec.seed`, on a stream of its own, so
+/// the prompts are the same with or without outputs.
+pub fn generate_outputs(
+    spec: &GenerateSpec,
+    requests: &[GeneratedRequest],
+    tok: &Tokenizer,
+) -> Result<Vec<String>, GenerateError> {
+    let synth =
+        PromptSynth::new(tok).map_err(|source| GenerateError::Prompt { index: 0, source })?;
+    let lengths: Vec<usize> = requests.iter().map(|r| r.output_tokens).collect();
+    build_texts(&synth, &lengths, spec.seed, OUTPUT_STREAM, false)
+}
+
+/// Texts of exactly `lengths[i]` tokens, built in parallel (one thread per
+/// core) over fixed chunks of [`CHUNK`] texts, each chunk with its own RNG
+/// derived from `seed`, the chunk index and `stream`, so the result does not
+/// depend on the number of threads. With `unique`, text `i` opens with the
+/// unique segment of id `i`.
+fn build_texts(
+    synth: &PromptSynth,
+    lengths: &[usize],
+    seed: u64,
+    stream: u64,
+    unique: bool,
+) -> Result<Vec<String>, GenerateError> {
+    let chunks: Vec<&[usize]> = lengths.chunks(CHUNK).collect();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(chunks.len());
@@ -243,18 +301,19 @@ pub fn generate(
                     loop {
                         let c = next.fetch_add(1, Ordering::Relaxed);
                         let Some(chunk) = chunks.get(c) else { break };
-                        let mut rng = StdRng::seed_from_u64(chunk_seed(spec.seed, c));
-                        let prompts = chunk
+                        let mut rng = StdRng::seed_from_u64(chunk_seed(seed, c) ^ stream);
+                        let texts = chunk
                             .iter()
                             .enumerate()
-                            .map(|(k, &(n, _))| {
+                            .map(|(k, &n)| {
                                 let index = c * CHUNK + k;
+                                let id = unique.then_some(index as u64);
                                 synth
-                                    .prompt(n, Some(index as u64), &mut rng)
+                                    .prompt(n, id, &mut rng)
                                     .map_err(|source| GenerateError::Prompt { index, source })
                             })
                             .collect();
-                        out.push((c, prompts));
+                        out.push((c, texts));
                     }
                     out
                 })
@@ -266,16 +325,9 @@ pub fn generate(
             .collect()
     });
     done.sort_by_key(|(c, _)| *c);
-    let mut out = Vec::with_capacity(spec.num_requests);
-    for (_, prompts) in done {
-        for prompt in prompts? {
-            let (input_tokens, output_tokens) = lengths[out.len()];
-            out.push(GeneratedRequest {
-                prompt,
-                input_tokens,
-                output_tokens,
-            });
-        }
+    let mut out = Vec::with_capacity(lengths.len());
+    for (_, texts) in done {
+        out.extend(texts?);
     }
     Ok(out)
 }
@@ -316,6 +368,57 @@ pub fn write_dataset(
             serde_json::to_writer(&mut w, r)?;
         }
         w.write_all(b"\n]\n")?;
+        w.flush()
+    };
+    write().map_err(io_err)
+}
+
+/// Write `requests` with their output texts as the seed's
+/// `generate_dataset.py` writes its file: one JSON array on one line, no
+/// indent, Python's `json.dump` separators, of
+///
+/// ```json
+/// [{"input": "...", "output": "...", "instruction": "NA"}, {"input": "...", "output": "...", "instruction": "NA"}]
+/// ```
+///
+/// `input` is the prompt and `output` a text whose token count is the output
+/// length (`outputs[i]`, from [`generate_outputs`]). The seed's
+/// `benchmark_serving.py --dataset-type custom` and servebench's
+/// `--dataset-type custom` read it. Unlike Python's `json.dump`, non-ASCII
+/// characters are written as UTF-8, not `\u` escapes (the texts are the same
+/// once parsed). The file is replaced if it exists.
+pub fn write_seed_dataset(
+    path: impl AsRef<Path>,
+    requests: &[GeneratedRequest],
+    outputs: &[String],
+) -> Result<(), GenerateError> {
+    let path = path.as_ref();
+    if requests.len() != outputs.len() {
+        return invalid(format!(
+            "{} requests but {} output texts",
+            requests.len(),
+            outputs.len()
+        ));
+    }
+    let io_err = |source| GenerateError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::create(path).map_err(io_err)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    let mut write = || -> std::io::Result<()> {
+        w.write_all(b"[")?;
+        for (i, (r, o)) in requests.iter().zip(outputs).enumerate() {
+            if i > 0 {
+                w.write_all(b", ")?;
+            }
+            w.write_all(b"{\"input\": ")?;
+            serde_json::to_writer(&mut w, &r.prompt)?;
+            w.write_all(b", \"output\": ")?;
+            serde_json::to_writer(&mut w, o)?;
+            w.write_all(b", \"instruction\": \"NA\"}")?;
+        }
+        w.write_all(b"]")?;
         w.flush()
     };
     write().map_err(io_err)
@@ -422,6 +525,31 @@ mod tests {
         )
         .unwrap();
         assert!(reqs.iter().all(|r| tok.count(&r.prompt) == 50));
+    }
+
+    #[test]
+    fn seed_file_has_the_seed_tools_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("seed.json");
+        let reqs = [
+            GeneratedRequest {
+                prompt: "a \"b\"".into(),
+                input_tokens: 3,
+                output_tokens: 2,
+            },
+            GeneratedRequest {
+                prompt: "c".into(),
+                input_tokens: 1,
+                output_tokens: 1,
+            },
+        ];
+        write_seed_dataset(&p, &reqs, &["x y".into(), "z".into()]).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            r#"[{"input": "a \"b\"", "output": "x y", "instruction": "NA"}, {"input": "c", "output": "z", "instruction": "NA"}]"#
+        );
+        let e = write_seed_dataset(&p, &reqs, &[]).unwrap_err().to_string();
+        assert_eq!(e, "2 requests but 0 output texts");
     }
 
     #[test]

@@ -12,11 +12,12 @@ pub use dataset::{
     DatasetError, DatasetFilter, DatasetType, LoadStats,
 };
 pub use generate::{
-    generate, read_generated, write_dataset, GenerateError, GenerateSpec, GeneratedRequest,
+    generate, generate_outputs, read_generated, write_dataset, write_seed_dataset, GenFormat,
+    GenerateError, GenerateSpec, GeneratedRequest,
 };
 pub use images::{encode_image, image_data_url, ImageError, ImageFormat};
 pub use prompt::{PromptError, PromptSynth};
-pub use tokenizer::{Tokenizer, TokenizerError, DEFAULT_TOKENIZER_NAME};
+pub use tokenizer::{hf_cache_tokenizer, Tokenizer, TokenizerError, DEFAULT_TOKENIZER_NAME};
 
 /// One request to send, fully prepared before the run.
 ///

@@ -1,8 +1,12 @@
-//! Alpaca: a JSON array of `{"instruction", "input", "output"}`.
+//! Alpaca: a JSON array of `{"instruction", "input", "output"}`, read as the
+//! seed's `benchmark_serving.py` reads it.
 //!
-//! The prompt is the instruction, followed by a newline and the input when
-//! the input is present and not empty; the output's token count is the
-//! output length.
+//! The prompt is the `input` field and the completion is `output` (its token
+//! count is the output length). `instruction` is **not** used: the seed has an
+//! Alpaca prompt template but never calls it, so an entry with an empty
+//! `input` has a 0-token prompt and is dropped by the length filter, as in
+//! the seed. `input` and `output` are required (the seed raises on a missing
+//! one); other fields are ignored.
 
 use std::path::Path;
 
@@ -13,9 +17,7 @@ use super::{DatasetError, Parsed, RawEntry, RawOutput};
 
 #[derive(Deserialize)]
 struct Entry {
-    instruction: String,
-    #[serde(default)]
-    input: Option<String>,
+    input: String,
     output: String,
 }
 
@@ -25,13 +27,8 @@ pub(crate) fn parse(
     emit: &mut dyn FnMut(Parsed) -> Result<(), DatasetError>,
 ) -> Result<(), DatasetError> {
     for_each_entry(path, |_, e: Entry| {
-        let mut prompt = e.instruction;
-        if let Some(input) = e.input.filter(|i| !i.is_empty()) {
-            prompt.push('\n');
-            prompt.push_str(&input);
-        }
         emit(Parsed::Entry(RawEntry {
-            prompt,
+            prompt: e.input,
             output: RawOutput::Text(e.output),
         }))
     })

@@ -7,8 +7,8 @@ use super::{DatasetFilter, DatasetType, LoadStats};
 /// Errors loading, parsing or writing a dataset.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
-    /// The dataset type name is not one of the four.
-    #[error("unknown dataset type {0:?}: expected sharegpt, alpaca, custom or jsonl")]
+    /// The dataset type name is not one of the five.
+    #[error("unknown dataset type {0:?}: expected sharegpt, alpaca, custom, jsonl or human-eval")]
     UnknownType(String),
     /// The file cannot be opened or read.
     #[error("dataset {}: cannot read: {source}", path.display())]

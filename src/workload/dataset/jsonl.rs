@@ -20,6 +20,18 @@ pub(crate) fn parse(
     path: &Path,
     emit: &mut dyn FnMut(Parsed) -> Result<(), DatasetError>,
 ) -> Result<(), DatasetError> {
+    for_each_line(path, parse_line, emit)
+}
+
+/// Call `parse_line` on every non-blank line of the JSONL file `path` (its
+/// bytes without the line ending) and hand each entry to `emit`. A line that
+/// `parse_line` refuses becomes [`DatasetError::Line`], naming the file and
+/// the line (from 1).
+pub(crate) fn for_each_line(
+    path: &Path,
+    mut parse_line: impl FnMut(&[u8]) -> Result<RawEntry, String>,
+    emit: &mut dyn FnMut(Parsed) -> Result<(), DatasetError>,
+) -> Result<(), DatasetError> {
     let mut reader = open(path)?;
     let mut buf = Vec::new();
     let mut line_no = 0usize;
@@ -96,7 +108,7 @@ fn as_length(key: &str, v: &Value) -> Result<usize, String> {
         .ok_or_else(|| format!("`{key}` must be a non-negative integer, found {}", show(v)))
 }
 
-fn kind(v: &Value) -> &'static str {
+pub(crate) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

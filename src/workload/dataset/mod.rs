@@ -1,6 +1,6 @@
 //! Datasets for the dynamic benchmark: loading, filtering and sampling.
 //!
-//! Four formats are read (see [`DatasetType`]); each is parsed entry by entry
+//! Five formats are read (see [`DatasetType`]); each is parsed entry by entry
 //! on one thread while the previous batch of entries is tokenized (in
 //! parallel, with [`Tokenizer::count_batch`]) on the calling thread, so that a
 //! 600 MB ShareGPT file never sits in memory as a whole.
@@ -13,6 +13,7 @@
 mod alpaca;
 mod custom;
 mod error;
+mod human_eval;
 mod json_array;
 mod jsonl;
 mod sample;
@@ -37,27 +38,47 @@ pub enum DatasetType {
     /// The first human turn is the prompt; the first gpt turn after it gives
     /// the output length. Entries without such a pair are skipped.
     ShareGpt,
-    /// Alpaca: a JSON array of `{"instruction", "input", "output"}`. The prompt
-    /// is the instruction, plus a newline and the input when the input is not
-    /// empty; the output's token count is the output length.
+    /// Alpaca: a JSON array of `{"instruction", "input", "output"}`, read as
+    /// the seed reads it: the prompt is `input` (not `instruction`), the
+    /// `output` text's token count is the output length; an entry with an
+    /// empty `input` falls to the length filter.
     Alpaca,
-    /// The JSON written by `servebench gen-dataset` (see [`write_custom`]):
-    /// an array of `{"prompt", "input_tokens", "output_tokens"}`.
+    /// A JSON array of either servebench's `gen-dataset` entries
+    /// `{"prompt", "input_tokens", "output_tokens"}` (see
+    /// [`crate::workload::write_dataset`]) or the seed's `generate_dataset.py`
+    /// entries `{"input", "output", "instruction": "NA"}` (prompt `input`,
+    /// output length the token count of `output`), told apart entry by entry.
     Custom,
     /// JSON Lines: one object per line with `prompt` (or `text`) and either an
     /// integer `output_tokens` (or `max_tokens`, `output_len`) or an `output`
     /// text whose token count is the output length. Blank lines are skipped.
     Jsonl,
+    /// HumanEval (`HumanEval.jsonl`): JSON Lines of `{"prompt",
+    /// "canonical_solution", ..}`; the prompt is `prompt`, the token count of
+    /// `canonical_solution` is the output length. The seed drops only entries
+    /// of length 0: see [`DatasetFilter::for_type`].
+    HumanEval,
 }
 
 impl DatasetType {
-    /// The name used on the command line (`sharegpt`, `alpaca`, `custom`, `jsonl`).
+    /// Every type, in the order the help text lists them.
+    pub const ALL: [DatasetType; 5] = [
+        DatasetType::ShareGpt,
+        DatasetType::Alpaca,
+        DatasetType::Custom,
+        DatasetType::Jsonl,
+        DatasetType::HumanEval,
+    ];
+
+    /// The name used on the command line (`sharegpt`, `alpaca`, `custom`,
+    /// `jsonl`, `human-eval`).
     pub fn name(self) -> &'static str {
         match self {
             DatasetType::ShareGpt => "sharegpt",
             DatasetType::Alpaca => "alpaca",
             DatasetType::Custom => "custom",
             DatasetType::Jsonl => "jsonl",
+            DatasetType::HumanEval => "human-eval",
         }
     }
 }
@@ -77,6 +98,7 @@ impl FromStr for DatasetType {
             "alpaca" => Ok(DatasetType::Alpaca),
             "custom" => Ok(DatasetType::Custom),
             "jsonl" => Ok(DatasetType::Jsonl),
+            "human-eval" | "humaneval" | "human_eval" => Ok(DatasetType::HumanEval),
             _ => Err(DatasetError::UnknownType(s.to_string())),
         }
     }
@@ -101,10 +123,29 @@ pub struct DatasetFilter {
     pub max_prompt_tokens: Option<usize>,
     /// Drop entries whose prompt plus output exceed this (`--max-tokens`).
     pub max_tokens: Option<usize>,
-    /// Drop entries whose prompt has fewer tokens than this (default 4).
+    /// Drop entries whose prompt has fewer tokens than this (default 4; see
+    /// [`DatasetFilter::for_type`]).
     pub min_prompt_tokens: usize,
     /// Drop entries whose output has fewer tokens than this (default 4).
     pub min_output_tokens: usize,
+}
+
+impl DatasetFilter {
+    /// The seed's length filter for `kind`, with no upper bound: prompts and
+    /// outputs under 4 tokens are dropped, except for
+    /// [`DatasetType::HumanEval`], where the seed drops only entries whose
+    /// prompt or output has 0 tokens. Set `max_prompt_tokens` / `max_tokens`
+    /// on the result as needed.
+    pub fn for_type(kind: DatasetType) -> Self {
+        match kind {
+            DatasetType::HumanEval => DatasetFilter {
+                min_prompt_tokens: 1,
+                min_output_tokens: 1,
+                ..DatasetFilter::default()
+            },
+            _ => DatasetFilter::default(),
+        }
+    }
 }
 
 impl Default for DatasetFilter {
@@ -204,6 +245,7 @@ fn parse_file(
         DatasetType::Alpaca => alpaca::parse(path, emit),
         DatasetType::Custom => custom::parse(path, emit),
         DatasetType::Jsonl => jsonl::parse(path, emit),
+        DatasetType::HumanEval => human_eval::parse(path, emit),
     }
 }
 
@@ -309,19 +351,21 @@ mod tests {
 
     #[test]
     fn type_names_round_trip() {
-        for t in [
-            DatasetType::ShareGpt,
-            DatasetType::Alpaca,
-            DatasetType::Custom,
-            DatasetType::Jsonl,
-        ] {
+        for t in DatasetType::ALL {
             assert_eq!(t.name().parse::<DatasetType>().unwrap(), t);
         }
+        assert_eq!(
+            "HumanEval".parse::<DatasetType>().unwrap(),
+            DatasetType::HumanEval
+        );
         assert_eq!(
             " ShareGPT ".parse::<DatasetType>().unwrap(),
             DatasetType::ShareGpt
         );
         let e = "csv".parse::<DatasetType>().unwrap_err().to_string();
-        assert!(e.contains("\"csv\"") && e.contains("sharegpt"), "{e}");
+        assert_eq!(
+            e,
+            "unknown dataset type \"csv\": expected sharegpt, alpaca, custom, jsonl or human-eval"
+        );
     }
 }
