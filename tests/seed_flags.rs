@@ -279,3 +279,67 @@ async fn loop_wave_sends_each_wave_after_the_slowest_of_the_last() {
         "the closed loop looked like waves: the control cannot tell them apart"
     );
 }
+
+/// The seed's check_multi_step as a warning: `--num-scheduler-steps 8`
+/// against a server that streams one token a chunk is said before load, and
+/// a flag that matches the server says nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn num_scheduler_steps_is_checked_against_the_server_before_load() {
+    let sim = servebench::sim::SimServer::start(
+        {
+            let mut c = servebench::sim::SimConfig::default();
+            c.apply_kv("time_scale=0.05").unwrap();
+            c
+        },
+        servebench::workload::Tokenizer::default_embedded(),
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |steps: u32| {
+        let a = StaticArgs {
+            endpoint: EndpointArgs {
+                url: Some(sim.base_url()),
+                num_scheduler_steps: Some(steps),
+                ..EndpointArgs::default()
+            },
+            sweep: StaticSweepArgs {
+                epochs: 1,
+                parallel_num: vec![1],
+                prompt_tokens: vec![16],
+                output_tokens: vec![33],
+                warmup: Some(0),
+                ..StaticSweepArgs::default()
+            },
+            benchmark_csv: None,
+            common: CommonArgs::in_dir(dir.path()),
+        };
+        async move { run_static_cmd(&a).await.unwrap().run }
+    };
+    let wrong = run(8).await;
+    let note = wrong
+        .meta
+        .notes
+        .iter()
+        .find(|n| n.starts_with("scheduler steps: before load"))
+        .unwrap_or_else(|| panic!("no probe warning in {:?}", wrong.meta.notes));
+    assert!(
+        note.contains("33-token stream came in 33 chunks, 1.00 tokens a chunk"),
+        "{note}"
+    );
+    assert!(
+        note.contains("not the 8 of --num-scheduler-steps"),
+        "{note}"
+    );
+    let right = run(1).await;
+    assert!(
+        !right
+            .meta
+            .notes
+            .iter()
+            .any(|n| n.starts_with("scheduler steps")),
+        "{:?}",
+        right.meta.notes
+    );
+    sim.stop().await;
+}

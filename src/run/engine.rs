@@ -60,6 +60,15 @@ pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<R
     target.ensure_streams(n, flag)?;
     let mut meta = target.meta(plan.kind(), &plan.name, plan.slo);
     meta.notes.extend(plan.notes.iter().cloned());
+    if let Sweep::Static(s) = &plan.sweep {
+        let out_tokens = s.pairs.first().map_or(64, |p| p.1);
+        if let Some(w) = target.probe_scheduler_steps(out_tokens).await {
+            if !out.quiet {
+                eprintln!("servebench: warning: {w}");
+            }
+            meta.notes.push(w);
+        }
+    }
     let workload = match &plan.sweep {
         Sweep::Dynamic(d) => {
             let w = dynamic::prepare(target, plan, d).await?;

@@ -58,8 +58,9 @@ pub struct TargetSpec {
     /// Top-p (nucleus) sampling, in (0, 1] (default: the server's, not sent).
     #[arg(long, value_name = "P")]
     pub top_p: Option<f64>,
-    /// Hugging Face tokenizer.json, or a directory holding one (default: the
-    /// small BPE tokenizer embedded in servebench).
+    /// Hugging Face tokenizer.json, a directory holding one, or a hub id
+    /// (org/name) found in the local Hugging Face cache (default: the small
+    /// BPE tokenizer embedded in servebench).
     #[arg(long)]
     pub tokenizer: Option<PathBuf>,
     /// The server runs N decode steps per scheduling step, so chunks carry N
@@ -175,6 +176,9 @@ pub struct Target {
     /// The model's context length (prompt + output), as `/v1/models`
     /// reports it (vLLM's `max_model_len`) or the simulator is set to.
     pub max_model_len: Option<usize>,
+    /// Check `--num-scheduler-steps` against the server before a static
+    /// run (the flag was given and the preflight is on).
+    pub probe_steps: bool,
 }
 
 impl Target {
@@ -465,6 +469,7 @@ pub async fn resolve_target(args: &TargetSpec) -> Result<Target, RunError> {
         base_url,
         sim,
         max_model_len,
+        probe_steps: args.num_scheduler_steps.is_some() && !args.no_preflight,
     };
     if args.no_preflight {
         return Ok(target);
@@ -504,6 +509,52 @@ impl Target {
                 ),
             }),
         }
+    }
+}
+
+impl Target {
+    /// The seed's `check_multi_step`, as a warning rather than a refusal:
+    /// one streamed request of `output_tokens` tokens (at most 64) before
+    /// load, its tokens per chunk after the first compared with
+    /// `--num-scheduler-steps`. `Some` says what the server really does
+    /// when the two differ by more than a quarter (`None`: they agree, the
+    /// probe is off, or the request failed, which the load will show).
+    pub async fn probe_scheduler_steps(&self, output_tokens: usize) -> Option<String> {
+        if !self.probe_steps {
+            return None;
+        }
+        let assumed = self.client.options().tokens_per_chunk.max(1);
+        let n = output_tokens.clamp(2, 64);
+        let spec = crate::workload::RequestSpec {
+            id: u64::MAX - 1,
+            prompt: "Hello".into(),
+            prompt_tokens: self.tokenizer.count("Hello"),
+            max_tokens: n,
+            force_output_len: true,
+        };
+        let req = self.client.prepare(&spec);
+        let rec = self
+            .client
+            .execute(&req, 0, std::time::Instant::now())
+            .await;
+        if rec.failure.is_some() || rec.chunks.len() < 2 {
+            return None;
+        }
+        // The server's usage, else the tokenizer's count of the text.
+        let tokens = rec
+            .usage_output_tokens
+            .or(rec.counted_output_tokens)
+            .unwrap_or(rec.output_tokens);
+        let shown = tokens.saturating_sub(1) as f64 / (rec.chunks.len() - 1) as f64;
+        ((shown - assumed as f64).abs() > 0.25 * assumed as f64).then(|| {
+            format!(
+                "scheduler steps: before load, one {tokens}-token stream came in {} chunks, \
+                 {shown:.2} tokens a chunk after the first (the seed's check_multi_step would \
+                 refuse to run), not the {assumed} of --num-scheduler-steps; ITL follows what \
+                 the streams show, not the flag",
+                rec.chunks.len()
+            )
+        })
     }
 }
 
