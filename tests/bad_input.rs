@@ -106,6 +106,22 @@ const CASES: &[Case] = &[
         needles: &["--api-key", "export OPENAI_API_KEY=<key>"],
     },
     Case {
+        input: "comma-separated `--host` list (the seed's replicas)",
+        args: &["static", "--host", "10.0.0.1,10.0.0.2", "--parallel-num", "1", "--prompt-tokens", "8", "--output-tokens", "2"],
+        env: &[],
+        files: &[],
+        code: 2,
+        needles: &["--host", "is a list", "one load balancer"],
+    },
+    Case {
+        input: "comma-separated `--port` list (the seed's replicas)",
+        args: &["static", "--host", "127.0.0.1", "--port", "8000,8001", "--parallel-num", "1", "--prompt-tokens", "8", "--output-tokens", "2"],
+        env: &[],
+        files: &[],
+        code: 2,
+        needles: &["--port", "is a list", "one load balancer"],
+    },
+    Case {
         input: "`--top-p` outside (0, 1]",
         args: &["static", "--top-p", "1.5", "--parallel-num", "1", "--prompt-tokens", "8", "--output-tokens", "2", "--sim", SIM],
         env: &[],

@@ -28,7 +28,7 @@ pub struct TargetSpec {
     #[arg(long)]
     pub host: Option<String>,
     /// Server port (default 8000 when --host is given).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_port)]
     pub port: Option<u16>,
     /// Full base URL, e.g. http://10.0.0.5:8000 (a trailing /v1 is accepted).
     #[arg(long, conflicts_with_all = ["host", "port"])]
@@ -129,6 +129,22 @@ impl Default for TargetSpec {
             no_preflight: false,
         }
     }
+}
+
+/// What to do instead of the seed's comma-separated replica lists.
+const ONE_ENDPOINT: &str = "servebench measures one endpoint a run (the seed's comma lists send \
+     round-robin to several replicas): put the replicas behind one load balancer and pass its \
+     --url, or run servebench once per replica";
+
+/// `--port`: one port; a comma list (the seed's replicas) is refused with
+/// what to do instead.
+fn parse_port(v: &str) -> Result<u16, String> {
+    if v.contains(',') {
+        return Err(format!("`{v}` is a list: {ONE_ENDPOINT}"));
+    }
+    v.trim()
+        .parse()
+        .map_err(|_| format!("`{v}` is not a port number (1-65535)"))
 }
 
 impl TargetSpec {
@@ -326,6 +342,12 @@ pub async fn resolve_target(args: &TargetSpec) -> Result<Target, RunError> {
         return Err(RunError::BadSetting {
             flag: "--num-scheduler-steps".into(),
             reason: "must be at least 1".into(),
+        });
+    }
+    if let Some(h) = args.host.as_deref().filter(|h| h.contains(',')) {
+        return Err(RunError::BadSetting {
+            flag: "--host".into(),
+            reason: format!("`{h}` is a list: {ONE_ENDPOINT}"),
         });
     }
     if args.api_key.is_some() {
