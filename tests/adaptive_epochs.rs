@@ -17,6 +17,7 @@ const SIM: &str = "time_scale=0.2,jitter=0.05,seed=3";
 
 async fn static_run(dir: &std::path::Path, target: f64, epochs: u32, max: u32) -> RunData {
     let a = StaticArgs {
+        dataset: Default::default(),
         endpoint: EndpointArgs {
             sim: Some(SIM.into()),
             ..EndpointArgs::default()

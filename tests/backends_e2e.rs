@@ -36,6 +36,7 @@ fn sweep(prompt: usize, output: usize, conc: usize, epochs: u32) -> StaticSweepA
 async fn static_run(ep: EndpointArgs, sw: StaticSweepArgs) -> PointSummary {
     let dir = tempfile::tempdir().unwrap();
     let a = StaticArgs {
+        dataset: Default::default(),
         endpoint: ep,
         sweep: sw,
         benchmark_csv: None,

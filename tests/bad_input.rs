@@ -122,6 +122,22 @@ const CASES: &[Case] = &[
         needles: &["--port", "is a list", "one load balancer"],
     },
     Case {
+        input: "static `--dataset-type sharegpt` without `--dataset-path`",
+        args: &["static", "--dataset-type", "sharegpt", "--parallel-num", "1", "--prompt-tokens", "8", "--output-tokens", "2", "--sim", SIM],
+        env: &[],
+        files: &[],
+        code: 2,
+        needles: &["--dataset-path", "--dataset-type sharegpt needs the dataset file"],
+    },
+    Case {
+        input: "static `--use-real-dataset-output-tokens` with random prompts",
+        args: &["static", "--use-real-dataset-output-tokens", "--parallel-num", "1", "--prompt-tokens", "8", "--output-tokens", "2", "--sim", SIM],
+        env: &[],
+        files: &[],
+        code: 2,
+        needles: &["--use-real-dataset-output-tokens", "only applies with a dataset"],
+    },
+    Case {
         input: "`--top-p` outside (0, 1]",
         args: &["static", "--top-p", "1.5", "--parallel-num", "1", "--prompt-tokens", "8", "--output-tokens", "2", "--sim", SIM],
         env: &[],

@@ -101,6 +101,7 @@ async fn calibrate_saves_noise_and_epochs_that_later_runs_use() {
     // A later static run of that name without --epochs runs what the
     // calibration recommends, and says so; with --epochs it runs those.
     let later = |explicit: bool| StaticArgs {
+        dataset: Default::default(),
         endpoint: endpoint(),
         sweep: StaticSweepArgs {
             epochs_explicit: explicit,

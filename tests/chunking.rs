@@ -19,6 +19,7 @@ async fn sim(kv: &str) -> SimServer {
 async fn run(server: &SimServer, backend: &str, flag: Option<u32>) -> RunData {
     let dir = tempfile::tempdir().unwrap();
     let a = StaticArgs {
+        dataset: Default::default(),
         endpoint: EndpointArgs {
             backend: backend.into(),
             url: Some(server.base_url()),

@@ -9,6 +9,7 @@ use servebench::metrics::RunData;
 async fn run(sim: &str) -> RunData {
     let dir = tempfile::tempdir().unwrap();
     let a = StaticArgs {
+        dataset: Default::default(),
         endpoint: EndpointArgs {
             sim: Some(sim.into()),
             ..EndpointArgs::default()

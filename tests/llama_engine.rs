@@ -82,7 +82,9 @@ fn start() -> Option<Server> {
 }
 
 fn args(s: &Server, dir: &std::path::Path, backend: &str) -> StaticArgs {
+    dataset: Default::default(),
     StaticArgs {
+        dataset: Default::default(),
         endpoint: EndpointArgs {
             backend: backend.into(),
             url: Some(s.url.clone()),

@@ -176,6 +176,7 @@ fn cli_and_bench_harness_run_the_same_sweep_the_same_way() {
     let bench_root = dir.path().join("bench");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let a = StaticArgs {
+        dataset: Default::default(),
         endpoint: EndpointArgs {
             sim: Some(SIM.into()),
             ..EndpointArgs::default()

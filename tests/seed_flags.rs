@@ -81,6 +81,7 @@ async fn sampling_and_the_app_code_reach_the_server() {
     let (url, seen) = capture_server().await;
     let dir = tempfile::tempdir().unwrap();
     let a = StaticArgs {
+        dataset: Default::default(),
         endpoint: EndpointArgs {
             url: Some(url),
             served_model_name: Some("m".into()),
@@ -243,6 +244,7 @@ async fn loop_wave_sends_each_wave_after_the_slowest_of_the_last() {
     let dir = tempfile::tempdir().unwrap();
     let run = |loop_shape| {
         let a = StaticArgs {
+            dataset: Default::default(),
             endpoint: EndpointArgs {
                 // A third of the streams pause 40 ms, so that the requests
                 // of a wave end at very different times.
@@ -298,6 +300,7 @@ async fn num_scheduler_steps_is_checked_against_the_server_before_load() {
     let dir = tempfile::tempdir().unwrap();
     let run = |steps: u32| {
         let a = StaticArgs {
+            dataset: Default::default(),
             endpoint: EndpointArgs {
                 url: Some(sim.base_url()),
                 num_scheduler_steps: Some(steps),
@@ -342,4 +345,87 @@ async fn num_scheduler_steps_is_checked_against_the_server_before_load() {
         right.meta.notes
     );
     sim.stop().await;
+}
+
+/// `static --dataset-type sharegpt|human-eval --dataset-path F`: the prompts
+/// are the dataset's, and `--use-real-dataset-output-tokens` asks for each
+/// entry's own output length.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_takes_prompts_from_a_sharegpt_or_human_eval_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let tok = servebench::workload::Tokenizer::default_embedded();
+    let pairs = [
+        (
+            "Write a short poem about the sea and the wind over it.",
+            "The sea is wide and grey and the wind runs over it all day long.",
+        ),
+        (
+            "Explain what a hash map is to a new programmer, briefly please.",
+            "A hash map stores values under keys and finds them quickly by hashing each key.",
+        ),
+        (
+            "List three prime numbers greater than ten and say why.",
+            "Eleven, thirteen and seventeen, because each has no divisor but one and itself.",
+        ),
+    ];
+    let share: Vec<serde_json::Value> = pairs
+        .iter()
+        .map(|(p, c)| {
+            serde_json::json!({"conversations": [
+                {"from": "human", "value": p}, {"from": "gpt", "value": c}]})
+        })
+        .collect();
+    let sharegpt = dir.path().join("share.json");
+    std::fs::write(&sharegpt, serde_json::to_string(&share).unwrap()).unwrap();
+    let human_eval = dir.path().join("he.jsonl");
+    let lines: Vec<String> = pairs
+        .iter()
+        .map(|(p, c)| serde_json::json!({"prompt": p, "canonical_solution": c}).to_string())
+        .collect();
+    std::fs::write(&human_eval, lines.join("\n") + "\n").unwrap();
+    let prompt_lens: Vec<u64> = pairs.iter().map(|p| tok.count(p.0) as u64).collect();
+    let output_lens: Vec<u64> = pairs.iter().map(|p| tok.count(p.1) as u64).collect();
+    for (kind, path) in [("sharegpt", &sharegpt), ("human-eval", &human_eval)] {
+        for real in [false, true] {
+            let a = StaticArgs {
+                endpoint: EndpointArgs {
+                    sim: Some("time_scale=0.05".into()),
+                    ..EndpointArgs::default()
+                },
+                sweep: StaticSweepArgs {
+                    epochs: 2,
+                    parallel_num: vec![2],
+                    prompt_tokens: vec![100],
+                    output_tokens: vec![5],
+                    warmup: Some(0),
+                    ..StaticSweepArgs::default()
+                },
+                dataset: servebench::cli::StaticDatasetArgs {
+                    dataset_type: kind.into(),
+                    dataset_path: Some(path.clone()),
+                    use_real_dataset_output_tokens: real,
+                },
+                benchmark_csv: None,
+                common: CommonArgs::in_dir(dir.path()),
+            };
+            let run = run_static_cmd(&a).await.unwrap().run;
+            let recs: Vec<_> = run.points[0].epochs.iter().flatten().collect();
+            assert_eq!(recs.len(), 4);
+            for r in &recs {
+                assert!(r.ok(), "{kind}: {:?}", r.failure);
+                let i = prompt_lens
+                    .iter()
+                    .position(|&n| n == r.input_tokens)
+                    .unwrap_or_else(|| panic!("{kind}: a prompt of {} tokens", r.input_tokens));
+                let want = if real { output_lens[i] } else { 5 };
+                assert_eq!(r.requested_output_tokens, want, "{kind} real={real}");
+                assert_eq!(r.output_tokens, want);
+            }
+            assert!(
+                run.meta.notes.iter().any(|n| n.contains("prompts from")),
+                "{:?}",
+                run.meta.notes
+            );
+        }
+    }
 }

@@ -36,7 +36,8 @@ pub use serving_cmd::{
     parse_goodput, run_serving_cmd, ServingArgs, ServingSweepArgs, DEFAULT_SERVING_EPOCHS,
 };
 pub use static_cmd::{
-    run_static_cmd, run_static_on, ImageArgs, RunOutcome, StaticArgs, StaticSweepArgs,
+    run_static_cmd, run_static_on, ImageArgs, RunOutcome, StaticArgs, StaticDatasetArgs,
+    StaticSweepArgs,
 };
 pub use static_mm_cmd::{run_static_mm_cmd, StaticMmArgs};
 

@@ -6,10 +6,11 @@ use super::common::{CommonArgs, PrecisionArgs};
 use super::output::{check_csv_path, write_outputs, OutputPaths};
 use super::{CliError, EndpointArgs};
 use crate::metrics::RunData;
+use crate::run::StaticDataset;
 use crate::run::{
     execute, resolve_target, Images, LoopShape, Output, Plan, StaticSweep, Sweep, Target,
 };
-use crate::workload::ImageFormat;
+use crate::workload::{DatasetType, ImageFormat};
 
 /// The images of a multimodal static sweep.
 #[derive(Debug, Clone, clap::Args)]
@@ -146,6 +147,84 @@ impl Default for StaticSweepArgs {
     }
 }
 
+/// Where the static benchmark's prompts come from (the seed's
+/// `--dataset-type`, `--dataset-path`, `--use-real-dataset-output-tokens`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct StaticDatasetArgs {
+    /// Prompts: random (synthetic, exactly --prompt-tokens long), or a
+    /// dataset file (--dataset-path) of type sharegpt, human-eval, alpaca,
+    /// custom or jsonl, sent in a seeded order.
+    #[arg(long = "dataset-type", default_value = "random")]
+    pub dataset_type: String,
+    /// The dataset file of --dataset-type.
+    #[arg(long)]
+    pub dataset_path: Option<PathBuf>,
+    /// Ask for each dataset entry's own output length instead of
+    /// --output-tokens.
+    #[arg(long)]
+    pub use_real_dataset_output_tokens: bool,
+}
+
+impl Default for StaticDatasetArgs {
+    fn default() -> Self {
+        StaticDatasetArgs {
+            dataset_type: "random".into(),
+            dataset_path: None,
+            use_real_dataset_output_tokens: false,
+        }
+    }
+}
+
+impl StaticDatasetArgs {
+    /// The dataset of the flags (`None`: synthetic prompts), checked.
+    pub fn dataset(&self) -> Result<Option<StaticDataset>, CliError> {
+        let bad = |flag: &str, reason: String| CliError::BadFlag {
+            flag: flag.into(),
+            reason,
+        };
+        if self.dataset_type.trim().eq_ignore_ascii_case("random") {
+            if let Some(p) = &self.dataset_path {
+                return Err(bad(
+                    "--dataset-path",
+                    format!(
+                        "{}: --dataset-type random makes its own prompts; give the file's type \
+                         (sharegpt, human-eval, alpaca, custom or jsonl)",
+                        p.display()
+                    ),
+                ));
+            }
+            if self.use_real_dataset_output_tokens {
+                return Err(bad(
+                    "--use-real-dataset-output-tokens",
+                    "only applies with a dataset (--dataset-type and --dataset-path)".into(),
+                ));
+            }
+            return Ok(None);
+        }
+        let kind: DatasetType = self
+            .dataset_type
+            .parse()
+            .map_err(|e: crate::workload::DatasetError| bad("--dataset-type", e.to_string()))?;
+        let path = self.dataset_path.clone().ok_or_else(|| {
+            bad(
+                "--dataset-path",
+                format!("--dataset-type {kind} needs the dataset file"),
+            )
+        })?;
+        if !path.is_file() {
+            return Err(bad(
+                "--dataset-path",
+                format!("{}: no such file", path.display()),
+            ));
+        }
+        Ok(Some(StaticDataset {
+            path,
+            kind,
+            real_output: self.use_real_dataset_output_tokens,
+        }))
+    }
+}
+
 /// Flags of `servebench static`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StaticArgs {
@@ -153,6 +232,8 @@ pub struct StaticArgs {
     pub endpoint: EndpointArgs,
     #[command(flatten)]
     pub sweep: StaticSweepArgs,
+    #[command(flatten)]
+    pub dataset: StaticDatasetArgs,
     /// CSV output (default: <output-dir>/<name>/new/benchmark.csv).
     #[arg(long)]
     pub benchmark_csv: Option<PathBuf>,
@@ -345,9 +426,40 @@ pub async fn run_static_on(
     common: &CommonArgs,
     csv: Option<&Path>,
 ) -> Result<RunOutcome, CliError> {
+    run_static_from(target, sweep, None, common, csv).await
+}
+
+/// [`run_static_on`], the prompts from `dataset` when given.
+async fn run_static_from(
+    target: &Target,
+    sweep: &StaticSweepArgs,
+    dataset: Option<StaticDataset>,
+    common: &CommonArgs,
+    csv: Option<&Path>,
+) -> Result<RunOutcome, CliError> {
     sweep.validate()?;
     let name = common.name.as_deref().unwrap_or("static");
     let mut plan = sweep.plan(name, common.seed, None);
+    if let (Some(d), Sweep::Static(s)) = (dataset, &mut plan.sweep) {
+        if s.shared_prefix_tokens > 0 {
+            return Err(CliError::BadFlag {
+                flag: "--shared-prefix-tokens/--dataset-path".into(),
+                reason: "a shared prefix is built on synthetic prompts; use one of them".into(),
+            });
+        }
+        plan.notes.push(format!(
+            "prompts from {} ({}, the seed's static filter){}: --prompt-tokens only labels the \
+             point; mean_input_tokens has the real prompt lengths",
+            d.path.display(),
+            d.kind,
+            if d.real_output {
+                ", each asking for its own output length"
+            } else {
+                ""
+            }
+        ));
+        s.dataset = Some(d);
+    }
     super::calibrate_cmd::apply_calibration(sweep, common, &mut plan)?;
     run_plan_on(target, &plan, common, csv).await
 }
@@ -355,10 +467,18 @@ pub async fn run_static_on(
 /// `servebench static`: validate, resolve the endpoint, run, write.
 pub async fn run_static_cmd(a: &StaticArgs) -> Result<RunOutcome, CliError> {
     a.sweep.validate()?;
+    let dataset = a.dataset.dataset()?;
     check_csv_path(a.benchmark_csv.as_deref())?;
     a.common.run_dir("static")?;
     let target = resolve_target(&a.endpoint).await?;
-    let out = run_static_on(&target, &a.sweep, &a.common, a.benchmark_csv.as_deref()).await;
+    let out = run_static_from(
+        &target,
+        &a.sweep,
+        dataset,
+        &a.common,
+        a.benchmark_csv.as_deref(),
+    )
+    .await;
     target.stop().await;
     out
 }

@@ -31,7 +31,9 @@ mod target;
 
 pub use ab::{a_first, execute_ab, side_spec};
 pub use engine::{execute, run_plan, Output};
-pub use plan::{DynamicSweep, DynamicWorkload, Images, LoopShape, Plan, StaticSweep, Sweep};
+pub use plan::{
+    DynamicSweep, DynamicWorkload, Images, LoopShape, Plan, StaticDataset, StaticSweep, Sweep,
+};
 pub use precision::{parse_target_mde, projected_mde, Precision, Standing, DEFAULT_MAX_EPOCHS};
 pub use target::{resolve_target, Target, TargetSpec, STOP_GRACE};
 

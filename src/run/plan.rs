@@ -101,6 +101,37 @@ pub struct StaticSweep {
     pub images: Option<Images>,
     /// How an epoch sends its requests.
     pub loop_shape: LoopShape,
+    /// Prompts from a dataset instead of synthetic ones (the seed's
+    /// `--dataset-type sharegpt|human-eval` on the static benchmark).
+    pub dataset: Option<StaticDataset>,
+}
+
+/// A dataset whose prompts a static sweep sends (in a seeded order, cycling
+/// when it runs out) instead of synthetic prompts of `--prompt-tokens`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaticDataset {
+    pub path: std::path::PathBuf,
+    pub kind: crate::workload::DatasetType,
+    /// Ask for each entry's own output length (the seed's
+    /// `--use-real-dataset-output-tokens`) instead of the pair's.
+    pub real_output: bool,
+}
+
+impl StaticDataset {
+    /// The seed's filter for static datasets: vLLM's (prompt at most 1024
+    /// tokens, prompt plus output at most 2048, both at least 4) for
+    /// ShareGPT and the like; human-eval drops only empty entries.
+    pub fn filter(&self) -> crate::workload::DatasetFilter {
+        let base = crate::workload::DatasetFilter::for_type(self.kind);
+        if self.kind == crate::workload::DatasetType::HumanEval {
+            return base;
+        }
+        crate::workload::DatasetFilter {
+            max_prompt_tokens: Some(1024),
+            max_tokens: Some(2048),
+            ..base
+        }
+    }
 }
 
 /// How a static point's epoch sends its requests.
@@ -126,6 +157,7 @@ impl StaticSweep {
             shared_prefix_tokens: 0,
             images: None,
             loop_shape: LoopShape::Closed,
+            dataset: None,
         }
     }
 }

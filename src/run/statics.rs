@@ -91,6 +91,9 @@ struct Builder<'a> {
     seed: u64,
     encoded: AtomicU64,
     images: AtomicU64,
+    /// Dataset entries to send in turn (cycling), when the sweep has one.
+    entries: Vec<crate::workload::RequestSpec>,
+    next_entry: usize,
 }
 
 impl Builder<'_> {
@@ -99,15 +102,28 @@ impl Builder<'_> {
         for _ in 0..n {
             let id = self.next_id;
             self.next_id += 1;
-            let prompt =
-                self.synth
-                    .prompt_with_prefix(&self.shared, pair.0, Some(id), &mut self.rng)?;
-            let spec = RequestSpec {
-                id,
-                prompt,
-                prompt_tokens: pair.0,
-                max_tokens: pair.1,
-                force_output_len: true,
+            let spec = if self.entries.is_empty() {
+                let prompt =
+                    self.synth
+                        .prompt_with_prefix(&self.shared, pair.0, Some(id), &mut self.rng)?;
+                RequestSpec {
+                    id,
+                    prompt,
+                    prompt_tokens: pair.0,
+                    max_tokens: pair.1,
+                    force_output_len: true,
+                }
+            } else {
+                let e = &self.entries[self.next_entry % self.entries.len()];
+                self.next_entry += 1;
+                let real = self.sweep.dataset.as_ref().is_some_and(|d| d.real_output);
+                RequestSpec {
+                    id,
+                    prompt: e.prompt.clone(),
+                    prompt_tokens: e.prompt_tokens,
+                    max_tokens: if real { e.max_tokens } else { pair.1 },
+                    force_output_len: true,
+                }
             };
             v.push(self.prepare(&spec)?);
         }
@@ -141,6 +157,41 @@ impl Builder<'_> {
     }
 }
 
+/// The dataset's entries a static sweep sends: a seeded shuffle of the
+/// usable ones, as many as its largest point's warm-up and planned epochs
+/// take (cycled when the file has fewer).
+async fn load_entries(
+    target: &Target,
+    plan: &Plan,
+    sweep: &StaticSweep,
+    d: &super::plan::StaticDataset,
+) -> Result<Vec<RequestSpec>, RunError> {
+    let most = sweep
+        .concurrencies
+        .iter()
+        .map(|&c| {
+            plan.warmup.unwrap_or(c) + c * sweep.requests_per_worker.max(1) * plan.epochs as usize
+        })
+        .max()
+        .unwrap_or(1);
+    let (path, kind, filter, tok, seed) = (
+        d.path.clone(),
+        d.kind,
+        d.filter(),
+        target.tokenizer.clone(),
+        plan.seed,
+    );
+    tokio::task::spawn_blocking(move || {
+        crate::workload::load_and_sample(&path, kind, &tok, &filter, most, seed)
+    })
+    .await
+    .map_err(|e| RunError::BadSetting {
+        flag: "--dataset-path".into(),
+        reason: format!("loading panicked: {e}"),
+    })?
+    .map_err(RunError::from)
+}
+
 /// Run the static sweep; returns the points measured (a point stopped
 /// before its first measured epoch is left out) and, for a multimodal sweep,
 /// what the images were.
@@ -158,7 +209,13 @@ pub(super) async fn run(
     } else {
         String::new()
     };
+    let entries = match &sweep.dataset {
+        Some(d) => load_entries(target, plan, sweep, d).await?,
+        None => Vec::new(),
+    };
     let mut b = Builder {
+        entries,
+        next_entry: 0,
         client: &client,
         synth,
         rng,

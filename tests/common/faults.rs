@@ -80,6 +80,7 @@ pub async fn run_static_point(
     let mut common = CommonArgs::in_dir(dir.path());
     common.noplot = true;
     let a = StaticArgs {
+        dataset: Default::default(),
         endpoint,
         sweep: StaticSweepArgs {
             epochs: 1,
