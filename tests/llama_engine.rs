@@ -82,7 +82,6 @@ fn start() -> Option<Server> {
 }
 
 fn args(s: &Server, dir: &std::path::Path, backend: &str) -> StaticArgs {
-    dataset: Default::default(),
     StaticArgs {
         dataset: Default::default(),
         endpoint: EndpointArgs {

@@ -8,7 +8,6 @@ use servebench::sim::SimConfig;
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn args(dir: &std::path::Path, sim: &str) -> StaticArgs {
-    dataset: Default::default(),
     StaticArgs {
         dataset: Default::default(),
         endpoint: EndpointArgs {
