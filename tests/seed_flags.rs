@@ -171,6 +171,16 @@ fn the_seed_prefix_caching_flags_parse_as_the_seed_writes_them() {
     let s = parse(&["--use-spec-decode", "--num-speculative-tokens", "2"]);
     assert!(s.use_spec_decode && s.num_speculative_tokens == 2);
     s.validate().unwrap();
+    // `all` takes the static seed tool's --benchmark-csv for its static CSV.
+    match Cli::try_parse_from(["servebench", "all", "--benchmark-csv", "p.csv"])
+        .unwrap()
+        .command
+    {
+        Command::All(a) => {
+            assert_eq!(a.static_csv.as_deref(), Some(std::path::Path::new("p.csv")))
+        }
+        _ => unreachable!(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

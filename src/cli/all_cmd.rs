@@ -18,8 +18,9 @@ pub struct AllArgs {
     #[command(flatten)]
     pub serving_sweep: ServingSweepArgs,
     /// CSV of the static sweep (default: <output-dir>/static/new/benchmark.csv,
-    /// or <output-dir>/<name>-static/... with --name).
-    #[arg(long)]
+    /// or <output-dir>/<name>-static/... with --name); also taken as
+    /// --benchmark-csv, the static seed tool's flag.
+    #[arg(long, visible_alias = "benchmark-csv")]
     pub static_csv: Option<PathBuf>,
     /// CSV of the dynamic sweep (default: <output-dir>/serving/new/benchmark.csv,
     /// or <output-dir>/<name>-serving/... with --name).
