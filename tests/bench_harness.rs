@@ -180,6 +180,13 @@ fn filters_list_and_exact() {
     assert_eq!(h.selected(), ["static/a", "dyn"]);
     let mut h = sim_harness(&["--list", "--bench"], dir.path());
     register(&mut h);
+    let listed = h.list();
+    assert_eq!(listed[0], "static/a: benchmark");
+    assert!(
+        listed[1].starts_with("    points: p") && listed[1].contains("-c"),
+        "{listed:?}"
+    );
+    assert_eq!(listed.len(), 2 * h.selected().len());
     let o = h.run();
     assert!(o.benches.is_empty() && o.exit_code() == 0);
     assert_eq!(

@@ -252,6 +252,22 @@ impl Harness {
             .collect()
     }
 
+    /// What `--list` prints: libtest's `<id>: benchmark` line for each
+    /// selected benchmark (what tools parse), each followed by the ids of
+    /// its points, indented.
+    pub fn list(&self) -> Vec<String> {
+        self.plans()
+            .iter()
+            .flat_map(|plan| {
+                let points: Vec<String> = plan.run_plan().labels().iter().map(|l| l.id()).collect();
+                [
+                    format!("{}: benchmark", plan.id),
+                    format!("    points: {}", points.join(" ")),
+                ]
+            })
+            .collect()
+    }
+
     /// Run the selected benchmarks as the flags say (`--help` and `--list`
     /// only print). Builds its own Tokio runtime: call it outside one.
     pub fn run(&mut self) -> Outcome {
@@ -265,8 +281,8 @@ impl Harness {
             return outcome;
         }
         if self.args.list {
-            for id in self.selected() {
-                crate::outln!("{id}: benchmark");
+            for line in self.list() {
+                crate::outln!("{line}");
             }
             return outcome;
         }
@@ -283,6 +299,19 @@ impl Harness {
         let color = self.args.color.enabled();
         let reports = self.reports();
         let plans = self.plans();
+        if plans.is_empty() && !self.args.filters.is_empty() && !self.benches.is_empty() {
+            let ids: Vec<&str> = self.benches.iter().map(|(id, _)| id.as_str()).collect();
+            eprintln!(
+                "warning: no benchmark of this binary matches {} (its ids: {}){}",
+                self.args.filters.join(" "),
+                ids.join(", "),
+                if outcome.gated {
+                    "; --gate: nothing was judged (exit 6)"
+                } else {
+                    ""
+                }
+            );
+        }
         if self.args.smoke() && !self.args.quiet {
             crate::outln!(
                 "servebench: smoke mode (no --bench flag, as under `cargo test --benches`): \

@@ -366,10 +366,9 @@ impl Client {
                 .ok()
                 .and_then(|r| r.ok())
                 .unwrap_or_default();
-            let body: String = body.chars().take(300).collect();
             return Err(fail(
                 FailureKind::HttpStatus,
-                format!("HTTP {status}: {body}"),
+                super::failure::status_message(status, &body),
             ));
         }
         let mut resp = resp;

@@ -37,6 +37,41 @@ pub(super) fn fail(kind: FailureKind, message: impl Into<String>) -> Failure {
     }
 }
 
+/// The message of a non-2xx answer: the status and one line of its body,
+/// so that a failure reads on one line: JSON compacted, an HTML page's
+/// `<title>` (else its first text line), other text's first non-blank
+/// line; at most 300 characters, and how much more there was.
+pub(super) fn status_message(status: reqwest::StatusCode, body: &str) -> String {
+    let body = body.trim();
+    let line = if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
+        v.to_string()
+    } else if body.to_ascii_lowercase().contains("<html") || body.starts_with('<') {
+        let lower = body.to_ascii_lowercase();
+        match (lower.find("<title>"), lower.find("</title>")) {
+            (Some(a), Some(b)) if b > a + 7 => format!("HTML page \"{}\"", body[a + 7..b].trim()),
+            _ => body
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty() && !l.starts_with("<!"))
+                .unwrap_or("")
+                .to_string(),
+        }
+    } else {
+        body.lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("")
+            .to_string()
+    };
+    let short: String = line.chars().take(300).collect();
+    let rest = body.len().saturating_sub(short.len());
+    if rest > 0 && short.len() < body.len() {
+        format!("HTTP {status}: {short} (and {rest} more bytes)")
+    } else {
+        format!("HTTP {status}: {short}")
+    }
+}
+
 /// A failure before any response header: a timeout, or a connection that
 /// could not be made or was reset or closed before the server answered.
 pub(super) fn classify(e: &reqwest::Error) -> Failure {
@@ -58,4 +93,35 @@ pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
         src = inner.source();
     }
     s
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::status_message;
+    use reqwest::StatusCode;
+
+    #[test]
+    fn a_status_body_reads_on_one_line() {
+        let html = "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head>\n<title>Error response</title>\n</head>\n<body><p>Error code: 501</p></body></html>\n";
+        let m = status_message(StatusCode::NOT_IMPLEMENTED, html);
+        assert!(
+            m.starts_with("HTTP 501 Not Implemented: HTML page \"Error response\" (and "),
+            "{m}"
+        );
+        assert!(!m.contains('\n'));
+        let json =
+            "{\n  \"error\": {\n    \"message\": \"maximum context length is 32768\"\n  }\n}";
+        assert_eq!(
+            status_message(StatusCode::BAD_REQUEST, json),
+            "HTTP 400 Bad Request: {\"error\":{\"message\":\"maximum context length is 32768\"}}"
+        );
+        assert_eq!(
+            status_message(StatusCode::BAD_GATEWAY, "\n  upstream down\nretry later\n"),
+            "HTTP 502 Bad Gateway: upstream down (and 12 more bytes)"
+        );
+        assert_eq!(
+            status_message(StatusCode::NOT_FOUND, ""),
+            "HTTP 404 Not Found: "
+        );
+    }
 }

@@ -39,10 +39,9 @@ impl Client {
                 body.extend_from_slice(&b);
             }
             if !status.is_success() {
-                let text: String = String::from_utf8_lossy(&body).chars().take(300).collect();
                 return Err(fail(
                     FailureKind::HttpStatus,
-                    format!("HTTP {status}: {text}"),
+                    super::failure::status_message(status, &String::from_utf8_lossy(&body)),
                 ));
             }
             serde_json::from_slice::<serde_json::Value>(&body).map_err(|e| {
