@@ -142,12 +142,11 @@ pub fn run_report_cmd(a: &ReportArgs) -> Result<(RunData, OutputPaths), CliError
     } else {
         a.path.parent().unwrap_or(Path::new(".")).to_path_buf()
     };
-    let paths = write_outputs(
-        &dir,
-        a.benchmark_csv.as_deref(),
-        &rebuilt.run,
-        a.quiet,
-        a.noplot,
-    )?;
+    let opts = super::output::WriteOptions {
+        quiet: a.quiet,
+        noplot: a.noplot,
+        seed: None,
+    };
+    let paths = write_outputs(&dir, a.benchmark_csv.as_deref(), &rebuilt.run, &opts)?;
     Ok((rebuilt.run, paths))
 }

@@ -1,0 +1,575 @@
+//! The seed tool's own CSV (`--csv-format seed` / `seed-n`): the file that
+//! AscendCloud's `benchmark_parallel.py` (static) and `benchmark_serving.py`
+//! (dynamic) write, rebuilt from servebench's per-request records with the
+//! seed's own formulas, headers, units and rounding (SEED-TOOLS.md §1.7,
+//! §2.7, §3.4). servebench's own `benchmark.csv` is written beside it.
+//!
+//! Each record becomes the seed's `time_record`: the send time, then each
+//! token-carrying chunk's arrival repeated once per token it carried (capped
+//! at the requested length, as the seed caps it), in seconds on the clock
+//! of the record's epoch (`start_s` + the chunk's ms offset). Only
+//! successful requests with at least one token enter: the seed has no
+//! failure accounting. The seed's span T (first send to last credited
+//! chunk) is taken per epoch and summed, because servebench's epochs each
+//! have their own clock.
+
+use std::path::{Path, PathBuf};
+
+use super::fanout::{Report, ReportInput};
+use super::{CsvError, ReportError};
+use crate::metrics::{PointData, PointLabel, RequestRecord, RunData, RunKind};
+use crate::stats::percentile;
+
+/// Which lineage of the seed tool's CSV to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeedCsvFormat {
+    /// The O/R lineage: Chinese headers with full-width parentheses, times
+    /// in ms, floats rounded to 4 decimals.
+    Seed,
+    /// The N lineage (omni-infer): English headers, times in seconds
+    /// rounded to 3 decimals, throughputs to 2.
+    SeedN,
+}
+
+/// What the seed CSV needs beyond the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedCsvOptions {
+    pub format: SeedCsvFormat,
+    /// The dynamic CSV's first column (`--dataset-type`; `random` for
+    /// synthetic prompts).
+    pub dataset: String,
+}
+
+/// The O/R static header (`benchmark_parallel.py`), verbatim.
+pub const STATIC_HEADER: [&str; 12] = [
+    "输入长度",
+    "输出长度",
+    "并发数",
+    "输出tokens总吞吐",
+    "首tokens时延TP90（ms）",
+    "首tokens时延TP99（ms）",
+    "最大首tokens时延（ms）",
+    "平均首tokens时延（ms）",
+    "增量时延TP90（ms）",
+    "增量时延TP99（ms）",
+    "最大增量时延（ms）",
+    "平均增量时延（ms）",
+];
+
+/// The N static header (41 columns), verbatim.
+pub const STATIC_HEADER_N: [&str; 41] = [
+    "Input_Length",
+    "Output_Length",
+    "Concurrency",
+    "Total_Token_Throughput(tokens/s)",
+    "Output_Token_Throughput(tokens/s)",
+    "TP75_TTFT(s)",
+    "TP90_TTFT(s)",
+    "TP95_TTFT(s)",
+    "TP99_TTFT(s)",
+    "MAX_TTFT(s)",
+    "AVG_TTFT(s)",
+    "TP75_TPOT(s)",
+    "TP90_TPOT(s)",
+    "TP95_TPOT(s)",
+    "TP99_TPOT(s)",
+    "MAX_TPOT(s)",
+    "AVG_TPOT(s)",
+    "TP90_TPOT_SEC(s)",
+    "TP95_TPOT_SEC(s)",
+    "TP99_TPOT_SEC(s)",
+    "MAX_TPOT_SEC(s)",
+    "AVG_TPOT_SEC(s)",
+    "TP90_TIME_BETWEEN_FIRST_AND_SECOND_TOKEN(s)",
+    "TP95_TIME_BETWEEN_FIRST_AND_SECOND_TOKEN(s)",
+    "TP99_TIME_BETWEEN_FIRST_AND_SECOND_TOKEN(s)",
+    "MIN_TIME_BETWEEN_FIRST_AND_SECOND_TOKEN(s)",
+    "MAX_TIME_BETWEEN_FIRST_AND_SECOND_TOKEN(s)",
+    "AVG_TIME_BETWEEN_FIRST_AND_SECOND_TOKEN(s)",
+    "TP75_E2E(s)",
+    "TP90_E2E(s)",
+    "TP95_E2E(s)",
+    "TP99_E2E(s)",
+    "MAX_E2E(s)",
+    "AVG_E2E(s)",
+    "Total_Time(s)",
+    "QPS",
+    "Fail_Rate",
+    "Backend",
+    "Temperature",
+    "Top_k",
+    "Top_p",
+];
+
+/// The O/R dynamic header (`benchmark_serving.py`), verbatim.
+pub const SERVING_HEADER: [&str; 10] = [
+    "数据集",
+    "输入平均长度（tokens）",
+    "输出平均长度（tokens）",
+    "请求频率（req/s）",
+    "请求吞吐（req/s）",
+    "请求平均时延（s）",
+    "平均输出tokens吞吐（tokens/s）",
+    "单请求每tokens平均时延（ms）",
+    "首tokens平均时延（ms）",
+    "输出tokens总吞吐（tokens/s）",
+];
+
+/// The N dynamic header, verbatim (same order and formulas as
+/// [`SERVING_HEADER`]).
+pub const SERVING_HEADER_N: [&str; 10] = [
+    "DATASET",
+    "AVG_Input_Length",
+    "AVG_Output_Length",
+    "REQ_RATE",
+    "QPS",
+    "AVG_REQ_LATENCY",
+    "AVG_PER_REQ_OUTPUT_TOKEN_THROUGHPUT",
+    "AVG_LATENCY_PER_TOKEN_FOR_A_SINGLE_REQ",
+    "AVG_TTFT",
+    "AVG_OUTPUT_TOKEN_THROUGHPUT",
+];
+
+/// The seed's own file name of a run kind's CSV (its `--benchmark-csv`
+/// default): `benchmark_parallel.csv` or `benchmark_serving.csv`.
+pub fn default_file_name(kind: RunKind) -> &'static str {
+    match kind {
+        RunKind::Static => "benchmark_parallel.csv",
+        RunKind::Dynamic => "benchmark_serving.csv",
+    }
+}
+
+/// The header of the seed CSV of `kind` in `format`.
+pub fn header(kind: RunKind, format: SeedCsvFormat) -> &'static [&'static str] {
+    match (kind, format) {
+        (RunKind::Static, SeedCsvFormat::Seed) => &STATIC_HEADER,
+        (RunKind::Static, SeedCsvFormat::SeedN) => &STATIC_HEADER_N,
+        (RunKind::Dynamic, SeedCsvFormat::Seed) => &SERVING_HEADER,
+        (RunKind::Dynamic, SeedCsvFormat::SeedN) => &SERVING_HEADER_N,
+    }
+}
+
+/// One cell of a seed row, written as Python's csv writer writes it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// An integer, as is.
+    Int(i64),
+    /// A float rounded to this many decimals, then written as Python's
+    /// `str(float)` (`256.0`, `0.1`, `inf`).
+    Float(f64, usize),
+    /// A string, as is.
+    Text(String),
+    /// Nothing to compute from (no successful request): empty.
+    Empty,
+}
+
+impl Cell {
+    /// The cell's text.
+    pub fn text(&self) -> String {
+        match self {
+            Cell::Int(i) => i.to_string(),
+            Cell::Float(x, dp) => py_round_str(*x, *dp),
+            Cell::Text(s) => s.clone(),
+            Cell::Empty => String::new(),
+        }
+    }
+
+    fn float(v: Option<f64>, dp: usize) -> Cell {
+        v.map_or(Cell::Empty, |x| Cell::Float(x, dp))
+    }
+}
+
+/// `str(round(x, dp))` in Python: correctly rounded, then the shortest
+/// text that reads back, always with a decimal point.
+pub fn py_round_str(x: f64, dp: usize) -> String {
+    if x.is_nan() {
+        return "nan".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    let r: f64 = format!("{x:.dp$}").parse().unwrap_or(x);
+    let s = r.to_string();
+    if s.contains('.') {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+/// One request as the seed sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeedRequest {
+    /// Prompt tokens (`prompt_len`).
+    pub p: f64,
+    /// Requested output tokens (`output_len`).
+    pub o: f64,
+    /// The seed's `time_record`, seconds on the epoch's clock: the send,
+    /// then one entry per credited token.
+    pub t: Vec<f64>,
+}
+
+/// The seed's `time_record` of `r`: `start_s`, then each chunk's arrival
+/// once per token it carried (at least one), at most the requested length.
+pub fn time_record(r: &RequestRecord) -> Vec<f64> {
+    let cap = match r.requested_output_tokens {
+        0 => usize::MAX,
+        n => n as usize,
+    };
+    let mut t = vec![r.start_s];
+    'chunks: for &(ms, k) in &r.chunks {
+        for _ in 0..k.max(1) {
+            if t.len() > cap {
+                break 'chunks;
+            }
+            t.push(r.start_s + ms / 1e3);
+        }
+    }
+    t
+}
+
+/// The requests of one epoch that enter the seed's figures: successful,
+/// with at least one token.
+pub fn seed_requests(epoch: &[RequestRecord]) -> Vec<SeedRequest> {
+    epoch
+        .iter()
+        .filter(|r| r.ok())
+        .map(|r| SeedRequest {
+            p: r.input_tokens as f64,
+            o: r.requested_output_tokens as f64,
+            t: time_record(r),
+        })
+        .filter(|s| s.t.len() >= 2)
+        .collect()
+}
+
+/// The seed's T of one epoch: last credited token minus first send, s.
+pub fn span_s(reqs: &[SeedRequest]) -> f64 {
+    let first = reqs.iter().map(|r| r.t[0]).fold(f64::INFINITY, f64::min);
+    let last = reqs
+        .iter()
+        .map(|r| r.t[r.t.len() - 1])
+        .fold(f64::NEG_INFINITY, f64::max);
+    if first.is_finite() && last.is_finite() {
+        last - first
+    } else {
+        0.0
+    }
+}
+
+/// O's 增量时延 gaps of one epoch, seconds, in the seed's order: for each
+/// request, `t[j+1] - t[j]` for `j >= 1`, unless the interval
+/// `[t[j], t[j+1]]` touches any request's prefill window `[t[0], t[1]]`
+/// (bounds included, the request's own window too, so its first decode gap
+/// always goes).
+pub fn decode_gaps_s(reqs: &[SeedRequest]) -> Vec<f64> {
+    let windows: Vec<(f64, f64)> = reqs.iter().map(|r| (r.t[0], r.t[1])).collect();
+    let touches = |s: f64, e: f64| windows.iter().any(|w| s <= w.1 && e >= w.0);
+    reqs.iter()
+        .flat_map(|r| r.t[1..].windows(2).map(|w| (w[0], w[1])))
+        .filter(|&(s, e)| !touches(s, e))
+        .map(|(s, e)| e - s)
+        .collect()
+}
+
+/// Drop the leading zero gaps of a pooled list (up to the first positive
+/// one; none when no gap is positive), as the seed does.
+pub fn trim_leading_zeros(gaps: &mut Vec<f64>) {
+    if let Some(i) = gaps.iter().position(|g| *g > 0.0) {
+        gaps.drain(..i);
+    }
+}
+
+fn mean(v: &[f64]) -> Option<f64> {
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// P90, P99, max, mean (numpy's default percentiles) of `v`, scaled.
+struct Dist {
+    sorted: Vec<f64>,
+}
+
+impl Dist {
+    fn new(v: impl IntoIterator<Item = f64>, scale: f64) -> Self {
+        let mut sorted: Vec<f64> = v.into_iter().map(|x| x * scale).collect();
+        sorted.sort_by(f64::total_cmp);
+        Dist { sorted }
+    }
+    fn p(&self, q: f64) -> Option<f64> {
+        percentile(&self.sorted, q)
+    }
+    fn max(&self) -> Option<f64> {
+        self.sorted.last().copied()
+    }
+    fn min(&self) -> Option<f64> {
+        self.sorted.first().copied()
+    }
+    fn mean(&self) -> Option<f64> {
+        mean(&self.sorted)
+    }
+}
+
+/// A point's requests (every epoch's), its T (the epochs' spans summed)
+/// and, when `with_gaps`, O's pooled decode gaps (each epoch's, leading
+/// zeros trimmed).
+fn point_requests(point: &PointData, with_gaps: bool) -> (Vec<SeedRequest>, f64, Vec<f64>) {
+    let (mut all, mut t, mut gaps) = (Vec::new(), 0.0, Vec::new());
+    for e in &point.epochs {
+        let reqs = seed_requests(e);
+        t += span_s(&reqs);
+        if with_gaps {
+            gaps.extend(decode_gaps_s(&reqs));
+        }
+        all.extend(reqs);
+    }
+    trim_leading_zeros(&mut gaps);
+    (all, t, gaps)
+}
+
+fn per_s(x: f64, t: f64) -> Option<f64> {
+    (t > 0.0).then(|| x / t)
+}
+
+/// The O/R static row of one point (12 columns).
+pub fn static_row(point: &PointData, concurrency: usize) -> Vec<Cell> {
+    let (reqs, t, gaps) = point_requests(point, true);
+    let ttft = Dist::new(reqs.iter().map(|r| r.t[1] - r.t[0]), 1e3);
+    let itl = Dist::new(gaps, 1e3);
+    let ps: Vec<f64> = reqs.iter().map(|r| r.p).collect();
+    let os: Vec<f64> = reqs.iter().map(|r| r.o).collect();
+    let f = |v| Cell::float(v, 4);
+    vec![
+        f(mean(&ps)),
+        f(mean(&os)),
+        Cell::Int(concurrency as i64),
+        f(per_s(os.iter().sum(), t).filter(|_| !reqs.is_empty())),
+        f(ttft.p(90.0)),
+        f(ttft.p(99.0)),
+        f(ttft.max()),
+        f(ttft.mean()),
+        f(itl.p(90.0)),
+        f(itl.p(99.0)),
+        f(itl.max()),
+        f(itl.mean()),
+    ]
+}
+
+/// Round like Python's `round(x, dp)`.
+fn py_round(x: f64, dp: usize) -> f64 {
+    format!("{x:.dp$}").parse().unwrap_or(x)
+}
+
+/// The N static row of one point (41 columns); `backend` is echoed.
+pub fn static_row_n(point: &PointData, concurrency: usize, backend: &str) -> Vec<Cell> {
+    let (reqs, t_raw, _) = point_requests(point, false);
+    let t = py_round(t_raw, 3);
+    let ps: Vec<f64> = reqs.iter().map(|r| r.p).collect();
+    let os: Vec<f64> = reqs.iter().map(|r| r.o).collect();
+    let tp = |x: f64| {
+        per_s(x, t)
+            .filter(|_| !reqs.is_empty())
+            .map(|v| py_round(v, 2))
+    };
+    let ttft = Dist::new(reqs.iter().map(|r| r.t[1] - r.t[0]), 1.0);
+    let last = |r: &SeedRequest| r.t[r.t.len() - 1];
+    let at = |r: &SeedRequest, i: usize| r.t.get(i).copied().unwrap_or(last(r));
+    let tpot = Dist::new(
+        reqs.iter().map(|r| {
+            if r.o > 1.0 {
+                (last(r) - r.t[1]) / (r.o - 1.0)
+            } else {
+                0.0
+            }
+        }),
+        1.0,
+    );
+    let tpot_sec = Dist::new(
+        reqs.iter().map(|r| {
+            if r.o > 2.0 {
+                (last(r) - at(r, 2)) / (r.o - 2.0)
+            } else {
+                0.0
+            }
+        }),
+        1.0,
+    );
+    let first_second = Dist::new(
+        reqs.iter()
+            .map(|r| if r.o > 1.0 { at(r, 2) - r.t[1] } else { 0.0 }),
+        1.0,
+    );
+    let e2e = Dist::new(reqs.iter().map(|r| last(r) - r.t[0]), 1.0);
+    let s = |v: Option<f64>| Cell::float(v, 3);
+    let mut row = vec![
+        Cell::float(mean(&ps), 4),
+        Cell::float(mean(&os), 4),
+        Cell::Int(concurrency as i64),
+        Cell::float(tp(ps.iter().sum::<f64>() + os.iter().sum::<f64>()), 2),
+        Cell::float(tp(os.iter().sum()), 2),
+    ];
+    for (d, qs) in [
+        (&ttft, &[75.0, 90.0, 95.0, 99.0][..]),
+        (&tpot, &[75.0, 90.0, 95.0, 99.0][..]),
+    ] {
+        row.extend(qs.iter().map(|q| s(d.p(*q))));
+        row.push(s(d.max()));
+        row.push(s(d.mean()));
+    }
+    row.extend([90.0, 95.0, 99.0].iter().map(|q| s(tpot_sec.p(*q))));
+    row.push(s(tpot_sec.max()));
+    row.push(s(tpot_sec.mean()));
+    row.extend([90.0, 95.0, 99.0].iter().map(|q| s(first_second.p(*q))));
+    row.push(s(first_second.min()));
+    row.push(s(first_second.max()));
+    row.push(s(first_second.mean()));
+    row.extend([75.0, 90.0, 95.0, 99.0].iter().map(|q| s(e2e.p(*q))));
+    row.push(s(e2e.max()));
+    row.push(s(e2e.mean()));
+    row.push(if reqs.is_empty() {
+        Cell::Empty
+    } else {
+        Cell::Float(t, 3)
+    });
+    row.push(Cell::float(tp(reqs.len() as f64), 2));
+    row.push(Cell::Int(0));
+    row.push(Cell::Text(backend.to_string()));
+    // servebench sends temperature 0 and neither top_k nor top_p.
+    row.push(Cell::Float(0.0, 4));
+    row.push(Cell::Empty);
+    row.push(Cell::Empty);
+    row
+}
+
+/// The dynamic row of one rate (10 columns, the same in both lineages).
+pub fn serving_row(point: &PointData, dataset: &str, rate: f64) -> Vec<Cell> {
+    let (reqs, t, _) = point_requests(point, false);
+    let last = |r: &SeedRequest| r.t[r.t.len() - 1];
+    let ps: Vec<f64> = reqs.iter().map(|r| r.p).collect();
+    let os: Vec<f64> = reqs.iter().map(|r| r.o).collect();
+    let lat: Vec<f64> = reqs.iter().map(|r| last(r) - r.t[0]).collect();
+    let per_req_tput: Vec<f64> = reqs
+        .iter()
+        .filter(|r| last(r) > r.t[1])
+        .map(|r| r.o / (last(r) - r.t[1]))
+        .collect();
+    let per_token_ms: Vec<f64> = reqs
+        .iter()
+        .filter(|r| r.o > 0.0)
+        .map(|r| (last(r) - r.t[1]) / r.o * 1e3)
+        .collect();
+    let ttft_ms: Vec<f64> = reqs.iter().map(|r| (r.t[1] - r.t[0]) * 1e3).collect();
+    let tp = |x: f64| per_s(x, t).filter(|_| !reqs.is_empty());
+    let f = |v| Cell::float(v, 4);
+    vec![
+        Cell::Text(dataset.to_string()),
+        f(mean(&ps)),
+        f(mean(&os)),
+        Cell::Float(rate, 4),
+        f(tp(reqs.len() as f64)),
+        f(mean(&lat)),
+        f(mean(&per_req_tput)),
+        f(mean(&per_token_ms)),
+        f(mean(&ttft_ms)),
+        f(tp(os.iter().sum())),
+    ]
+}
+
+/// The rows of `run`'s seed CSV, in the seed's order: static rows sorted
+/// by input length, output length, concurrency (prompts are synthetic, the
+/// seed's `random` dataset); dynamic rows in the run's order (O/R) or by
+/// rate (N).
+pub fn rows(run: &RunData, opts: &SeedCsvOptions) -> Vec<Vec<Cell>> {
+    let mut keyed: Vec<((f64, f64, f64), Vec<Cell>)> = run
+        .points
+        .iter()
+        .map(|p| match &p.label {
+            PointLabel::Static {
+                prompt_tokens,
+                output_tokens,
+                concurrency,
+            } => {
+                let row = match opts.format {
+                    SeedCsvFormat::Seed => static_row(p, *concurrency),
+                    SeedCsvFormat::SeedN => static_row_n(p, *concurrency, &run.meta.backend),
+                };
+                // The seed sorts on the row's means; with no request to
+                // average, the point's asked lengths stand in.
+                let num = |c: &Cell, d: usize| match c {
+                    Cell::Float(x, _) => *x,
+                    _ => d as f64,
+                };
+                let key = (
+                    num(&row[0], *prompt_tokens),
+                    num(&row[1], *output_tokens),
+                    *concurrency as f64,
+                );
+                (key, row)
+            }
+            PointLabel::Dynamic { request_rate, .. } => {
+                let rate = request_rate.0;
+                ((rate, 0.0, 0.0), serving_row(p, &opts.dataset, rate))
+            }
+        })
+        .collect();
+    let sort = match run.meta.kind {
+        RunKind::Static => true,
+        RunKind::Dynamic => opts.format == SeedCsvFormat::SeedN,
+    };
+    if sort {
+        keyed.sort_by(|a, b| {
+            a.0 .0
+                .total_cmp(&b.0 .0)
+                .then(a.0 .1.total_cmp(&b.0 .1))
+                .then(a.0 .2.total_cmp(&b.0 .2))
+        });
+    }
+    keyed.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Write `run`'s seed CSV to `path` (parent folders created, an existing
+/// file replaced): UTF-8 with a byte-order mark, the seed's header, one row
+/// per point.
+pub fn write_seed_csv(path: &Path, run: &RunData, opts: &SeedCsvOptions) -> Result<(), CsvError> {
+    let err = |e: &dyn std::fmt::Display| CsvError {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
+    }
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    w.write_record(header(run.meta.kind, opts.format))
+        .map_err(|e| err(&e))?;
+    for row in rows(run, opts) {
+        w.write_record(row.iter().map(Cell::text))
+            .map_err(|e| err(&e))?;
+    }
+    let body = w.into_inner().map_err(|e| err(&e))?;
+    let mut bytes = Vec::with_capacity(body.len() + 3);
+    bytes.extend_from_slice(b"\xEF\xBB\xBF");
+    bytes.extend_from_slice(&body);
+    std::fs::write(path, bytes).map_err(|e| err(&e))
+}
+
+/// The seed CSV as a [`Report`]: at `path`, else the seed's file name
+/// ([`default_file_name`]) in the run folder.
+pub struct SeedCsvReport {
+    pub path: Option<PathBuf>,
+    pub options: SeedCsvOptions,
+}
+
+impl Report for SeedCsvReport {
+    fn name(&self) -> &'static str {
+        "seed CSV"
+    }
+    fn write(&self, i: &ReportInput<'_>) -> Result<Option<PathBuf>, ReportError> {
+        let path = self
+            .path
+            .clone()
+            .unwrap_or_else(|| i.dir.join(default_file_name(i.run.meta.kind)));
+        write_seed_csv(&path, i.run, &self.options)?;
+        Ok(Some(path))
+    }
+}
