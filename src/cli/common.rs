@@ -187,3 +187,31 @@ impl PrecisionArgs {
         .map_err(|(flag, reason)| CliError::BadFlag { flag, reason })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_checked_sorted_and_deduplicated() {
+        assert_eq!(parse_percentile(" 99.9"), Ok(99.9));
+        assert_eq!(parse_percentile("100"), Ok(100.0));
+        for bad in ["0", "-5", "100.5", "nan", "p99", ""] {
+            assert!(parse_percentile(bad).is_err(), "{bad}");
+        }
+        let mut c = CommonArgs::in_dir("x");
+        c.percentiles = vec![99.0, 50.0, 99.0, 75.0];
+        assert_eq!(c.percentile_list(), vec![50.0, 75.0, 99.0]);
+        let plan = Plan::new(
+            "p",
+            Sweep::Static(crate::run::StaticSweep::new(vec![(8, 2)], vec![1])),
+        );
+        assert_eq!(plan.percentiles, DEFAULT_PERCENTILES.to_vec());
+        assert_eq!(c.apply(&plan).percentiles, vec![50.0, 75.0, 99.0]);
+        assert!(c.write_options(&plan).seed.is_none());
+        c.csv_format = CsvFormat::SeedN;
+        let seed = c.write_options(&plan).seed.unwrap();
+        assert_eq!(seed.format, SeedCsvFormat::SeedN);
+        assert_eq!(seed.dataset, "random");
+    }
+}

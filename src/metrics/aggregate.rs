@@ -327,6 +327,18 @@ mod tests {
     }
 
     #[test]
+    fn asked_percentiles_join_the_defaults() {
+        assert_eq!(
+            summary_percentiles(&[99.0, 75.0, 99.9]),
+            vec![50.0, 75.0, 90.0, 99.0, 99.9]
+        );
+        let e0 = vec![rec(0, 0.0, 100.0, 10.0, 10), rec(0, 0.0, 200.0, 10.0, 10)];
+        let s = summarize(&[&e0], &[75.0], &Slo::default());
+        assert_eq!(s.ttft_ms.p(75.0), Some(175.0));
+        assert_eq!(s.ttft_ms.p(50.0), Some(150.0));
+    }
+
+    #[test]
     fn goodput_counts_requests_within_slo() {
         let e0 = vec![rec(0, 0.0, 100.0, 10.0, 10), rec(0, 0.0, 300.0, 10.0, 10)];
         let slo = Slo {
