@@ -258,6 +258,22 @@ const CASES: &[Case] = &[
         needles: &["--csv-format", "xlsx"],
     },
     Case {
+        input: "`ab --csv-format seed` (ab writes no benchmark CSV)",
+        args: &["ab", "--a", "sim:time_scale=0.05", "--b", "sim:time_scale=0.05", "--csv-format", "seed", "--parallel-num", "1", "--prompt-tokens", "8", "--output-tokens", "2"],
+        env: &[],
+        files: &[],
+        code: 2,
+        needles: &["--csv-format", "servebench ab"],
+    },
+    Case {
+        input: "`latency --percentiles` (latency reports p50, p90, p99)",
+        args: &["latency", "--percentiles", "75", "--num-requests", "1", "--prompt-tokens", "8", "--output-tokens", "2", "--sim", SIM],
+        env: &[],
+        files: &[],
+        code: 2,
+        needles: &["--percentiles", "servebench latency"],
+    },
+    Case {
         input: "`--burstiness 0`",
         args: &["serving", "--burstiness", "0", "--num-prompts", "2", "--sim", SIM],
         env: &[],

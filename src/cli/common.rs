@@ -91,6 +91,27 @@ impl CommonArgs {
         }
     }
 
+    /// Refuse `--csv-format` and `--percentiles` on `command`, which writes
+    /// neither servebench's nor the seed's benchmark CSV (`ab`, `latency`).
+    pub fn refuse_csv_flags(&self, command: &str) -> Result<(), CliError> {
+        let only = "only static, static-mm, serving, all and calibrate";
+        if self.csv_format != CsvFormat::Servebench {
+            return Err(CliError::BadFlag {
+                flag: "--csv-format".into(),
+                reason: format!(
+                    "{only} write the seed tool's CSV; `servebench {command}` does not"
+                ),
+            });
+        }
+        if self.percentile_list() != DEFAULT_PERCENTILES.to_vec() {
+            return Err(CliError::BadFlag {
+                flag: "--percentiles".into(),
+                reason: format!("{only} take it; `servebench {command}` reports p50, p90 and p99"),
+            });
+        }
+        Ok(())
+    }
+
     /// `--percentiles`, ascending, each once.
     pub fn percentile_list(&self) -> Vec<f64> {
         let mut ps = self.percentiles.clone();
