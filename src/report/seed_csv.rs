@@ -668,7 +668,7 @@ mod tests {
     #[test]
     fn python_float_text() {
         assert_eq!(py_round_str(256.0, 4), "256.0");
-        assert_eq!(py_round_str(3633.003_94, 4), "3633.0039");
+        assert_eq!(py_round_str(3_633.003_94, 4), "3633.0039");
         assert_eq!(py_round_str(0.1, 4), "0.1");
         assert_eq!(py_round_str(56.666_666, 4), "56.6667");
         assert_eq!(py_round_str(0.056_66, 3), "0.057");
