@@ -101,6 +101,46 @@ pub const STATIC_HEADER_N: [&str; 41] = [
     "Top_p",
 ];
 
+/// The multimodal static header (`modal_benchmark_parallel.py`, R), verbatim:
+/// [`STATIC_HEADER`] with `P90`/`P99` for `TP90`/`TP99`.
+pub const STATIC_MM_HEADER: [&str; 12] = [
+    "输入长度",
+    "输出长度",
+    "并发数",
+    "输出tokens总吞吐",
+    "首tokens时延P90（ms）",
+    "首tokens时延P99（ms）",
+    "最大首tokens时延（ms）",
+    "平均首tokens时延（ms）",
+    "增量时延P90（ms）",
+    "增量时延P99（ms）",
+    "最大增量时延（ms）",
+    "平均增量时延（ms）",
+];
+
+/// The multimodal static header of N (18 columns), verbatim; its values
+/// are all in seconds, even where the header says ms (as N writes them).
+pub const STATIC_MM_HEADER_N: [&str; 18] = [
+    "输入长度",
+    "输出长度",
+    "并发数",
+    "image_shape(h,w)",
+    "输出tokens总吞吐",
+    "首tokens时延P90（ms）",
+    "首tokens时延P99（ms）",
+    "最大首tokens时延（ms）",
+    "平均首tokens时延（ms）",
+    "增量时延P90（ms）",
+    "增量时延P99（ms）",
+    "最大增量时延（ms）",
+    "平均增量时延（ms）",
+    "端到端时延P90（s）",
+    "端到端时延p95（s）",
+    "端到端时延P99（s）",
+    "最大端到端时延（s）",
+    "平均端到端时延（s）",
+];
+
 /// The O/R dynamic header (`benchmark_serving.py`), verbatim.
 pub const SERVING_HEADER: [&str; 10] = [
     "数据集",
@@ -139,9 +179,12 @@ pub fn default_file_name(kind: RunKind) -> &'static str {
     }
 }
 
-/// The header of the seed CSV of `kind` in `format`.
-pub fn header(kind: RunKind, format: SeedCsvFormat) -> &'static [&'static str] {
+/// The header of the seed CSV of `kind` in `format` (`images`: a
+/// multimodal static run, `modal_benchmark_parallel.py`'s header).
+pub fn header(kind: RunKind, format: SeedCsvFormat, images: bool) -> &'static [&'static str] {
     match (kind, format) {
+        (RunKind::Static, SeedCsvFormat::Seed) if images => &STATIC_MM_HEADER,
+        (RunKind::Static, SeedCsvFormat::SeedN) if images => &STATIC_MM_HEADER_N,
         (RunKind::Static, SeedCsvFormat::Seed) => &STATIC_HEADER,
         (RunKind::Static, SeedCsvFormat::SeedN) => &STATIC_HEADER_N,
         (RunKind::Dynamic, SeedCsvFormat::Seed) => &SERVING_HEADER,
@@ -440,6 +483,46 @@ pub fn static_row_n(point: &PointData, concurrency: usize, backend: &str) -> Vec
     row
 }
 
+/// N's multimodal static row (18 columns): `image_shape` is `"h,w"`; TTFT,
+/// TPOT and E2E in seconds rounded to 3 decimals, the throughput to 2.
+pub fn static_mm_row_n(point: &PointData, concurrency: usize, shape: (u32, u32)) -> Vec<Cell> {
+    let (reqs, t_raw, _) = point_requests(point, false);
+    let t = py_round(t_raw, 3);
+    let last = |r: &SeedRequest| r.t[r.t.len() - 1];
+    let ps: Vec<f64> = reqs.iter().map(|r| r.p).collect();
+    let os: Vec<f64> = reqs.iter().map(|r| r.o).collect();
+    let ttft = Dist::new(reqs.iter().map(|r| r.t[1] - r.t[0]), 1.0);
+    let tpot = Dist::new(
+        reqs.iter().map(|r| {
+            if r.o > 1.0 {
+                (last(r) - r.t[1]) / (r.o - 1.0)
+            } else {
+                0.0
+            }
+        }),
+        1.0,
+    );
+    let e2e = Dist::new(reqs.iter().map(|r| last(r) - r.t[0]), 1.0);
+    let s = |v: Option<f64>| Cell::float(v, 3);
+    let tput = per_s(os.iter().sum(), t)
+        .filter(|_| !reqs.is_empty())
+        .map(|v| py_round(v, 2));
+    let mut row = vec![
+        Cell::float(mean(&ps), 4),
+        Cell::float(mean(&os), 4),
+        Cell::Int(concurrency as i64),
+        Cell::Text(format!("{},{}", shape.0, shape.1)),
+        Cell::float(tput, 2),
+    ];
+    for d in [&ttft, &tpot] {
+        row.extend([s(d.p(90.0)), s(d.p(99.0)), s(d.max()), s(d.mean())]);
+    }
+    row.extend([90.0, 95.0, 99.0].iter().map(|q| s(e2e.p(*q))));
+    row.push(s(e2e.max()));
+    row.push(s(e2e.mean()));
+    row
+}
+
 /// The dynamic row of one rate (10 columns, the same in both lineages).
 pub fn serving_row(point: &PointData, dataset: &str, rate: f64) -> Vec<Cell> {
     let (reqs, t, _) = point_requests(point, false);
@@ -488,9 +571,15 @@ pub fn rows(run: &RunData, opts: &SeedCsvOptions) -> Vec<Vec<Cell>> {
                 output_tokens,
                 concurrency,
             } => {
-                let row = match opts.format {
-                    SeedCsvFormat::Seed => static_row(p, *concurrency),
-                    SeedCsvFormat::SeedN => static_row_n(p, *concurrency, &run.meta.backend),
+                let images = run.meta.images.as_ref();
+                let row = match (opts.format, images) {
+                    (SeedCsvFormat::Seed, _) => static_row(p, *concurrency),
+                    (SeedCsvFormat::SeedN, Some(i)) => {
+                        static_mm_row_n(p, *concurrency, (i.height, i.width))
+                    }
+                    (SeedCsvFormat::SeedN, None) => {
+                        static_row_n(p, *concurrency, &run.meta.backend)
+                    }
                 };
                 // The seed sorts on the row's means; with no request to
                 // average, the point's asked lengths stand in.
@@ -540,8 +629,12 @@ pub fn write_seed_csv(path: &Path, run: &RunData, opts: &SeedCsvOptions) -> Resu
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
-    w.write_record(header(run.meta.kind, opts.format))
-        .map_err(|e| err(&e))?;
+    w.write_record(header(
+        run.meta.kind,
+        opts.format,
+        run.meta.images.is_some(),
+    ))
+    .map_err(|e| err(&e))?;
     for row in rows(run, opts) {
         w.write_record(row.iter().map(Cell::text))
             .map_err(|e| err(&e))?;
@@ -721,6 +814,22 @@ mod tests {
         assert_eq!(at("QPS"), "7.89");
         assert_eq!(at("Fail_Rate"), "0");
         assert_eq!(at("Backend"), "openai");
+    }
+
+    #[test]
+    fn n_multimodal_row_by_hand() {
+        let row = texts(&static_mm_row_n(&static_point(), 2, (256, 512)));
+        assert_eq!(row.len(), STATIC_MM_HEADER_N.len());
+        // TTFT s [0.03, 0.04, 0.1]: P90 0.088, max 0.1; TPOT max 0.053;
+        // E2E [0.09, 0.12, 0.26]: P95 0.246 → 0.246, mean 0.1567 → 0.157.
+        assert_eq!(
+            row[..6],
+            ["13.3333", "3.3333", "2", "256,512", "26.32", "0.088"]
+        );
+        assert_eq!(row[7], "0.1");
+        assert_eq!(row[11], "0.053");
+        assert_eq!(row[14], "0.246");
+        assert_eq!(row[17], "0.157");
     }
 
     #[test]
