@@ -104,4 +104,30 @@ fn static_seed_csv_agrees_with_the_run() {
         );
     }
     assert!(!headers.iter().any(|h| h == "ttft_p90_ms"));
+
+    // `servebench report` rebuilds the same seed file from the records, and
+    // servebench's CSV with the run's saved percentiles.
+    let rebuilt = dir.path().join("rebuilt.csv");
+    std::fs::remove_file(run_dir.join("benchmark.csv")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_servebench"))
+        .arg("report")
+        .arg(&run_dir)
+        .args([
+            "--csv-format",
+            "seed",
+            "--quiet",
+            "--noplot",
+            "--benchmark-csv",
+        ])
+        .arg(&rebuilt)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&rebuilt).unwrap(), bytes);
+    let mut own = csv::Reader::from_path(run_dir.join("benchmark.csv")).unwrap();
+    assert!(own.headers().unwrap().iter().any(|h| h == "ttft_p75_ms"));
 }
