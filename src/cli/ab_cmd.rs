@@ -57,6 +57,7 @@ pub struct AbOutcome {
 
 /// Validate, start or reach both endpoints, run the pairs, judge, write.
 pub async fn run_ab_cmd(a: &AbArgs) -> Result<AbOutcome, CliError> {
+    a.common.refuse_csv_flags("ab")?;
     if a.endpoint.url.is_some() || a.endpoint.host.is_some() || a.endpoint.port.is_some() {
         return Err(CliError::BadFlag {
             flag: "--url/--host/--port".into(),

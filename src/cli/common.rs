@@ -2,7 +2,44 @@
 
 use std::path::PathBuf;
 
+use super::output::WriteOptions;
 use super::CliError;
+use crate::metrics::DEFAULT_PERCENTILES;
+use crate::report::{SeedCsvFormat, SeedCsvOptions};
+use crate::run::{DynamicWorkload, Plan, Sweep};
+
+/// Which CSV a load command writes besides its own (`--csv-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum CsvFormat {
+    /// servebench's own `benchmark.csv` only.
+    #[default]
+    Servebench,
+    /// Also the seed tool's CSV, O/R lineage (Chinese headers, ms).
+    Seed,
+    /// Also the seed tool's CSV, N lineage (English headers, seconds).
+    SeedN,
+}
+
+impl CsvFormat {
+    /// The seed lineage to write, if any.
+    pub fn seed(self) -> Option<SeedCsvFormat> {
+        match self {
+            CsvFormat::Servebench => None,
+            CsvFormat::Seed => Some(SeedCsvFormat::Seed),
+            CsvFormat::SeedN => Some(SeedCsvFormat::SeedN),
+        }
+    }
+}
+
+/// One value of `--percentiles`: a number in (0, 100].
+pub fn parse_percentile(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(p) if p > 0.0 && p <= 100.0 => Ok(p),
+        _ => Err(format!(
+            "`{s}`: each percentile must be a number above 0 and at most 100 (e.g. 50,90,99)"
+        )),
+    }
+}
 
 /// Output folder, run name, seed and verbosity.
 #[derive(Debug, Clone, clap::Args)]
@@ -22,6 +59,22 @@ pub struct CommonArgs {
     /// Skip the plots of the HTML report.
     #[arg(long)]
     pub noplot: bool,
+    /// Also write the seed tool's own CSV: `seed` (benchmark_tools' Chinese
+    /// headers, ms) or `seed-n` (its newer English headers, seconds), at
+    /// --benchmark-csv when given, else benchmark_parallel.csv /
+    /// benchmark_serving.csv in the run folder; servebench's benchmark.csv
+    /// stays in the run folder.
+    #[arg(long, value_enum, default_value_t = CsvFormat::Servebench)]
+    pub csv_format: CsvFormat,
+    /// Percentiles of every latency distribution (TTFT, TPOT, ITL, E2EL),
+    /// comma-separated, each above 0 and at most 100, e.g. 50,75,90,95,99.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_parser = parse_percentile,
+        default_values_t = DEFAULT_PERCENTILES
+    )]
+    pub percentiles: Vec<f64>,
 }
 
 impl CommonArgs {
@@ -33,6 +86,66 @@ impl CommonArgs {
             seed: 0,
             quiet: true,
             noplot: false,
+            csv_format: CsvFormat::Servebench,
+            percentiles: DEFAULT_PERCENTILES.to_vec(),
+        }
+    }
+
+    /// Refuse `--csv-format` and `--percentiles` on `command`, which writes
+    /// neither servebench's nor the seed's benchmark CSV (`ab`, `latency`).
+    pub fn refuse_csv_flags(&self, command: &str) -> Result<(), CliError> {
+        let only = "only static, static-mm, serving, all and calibrate";
+        if self.csv_format != CsvFormat::Servebench {
+            return Err(CliError::BadFlag {
+                flag: "--csv-format".into(),
+                reason: format!(
+                    "{only} write the seed tool's CSV; `servebench {command}` does not"
+                ),
+            });
+        }
+        if self.percentile_list() != DEFAULT_PERCENTILES.to_vec() {
+            return Err(CliError::BadFlag {
+                flag: "--percentiles".into(),
+                reason: format!("{only} take it; `servebench {command}` reports p50, p90 and p99"),
+            });
+        }
+        Ok(())
+    }
+
+    /// `--percentiles`, ascending, each once.
+    pub fn percentile_list(&self) -> Vec<f64> {
+        let mut ps = self.percentiles.clone();
+        ps.sort_by(f64::total_cmp);
+        ps.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+        ps
+    }
+
+    /// `plan` with the run's percentiles (`--percentiles`).
+    pub fn apply(&self, plan: &Plan) -> Plan {
+        Plan {
+            percentiles: self.percentile_list(),
+            ..plan.clone()
+        }
+    }
+
+    /// How the outputs of `plan`'s run are written: quiet, plots, and the
+    /// seed CSV of `--csv-format` (its dataset column from the plan:
+    /// the dataset type, `random` for generated prompts).
+    pub fn write_options(&self, plan: &Plan) -> WriteOptions {
+        let dataset = match &plan.sweep {
+            Sweep::Dynamic(d) => match &d.workload {
+                DynamicWorkload::Dataset { kind, .. } => kind.name().to_string(),
+                DynamicWorkload::Generated(_) => "random".to_string(),
+            },
+            Sweep::Static(_) => "random".to_string(),
+        };
+        WriteOptions {
+            quiet: self.quiet,
+            noplot: self.noplot,
+            seed: self
+                .csv_format
+                .seed()
+                .map(|format| SeedCsvOptions { format, dataset }),
         }
     }
 
@@ -93,5 +206,33 @@ impl PrecisionArgs {
             crate::stats::CompareConfig::default().significance,
         )
         .map_err(|(flag, reason)| CliError::BadFlag { flag, reason })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_checked_sorted_and_deduplicated() {
+        assert_eq!(parse_percentile(" 99.9"), Ok(99.9));
+        assert_eq!(parse_percentile("100"), Ok(100.0));
+        for bad in ["0", "-5", "100.5", "nan", "p99", ""] {
+            assert!(parse_percentile(bad).is_err(), "{bad}");
+        }
+        let mut c = CommonArgs::in_dir("x");
+        c.percentiles = vec![99.0, 50.0, 99.0, 75.0];
+        assert_eq!(c.percentile_list(), vec![50.0, 75.0, 99.0]);
+        let plan = Plan::new(
+            "p",
+            Sweep::Static(crate::run::StaticSweep::new(vec![(8, 2)], vec![1])),
+        );
+        assert_eq!(plan.percentiles, DEFAULT_PERCENTILES.to_vec());
+        assert_eq!(c.apply(&plan).percentiles, vec![50.0, 75.0, 99.0]);
+        assert!(c.write_options(&plan).seed.is_none());
+        c.csv_format = CsvFormat::SeedN;
+        let seed = c.write_options(&plan).seed.unwrap();
+        assert_eq!(seed.format, SeedCsvFormat::SeedN);
+        assert_eq!(seed.dataset, "random");
     }
 }

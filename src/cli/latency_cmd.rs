@@ -86,6 +86,7 @@ fn row(id: u64, elapsed_ms: f64, body: Result<serde_json::Value, String>) -> Lat
 
 /// Run the latency test and write `latency.csv` and `latency.json`.
 pub async fn run_latency_cmd(a: &LatencyArgs) -> Result<LatencyOutcome, CliError> {
+    a.common.refuse_csv_flags("latency")?;
     if !matches!(a.endpoint.backend.as_str(), "openai" | "openai-chat") {
         return Err(CliError::BadFlag {
             flag: format!("--backend {}", a.endpoint.backend),

@@ -25,11 +25,11 @@ pub use all_cmd::{run_all_cmd, AllArgs};
 pub use calibrate_cmd::{
     run_calibrate_cmd, CalibrateArgs, CalibrateOutcome, DEFAULT_CALIBRATION_TARGET,
 };
-pub use common::{CommonArgs, PrecisionArgs};
+pub use common::{parse_percentile, CommonArgs, CsvFormat, PrecisionArgs};
 pub use compare_cmd::{compare_cmd, run_compare_cmd, CompareArgs, JudgeArgs};
 pub use gen_cmd::{run_gen_cmd, GenArgs};
 pub use latency_cmd::{latency_table, run_latency_cmd, LatencyArgs, LatencyOutcome, LatencyRow};
-pub use output::{write_outputs, OutputPaths};
+pub use output::{write_outputs, OutputPaths, WriteOptions};
 pub use report_cmd::{rebuild_run, run_report_cmd, Rebuilt, ReportArgs};
 pub use selftest_cmd::{run_selftest_cmd, SelftestArgs, SelftestRow};
 pub use serving_cmd::{

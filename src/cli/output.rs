@@ -7,7 +7,19 @@ use std::path::{Path, PathBuf};
 use super::CliError;
 use crate::baseline::{RECORDS_FILE, RUN_FILE, SUMMARY_FILE};
 use crate::metrics::RunData;
-use crate::report::{ColorChoice, ReportInput, Reports, TerminalReport};
+use crate::report::TerminalReport;
+use crate::report::{ColorChoice, ReportInput, Reports, SeedCsvOptions, SeedCsvReport};
+
+/// How a run's outputs are written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WriteOptions {
+    /// No table on the terminal, no list of files.
+    pub quiet: bool,
+    /// No plots in the HTML report.
+    pub noplot: bool,
+    /// Also the seed tool's CSV (`--csv-format seed` / `seed-n`).
+    pub seed: Option<SeedCsvOptions>,
+}
 
 /// Where a run's outputs went.
 #[derive(Debug, Clone)]
@@ -15,23 +27,31 @@ pub struct OutputPaths {
     pub dir: PathBuf,
     pub json: PathBuf,
     pub csv: PathBuf,
+    /// The seed tool's CSV, with `--csv-format seed` / `seed-n`.
+    pub seed_csv: Option<PathBuf>,
     pub records: PathBuf,
     pub markdown: PathBuf,
     /// The run's HTML page, unless it could not be written.
     pub html: Option<PathBuf>,
 }
 
-/// Write every report of `run` under its folder `dir` (the CSV at `csv`
-/// when given; plots unless `noplot`; the table on the terminal unless
-/// `quiet`); when `dir` is `<root>/<name>/new`, refresh `<root>/index.html`.
-/// A report that cannot be drawn is a warning, not an error.
+/// Write every report of `run` under its folder `dir` (plots unless
+/// `noplot`; the table on the terminal unless `quiet`); when `dir` is
+/// `<root>/<name>/new`, refresh `<root>/index.html`. `csv` (the
+/// `--benchmark-csv` flag) is where servebench's CSV goes, or, with a seed
+/// CSV in `opts`, where the seed CSV goes (servebench's then stays in
+/// `dir`). A report that cannot be drawn is a warning, not an error.
 pub fn write_outputs(
     dir: &Path,
     csv: Option<&Path>,
     run: &RunData,
-    quiet: bool,
-    noplot: bool,
+    opts: &WriteOptions,
 ) -> Result<OutputPaths, CliError> {
+    let (quiet, noplot) = (opts.quiet, opts.noplot);
+    let (csv, seed_csv) = match &opts.seed {
+        Some(_) => (None, csv),
+        None => (csv, None),
+    };
     let root = dir
         .file_name()
         .is_some_and(|n| n == crate::baseline::NEW_RUN)
@@ -47,12 +67,17 @@ pub fn write_outputs(
         run,
         comparison: None,
     };
-    let written = Reports::standard(csv, noplot, terminal)
-        .write(&input)
-        .map_err(|e| CliError::Write {
-            path: dir.display().to_string(),
-            reason: e.to_string(),
-        })?;
+    let mut reports = Reports::standard(csv, noplot, terminal);
+    if let Some(options) = &opts.seed {
+        reports = reports.with(SeedCsvReport {
+            path: seed_csv.map(Path::to_path_buf),
+            options: options.clone(),
+        });
+    }
+    let written = reports.write(&input).map_err(|e| CliError::Write {
+        path: dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
     for w in &written.warnings {
         eprintln!("warning: {w}");
     }
@@ -64,16 +89,21 @@ pub fn write_outputs(
         dir: dir.to_path_buf(),
         json: dir.join(RUN_FILE),
         csv,
+        seed_csv: opts.seed.as_ref().map(|_| {
+            seed_csv.map(Path::to_path_buf).unwrap_or_else(|| {
+                dir.join(crate::report::seed_csv::default_file_name(run.meta.kind))
+            })
+        }),
         records: dir.join(RECORDS_FILE),
         markdown: dir.join(SUMMARY_FILE),
         html,
     };
     if !quiet {
-        crate::outln!(
-            "CSV: {}\nJSON: {}",
-            paths.csv.display(),
-            paths.json.display()
-        );
+        crate::outln!("CSV: {}", paths.csv.display());
+        if let Some(s) = &paths.seed_csv {
+            crate::outln!("seed CSV: {}", s.display());
+        }
+        crate::outln!("JSON: {}", paths.json.display());
         if let Some(h) = &paths.html {
             crate::outln!("report: {}", h.display());
         }

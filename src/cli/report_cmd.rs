@@ -15,9 +15,19 @@ use crate::metrics::{
 pub struct ReportArgs {
     /// A run folder (holding records.jsonl), or a records file.
     pub path: PathBuf,
-    /// CSV output (default: benchmark.csv in the run folder).
+    /// CSV output (default: benchmark.csv in the run folder); with
+    /// --csv-format seed/seed-n, the seed tool's CSV.
     #[arg(long)]
     pub benchmark_csv: Option<PathBuf>,
+    /// Also rebuild the seed tool's CSV (`seed` or `seed-n`), at
+    /// --benchmark-csv when given, else benchmark_parallel.csv /
+    /// benchmark_serving.csv in the run folder.
+    #[arg(long, value_enum, default_value_t = super::CsvFormat::Servebench)]
+    pub csv_format: super::CsvFormat,
+    /// The seed CSV's dataset column of a serving run (the run's
+    /// --dataset-type; records do not keep it).
+    #[arg(long, default_value = "random")]
+    pub dataset_type: String,
     /// No table on the terminal.
     #[arg(long, short)]
     pub quiet: bool,
@@ -142,12 +152,17 @@ pub fn run_report_cmd(a: &ReportArgs) -> Result<(RunData, OutputPaths), CliError
     } else {
         a.path.parent().unwrap_or(Path::new(".")).to_path_buf()
     };
-    let paths = write_outputs(
-        &dir,
-        a.benchmark_csv.as_deref(),
-        &rebuilt.run,
-        a.quiet,
-        a.noplot,
-    )?;
+    let opts = super::output::WriteOptions {
+        quiet: a.quiet,
+        noplot: a.noplot,
+        seed: a
+            .csv_format
+            .seed()
+            .map(|format| crate::report::SeedCsvOptions {
+                format,
+                dataset: a.dataset_type.clone(),
+            }),
+    };
+    let paths = write_outputs(&dir, a.benchmark_csv.as_deref(), &rebuilt.run, &opts)?;
     Ok((rebuilt.run, paths))
 }

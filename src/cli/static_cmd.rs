@@ -413,8 +413,9 @@ pub(super) async fn run_plan_on(
         records: Some(&records),
         quiet: common.quiet,
     };
+    let plan = &common.apply(plan);
     let run = execute(target, plan, &out).await?;
-    let paths = write_outputs(&dir, csv, &run, common.quiet, common.noplot)?;
+    let paths = write_outputs(&dir, csv, &run, &common.write_options(plan))?;
     Ok(RunOutcome { run, paths })
 }
 

@@ -11,6 +11,16 @@ use crate::stats::Summary;
 /// Percentiles reported by default.
 pub const DEFAULT_PERCENTILES: [f64; 3] = [50.0, 90.0, 99.0];
 
+/// `asked` and [`DEFAULT_PERCENTILES`] together, ascending, each once: the
+/// percentiles a summary computes, so that the tables, plots and gates
+/// (which read p50, p90 and p99) have theirs whatever `--percentiles` asked.
+pub fn summary_percentiles(asked: &[f64]) -> Vec<f64> {
+    let mut ps: Vec<f64> = asked.iter().chain(&DEFAULT_PERCENTILES).copied().collect();
+    ps.sort_by(f64::total_cmp);
+    ps.dedup_by(|a, b| (*a - *b).abs() < 1e-9);
+    ps
+}
+
 /// Service-level objectives for goodput, in ms. A request is "good" when it
 /// meets every objective that is set.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -160,7 +170,8 @@ fn server_means(ok: &[&RequestRecord]) -> Option<ServerMeans> {
     })
 }
 
-/// Summarise a point from its epochs' records.
+/// Summarise a point from its epochs' records, at `percentiles` and the
+/// defaults ([`summary_percentiles`]).
 ///
 /// Failed requests count in `sent` and `failures` but never in latency or
 /// token figures. Throughputs are totals over the sum of epoch wall times.
@@ -193,7 +204,7 @@ pub fn summarize(epochs: &[&[RequestRecord]], percentiles: &[f64], slo: &Slo) ->
     let wall_s: f64 = per_epoch.iter().map(|e| e.wall_s).sum();
     let out: u64 = ok.iter().map(|r| r.output_tokens).sum();
     let inp: u64 = ok.iter().map(|r| r.input_tokens).sum();
-    let ps = percentiles;
+    let ps = &summary_percentiles(percentiles);
     PointSummary {
         epochs: epochs.len(),
         sent: all.len(),
@@ -313,6 +324,18 @@ mod tests {
         assert_eq!(s.per_epoch.len(), 2);
         assert_eq!(s.per_epoch[1].failed, 1);
         assert!(s.goodput.is_none());
+    }
+
+    #[test]
+    fn asked_percentiles_join_the_defaults() {
+        assert_eq!(
+            summary_percentiles(&[99.0, 75.0, 99.9]),
+            vec![50.0, 75.0, 90.0, 99.0, 99.9]
+        );
+        let e0 = vec![rec(0, 0.0, 100.0, 10.0, 10), rec(0, 0.0, 200.0, 10.0, 10)];
+        let s = summarize(&[&e0], &[75.0], &Slo::default());
+        assert_eq!(s.ttft_ms.p(75.0), Some(175.0));
+        assert_eq!(s.ttft_ms.p(50.0), Some(150.0));
     }
 
     #[test]

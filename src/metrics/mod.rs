@@ -7,8 +7,8 @@ pub use crate::record::{
     EarlyStop, Failure, FailureKind, RequestRecord, ServerLatency, MAX_CHUNK_TOKENS,
 };
 pub use aggregate::{
-    failure_counts, summarize, wall_time_s, EpochFigures, PointSummary, ServerMeans, Slo,
-    DEFAULT_PERCENTILES,
+    failure_counts, summarize, summary_percentiles, wall_time_s, EpochFigures, PointSummary,
+    ServerMeans, Slo, DEFAULT_PERCENTILES,
 };
 pub use run::{
     unix_now_s, ClientLoad, ImageInfo, PointData, PointLabel, Rate, RunData, RunKind, RunMeta,

@@ -28,12 +28,19 @@ fn col(name: impl Into<String>, f: impl Fn(&PointData) -> String + 'static) -> (
     (name.into(), Box::new(f))
 }
 
-/// mean, p50, p90, p99 columns of one latency distribution.
-fn dist(out: &mut Vec<(String, Getter)>, prefix: &str, get: fn(&PointData) -> &Summary) {
+/// The mean, one column per percentile of `ps` (`<prefix>_p<q>_ms`) and
+/// the max of one latency distribution.
+fn dist(
+    out: &mut Vec<(String, Getter)>,
+    prefix: &str,
+    ps: &[f64],
+    get: fn(&PointData) -> &Summary,
+) {
     out.push(col(format!("{prefix}_mean_ms"), move |p| fmt(get(p).mean)));
-    for q in [50.0, 90.0, 99.0] {
+    for &q in ps {
         out.push(col(format!("{prefix}_p{q}_ms"), move |p| fmt(get(p).p(q))));
     }
+    out.push(col(format!("{prefix}_max_ms"), move |p| fmt(get(p).max)));
 }
 
 fn label_columns(kind: RunKind) -> Vec<(String, Getter)> {
@@ -83,8 +90,9 @@ fn label_columns(kind: RunKind) -> Vec<(String, Getter)> {
     }
 }
 
-/// The columns of a run's CSV.
-pub fn columns(kind: RunKind) -> Vec<(String, Getter)> {
+/// The columns of a run's CSV; each latency distribution has a column per
+/// percentile of `percentiles` (the run's, [`crate::metrics::RunMeta`]).
+pub fn columns(kind: RunKind, percentiles: &[f64]) -> Vec<(String, Getter)> {
     let mut c = label_columns(kind);
     c.push(col("successful_requests", |p| {
         p.summary.completed.to_string()
@@ -113,10 +121,11 @@ pub fn columns(kind: RunKind) -> Vec<(String, Getter)> {
     if kind == RunKind::Dynamic {
         c.push(col("goodput_req_per_s", |p| fmt(p.summary.goodput)));
     }
-    dist(&mut c, "ttft", |p| &p.summary.ttft_ms);
-    dist(&mut c, "tpot", |p| &p.summary.tpot_ms);
-    dist(&mut c, "itl", |p| &p.summary.itl_ms);
-    dist(&mut c, "e2el", |p| &p.summary.e2el_ms);
+    let ps = percentiles;
+    dist(&mut c, "ttft", ps, |p| &p.summary.ttft_ms);
+    dist(&mut c, "tpot", ps, |p| &p.summary.tpot_ms);
+    dist(&mut c, "itl", ps, |p| &p.summary.itl_ms);
+    dist(&mut c, "e2el", ps, |p| &p.summary.e2el_ms);
     c.push(col("decode_speed_mean_tok_per_s", |p| {
         fmt(p.summary.decode_tokens_per_s.mean)
     }));
@@ -166,7 +175,7 @@ pub fn write_csv(path: &Path, run: &RunData) -> Result<(), CsvError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| err(&e))?;
     }
-    let mut cols = columns(run.meta.kind);
+    let mut cols = columns(run.meta.kind, &run.meta.percentiles);
     if let Some(img) = run.meta.images.clone() {
         let at = cols
             .iter()

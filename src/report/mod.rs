@@ -18,6 +18,7 @@ mod figures;
 mod html;
 mod markdown;
 mod plots;
+pub mod seed_csv;
 mod stdout;
 mod table;
 mod terminal;
@@ -31,6 +32,7 @@ pub use fanout::{
 pub use html::{write_html_report, write_index, HtmlOptions};
 pub use markdown::{markdown_summary, md_escape, write_markdown};
 pub use plots::{cdf_points, MAX_CDF_POINTS};
+pub use seed_csv::{write_seed_csv, SeedCsvFormat, SeedCsvOptions, SeedCsvReport};
 pub use stdout::print_out;
 pub use table::{fixed_width, run_table};
 pub use terminal::{render_run, value, ColorChoice};

@@ -59,6 +59,7 @@ pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<R
     let (n, flag) = streams(plan);
     target.ensure_streams(n, flag)?;
     let mut meta = target.meta(plan.kind(), &plan.name, plan.slo);
+    meta.percentiles = plan.percentiles.clone();
     meta.notes.extend(plan.notes.iter().cloned());
     if let Sweep::Static(s) = &plan.sweep {
         let out_tokens = s.pairs.first().map_or(64, |p| p.1);

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::precision::Precision;
-use crate::metrics::{PointLabel, Rate, RunKind, Slo};
+use crate::metrics::{PointLabel, Rate, RunKind, Slo, DEFAULT_PERCENTILES};
 use crate::workload::{DatasetFilter, DatasetType, GenerateSpec, ImageFormat};
 
 /// One benchmark run, all layers resolved.
@@ -27,6 +27,9 @@ pub struct Plan {
     /// Adaptive epochs: after `epochs`, keep adding epochs at a point until
     /// its watched metrics are precise enough (`--target-mde`).
     pub precision: Option<Precision>,
+    /// Percentiles the run reports for every latency distribution
+    /// (`--percentiles`), recorded in its `run.json`.
+    pub percentiles: Vec<f64>,
 }
 
 impl Plan {
@@ -41,6 +44,7 @@ impl Plan {
             seed: 0,
             notes: Vec::new(),
             precision: None,
+            percentiles: DEFAULT_PERCENTILES.to_vec(),
         }
     }
 
