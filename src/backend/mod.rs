@@ -36,7 +36,7 @@ pub struct RequestOptions {
 /// Sampling parameters (`--temperature`, `--top-k`, `--top-p`). The default
 /// is greedy decoding (temperature 0) with the server's own top-k and top-p,
 /// which are then left out of the request.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Sampling {
     /// Sampling temperature; 0 is greedy.
     pub temperature: f64,
@@ -51,6 +51,11 @@ impl Sampling {
     /// 0), which the TGI and MindIE APIs call `do_sample`.
     pub fn samples(&self) -> bool {
         self.temperature > 0.0
+    }
+
+    /// True for the default (greedy, the server's top-k and top-p).
+    pub fn is_default(&self) -> bool {
+        *self == Sampling::default()
     }
 }
 

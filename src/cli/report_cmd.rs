@@ -138,6 +138,7 @@ fn fallback_meta(dir: &Path, labels: &[(String, PointLabel)]) -> RunMeta {
         notes: Vec::new(),
         images: None,
         assumed_tokens_per_chunk: 1,
+        sampling: Default::default(),
     }
 }
 

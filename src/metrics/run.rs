@@ -361,6 +361,9 @@ pub struct RunMeta {
     /// (`--num-scheduler-steps`, default 1).
     #[serde(default = "one")]
     pub assumed_tokens_per_chunk: u32,
+    /// The sampling parameters every request was sent with.
+    #[serde(default, skip_serializing_if = "crate::backend::Sampling::is_default")]
+    pub sampling: crate::backend::Sampling,
 }
 
 fn one() -> u32 {

@@ -232,6 +232,7 @@ impl Target {
             notes: self.notes(),
             images: None,
             assumed_tokens_per_chunk: self.client.options().tokens_per_chunk.max(1),
+            sampling: self.client.options().sampling,
         }
     }
 

@@ -215,7 +215,12 @@ fn py_round(x: f64, dp: usize) -> f64 {
 }
 
 /// The N static row of one point (41 columns); `backend` is echoed.
-pub fn static_row_n(point: &PointData, concurrency: usize, backend: &str) -> Vec<Cell> {
+pub fn static_row_n(
+    point: &PointData,
+    concurrency: usize,
+    backend: &str,
+    sampling: crate::backend::Sampling,
+) -> Vec<Cell> {
     let (reqs, t_raw, _) = point_requests(point, false);
     let t = py_round(t_raw, 3);
     let ps: Vec<f64> = reqs.iter().map(|r| r.p).collect();
@@ -288,10 +293,10 @@ pub fn static_row_n(point: &PointData, concurrency: usize, backend: &str) -> Vec
     row.push(Cell::float(tp(reqs.len() as f64), 2));
     row.push(Cell::Int(0));
     row.push(Cell::Text(backend.to_string()));
-    // servebench sends temperature 0 and neither top_k nor top_p.
-    row.push(Cell::Float(0.0, 4));
-    row.push(Cell::Empty);
-    row.push(Cell::Empty);
+    // What was sent; top-k and top-p left to the server are empty.
+    row.push(Cell::Float(sampling.temperature, 4));
+    row.push(sampling.top_k.map_or(Cell::Empty, Cell::Int));
+    row.push(sampling.top_p.map_or(Cell::Empty, |p| Cell::Float(p, 4)));
     row
 }
 

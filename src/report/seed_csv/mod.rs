@@ -96,7 +96,7 @@ pub fn rows(run: &RunData, opts: &SeedCsvOptions) -> Vec<Vec<Cell>> {
                         static_mm_row_n(p, *concurrency, (i.height, i.width))
                     }
                     (SeedCsvFormat::SeedN, None) => {
-                        static_row_n(p, *concurrency, &run.meta.backend)
+                        static_row_n(p, *concurrency, &run.meta.backend, run.meta.sampling)
                     }
                 };
                 // The seed sorts on the row's means; with no request to

@@ -86,6 +86,7 @@ fn meta(kind: RunKind) -> RunMeta {
         notes: Vec::new(),
         images: None,
         assumed_tokens_per_chunk: 1,
+        sampling: Default::default(),
     }
 }
 
@@ -124,7 +125,16 @@ fn o_static_row_by_hand() {
 
 #[test]
 fn n_static_row_by_hand() {
-    let row = texts(&static_row_n(&static_point(), 2, "openai"));
+    let row = texts(&static_row_n(
+        &static_point(),
+        2,
+        "openai",
+        crate::backend::Sampling {
+            temperature: 0.7,
+            top_k: Some(5),
+            top_p: None,
+        },
+    ));
     assert_eq!(row.len(), STATIC_HEADER_N.len());
     let at = |name: &str| row[STATIC_HEADER_N.iter().position(|h| *h == name).unwrap()].clone();
     assert_eq!(at("Input_Length"), "13.3333");
@@ -145,6 +155,10 @@ fn n_static_row_by_hand() {
     assert_eq!(at("QPS"), "7.89");
     assert_eq!(at("Fail_Rate"), "0");
     assert_eq!(at("Backend"), "openai");
+    // The sampling that was sent; a top-p left to the server is empty.
+    assert_eq!(at("Temperature"), "0.7");
+    assert_eq!(at("Top_k"), "5");
+    assert_eq!(at("Top_p"), "");
 }
 
 #[test]
