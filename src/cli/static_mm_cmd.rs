@@ -34,7 +34,8 @@ pub async fn run_static_mm_cmd(a: &StaticMmArgs) -> Result<RunOutcome, CliError>
     super::output::check_csv_path(a.benchmark_csv.as_deref())?;
     a.common.run_dir("static-mm")?;
     let mut endpoint = a.endpoint.clone();
-    if endpoint.backend == "openai" {
+    let switched = endpoint.backend == "openai";
+    if switched {
         endpoint.backend = "openai-chat".into();
     }
     if endpoint.backend != "openai-chat" {
@@ -46,6 +47,14 @@ pub async fn run_static_mm_cmd(a: &StaticMmArgs) -> Result<RunOutcome, CliError>
     let target = resolve_target(&endpoint).await?;
     let name = a.common.name.as_deref().unwrap_or("static-mm");
     let mut plan = a.sweep.plan(name, a.common.seed, Some(a.images.images()));
+    if switched {
+        let note = "--backend openai taken as openai-chat: images travel in chat messages \
+                    (/v1/chat/completions)";
+        if !a.common.quiet {
+            eprintln!("servebench: note: {note}");
+        }
+        plan.notes.push(note.into());
+    }
     if let Err(e) = super::calibrate_cmd::apply_calibration(&a.sweep, &a.common, &mut plan) {
         target.stop().await;
         return Err(e);

@@ -43,11 +43,12 @@ pub(super) fn fail(kind: FailureKind, message: impl Into<String>) -> Failure {
 /// line; at most 300 characters, and how much more there was.
 pub(super) fn status_message(status: reqwest::StatusCode, body: &str) -> String {
     let body = body.trim();
-    let line = if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
-        v.to_string()
+    // The line shown, and the bytes of the body it stands for.
+    let (line, covers) = if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
+        (v.to_string(), body.len())
     } else if body.to_ascii_lowercase().contains("<html") || body.starts_with('<') {
         let lower = body.to_ascii_lowercase();
-        match (lower.find("<title>"), lower.find("</title>")) {
+        let line = match (lower.find("<title>"), lower.find("</title>")) {
             (Some(a), Some(b)) if b > a + 7 => format!("HTML page \"{}\"", body[a + 7..b].trim()),
             _ => body
                 .lines()
@@ -55,20 +56,25 @@ pub(super) fn status_message(status: reqwest::StatusCode, body: &str) -> String 
                 .find(|l| !l.is_empty() && !l.starts_with("<!"))
                 .unwrap_or("")
                 .to_string(),
-        }
+        };
+        (line, 0)
     } else {
-        body.lines()
+        let line = body
+            .lines()
             .map(str::trim)
             .find(|l| !l.is_empty())
-            .unwrap_or("")
-            .to_string()
+            .unwrap_or("");
+        (line.to_string(), line.len())
     };
     let short: String = line.chars().take(300).collect();
-    let rest = body.len().saturating_sub(short.len());
-    if rest > 0 && short.len() < body.len() {
-        format!("HTTP {status}: {short} (and {rest} more bytes)")
+    let shown = if short.len() < line.len() {
+        covers.min(short.len())
     } else {
-        format!("HTTP {status}: {short}")
+        covers
+    };
+    match body.len().saturating_sub(shown) {
+        0 => format!("HTTP {status}: {short}"),
+        rest => format!("HTTP {status}: {short} (and {rest} more bytes)"),
     }
 }
 

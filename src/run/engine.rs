@@ -45,6 +45,28 @@ fn streams(plan: &Plan) -> (usize, &'static str) {
     }
 }
 
+/// Requests `plan` sends if nothing stops it, warm-ups included (before
+/// `--target-mde` adds epochs), for the run's progress and ETA.
+fn planned_requests(plan: &Plan) -> u64 {
+    let epochs = plan.epochs as usize;
+    let n: usize = match &plan.sweep {
+        Sweep::Static(s) => {
+            let per_pair: usize = s
+                .concurrencies
+                .iter()
+                .map(|&c| plan.warmup.unwrap_or(c) + c * s.requests_per_worker.max(1) * epochs)
+                .sum();
+            per_pair * s.pairs.len()
+        }
+        Sweep::Dynamic(d) => d
+            .rates
+            .iter()
+            .map(|&(_, n)| plan.warmup.unwrap_or(1) + n * epochs)
+            .sum(),
+    };
+    n as u64
+}
+
 /// Run `plan` against `target` (which stays up, so that several plans can
 /// share one simulator) and return the run: every point's records by epoch,
 /// its summary, the client's load and whether it limited the measurement.
@@ -79,6 +101,7 @@ pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<R
         Sweep::Static(_) => None,
     };
     let mut obs = Observer::create(out.records, out.quiet, &meta)?;
+    obs.plan(plan.labels().len(), plan.epochs, planned_requests(plan));
     let runs: Vec<PointRun> = match &plan.sweep {
         Sweep::Static(s) => {
             let (runs, images) = statics::run(target, plan, s, &mut obs).await?;
