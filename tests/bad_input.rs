@@ -138,6 +138,22 @@ const CASES: &[Case] = &[
         needles: &["--use-real-dataset-output-tokens", "only applies with a dataset"],
     },
     Case {
+        input: "`--epochs -2`",
+        args: &["static", "--epochs", "-2", "--parallel-num", "1", "--prompt-tokens", "8", "--output-tokens", "2", "--sim", SIM],
+        env: &[],
+        files: &[],
+        code: 2,
+        needles: &["--epochs", "`-2` is not a whole number"],
+    },
+    Case {
+        input: "`--parallel-num -4`",
+        args: &["static", "--parallel-num", "-4", "--prompt-tokens", "8", "--output-tokens", "2", "--sim", SIM],
+        env: &[],
+        files: &[],
+        code: 2,
+        needles: &["--parallel-num", "`-4` is not a whole number"],
+    },
+    Case {
         input: "`--top-p` outside (0, 1]",
         args: &["static", "--top-p", "1.5", "--parallel-num", "1", "--prompt-tokens", "8", "--output-tokens", "2", "--sim", SIM],
         env: &[],

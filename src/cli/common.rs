@@ -209,6 +209,17 @@ impl PrecisionArgs {
     }
 }
 
+/// A count flag's value (`--epochs`, `--parallel-num`, ...): a whole number
+/// of 0 or more. Negative numbers reach this parser (the flags allow them)
+/// so that `--epochs -2` is refused naming the flag rather than read as an
+/// unknown flag `-2`; 0 passes here and is refused by the command's own
+/// checks where a count must be at least 1.
+pub fn parse_count<T: std::str::FromStr>(v: &str) -> Result<T, String> {
+    v.trim()
+        .parse()
+        .map_err(|_| format!("`{v}` is not a whole number (1 or more)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

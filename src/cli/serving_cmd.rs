@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::common::{CommonArgs, PrecisionArgs};
+use super::common::{parse_count, CommonArgs, PrecisionArgs};
 use super::static_cmd::{run_plan_on, RunOutcome};
 use super::{CliError, EndpointArgs};
 use crate::metrics::{Rate, Slo};
@@ -33,7 +33,7 @@ pub struct ServingSweepArgs {
     pub request_rate: Vec<Rate>,
     /// Requests per rate and epoch: one value per --request-rate, or one
     /// for all.
-    #[arg(long, num_args = 1.., default_values_t = [1000])]
+    #[arg(long, num_args = 1.., default_values_t = [1000], allow_negative_numbers = true, value_parser = parse_count::<usize>)]
     pub num_prompts: Vec<usize>,
     /// Drop dataset entries whose prompt + output exceed this many tokens.
     #[arg(long)]
@@ -99,7 +99,12 @@ pub struct ServingArgs {
     /// prompts and arrival times. Two runs need at least 2 (3 to judge
     /// most changes) to be compared with a verdict; 1 reproduces
     /// benchmark_serving.py.
-    #[arg(long, default_value_t = DEFAULT_SERVING_EPOCHS)]
+    #[arg(
+        long,
+        default_value_t = DEFAULT_SERVING_EPOCHS,
+        allow_negative_numbers = true,
+        value_parser = parse_count::<u32>
+    )]
     pub epochs: u32,
     /// Warm-up requests per rate, sent at the rate and discarded (default 1).
     #[arg(long)]

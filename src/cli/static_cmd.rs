@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::common::{CommonArgs, PrecisionArgs};
+use super::common::{parse_count, CommonArgs, PrecisionArgs};
 use super::output::{check_csv_path, write_outputs, OutputPaths};
 use super::{CliError, EndpointArgs};
 use crate::metrics::RunData;
@@ -66,16 +66,16 @@ impl ImageArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub struct StaticSweepArgs {
     /// Measured rounds per point.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, allow_negative_numbers = true, value_parser = parse_count::<u32>)]
     pub epochs: u32,
     /// Concurrency levels: N workers keep N requests in flight.
-    #[arg(long, num_args = 1.., default_values_t = [1, 4, 8, 16, 32])]
+    #[arg(long, num_args = 1.., default_values_t = [1, 4, 8, 16, 32], allow_negative_numbers = true, value_parser = parse_count::<usize>)]
     pub parallel_num: Vec<usize>,
     /// Prompt lengths in tokens (paired element-wise with --output-tokens).
-    #[arg(long, num_args = 1.., default_values_t = [1024, 2048])]
+    #[arg(long, num_args = 1.., default_values_t = [1024, 2048], allow_negative_numbers = true, value_parser = parse_count::<usize>)]
     pub prompt_tokens: Vec<usize>,
     /// Output lengths in tokens, forced with ignore_eos and min_tokens.
-    #[arg(long, num_args = 1.., default_values_t = [128, 256])]
+    #[arg(long, num_args = 1.., default_values_t = [128, 256], allow_negative_numbers = true, value_parser = parse_count::<usize>)]
     pub output_tokens: Vec<usize>,
     /// Warm-up requests per point (default: one per worker).
     #[arg(long)]

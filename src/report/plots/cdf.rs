@@ -11,8 +11,29 @@ use crate::stats::percentile;
 pub const MAX_CDF_POINTS: usize = 1000;
 /// ITL values gathered per point at most; beyond, every k-th request is used.
 const MAX_VALUES: usize = 2_000_000;
-/// The x axis stops at this percentile of the widest line.
-const X_CUT_PERCENTILE: f64 = 99.5;
+/// The x axis stops at this percentile of the widest line (a few stalls,
+/// e.g. decode steps that waited for another request's prefill, would
+/// otherwise stretch it far past the data).
+const X_CUT_PERCENTILE: f64 = 99.0;
+/// ... and starts at this percentile of the lowest line, unless that is
+/// close enough to 0 to start at 0.
+const X_LOW_PERCENTILE: f64 = 0.5;
+
+/// The x range of lines whose values span `[low, high]` (the percentiles
+/// above): fitted to the data, starting at 0 when the data start below a
+/// quarter of the top.
+fn fitted_range(low: f64, high: f64) -> (f64, f64) {
+    if high.is_nan() || high <= 0.0 {
+        return (0.0, 1.0);
+    }
+    let pad = 0.05 * (high - low.min(high));
+    let top = high + pad.max(0.02 * high);
+    if low < 0.25 * high {
+        (0.0, top)
+    } else {
+        ((low - pad).max(0.0), top)
+    }
+}
 
 /// The empirical CDF of **sorted** `values` as at most `max` (x, y) points:
 /// the order statistics at evenly spaced ranks, first and last included.
@@ -112,6 +133,7 @@ fn cdf_job<'a>(inp: &'a Inputs<'a>, m: Metric, file: &str, name: &'static str) -
         let mut lines = Vec::new();
         let mut notes = Vec::new();
         let mut cut = 0.0f64;
+        let mut low = f64::INFINITY;
         for (i, p) in chosen(inp.run, limit).into_iter().enumerate() {
             let (v, note) = values(p, m);
             notes.extend(note);
@@ -119,6 +141,7 @@ fn cdf_job<'a>(inp: &'a Inputs<'a>, m: Metric, file: &str, name: &'static str) -
                 continue;
             }
             cut = cut.max(percentile(&v, X_CUT_PERCENTILE).unwrap_or(0.0));
+            low = low.min(percentile(&v, X_LOW_PERCENTILE).unwrap_or(0.0));
             lines.push(Line {
                 label: Some(short(inp.run, &p.label)),
                 color: color(i),
@@ -134,6 +157,7 @@ fn cdf_job<'a>(inp: &'a Inputs<'a>, m: Metric, file: &str, name: &'static str) -
                 let (bv, _) = values(bp, m);
                 if !bv.is_empty() {
                     cut = cut.max(percentile(&bv, X_CUT_PERCENTILE).unwrap_or(0.0));
+                    low = low.min(percentile(&bv, X_LOW_PERCENTILE).unwrap_or(0.0));
                     lines.push(Line {
                         label: Some(format!("{} (baseline)", short(inp.run, &bp.label))),
                         color: baseline_color(color(i)),
@@ -148,7 +172,7 @@ fn cdf_job<'a>(inp: &'a Inputs<'a>, m: Metric, file: &str, name: &'static str) -
         if lines.is_empty() {
             return Ok(None);
         }
-        let cut = if cut > 0.0 { cut * 1.05 } else { 1.0 };
+        let x_range = fitted_range(low, cut);
         let chart = LineChart {
             title,
             x_desc: format!("{name} (ms)"),
@@ -158,12 +182,12 @@ fn cdf_job<'a>(inp: &'a Inputs<'a>, m: Metric, file: &str, name: &'static str) -
             }
             .into(),
             x: XAxis::Numeric,
-            x_range: Some((0.0, cut)),
+            x_range: Some(x_range),
             y_range: Some((0.0, 1.0)),
             lines,
         };
         let mut caption = format!(
-            "Empirical CDF over the completed requests of every epoch; the x axis stops at the {X_CUT_PERCENTILE}th percentile (the tables give the tail)."
+            "Empirical CDF over the completed requests of every epoch; the x axis spans the data from the {X_LOW_PERCENTILE}th to the {X_CUT_PERCENTILE}th percentile (the tables give the tail)."
         );
         for n in notes {
             caption.push(' ');
@@ -199,5 +223,21 @@ mod tests {
         assert!(c.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 < w[1].1));
         assert_eq!(cdf_points(&[1.0, 2.0], 1000), vec![(1.0, 0.5), (2.0, 1.0)]);
         assert!(cdf_points(&[], 10).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::fitted_range;
+
+    #[test]
+    fn the_x_axis_fits_the_data() {
+        // ITL at 7-12 ms: the axis spans them, not 0-110 ms.
+        let (lo, hi) = fitted_range(7.0, 12.0);
+        assert!(lo > 6.0 && lo < 7.0 && hi > 12.0 && hi < 13.0, "{lo} {hi}");
+        // Data from near 0 start at 0.
+        assert_eq!(fitted_range(0.5, 40.0).0, 0.0);
+        assert!(fitted_range(0.5, 40.0).1 < 42.1);
+        assert_eq!(fitted_range(0.0, 0.0), (0.0, 1.0));
     }
 }

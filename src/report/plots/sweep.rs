@@ -155,7 +155,10 @@ fn sweep_job<'a>(
             return Ok(None);
         }
         let (x_desc, cat_names) = match inp.run.meta.kind {
-            RunKind::Static => ("concurrency (requests in flight)", cats),
+            RunKind::Static => (
+                "concurrency (requests in flight; one step per level, not to scale)",
+                cats,
+            ),
             RunKind::Dynamic => ("request rate (req/s; inf = all at once)", cats),
         };
         let chart = LineChart {
