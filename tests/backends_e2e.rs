@@ -63,8 +63,15 @@ async fn every_backend_static_agrees_with_openai() {
         assert_eq!(s.output_tokens.mean, Some(16.0), "{backend}: output tokens");
         let (t, t0) = (s.ttft_ms.p(50.0).unwrap(), base.ttft_ms.p(50.0).unwrap());
         let (p, p0) = (s.tpot_ms.p(50.0).unwrap(), base.tpot_ms.p(50.0).unwrap());
-        assert!(close(t, t0, 0.3, 2.0), "{backend}: TTFT {t} vs openai {t0}");
-        assert!(close(p, p0, 0.2, 0.3), "{backend}: TPOT {p} vs openai {p0}");
+        // The two workers' prefills share a step or not, so a TTFT median
+        // of 4 requests is bimodal (up to 2x); a parser that took the wrong
+        // event for the first token would be off by the whole decode (16
+        // steps) or read about 0.
+        assert!(
+            t > 0.4 * t0 - 1.0 && t < 2.2 * t0 + 2.0,
+            "{backend}: TTFT {t} vs openai {t0}"
+        );
+        assert!(close(p, p0, 0.35, 0.5), "{backend}: TPOT {p} vs openai {p0}");
     }
 }
 
@@ -137,18 +144,20 @@ async fn scheduler_steps_keep_tpot_and_show_bursts_in_itl() {
         let s = static_run(ep, sweep(64, 33, 1, 2)).await;
         assert_eq!(s.failed, 0);
         let t = s.tpot_ms.p(50.0).unwrap();
-        // Steps are chained on absolute deadlines: a late wake-up (a busy
-        // machine) delays one burst, never the per-token rate.
-        assert!(close(t, step, 0.15, 0.2), "n={n}: tpot {t} vs step {step}");
-        tpot.push(t);
-        // Chunks carry n tokens: the raw chunk gap is about n per-token
-        // gaps. (Its median, robust to the odd burst a loaded machine
-        // splits over two reads.)
+        // TPOT over 2 requests: never below the model's step (sleeps do
+        // not end early); a late wake-up of a busy machine can only add.
+        assert!(
+            t > 0.97 * step && t < 1.5 * step + 0.5,
+            "n={n}: tpot {t} vs step {step}"
+        );
+        // Chunks carry n tokens: the raw chunk gap is about n model steps.
+        // (Its median over every gap, robust to the odd late burst.)
         let gap = s.chunk_gap_ms.p(50.0).unwrap();
         assert!(
-            close(gap, t * n as f64, 0.15, 0.2),
-            "n={n}: chunk gap {gap} vs {n} x tpot {t}"
+            close(gap, step * n as f64, 0.15, 0.3),
+            "n={n}: chunk gap {gap} vs {n} x step {step}"
         );
+        tpot.push(gap / n as f64);
         // Per-token ITL spreads each chunk's gap over its tokens, so over
         // requests of one length its mean is exactly the mean TPOT
         // (n x larger if the gap were not divided, whatever the timing).
@@ -158,6 +167,7 @@ async fn scheduler_steps_keep_tpot_and_show_bursts_in_itl() {
             "n={n}: ITL mean {itl} vs TPOT mean {tp}"
         );
     }
+    // The per-token pace the chunks show is the same at every n.
     assert!(close(tpot[1], tpot[0], 0.15, 0.2), "{tpot:?}");
     assert!(close(tpot[2], tpot[0], 0.15, 0.2), "{tpot:?}");
 }
