@@ -71,7 +71,10 @@ async fn every_backend_static_agrees_with_openai() {
             t > 0.4 * t0 - 1.0 && t < 2.2 * t0 + 2.0,
             "{backend}: TTFT {t} vs openai {t0}"
         );
-        assert!(close(p, p0, 0.35, 0.5), "{backend}: TPOT {p} vs openai {p0}");
+        assert!(
+            close(p, p0, 0.35, 0.5),
+            "{backend}: TPOT {p} vs openai {p0}"
+        );
     }
 }
 

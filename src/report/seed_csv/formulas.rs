@@ -164,6 +164,22 @@ impl Dist {
     }
 }
 
+/// N's per-request TPOT, `(last − first token) / (asked − 1)` (0 when one
+/// token was asked for), in seconds.
+fn tpot_n(reqs: &[SeedRequest]) -> Dist {
+    let last = |r: &SeedRequest| r.t[r.t.len() - 1];
+    Dist::new(
+        reqs.iter().map(|r| {
+            if r.o > 1.0 {
+                (last(r) - r.t[1]) / (r.o - 1.0)
+            } else {
+                0.0
+            }
+        }),
+        1.0,
+    )
+}
+
 /// A point's requests (every epoch's), its T (the epochs' spans summed)
 /// and, when `with_gaps`, O's pooled decode gaps (each epoch's, leading
 /// zeros trimmed).
@@ -233,16 +249,7 @@ pub fn static_row_n(
     let ttft = Dist::new(reqs.iter().map(|r| r.t[1] - r.t[0]), 1.0);
     let last = |r: &SeedRequest| r.t[r.t.len() - 1];
     let at = |r: &SeedRequest, i: usize| r.t.get(i).copied().unwrap_or(last(r));
-    let tpot = Dist::new(
-        reqs.iter().map(|r| {
-            if r.o > 1.0 {
-                (last(r) - r.t[1]) / (r.o - 1.0)
-            } else {
-                0.0
-            }
-        }),
-        1.0,
-    );
+    let tpot = tpot_n(&reqs);
     let tpot_sec = Dist::new(
         reqs.iter().map(|r| {
             if r.o > 2.0 {
@@ -309,16 +316,7 @@ pub fn static_mm_row_n(point: &PointData, concurrency: usize, shape: (u32, u32))
     let ps: Vec<f64> = reqs.iter().map(|r| r.p).collect();
     let os: Vec<f64> = reqs.iter().map(|r| r.o).collect();
     let ttft = Dist::new(reqs.iter().map(|r| r.t[1] - r.t[0]), 1.0);
-    let tpot = Dist::new(
-        reqs.iter().map(|r| {
-            if r.o > 1.0 {
-                (last(r) - r.t[1]) / (r.o - 1.0)
-            } else {
-                0.0
-            }
-        }),
-        1.0,
-    );
+    let tpot = tpot_n(&reqs);
     let e2e = Dist::new(reqs.iter().map(|r| last(r) - r.t[0]), 1.0);
     let s = |v: Option<f64>| Cell::float(v, 3);
     let tput = per_s(os.iter().sum(), t)
