@@ -28,13 +28,20 @@ async fn server_figures_beside_the_clients() {
         let total = s.request_latency.unwrap();
         // The server's time is inside the client's, and the rest is loopback.
         let rest = r.network_and_client_ms.unwrap();
-        assert!(rest >= -0.05 && rest < 0.2 * r.client_e2e_ms + 5.0, "{r:?}");
+        assert!(rest >= -0.05 && rest < r.client_e2e_ms, "{r:?}");
         assert!(s.prefill_latency.unwrap() < total);
         assert!(s.model_prefill_latency.unwrap() <= s.prefill_latency.unwrap() + 0.01);
     }
     let csv = std::fs::read_to_string(&out.csv).unwrap();
     assert!(csv.starts_with("id,client_e2e_ms,server_request_latency_ms,network_and_client_ms"));
     assert_eq!(csv.lines().count(), 7);
+    // The runs index lists the test, linking to its data.
+    let index = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    assert!(
+        index.contains("latency.json\">latency.json</a>") && index.contains("<td>latency</td>"),
+        "{index}"
+    );
+    assert!(index.contains("single-request latency test: client end-to-end p50"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

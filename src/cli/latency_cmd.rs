@@ -158,9 +158,15 @@ pub async fn run_latency_cmd(a: &LatencyArgs) -> Result<LatencyOutcome, CliError
     let json = dir.join("latency.json");
     let text = serde_json::to_string_pretty(&rows).map_err(|e| CliError::write(&json, e))?;
     std::fs::write(&json, text).map_err(|e| CliError::write(&json, e))?;
+    // The runs index lists latency tests beside the benchmarks.
+    let index = crate::report::write_index(&a.common.output_dir);
     if !a.common.quiet {
         crate::out!("{}", latency_table(&rows, server_reported));
         crate::outln!("CSV: {}", csv.display());
+        match &index {
+            Ok(p) => crate::outln!("index: {}", p.display()),
+            Err(e) => eprintln!("warning: runs index: {e}"),
+        }
     }
     Ok(LatencyOutcome {
         rows,

@@ -1,6 +1,7 @@
 //! The report root's index: every benchmark found as `<id>/new/run.json`
-//! under the root, with its headline figures and its verdicts against the
-//! baseline, linking to each run's page.
+//! under the root (and every latency test, `<id>/new/latency.json`), with
+//! its headline figures and its verdicts against the baseline, linking to
+//! each run's page.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,9 @@ use crate::metrics::{unix_now_s, PointSummary, RunKind};
 use crate::report::error::{write_file, ReportError};
 use crate::report::figures::{num, utc, verdict_counts, VerdictCounts};
 
+/// What `servebench latency` writes in its run folder.
+const LATENCY_FILE: &str = "latency.json";
+
 /// Benchmark ids are at most this many folders deep.
 const MAX_ID_DEPTH: usize = 3;
 
@@ -23,6 +27,8 @@ struct Entry {
     /// The run page, relative to the root, when it exists.
     href: Option<String>,
     data_href: String,
+    /// The data file's name (`run.json`, or `latency.json`).
+    data_name: &'static str,
     name: String,
     model: String,
     kind: &'static str,
@@ -61,7 +67,8 @@ fn find_runs(root: &Path) -> Vec<(String, PathBuf)> {
             .collect();
         subs.sort();
         for (name, path) in subs {
-            if name == "new" && !rel.is_empty() && path.join(RUN_FILE).is_file() {
+            let run = path.join(RUN_FILE).is_file() || path.join(LATENCY_FILE).is_file();
+            if name == "new" && !rel.is_empty() && run {
                 out.push((rel.join("/"), path));
             } else if rel.len() < MAX_ID_DEPTH && name != "new" {
                 let mut r = rel.to_vec();
@@ -96,6 +103,9 @@ fn entry(
     problems: &mut Vec<String>,
 ) -> Result<Entry, String> {
     let file = new_dir.join(RUN_FILE);
+    if !file.is_file() {
+        return latency_entry(root, id, new_dir);
+    }
     let run = load_run_head(&file).map_err(|e| format!("not a servebench run: {e}"))?;
     let cmp_file = new_dir.join(COMPARISON_FILE);
     let cmp: Option<RunComparison> = if cmp_file.is_file() {
@@ -112,20 +122,14 @@ fn entry(
     } else {
         None
     };
-    let rel = |p: &Path| {
-        p.strip_prefix(root)
-            .unwrap_or(p)
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join("/")
-    };
+    let rel = |p: &Path| relative(root, p);
     let page = new_dir.join(HTML_DIR).join("index.html");
     let s: Vec<&PointSummary> = run.points.iter().map(|p| &p.summary).collect();
     Ok(Entry {
         id,
         href: page.is_file().then(|| rel(&page)),
         data_href: rel(&file),
+        data_name: RUN_FILE,
         name: run.meta.name.clone(),
         model: run.meta.model.clone(),
         kind: match run.meta.kind {
@@ -144,6 +148,67 @@ fn entry(
         baseline: cmp.as_ref().map(|c| c.baseline.clone()),
         verdicts: cmp.as_ref().map(verdict_counts),
         gate_fails: cmp.as_ref().is_some_and(|c| c.gate_fails()),
+    })
+}
+
+/// `path` relative to `root`, with `/` separators.
+fn relative(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root)
+        .unwrap_or(p)
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The entry of a latency test (`servebench latency`): its requests,
+/// failures and the client's and the server's end-to-end medians.
+fn latency_entry(root: &Path, id: String, new_dir: &Path) -> Result<Entry, String> {
+    let file = new_dir.join(LATENCY_FILE);
+    let rows: Vec<serde_json::Value> = std::fs::read(&file)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+        .map_err(|e| format!("{}: not a servebench latency test: {e}", file.display()))?;
+    let ok: Vec<&serde_json::Value> = rows.iter().filter(|r| r["error"].is_null()).collect();
+    let median = |get: &dyn Fn(&serde_json::Value) -> Option<f64>| {
+        let mut v: Vec<f64> = ok.iter().filter_map(|r| get(r)).collect();
+        v.sort_by(f64::total_cmp);
+        crate::stats::percentile(&v, 50.0)
+    };
+    let client = median(&|r| r["client_e2e_ms"].as_f64());
+    let server = median(&|r| r["server"]["request_latency"].as_f64());
+    let started = std::fs::metadata(&file)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0.0, |d| d.as_secs_f64());
+    let mut note = format!(
+        "single-request latency test: client end-to-end p50 {} ms",
+        num(client)
+    );
+    if server.is_some() {
+        note.push_str(&format!(", server request latency p50 {} ms", num(server)));
+    }
+    Ok(Entry {
+        name: id.clone(),
+        id,
+        href: None,
+        data_href: relative(root, &file),
+        data_name: LATENCY_FILE,
+        model: "-".into(),
+        kind: "latency",
+        started: utc(started),
+        points: rows.len(),
+        best_out_tok_s: "-".into(),
+        ttft_p50: "-".into(),
+        tpot_p50: "-".into(),
+        failed: rows.len() - ok.len(),
+        interrupted: false,
+        stopped_early: false,
+        notes: vec![note],
+        baseline: None,
+        verdicts: None,
+        gate_fails: false,
     })
 }
 
