@@ -12,171 +12,16 @@ pub use calibration::{
     MIN_RECOMMENDED_EPOCHS,
 };
 
-use crate::metrics::{EpochFigures, PointData, PointLabel, PointSummary, RequestRecord, RunData};
+use crate::metrics::{PointData, PointLabel, RunData};
 use crate::stats::{
-    apply_holm_scaled, compare, CompareConfig, Comparison, Direction, EpochStatistic, Epochs,
-    Verdict,
+    apply_holm_scaled, compare, CompareConfig, Comparison, EpochStatistic, Epochs, Verdict,
 };
 
-/// The metrics a comparison can judge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MetricId {
-    OutputThroughput,
-    RequestThroughput,
-    TtftP50,
-    TtftP99,
-    TpotP50,
-    TpotP99,
-    ItlP99,
-    E2elP50,
-}
+pub use crate::metrics::MetricId;
 
+/// How a catalogue metric is compared (its definition, the figures it
+/// judges, lives in [`crate::metrics::catalogue`]).
 impl MetricId {
-    /// Every metric, in report order.
-    pub const ALL: [MetricId; 8] = [
-        MetricId::OutputThroughput,
-        MetricId::RequestThroughput,
-        MetricId::TtftP50,
-        MetricId::TtftP99,
-        MetricId::TpotP50,
-        MetricId::TpotP99,
-        MetricId::ItlP99,
-        MetricId::E2elP50,
-    ];
-
-    /// Gated by default: the medians and throughputs. Tail percentiles are
-    /// advisory unless gated on purpose.
-    pub const DEFAULT_GATED: [MetricId; 5] = [
-        MetricId::OutputThroughput,
-        MetricId::RequestThroughput,
-        MetricId::TtftP50,
-        MetricId::TpotP50,
-        MetricId::E2elP50,
-    ];
-
-    /// Stable name (`ttft_p50`...), as in JSON and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            MetricId::OutputThroughput => "output_throughput",
-            MetricId::RequestThroughput => "request_throughput",
-            MetricId::TtftP50 => "ttft_p50",
-            MetricId::TtftP99 => "ttft_p99",
-            MetricId::TpotP50 => "tpot_p50",
-            MetricId::TpotP99 => "tpot_p99",
-            MetricId::ItlP99 => "itl_p99",
-            MetricId::E2elP50 => "e2el_p50",
-        }
-    }
-
-    /// The metric named `name`.
-    pub fn from_name(name: &str) -> Option<MetricId> {
-        MetricId::ALL.into_iter().find(|m| m.name() == name)
-    }
-
-    /// A comma-separated list of metric names (`ttft_p50,tpot_p50`); the
-    /// error names the unknown one and lists the known ones.
-    pub fn parse_list(list: &str) -> Result<Vec<MetricId>, String> {
-        list.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                MetricId::from_name(s).ok_or_else(|| {
-                    let names: Vec<&str> = MetricId::ALL.iter().map(|m| m.name()).collect();
-                    format!("unknown metric `{s}`; known: {}", names.join(", "))
-                })
-            })
-            .collect()
-    }
-
-    /// Unit of the metric's figures.
-    pub fn unit(self) -> &'static str {
-        match self {
-            MetricId::OutputThroughput => "tok/s",
-            MetricId::RequestThroughput => "req/s",
-            _ => "ms",
-        }
-    }
-
-    /// Which way is better.
-    pub fn direction(self) -> Direction {
-        match self {
-            MetricId::OutputThroughput | MetricId::RequestThroughput => Direction::HigherIsBetter,
-            _ => Direction::LowerIsBetter,
-        }
-    }
-
-    /// The metric's figure over all epochs of a point pooled, as the CSV,
-    /// the JSON and the terminal table show it (`None` when the point has
-    /// no such figure, e.g. no successful request).
-    pub fn pooled(self, s: &PointSummary) -> Option<f64> {
-        match self {
-            MetricId::OutputThroughput => Some(s.output_throughput),
-            MetricId::RequestThroughput => Some(s.request_throughput),
-            MetricId::TtftP50 => s.ttft_ms.p(50.0),
-            MetricId::TtftP99 => s.ttft_ms.p(99.0),
-            MetricId::TpotP50 => s.tpot_ms.p(50.0),
-            MetricId::TpotP99 => s.tpot_ms.p(99.0),
-            MetricId::ItlP99 => s.itl_ms.p(99.0),
-            MetricId::E2elP50 => s.e2el_ms.p(50.0),
-        }
-    }
-
-    /// Per-request values of one epoch and the statistic of the epoch figure,
-    /// or `None` for metrics measured per epoch (throughputs).
-    fn request_values(self, epoch: &[RequestRecord]) -> Option<(Vec<f64>, EpochStatistic)> {
-        let ok = epoch.iter().filter(|r| r.ok());
-        let p = |q| EpochStatistic::Percentile(q);
-        Some(match self {
-            MetricId::OutputThroughput | MetricId::RequestThroughput => return None,
-            MetricId::TtftP50 => (ok.filter_map(|r| r.ttft_ms).collect(), p(50.0)),
-            MetricId::TtftP99 => (ok.filter_map(|r| r.ttft_ms).collect(), p(99.0)),
-            MetricId::TpotP50 => (ok.filter_map(|r| r.tpot_ms()).collect(), p(50.0)),
-            MetricId::TpotP99 => (ok.filter_map(|r| r.tpot_ms()).collect(), p(99.0)),
-            MetricId::ItlP99 => (ok.flat_map(|r| r.itl_ms()).collect(), p(99.0)),
-            MetricId::E2elP50 => (ok.filter_map(|r| r.e2el_ms).collect(), p(50.0)),
-        })
-    }
-
-    /// The metric's figure at each epoch of a point, for metrics measured
-    /// per epoch (throughputs); `None` for per-request metrics.
-    fn epoch_throughputs(self, p: &PointData) -> Option<Vec<f64>> {
-        let pick = match self {
-            MetricId::OutputThroughput => |e: &EpochFigures| e.output_throughput,
-            MetricId::RequestThroughput => |e: &EpochFigures| e.request_throughput,
-            _ => return None,
-        };
-        Some(p.summary.per_epoch.iter().map(pick).collect())
-    }
-
-    /// Per-request values of each epoch of a point and the statistic of an
-    /// epoch's figure (per-request metrics only).
-    fn epoch_requests(self, p: &PointData) -> (Vec<Vec<f64>>, EpochStatistic) {
-        let mut stat = EpochStatistic::Median;
-        let v = p
-            .epochs
-            .iter()
-            .map(|e| {
-                let (v, s) = self.request_values(e).expect("per-request metric");
-                stat = s;
-                v
-            })
-            .collect();
-        (v, stat)
-    }
-
-    /// The metric's figure at each epoch of a point: the unit of
-    /// replication a comparison judges.
-    pub fn epoch_figures(self, p: &PointData) -> Vec<f64> {
-        match self.epoch_throughputs(p) {
-            Some(f) => f,
-            None => {
-                let (v, stat) = self.epoch_requests(p);
-                Epochs::Requests(&v, &stat).figures()
-            }
-        }
-    }
-
     /// Compare this metric between two points measured in pairs of epochs
     /// (epoch k of each side back to back, `servebench ab`): paired
     /// statistics on the epoch figures ([`crate::stats::compare_paired`]).
@@ -200,8 +45,9 @@ impl MetricId {
         match (self.epoch_throughputs(base), self.epoch_throughputs(new)) {
             (Some(b), Some(n)) => compare(&Epochs::Figures(&b), &Epochs::Figures(&n), dir, cfg),
             _ => {
-                let (b, stat) = self.epoch_requests(base);
-                let (n, _) = self.epoch_requests(new);
+                let none = || (Vec::new(), EpochStatistic::Median);
+                let (b, stat) = self.epoch_requests(base).unwrap_or_else(none);
+                let (n, _) = self.epoch_requests(new).unwrap_or_else(none);
                 compare(
                     &Epochs::Requests(&b, &stat),
                     &Epochs::Requests(&n, &stat),
@@ -369,7 +215,8 @@ impl GateVerdict {
     }
 
     /// One line for the terminal: `gate: passed`, `gate: FAILED ...`,
-    /// `gate: INCONCLUSIVE ...`.
+    /// `gate: INCONCLUSIVE, N thing(s) not judged:` (the reasons follow it,
+    /// one a line).
     pub fn line(&self) -> String {
         match self {
             GateVerdict::Passed { judged } => {
@@ -378,11 +225,9 @@ impl GateVerdict {
             GateVerdict::Failed { regressions } => {
                 format!("gate: FAILED, {regressions} gated regression(s)")
             }
-            GateVerdict::Inconclusive { reasons } => format!(
-                "gate: INCONCLUSIVE, {} thing(s) not judged (first: {})",
-                reasons.len(),
-                reasons.first().map(String::as_str).unwrap_or("")
-            ),
+            GateVerdict::Inconclusive { reasons } => {
+                format!("gate: INCONCLUSIVE, {} thing(s) not judged:", reasons.len())
+            }
         }
     }
 }

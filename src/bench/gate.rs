@@ -10,7 +10,7 @@ use super::harness::Outcome;
 use super::BenchError;
 use crate::analysis::GateVerdict;
 use crate::baseline::ReportDir;
-use crate::report::{markdown_summary, md_escape};
+use crate::report::{markdown_summary, md_escape, wrap, WIDTH};
 
 /// The gate's verdict in one line.
 pub fn verdict_line(o: &Outcome, color: bool) -> String {
@@ -22,14 +22,16 @@ pub fn verdict_line(o: &Outcome, color: bool) -> String {
         GateVerdict::Failed { .. } => "\x1b[31m",
         GateVerdict::Inconclusive { .. } => "\x1b[33m",
     };
-    let mut text = g.line();
+    let mut text = wrap(&g.line(), "", "  ", WIDTH);
     if let GateVerdict::Inconclusive { reasons } = &g {
         for r in reasons {
-            let _ = write!(text, "\n  - {r}");
+            text.push_str(&wrap(&format!("- {r}"), "  ", "    ", WIDTH));
         }
         text.push_str(
-            "\n  (more epochs, a wider --noise-threshold, or --gate-allow-inconclusive to let it pass)",
+            "  (more epochs, a wider --noise-threshold, or --gate-allow-inconclusive to let it pass)",
         );
+    } else {
+        text.pop();
     }
     if color {
         format!("{code}{text}\x1b[0m")

@@ -324,7 +324,10 @@ impl Harness {
         }
         outcome.warnings = super::flow::gate_preflight(&self.args, &reports, &plans);
         for w in &outcome.warnings {
-            eprintln!("warning: {w}");
+            eprint!(
+                "{}",
+                crate::report::wrap(&format!("warning: {w}"), "", "  ", crate::report::WIDTH)
+            );
         }
         let rt = tokio::runtime::Builder::new_multi_thread()
             .enable_all()

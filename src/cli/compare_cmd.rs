@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use super::CliError;
 use crate::analysis::{compare_runs, GateVerdict, MetricId, RunComparison};
 use crate::baseline::{load_run, save_comparison, ReportDir};
-use crate::report::{render_run, ColorChoice};
+use crate::report::{render_run, wrap, ColorChoice, WIDTH};
 use crate::stats::CompareConfig;
 
 /// Flags of `servebench compare`.
@@ -114,10 +114,10 @@ impl JudgeArgs {
             return 0;
         }
         let g = GateVerdict::of([("", Some(cmp))], self.gate_allow_inconclusive);
-        crate::outln!("{}", g.line());
+        crate::out!("{}", wrap(&g.line(), "", "  ", WIDTH));
         if let GateVerdict::Inconclusive { reasons } = &g {
             for r in reasons {
-                crate::outln!("  - {r}");
+                crate::out!("{}", wrap(&format!("- {r}"), "  ", "    ", WIDTH));
             }
         }
         g.exit_code()

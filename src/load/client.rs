@@ -289,25 +289,29 @@ impl Client {
     }
 
     /// Fill in the tokenizer counts that [`Client::execute_deferred`] left
-    /// undone in `run` (in parallel), and return them as `(record id,
-    /// count)` pairs.
+    /// undone in `run` (the batches a long epoch counted in the background
+    /// joined, the rest encoded here in parallel, a chunk at a time), and
+    /// return them as `(record id, count)` pairs.
     pub fn count_outputs(&self, run: &mut EpochRun) -> Vec<(u64, u64)> {
         let pending = std::mem::take(&mut run.uncounted);
         if pending.is_empty() {
             return Vec::new();
         }
-        let texts: Vec<&str> = pending.iter().map(|(_, _, t)| &**t).collect();
-        let counts = self.tokenizer.count_batch(&texts);
         pending
-            .iter()
-            .zip(counts)
-            .map(|((i, id, _), n)| {
+            .finish(&self.tokenizer)
+            .into_iter()
+            .map(|(i, id, n)| {
                 if let Some(rec) = i.and_then(|i| run.records.get_mut(i)) {
-                    rec.counted_output_tokens = Some(n as u64);
+                    rec.counted_output_tokens = Some(n);
                 }
-                (*id, n as u64)
+                (id, n)
             })
             .collect()
+    }
+
+    /// The tokenizer of the run.
+    pub(super) fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
     }
 
     /// Send `req` and wait for its response head, by `first_byte`. When a

@@ -6,11 +6,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::counting::DeferredCounts;
 use super::{Client, PreparedRequest};
 use crate::record::RequestRecord;
 
 /// The outcome of one epoch (or warm-up round).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct EpochRun {
     /// Epoch number.
     pub epoch: u32,
@@ -21,10 +22,10 @@ pub struct EpochRun {
     pub finished: usize,
     /// Token-carrying chunks received by the epoch's requests.
     pub chunks: u64,
-    /// Generated texts whose tokenizer count was left for after the epoch:
-    /// `(index into records when kept, record id, text)`, each text held at
-    /// its exact size; [`Client::count_outputs`] does it.
-    pub uncounted: Vec<(Option<usize>, u64, Box<str>)>,
+    /// Generated texts whose tokenizer count was deferred (held, or being
+    /// counted in the background in batches on a long epoch);
+    /// [`Client::count_outputs`] completes them.
+    pub uncounted: DeferredCounts,
 }
 
 /// Whether a load loop keeps the records it forwards. A long run that
@@ -75,7 +76,7 @@ pub async fn run_closed_epoch(
         });
     }
     drop(tx);
-    collect(epoch, requests.len(), keep, &mut rx, on_record).await
+    collect(&client, epoch, requests.len(), keep, &mut rx, on_record).await
 }
 
 /// Run `requests` in waves of `wave` (the seed tool's static loop): a wave's
@@ -116,12 +117,13 @@ pub async fn run_wave_epoch(
             start = end;
         }
     });
-    collect(epoch, n, keep, &mut rx, on_record).await
+    collect(&client, epoch, n, keep, &mut rx, on_record).await
 }
 
 /// Gather the records of an epoch as they complete, calling `on_record` for
 /// each, and keep the texts left to count.
 pub(super) async fn collect(
+    client: &Client,
     epoch: u32,
     expected: usize,
     keep: Keep,
@@ -130,14 +132,14 @@ pub(super) async fn collect(
 ) -> EpochRun {
     let kept = keep == Keep::Records;
     let mut records = Vec::with_capacity(if kept { expected } else { 0 });
-    let mut uncounted = Vec::new();
+    let mut uncounted = DeferredCounts::new(Some(client.tokenizer().clone()));
     let (mut finished, mut chunks) = (0, 0u64);
     while let Some((rec, text)) = rx.recv().await {
         on_record(&rec);
         finished += 1;
         chunks += rec.chunks.len() as u64;
         if let Some(text) = text {
-            uncounted.push((kept.then_some(records.len()), rec.id, text.into_boxed_str()));
+            uncounted.push(kept.then_some(records.len()), rec.id, text);
         }
         if kept {
             records.push(rec);

@@ -4,6 +4,7 @@
 
 mod client;
 mod closed;
+mod counting;
 mod failure;
 mod guard;
 pub mod interrupt;

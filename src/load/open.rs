@@ -114,6 +114,7 @@ pub async fn run_open_loop(
     // A little head room so the first send is on schedule too.
     let phase_start = Instant::now() + Duration::from_millis(2);
     let n = requests.len();
+    let collector = client.clone();
     let dispatcher = std::thread::Builder::new()
         .name("servebench-dispatch".into())
         .spawn(move || {
@@ -153,7 +154,7 @@ pub async fn run_open_loop(
             }
         })
         .expect("spawn the dispatcher thread");
-    let run = super::closed::collect(epoch, n, keep, &mut rx, on_record).await;
+    let run = super::closed::collect(&collector, epoch, n, keep, &mut rx, on_record).await;
     let _ = tokio::task::spawn_blocking(move || dispatcher.join()).await;
     run
 }

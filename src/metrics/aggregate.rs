@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::catalogue::Dist;
 use super::{FailureKind, RequestRecord};
 use crate::stats::Summary;
 
@@ -205,6 +206,8 @@ pub fn summarize(epochs: &[&[RequestRecord]], percentiles: &[f64], slo: &Slo) ->
     let out: u64 = ok.iter().map(|r| r.output_tokens).sum();
     let inp: u64 = ok.iter().map(|r| r.input_tokens).sum();
     let ps = &summary_percentiles(percentiles);
+    // Every distribution as the catalogue defines it.
+    let dist = |d: Dist| Summary::of(d.values(ok.iter().copied()), ps);
     PointSummary {
         epochs: epochs.len(),
         sent: all.len(),
@@ -217,14 +220,14 @@ pub fn summarize(epochs: &[&[RequestRecord]], percentiles: &[f64], slo: &Slo) ->
         total_throughput: per_s((out + inp) as f64, wall_s),
         goodput: (!slo.is_empty())
             .then(|| per_s(ok.iter().filter(|r| slo.met_by(r)).count() as f64, wall_s)),
-        ttft_ms: Summary::of(ok.iter().filter_map(|r| r.ttft_ms), ps),
-        tpot_ms: Summary::of(ok.iter().filter_map(|r| r.tpot_ms()), ps),
-        itl_ms: Summary::of(ok.iter().flat_map(|r| r.itl_ms()), ps),
-        chunk_gap_ms: Summary::of(ok.iter().flat_map(|r| r.chunk_gaps_ms()), ps),
-        e2el_ms: Summary::of(ok.iter().filter_map(|r| r.e2el_ms), ps),
-        decode_tokens_per_s: Summary::of(ok.iter().filter_map(|r| r.decode_tokens_per_s()), ps),
-        input_tokens: Summary::of(ok.iter().map(|r| r.input_tokens as f64), ps),
-        output_tokens: Summary::of(ok.iter().map(|r| r.output_tokens as f64), ps),
+        ttft_ms: dist(Dist::Ttft),
+        tpot_ms: dist(Dist::Tpot),
+        itl_ms: dist(Dist::Itl),
+        chunk_gap_ms: dist(Dist::ChunkGap),
+        e2el_ms: dist(Dist::E2el),
+        decode_tokens_per_s: dist(Dist::DecodeSpeed),
+        input_tokens: dist(Dist::InputTokens),
+        output_tokens: dist(Dist::OutputTokens),
         output_count_mismatches: ok
             .iter()
             .filter(|r| matches!((r.usage_output_tokens, r.counted_output_tokens), (Some(u), Some(c)) if u != c))

@@ -1,6 +1,7 @@
 //! Per-request records and their aggregation into summary figures.
 
 mod aggregate;
+pub mod catalogue;
 mod run;
 
 pub use crate::record::{
@@ -10,6 +11,7 @@ pub use aggregate::{
     failure_counts, summarize, summary_percentiles, wall_time_s, EpochFigures, PointSummary,
     ServerMeans, Slo, DEFAULT_PERCENTILES,
 };
+pub use catalogue::{Dist, MetricId};
 pub use run::{
     unix_now_s, ClientLoad, ImageInfo, PointData, PointLabel, Rate, RunData, RunKind, RunMeta,
 };

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::metrics::{FailureKind, PointData, PointLabel, RunData, RunKind};
+use crate::metrics::{Dist, FailureKind, PointData, PointLabel, RunData, RunKind};
 use crate::stats::Summary;
 
 /// Errors writing a CSV file.
@@ -30,17 +30,20 @@ fn col(name: impl Into<String>, f: impl Fn(&PointData) -> String + 'static) -> (
 
 /// The mean, one column per percentile of `ps` (`<prefix>_p<q>_ms`) and
 /// the max of one latency distribution.
-fn dist(
-    out: &mut Vec<(String, Getter)>,
-    prefix: &str,
-    ps: &[f64],
-    get: fn(&PointData) -> &Summary,
-) {
-    out.push(col(format!("{prefix}_mean_ms"), move |p| fmt(get(p).mean)));
-    for &q in ps {
-        out.push(col(format!("{prefix}_p{q}_ms"), move |p| fmt(get(p).p(q))));
+fn dist(out: &mut Vec<(String, Getter)>, d: Dist, ps: &[f64]) {
+    let (name, unit) = (d.name(), d.unit());
+    fn s(d: Dist, p: &PointData) -> &Summary {
+        d.summary(&p.summary)
     }
-    out.push(col(format!("{prefix}_max_ms"), move |p| fmt(get(p).max)));
+    out.push(col(format!("{name}_mean_{unit}"), move |p| {
+        fmt(s(d, p).mean)
+    }));
+    for &q in ps {
+        out.push(col(format!("{name}_p{q}_{unit}"), move |p| {
+            fmt(s(d, p).p(q))
+        }));
+    }
+    out.push(col(format!("{name}_max_{unit}"), move |p| fmt(s(d, p).max)));
 }
 
 fn label_columns(kind: RunKind) -> Vec<(String, Getter)> {
@@ -122,10 +125,9 @@ pub fn columns(kind: RunKind, percentiles: &[f64]) -> Vec<(String, Getter)> {
         c.push(col("goodput_req_per_s", |p| fmt(p.summary.goodput)));
     }
     let ps = percentiles;
-    dist(&mut c, "ttft", ps, |p| &p.summary.ttft_ms);
-    dist(&mut c, "tpot", ps, |p| &p.summary.tpot_ms);
-    dist(&mut c, "itl", ps, |p| &p.summary.itl_ms);
-    dist(&mut c, "e2el", ps, |p| &p.summary.e2el_ms);
+    for d in Dist::LATENCIES {
+        dist(&mut c, d, ps);
+    }
     c.push(col("decode_speed_mean_tok_per_s", |p| {
         fmt(p.summary.decode_tokens_per_s.mean)
     }));

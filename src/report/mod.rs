@@ -35,4 +35,4 @@ pub use plots::{cdf_points, MAX_CDF_POINTS};
 pub use seed_csv::{write_seed_csv, SeedCsvFormat, SeedCsvOptions, SeedCsvReport};
 pub use stdout::print_out;
 pub use table::{fixed_width, run_table};
-pub use terminal::{render_run, value, ColorChoice};
+pub use terminal::{render_run, value, wrap, ColorChoice, WIDTH};

@@ -81,14 +81,17 @@ pub fn run_table(run: &RunData) -> String {
             out.push_str("(latencies in ms; throughputs per second of wall time)\n");
         }
     }
-    for note in run.notes() {
-        out.push_str(&format!("note: {note}\n"));
+    let note = |text: String| super::wrap(&format!("note: {text}"), "", "      ", super::WIDTH);
+    for n in run.notes() {
+        out.push_str(&note(n));
     }
     if run.meta.interrupted {
-        out.push_str("note: INTERRUPTED: the run was stopped before it finished\n");
+        out.push_str(&note(
+            "INTERRUPTED: the run was stopped before it finished".into(),
+        ));
     }
     if let Some(stop) = &run.meta.stopped_early {
-        out.push_str(&format!("note: STOPPED: the run {stop}\n"));
+        out.push_str(&note(format!("STOPPED: the run {stop}")));
     }
     out
 }

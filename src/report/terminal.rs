@@ -62,6 +62,57 @@ fn paint(s: &str, code: &str, color: bool) -> String {
     }
 }
 
+/// Columns the terminal output fits in.
+pub const WIDTH: usize = 120;
+
+/// `text` broken at spaces into lines of at most `width` characters (a
+/// word longer than a line stays whole), the first line after `first`, the
+/// others after `rest`; every line ends with a newline.
+///
+/// Spacing inside a line is kept.
+///
+/// ```
+/// let s = servebench::report::wrap("one two three four", "  ", "    ", 12);
+/// assert_eq!(s, "  one two\n    three\n    four\n");
+/// let s = servebench::report::wrap("a  b", "", "", 80);
+/// assert_eq!(s, "a  b\n");
+/// let s = servebench::report::wrap("abcdefghij xy", "", "", 4);
+/// assert_eq!(s, "abcdefghij\nxy\n");
+/// ```
+pub fn wrap(text: &str, first: &str, rest: &str, width: usize) -> String {
+    let mut out = String::new();
+    let mut prefix = first;
+    let mut left = text.trim_end();
+    loop {
+        let room = width.saturating_sub(prefix.chars().count()).max(1);
+        // The byte index where the line must end, if the rest is too long.
+        let cut = left.char_indices().nth(room).map(|(i, _)| i);
+        let (line, next) = match cut {
+            None => (left, ""),
+            Some(end) => {
+                // The last space at or before the limit, else the first after
+                // it (a word longer than a line stays whole).
+                let at = left[..=end]
+                    .rfind(' ')
+                    .filter(|&i| !left[..i].trim().is_empty())
+                    .or_else(|| left[end..].find(' ').map(|i| i + end));
+                match at {
+                    Some(i) => (left[..i].trim_end(), left[i..].trim_start()),
+                    None => (left, ""),
+                }
+            }
+        };
+        out.push_str(prefix);
+        out.push_str(line);
+        out.push('\n');
+        if next.is_empty() {
+            return out;
+        }
+        prefix = rest;
+        left = next;
+    }
+}
+
 /// A figure with a precision fitting its size, right-aligned, and its unit.
 pub fn value(v: f64, unit: &str) -> String {
     if !v.is_finite() {
@@ -136,50 +187,54 @@ pub fn render_run(id: &str, run: &RunData, cmp: Option<&RunComparison>, color: b
     let _ = writeln!(out, "  (vs {})", rows.baseline);
     for p in &run.points {
         let s = &p.summary;
-        let _ = writeln!(
-            out,
-            "  {}  {}  [{} epochs, {} ok, {} failed]",
+        let head = format!(
+            "{}  {}  [{} epochs, {} ok, {} failed]",
             p.label.id(),
             p.label.describe(),
             s.epochs,
             s.completed,
             s.failed
         );
+        out.push_str(&wrap(&head, "  ", "      ", WIDTH));
         let id = p.label.id();
         for m in rows.metrics.iter().filter(|m| m.point == id) {
             let c = &m.comparison;
             let name = format!("{}{}", m.metric.name(), if m.gated { "*" } else { "" });
+            // Two lines a metric, so that a comparison fits 120 columns:
+            // the figures and the change, then the test and the verdict.
             let _ = writeln!(
                 out,
-                "    {name:<20}{} was {} change {} [{} {}]  {}  MDE {}  {}",
+                "    {name:<20}{} was {} change {} [{} {}]  MDE {}",
                 value(m.new_figure.unwrap_or(c.new_estimate), &m.unit),
                 value(m.base_figure.unwrap_or(c.base_estimate), &m.unit),
                 pct(c.rel_change),
                 pct(c.ci_low),
                 pct(c.ci_high),
-                p_text(m),
                 pct(c.mde).trim_start_matches('+'),
-                verdict_text(c, color)
             );
+            let judged = format!("{}  {}", p_text(m), c.explain());
+            let line = wrap(&judged, "        ", "          ", WIDTH);
+            // Only the verdict phrase is coloured.
+            out.push_str(&line.replacen(&c.explain(), &verdict_text(c, color), 1));
         }
     }
     for note in run.notes() {
-        let _ = writeln!(out, "  note: {note}");
+        out.push_str(&wrap(&format!("note: {note}"), "  ", "        ", WIDTH));
     }
     let c = rows;
     if !c.missing_points.is_empty() {
-        let _ = writeln!(
-            out,
-            "  in the baseline but not in this run (not compared): {}",
+        let text = format!(
+            "in the baseline but not in this run (not compared): {}",
             c.missing_points.join(", ")
         );
+        out.push_str(&wrap(&text, "  ", "    ", WIDTH));
     }
     if !c.unmatched_points.is_empty() {
-        let _ = writeln!(
-            out,
-            "  not in the baseline (not compared): {}",
+        let text = format!(
+            "not in the baseline (not compared): {}",
             c.unmatched_points.join(", ")
         );
+        out.push_str(&wrap(&text, "  ", "    ", WIDTH));
     }
     let paired = c
         .metrics
@@ -190,12 +245,12 @@ pub fn render_run(id: &str, run: &RunData, cmp: Option<&RunComparison>, color: b
     } else {
         "ratio of epoch means, t"
     };
-    let _ = writeln!(
-        out,
-        "  * gated (Holm over the gated metrics); figures pooled over each point's epochs; change: \
+    let footer = format!(
+        "* gated (Holm over the gated metrics); figures pooled over each point's epochs; change: \
          {change} interval {:.0} % on its log; MDE at 80 % power; noise threshold ±{:.1} %",
         c.config.confidence * 100.0,
         c.config.noise_threshold * 100.0
     );
+    out.push_str(&wrap(&footer, "  ", "    ", WIDTH));
     out
 }

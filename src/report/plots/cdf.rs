@@ -4,7 +4,7 @@
 
 use super::chart::{baseline_color, color, draw_lines, Line, LineChart, XAxis};
 use super::{Drawn, Inputs, Job};
-use crate::metrics::{PointData, PointLabel, RequestRecord, RunData};
+use crate::metrics::{Dist, PointData, PointLabel, RequestRecord, RunData};
 use crate::stats::percentile;
 
 /// At most this many points per CDF line.
@@ -53,33 +53,27 @@ pub fn cdf_points(sorted: &[f64], max: usize) -> Vec<(f64, f64)> {
     out
 }
 
-#[derive(Clone, Copy)]
-enum Metric {
-    Ttft,
-    Tpot,
-    Itl,
-}
-
 /// The metric's sorted values over the point's completed requests, and a
 /// note when only a sample of the requests was used.
-fn values(p: &PointData, m: Metric) -> (Vec<f64>, Option<String>) {
+fn values(p: &PointData, m: Dist) -> (Vec<f64>, Option<String>) {
     let ok: Vec<&RequestRecord> = p.epochs.iter().flatten().filter(|r| r.ok()).collect();
     let mut note = None;
-    let mut v: Vec<f64> = match m {
-        Metric::Ttft => ok.iter().filter_map(|r| r.ttft_ms).collect(),
-        Metric::Tpot => ok.iter().filter_map(|r| r.tpot_ms()).collect(),
-        Metric::Itl => {
-            let total: usize = ok.iter().map(|r| r.output_tokens as usize).sum();
-            let stride = total.div_ceil(MAX_VALUES).max(1);
-            if stride > 1 {
-                note = Some(format!(
-                    "ITL of {} drawn from every {stride}th request.",
-                    p.label.id()
-                ));
-            }
-            ok.iter().step_by(stride).flat_map(|r| r.itl_ms()).collect()
-        }
+    // Per-token distributions of a huge run: every k-th request.
+    let per_token = matches!(m, Dist::Itl | Dist::ChunkGap);
+    let total: usize = ok.iter().map(|r| r.output_tokens as usize).sum();
+    let stride = if per_token {
+        total.div_ceil(MAX_VALUES).max(1)
+    } else {
+        1
     };
+    if stride > 1 {
+        note = Some(format!(
+            "{} of {} drawn from every {stride}th request.",
+            m.name().to_uppercase(),
+            p.label.id()
+        ));
+    }
+    let mut v = m.values(ok.into_iter().step_by(stride));
     v.retain(|x| x.is_finite());
     v.sort_unstable_by(f64::total_cmp);
     (v, note)
@@ -126,7 +120,7 @@ fn short(run: &RunData, l: &PointLabel) -> String {
     }
 }
 
-fn cdf_job<'a>(inp: &'a Inputs<'a>, m: Metric, file: &str, name: &'static str) -> Job<'a> {
+fn cdf_job<'a>(inp: &'a Inputs<'a>, m: Dist, file: &str, name: &'static str) -> Job<'a> {
     let title = format!("{name} distribution");
     Job::new(file, &title.clone(), move || {
         let limit = if inp.base.is_some() { 3 } else { 6 };
@@ -177,7 +171,7 @@ fn cdf_job<'a>(inp: &'a Inputs<'a>, m: Metric, file: &str, name: &'static str) -
             title,
             x_desc: format!("{name} (ms)"),
             y_desc: match m {
-                Metric::Itl => "fraction of tokens at or below",
+                Dist::Itl | Dist::ChunkGap => "fraction of tokens at or below",
                 _ => "fraction of requests at or below",
             }
             .into(),
@@ -203,9 +197,9 @@ fn cdf_job<'a>(inp: &'a Inputs<'a>, m: Metric, file: &str, name: &'static str) -
 /// The distribution figures of the run.
 pub(crate) fn jobs<'a>(inp: &'a Inputs<'a>) -> Vec<Job<'a>> {
     vec![
-        cdf_job(inp, Metric::Ttft, "cdf_ttft.svg", "TTFT"),
-        cdf_job(inp, Metric::Tpot, "cdf_tpot.svg", "TPOT"),
-        cdf_job(inp, Metric::Itl, "cdf_itl.svg", "ITL"),
+        cdf_job(inp, Dist::Ttft, "cdf_ttft.svg", "TTFT"),
+        cdf_job(inp, Dist::Tpot, "cdf_tpot.svg", "TPOT"),
+        cdf_job(inp, Dist::Itl, "cdf_itl.svg", "ITL"),
     ]
 }
 
