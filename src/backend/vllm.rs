@@ -58,6 +58,7 @@ impl Backend for VllmGenerate {
     fn parser(&self, opts: &RequestOptions, req: &HttpRequest) -> Box<dyn StreamParser> {
         Box::new(VllmParser {
             buf: Vec::new(),
+            scan: 0,
             seen: 0,
             prompt_bytes: req.prompt_bytes,
             first: true,
@@ -78,6 +79,8 @@ struct Chunk {
 /// Parser of `\0`- or `\n`-separated cumulative JSON objects.
 struct VllmParser {
     buf: Vec<u8>,
+    /// Where the search for the next separator resumes in `buf`.
+    scan: usize,
     /// Bytes of the cumulative text already seen (prompt included).
     seen: usize,
     prompt_bytes: usize,
@@ -131,19 +134,30 @@ impl StreamParser for VllmParser {
         out: &mut Vec<StreamEvent>,
     ) -> Result<(), ParseError> {
         self.buf.extend_from_slice(bytes);
-        let mut start = 0;
-        while let Some(i) = memchr::memchr2(b'\0', b'\n', &self.buf[start..]) {
-            let end = start + i;
-            let raw = self.buf[start..end].to_vec();
-            self.object(&raw, text, out)?;
+        // The bytes before `scan` were searched on an earlier read: a long
+        // object in many small reads is searched once (linear, not
+        // quadratic), and each object is parsed in place, not copied.
+        let buf = std::mem::take(&mut self.buf);
+        let (mut start, mut from) = (0, self.scan);
+        let mut result = Ok(());
+        while let Some(i) = memchr::memchr2(b'\0', b'\n', &buf[from..]) {
+            let end = from + i;
+            result = self.object(&buf[start..end], text, out);
             start = end + 1;
+            from = start;
+            if result.is_err() {
+                break;
+            }
         }
+        self.buf = buf;
         self.buf.drain(..start);
-        Ok(())
+        self.scan = self.buf.len();
+        result
     }
 
     fn finish(&mut self, text: &mut String, out: &mut Vec<StreamEvent>) -> Result<(), ParseError> {
         let rest = std::mem::take(&mut self.buf);
+        self.scan = 0;
         self.object(&rest, text, out)
     }
 }

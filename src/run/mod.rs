@@ -21,11 +21,13 @@
 //! folder layout of its own: both build a [`Plan`] and call this module.
 
 mod ab;
+mod checks;
 mod dynamic;
 mod engine;
 mod observer;
 mod plan;
 mod precision;
+mod spec;
 mod statics;
 mod target;
 
@@ -35,7 +37,8 @@ pub use plan::{
     DynamicSweep, DynamicWorkload, Images, LoopShape, Plan, StaticDataset, StaticSweep, Sweep,
 };
 pub use precision::{parse_target_mde, projected_mde, Precision, Standing, DEFAULT_MAX_EPOCHS};
-pub use target::{resolve_target, Target, TargetSpec, STOP_GRACE};
+pub use spec::TargetSpec;
+pub use target::{resolve_target, Target, STOP_GRACE};
 
 /// Why a run could not start or finish; each names the flag (or setting),
 /// file or URL at fault.
