@@ -146,6 +146,23 @@ pub struct RequestRecord {
     /// those of the send that was answered.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub resent: u32,
+    /// What a reasoning model's stream showed, when its deltas carried
+    /// reasoning (`reasoning_content` or `reasoning`) beside the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<Reasoning>,
+}
+
+/// The reasoning part of one streamed answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reasoning {
+    /// Output tokens spent reasoning: the server's
+    /// `usage.completion_tokens_details.reasoning_tokens` when sent, else
+    /// the tokens of the chunks before the first answer token. Counted in
+    /// `output_tokens` too (TPOT is over all output tokens).
+    pub tokens: u64,
+    /// Start to the first answer (non-reasoning) token; `None` when the
+    /// stream never got past its reasoning.
+    pub answer_ms: Option<f64>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -185,6 +202,16 @@ impl RequestRecord {
             server: r.server,
             failure: r.failure,
             resent: r.resent,
+            reasoning: None,
+        }
+    }
+
+    /// Time to the first answer token: after the reasoning when the stream
+    /// reasoned, else the TTFT.
+    pub fn ttfat_ms(&self) -> Option<f64> {
+        match &self.reasoning {
+            Some(r) => r.answer_ms,
+            None => self.ttft_ms,
         }
     }
     /// Check a record read from a file: every chunk claims at most
@@ -288,6 +315,7 @@ mod tests {
             server: None,
             failure: None,
             resent: 0,
+            reasoning: None,
         }
     }
 

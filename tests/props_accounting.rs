@@ -91,6 +91,7 @@ fn record(epoch: u32) -> impl Strategy<Value = RequestRecord> {
                     message: format!("injected {}", kind.as_str()),
                 }),
                 resent: 0,
+                reasoning: None,
             }
         })
 }

@@ -77,6 +77,13 @@ pub enum StreamEvent {
     /// A chunk carrying `tokens` output tokens whose text was appended to the
     /// text accumulator passed to [`StreamParser::feed`].
     Tokens { tokens: u32 },
+    /// A chunk of a reasoning model's reasoning (`reasoning_content` or
+    /// `reasoning` deltas) carrying `tokens` output tokens, its text appended
+    /// like an answer's.
+    Reasoning { tokens: u32 },
+    /// The server's count of reasoning tokens
+    /// (`usage.completion_tokens_details.reasoning_tokens`).
+    ReasoningUsage(u64),
     /// Token usage reported by the server.
     Usage {
         prompt_tokens: Option<u64>,

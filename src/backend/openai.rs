@@ -191,6 +191,12 @@ impl Backend for OpenAiChat {
 struct Delta<'a> {
     #[serde(borrow, default)]
     content: Option<Cow<'a, str>>,
+    /// vLLM's and DeepSeek's reasoning deltas.
+    #[serde(borrow, default)]
+    reasoning_content: Option<Cow<'a, str>>,
+    /// Newer vLLM / OpenAI-style reasoning deltas.
+    #[serde(borrow, default)]
+    reasoning: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -207,6 +213,14 @@ struct Usage {
     prompt_tokens: Option<u64>,
     #[serde(default)]
     completion_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens_details: Option<CompletionDetails>,
+}
+
+#[derive(Deserialize)]
+struct CompletionDetails {
+    #[serde(default)]
+    reasoning_tokens: Option<u64>,
 }
 
 /// One streamed chunk; only the first choice is read (no Vec per chunk).
@@ -330,14 +344,24 @@ fn handle_event(
         return Ok(());
     }
     if let Some(choice) = chunk.choices {
-        let piece = choice.text.or_else(|| choice.delta.and_then(|d| d.content));
-        if let Some(piece) = piece {
-            if !piece.is_empty() {
-                text.push_str(&piece);
-                out.push(StreamEvent::Tokens {
-                    tokens: tokens_per_chunk,
-                });
-            }
+        // A chat delta carries an answer, or else a reasoning model's
+        // reasoning (timed alike; the first answer token after it is noted).
+        let (piece, reasoning) = match (choice.text, choice.delta) {
+            (Some(t), _) => (Some(t), false),
+            (None, Some(d)) => match d.content.filter(|c| !c.is_empty()) {
+                Some(c) => (Some(c), false),
+                None => (d.reasoning_content.or(d.reasoning), true),
+            },
+            (None, None) => (None, false),
+        };
+        if let Some(piece) = piece.filter(|p| !p.is_empty()) {
+            text.push_str(&piece);
+            let tokens = tokens_per_chunk;
+            out.push(if reasoning {
+                StreamEvent::Reasoning { tokens }
+            } else {
+                StreamEvent::Tokens { tokens }
+            });
         }
     }
     if let Some(u) = chunk.usage {
@@ -345,6 +369,9 @@ fn handle_event(
             prompt_tokens: u.prompt_tokens,
             completion_tokens: u.completion_tokens,
         });
+        if let Some(n) = u.completion_tokens_details.and_then(|d| d.reasoning_tokens) {
+            out.push(StreamEvent::ReasoningUsage(n));
+        }
     }
     if let Some(l) = chunk.latency {
         out.push(StreamEvent::Latency(l));
@@ -433,6 +460,33 @@ mod tests {
         assert_eq!(
             ev,
             vec![StreamEvent::Tokens { tokens: 1 }, StreamEvent::Done]
+        );
+    }
+
+    #[test]
+    fn reasoning_deltas_are_timed_and_told_apart() {
+        let (r, text, ev) = parse(&[
+            b"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
+            b"data: {\"choices\":[{\"delta\":{\"reasoning_content\":\"hm\",\"content\":null}}]}\n\n",
+            b"data: {\"choices\":[{\"delta\":{\"reasoning\":\" so\"}}]}\n\n",
+            b"data: {\"choices\":[{\"delta\":{\"content\":\" yes\"}}]}\n\n",
+            b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":3,\
+              \"completion_tokens_details\":{\"reasoning_tokens\":2}}}\n\n",
+        ]);
+        r.unwrap();
+        assert_eq!(text, "hm so yes");
+        assert_eq!(
+            ev,
+            vec![
+                StreamEvent::Reasoning { tokens: 1 },
+                StreamEvent::Reasoning { tokens: 1 },
+                StreamEvent::Tokens { tokens: 1 },
+                StreamEvent::Usage {
+                    prompt_tokens: Some(3),
+                    completion_tokens: Some(3)
+                },
+                StreamEvent::ReasoningUsage(2),
+            ]
         );
     }
 

@@ -454,6 +454,7 @@ impl Client {
             self.opts.tokens_per_chunk
         };
         chunk_tokens(&mut st.chunks, st.usage_completion, assumed);
+        let reasoning = st.reasoning();
         let mut rec = RequestRecord::from_raw(RawRequest {
             id: req.id,
             epoch,
@@ -469,6 +470,7 @@ impl Client {
             failure,
             resent: st.resent,
         });
+        rec.reasoning = reasoning;
         let forced = req.force_output_len && self.backend.can_force_length();
         if rec.failure.is_none() && forced && rec.output_tokens < req.max_tokens as u64 {
             rec.failure = Some(fail(

@@ -151,6 +151,7 @@ mod tests {
                 message: String::new(),
             }),
             resent: 0,
+            reasoning: None,
         }
     }
 

@@ -15,6 +15,11 @@ pub(super) struct StreamState {
     pub saw_done: bool,
     pub stream_error: Option<String>,
     pub resent: u32,
+    /// Reasoning events were seen.
+    pub reasoned: bool,
+    /// Arrival of the first answer token after reasoning.
+    pub answer_ms: Option<f64>,
+    pub usage_reasoning: Option<u64>,
 }
 
 impl StreamState {
@@ -25,14 +30,32 @@ impl StreamState {
     pub fn absorb(&mut self, events: &mut Vec<StreamEvent>, ms: f64) {
         let mut burst = false;
         for ev in events.drain(..) {
-            match ev {
-                StreamEvent::Tokens { tokens } => match self.chunks.last_mut() {
+            let tokens = match ev {
+                StreamEvent::Tokens { tokens } => {
+                    if self.reasoned && self.answer_ms.is_none() {
+                        self.answer_ms = Some(ms);
+                    }
+                    Some(tokens)
+                }
+                StreamEvent::Reasoning { tokens } => {
+                    self.reasoned = true;
+                    Some(tokens)
+                }
+                _ => None,
+            };
+            if let Some(tokens) = tokens {
+                match self.chunks.last_mut() {
                     Some(last) if burst => last.1 += tokens,
                     _ => {
                         self.chunks.push((ms, tokens));
                         burst = true;
                     }
-                },
+                }
+                continue;
+            }
+            match ev {
+                StreamEvent::Tokens { .. } | StreamEvent::Reasoning { .. } => {}
+                StreamEvent::ReasoningUsage(n) => self.usage_reasoning = Some(n),
                 StreamEvent::Usage {
                     prompt_tokens,
                     completion_tokens,
@@ -47,6 +70,24 @@ impl StreamState {
                 StreamEvent::Done => self.saw_done = true,
             }
         }
+    }
+}
+
+impl StreamState {
+    /// The reasoning part of the answer, once the chunks have their token
+    /// counts: the server's reasoning-token count, else the tokens of the
+    /// chunks before the first answer token.
+    pub fn reasoning(&self) -> Option<crate::record::Reasoning> {
+        self.reasoned.then(|| crate::record::Reasoning {
+            tokens: self.usage_reasoning.unwrap_or_else(|| {
+                self.chunks
+                    .iter()
+                    .take_while(|c| self.answer_ms.is_none_or(|a| c.0 < a))
+                    .map(|c| u64::from(c.1))
+                    .sum()
+            }),
+            answer_ms: self.answer_ms,
+        })
     }
 }
 

@@ -97,6 +97,10 @@ pub struct PointSummary {
     /// Requests meeting every SLO / wall time (when SLOs are set).
     pub goodput: Option<f64>,
     pub ttft_ms: Summary,
+    /// Time to first answer token (after a reasoning model's reasoning;
+    /// the TTFT of a plain answer).
+    #[serde(default)]
+    pub ttfat_ms: Summary,
     pub tpot_ms: Summary,
     /// Per-token inter-token latency.
     pub itl_ms: Summary,
@@ -107,6 +111,9 @@ pub struct PointSummary {
     pub decode_tokens_per_s: Summary,
     pub input_tokens: Summary,
     pub output_tokens: Summary,
+    /// Output tokens spent reasoning, per request (0 for plain answers).
+    #[serde(default)]
+    pub reasoning_tokens: Summary,
     /// Requests whose usage count and tokenizer count of the output differ.
     pub output_count_mismatches: usize,
     pub server: Option<ServerMeans>,
@@ -221,6 +228,7 @@ pub fn summarize(epochs: &[&[RequestRecord]], percentiles: &[f64], slo: &Slo) ->
         goodput: (!slo.is_empty())
             .then(|| per_s(ok.iter().filter(|r| slo.met_by(r)).count() as f64, wall_s)),
         ttft_ms: dist(Dist::Ttft),
+        ttfat_ms: dist(Dist::Ttfat),
         tpot_ms: dist(Dist::Tpot),
         itl_ms: dist(Dist::Itl),
         chunk_gap_ms: dist(Dist::ChunkGap),
@@ -228,6 +236,7 @@ pub fn summarize(epochs: &[&[RequestRecord]], percentiles: &[f64], slo: &Slo) ->
         decode_tokens_per_s: dist(Dist::DecodeSpeed),
         input_tokens: dist(Dist::InputTokens),
         output_tokens: dist(Dist::OutputTokens),
+        reasoning_tokens: dist(Dist::ReasoningTokens),
         output_count_mismatches: ok
             .iter()
             .filter(|r| matches!((r.usage_output_tokens, r.counted_output_tokens), (Some(u), Some(c)) if u != c))
@@ -297,6 +306,7 @@ mod tests {
             server: None,
             failure: None,
             resent: 0,
+            reasoning: None,
         }
     }
 

@@ -17,6 +17,9 @@ use crate::stats::{Direction, EpochStatistic, Epochs, Summary};
 pub enum Dist {
     /// Time to first token, one value a request.
     Ttft,
+    /// Time to first answer token: after a reasoning model's reasoning,
+    /// else the TTFT; one value a request that answered.
+    Ttfat,
     /// Time per output token after the first, one value a request.
     Tpot,
     /// Inter-token latency, one value a token after the first.
@@ -31,16 +34,19 @@ pub enum Dist {
     InputTokens,
     /// Output tokens of a request.
     OutputTokens,
+    /// Output tokens a request spent reasoning (0 for a plain answer).
+    ReasoningTokens,
 }
 
 impl Dist {
     /// The latency distributions whose percentiles are CSV columns.
-    pub const LATENCIES: [Dist; 4] = [Dist::Ttft, Dist::Tpot, Dist::Itl, Dist::E2el];
+    pub const LATENCIES: [Dist; 5] = [Dist::Ttft, Dist::Ttfat, Dist::Tpot, Dist::Itl, Dist::E2el];
 
     /// Stable name (`ttft`...), the prefix of its CSV columns.
     pub fn name(self) -> &'static str {
         match self {
             Dist::Ttft => "ttft",
+            Dist::Ttfat => "ttfat",
             Dist::Tpot => "tpot",
             Dist::Itl => "itl",
             Dist::ChunkGap => "chunk_gap",
@@ -48,6 +54,7 @@ impl Dist {
             Dist::DecodeSpeed => "decode_speed",
             Dist::InputTokens => "input_tokens",
             Dist::OutputTokens => "output_tokens",
+            Dist::ReasoningTokens => "reasoning_tokens",
         }
     }
 
@@ -55,7 +62,7 @@ impl Dist {
     pub fn unit(self) -> &'static str {
         match self {
             Dist::DecodeSpeed => "tok/s",
-            Dist::InputTokens | Dist::OutputTokens => "tokens",
+            Dist::InputTokens | Dist::OutputTokens | Dist::ReasoningTokens => "tokens",
             _ => "ms",
         }
     }
@@ -76,6 +83,7 @@ impl Dist {
         }
         match self {
             Dist::Ttft => out.extend(r.ttft_ms),
+            Dist::Ttfat => out.extend(r.ttfat_ms()),
             Dist::Tpot => out.extend(r.tpot_ms()),
             Dist::Itl => out.extend(r.itl_ms()),
             Dist::ChunkGap => out.extend(r.chunk_gaps_ms()),
@@ -83,6 +91,9 @@ impl Dist {
             Dist::DecodeSpeed => out.extend(r.decode_tokens_per_s()),
             Dist::InputTokens => out.push(r.input_tokens as f64),
             Dist::OutputTokens => out.push(r.output_tokens as f64),
+            Dist::ReasoningTokens => {
+                out.push(r.reasoning.as_ref().map_or(0.0, |x| x.tokens as f64))
+            }
         }
     }
 
@@ -99,6 +110,7 @@ impl Dist {
     pub fn summary(self, s: &PointSummary) -> &Summary {
         match self {
             Dist::Ttft => &s.ttft_ms,
+            Dist::Ttfat => &s.ttfat_ms,
             Dist::Tpot => &s.tpot_ms,
             Dist::Itl => &s.itl_ms,
             Dist::ChunkGap => &s.chunk_gap_ms,
@@ -106,6 +118,7 @@ impl Dist {
             Dist::DecodeSpeed => &s.decode_tokens_per_s,
             Dist::InputTokens => &s.input_tokens,
             Dist::OutputTokens => &s.output_tokens,
+            Dist::ReasoningTokens => &s.reasoning_tokens,
         }
     }
 }

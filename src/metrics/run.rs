@@ -283,6 +283,32 @@ impl PointData {
         })
     }
 
+    /// A reasoning model's answers: how many reasoned first, their mean
+    /// reasoning tokens, and the time to the first answer token beside the
+    /// TTFT (medians). `None` when no answer reasoned.
+    pub fn reasoning_note(&self) -> Option<String> {
+        let ok = self.epochs.iter().flatten().filter(|r| r.ok());
+        let (mut n, mut reasoned) = (0usize, 0usize);
+        for r in ok {
+            n += 1;
+            reasoned += usize::from(r.reasoning.is_some());
+        }
+        if reasoned == 0 {
+            return None;
+        }
+        let s = &self.summary;
+        let ms = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.2} ms"));
+        Some(format!(
+            "{}: {reasoned} of {n} answers reasoned first (mean {:.1} reasoning tokens a request, \
+             counted in the output tokens and TPOT); time to first answer token p50 {} vs \
+             TTFT p50 {}",
+            self.label.describe(),
+            s.reasoning_tokens.mean.unwrap_or(0.0),
+            ms(s.ttfat_ms.p(50.0)),
+            ms(s.ttft_ms.p(50.0)),
+        ))
+    }
+
     /// Build a point and summarise its records.
     pub fn new(
         label: PointLabel,
@@ -380,7 +406,8 @@ impl RunData {
             .into_iter()
             .chain(self.resend_note())
             .chain(self.points.iter().filter_map(PointData::failure_note))
-            .chain(self.points.iter().filter_map(PointData::server_note));
+            .chain(self.points.iter().filter_map(PointData::server_note))
+            .chain(self.points.iter().filter_map(PointData::reasoning_note));
         for w in derived {
             if !notes.contains(&w) {
                 notes.push(w);

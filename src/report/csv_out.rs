@@ -137,6 +137,9 @@ pub fn columns(kind: RunKind, percentiles: &[f64]) -> Vec<(String, Getter)> {
     c.push(col("mean_output_tokens", |p| {
         fmt(p.summary.output_tokens.mean)
     }));
+    c.push(col("mean_reasoning_tokens", |p| {
+        fmt(p.summary.reasoning_tokens.mean)
+    }));
     type ServerGet = fn(&crate::metrics::ServerMeans) -> Option<f64>;
     let server: [(&str, ServerGet); 5] = [
         ("server_time_in_queue_mean_ms", |s| s.time_in_queue_ms),

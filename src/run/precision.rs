@@ -255,6 +255,7 @@ mod tests {
             server: None,
             failure: None,
             resent: 0,
+            reasoning: None,
         }
     }
 

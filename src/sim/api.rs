@@ -230,6 +230,11 @@ async fn generate(st: Arc<AppState>, conn: Conn, req: Request, api: Api) -> Resp
             VllmSeparator::Nul => b'\0',
             VllmSeparator::Newline => b'\n',
         },
+        reasoning_tokens: if api == Api::Chat {
+            st.cfg.reasoning_tokens
+        } else {
+            0
+        },
         arrived,
     });
     let plan = Plan {

@@ -42,6 +42,10 @@ pub struct SimArgs {
     /// Decode steps per scheduling step (tokens per chunk).
     #[arg(long)]
     pub num_scheduler_steps: Option<usize>,
+    /// Chat answers reason first: this many output tokens of each are sent
+    /// as `reasoning_content` deltas (0: none).
+    #[arg(long)]
+    pub reasoning_tokens: Option<usize>,
     /// Enable the prefix cache (true/false).
     #[arg(long)]
     pub prefix_cache: Option<bool>,
@@ -145,6 +149,8 @@ impl SimArgs {
         set("max_model_len", self.max_model_len.map(|v| v.to_string()))?;
         let steps = self.num_scheduler_steps.map(|v| v.to_string());
         set("num_scheduler_steps", steps)?;
+        let reasoning = self.reasoning_tokens.map(|v| v.to_string());
+        set("reasoning_tokens", reasoning)?;
         set("prefix_cache", self.prefix_cache.map(|v| v.to_string()))?;
         let block = self.prefix_block_tokens.map(|v| v.to_string());
         set("prefix_block_tokens", block)?;

@@ -46,6 +46,10 @@ pub struct SimConfig {
     pub max_model_len: usize,
     /// Decode steps per scheduling step: tokens are emitted in bursts of this many.
     pub num_scheduler_steps: usize,
+    /// Chat answers of a reasoning model: the first this many output tokens
+    /// of each are sent as `reasoning_content` deltas, and usage counts them
+    /// in `completion_tokens_details.reasoning_tokens` (0: no reasoning).
+    pub reasoning_tokens: usize,
     /// Enable the prefix cache (cached leading blocks are not charged in prefill).
     pub prefix_cache: bool,
     /// Tokens per prefix-cache block.
@@ -107,6 +111,7 @@ impl Default for SimConfig {
             kv_cache_tokens: 200_000,
             max_model_len: 32_768,
             num_scheduler_steps: 1,
+            reasoning_tokens: 0,
             prefix_cache: false,
             prefix_block_tokens: 16,
             jitter: 0.0,
@@ -134,6 +139,7 @@ pub const SIM_KEYS: &[&str] = &[
     "kv_cache_tokens",
     "max_model_len",
     "num_scheduler_steps",
+    "reasoning_tokens",
     "prefix_cache",
     "prefix_block_tokens",
     "jitter",
@@ -238,6 +244,11 @@ impl SimConfig {
             "kv_cache_tokens" => self.kv_cache_tokens = parse_count(key, v)?,
             "max_model_len" => self.max_model_len = parse_count(key, v)?,
             "num_scheduler_steps" => self.num_scheduler_steps = parse_count(key, v)?,
+            "reasoning_tokens" => {
+                self.reasoning_tokens = v
+                    .parse()
+                    .map_err(|_| bad(key, v, "expected an integer >= 0"))?
+            }
             "prefix_cache" => self.prefix_cache = parse_bool(key, v)?,
             "prefix_block_tokens" => self.prefix_block_tokens = parse_count(key, v)?,
             "jitter" => self.jitter = parse_ms(key, v)?,

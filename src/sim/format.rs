@@ -55,6 +55,8 @@ pub(crate) struct ResponseCtx {
     pub cumulative: bool,
     /// vLLM object separator.
     pub separator: u8,
+    /// Chat: the first this many output tokens are reasoning deltas.
+    pub reasoning_tokens: usize,
     /// Handler entry.
     pub arrived: Instant,
 }
@@ -155,8 +157,23 @@ impl Writer {
 
     pub(crate) fn usage(&self) -> Value {
         let p = self.ctx.prompt_tokens;
-        json!({"prompt_tokens": p, "completion_tokens": self.tokens,
-               "total_tokens": p + self.tokens})
+        let mut u = json!({"prompt_tokens": p, "completion_tokens": self.tokens,
+               "total_tokens": p + self.tokens});
+        if self.ctx.reasoning_tokens > 0 {
+            let r = self.ctx.reasoning_tokens.min(self.tokens);
+            u["completion_tokens_details"] = json!({"reasoning_tokens": r});
+        }
+        u
+    }
+
+    /// The delta key of a chat burst whose first token is token `before`
+    /// (0-based) of the answer: reasoning first, then content.
+    fn delta_key(&self, before: usize) -> &'static str {
+        if before < self.ctx.reasoning_tokens {
+            "reasoning_content"
+        } else {
+            "content"
+        }
     }
 
     /// Take `k` new tokens into the text (no bytes).
@@ -192,7 +209,9 @@ impl Writer {
                 if finish.is_none() {
                     out.push_str(&self.head);
                     if self.ctx.api == Api::Chat {
-                        out.push_str("\"delta\":{\"content\":\"");
+                        out.push_str("\"delta\":{\"");
+                        out.push_str(self.delta_key(self.tokens - k));
+                        out.push_str("\":\"");
                         out.push_str(new);
                         out.push_str("\"},");
                     } else {
@@ -292,8 +311,10 @@ impl Writer {
         let new = &self.text[start..];
         let fin = finish.map(Finish::as_str);
         let choice = match self.ctx.api {
-            Api::Chat => json!([{"index": 0, "delta": {"content": new},
-                                 "logprobs": null, "finish_reason": fin}]),
+            Api::Chat => {
+                let key = self.delta_key(self.tokens - self.burst.len());
+                json!([{"index": 0, "delta": {key: new}, "logprobs": null, "finish_reason": fin}])
+            }
             _ => json!([{"index": 0, "text": new, "logprobs": null, "finish_reason": fin}]),
         };
         let mut chunk = self.chunk(choice);

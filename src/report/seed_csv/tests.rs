@@ -24,6 +24,7 @@ fn rec(start_s: f64, input: u64, out: u64, chunks: &[(f64, u32)]) -> RequestReco
         server: None,
         failure: None,
         resent: 0,
+        reasoning: None,
     }
 }
 
