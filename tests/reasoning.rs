@@ -5,17 +5,16 @@
 //! first answer token, and count the reasoning tokens, in the records, the
 //! summary, the CSV and the notes.
 
+mod common {
+    pub mod sim;
+}
+
 use servebench::cli::{run_static_cmd, CommonArgs, EndpointArgs, StaticArgs, StaticSweepArgs};
 use servebench::metrics::RunData;
-use servebench::sim::{SimConfig, SimServer};
-use servebench::workload::Tokenizer;
+use servebench::sim::SimServer;
 
 async fn sim(kv: &str) -> SimServer {
-    let mut cfg = SimConfig::default();
-    cfg.apply_kv(kv).unwrap();
-    SimServer::start(cfg, Tokenizer::default_embedded())
-        .await
-        .unwrap()
+    common::sim::start(kv).await.0
 }
 
 /// A static run of 24-token answers at concurrency 2, 2 epochs; its data

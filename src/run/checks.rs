@@ -8,21 +8,33 @@ use std::time::Duration;
 use super::{RunError, Target};
 
 impl Target {
-    /// Before any load: one tiny request must stream correctly (the endpoint
-    /// answers, the model exists, the stream parses).
-    pub async fn preflight(&self) -> Result<(), RunError> {
+    /// One "Hello" request of `max_tokens` tokens (request `id`, outside
+    /// every run's ids), sent before any load; the request and its record.
+    async fn hello(
+        &self,
+        id: u64,
+        max_tokens: usize,
+        force_output_len: bool,
+    ) -> (crate::load::PreparedRequest, crate::record::RequestRecord) {
         let spec = crate::workload::RequestSpec {
-            id: u64::MAX,
+            id,
             prompt: "Hello".into(),
             prompt_tokens: self.tokenizer.count("Hello"),
-            max_tokens: 2,
-            force_output_len: false,
+            max_tokens,
+            force_output_len,
         };
         let req = self.client.prepare(&spec);
         let rec = self
             .client
             .execute(&req, 0, std::time::Instant::now())
             .await;
+        (req, rec)
+    }
+
+    /// Before any load: one tiny request must stream correctly (the endpoint
+    /// answers, the model exists, the stream parses).
+    pub async fn preflight(&self) -> Result<(), RunError> {
+        let (req, rec) = self.hello(u64::MAX, 2, false).await;
         match rec.failure {
             None => Ok(()),
             Some(f) => Err(RunError::Preflight {
@@ -51,18 +63,7 @@ impl Target {
         }
         let assumed = self.client.options().tokens_per_chunk.max(1);
         let n = output_tokens.clamp(2, 64);
-        let spec = crate::workload::RequestSpec {
-            id: u64::MAX - 1,
-            prompt: "Hello".into(),
-            prompt_tokens: self.tokenizer.count("Hello"),
-            max_tokens: n,
-            force_output_len: true,
-        };
-        let req = self.client.prepare(&spec);
-        let rec = self
-            .client
-            .execute(&req, 0, std::time::Instant::now())
-            .await;
+        let (_, rec) = self.hello(u64::MAX - 1, n, true).await;
         if rec.failure.is_some() || rec.chunks.len() < 2 {
             return None;
         }
