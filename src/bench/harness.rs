@@ -322,7 +322,7 @@ impl Harness {
             outcome.benches = missing;
             return report_errors(outcome);
         }
-        outcome.warnings = super::flow::gate_preflight(&self.args, &reports, &plans);
+        outcome.warnings = super::baselines::gate_preflight(&self.args, &reports, &plans);
         for w in &outcome.warnings {
             eprint!(
                 "{}",
@@ -337,7 +337,7 @@ impl Harness {
         let family = if outcome.gated {
             plans
                 .iter()
-                .map(|p| super::flow::gated_hypotheses(&self.args, p))
+                .map(|p| super::baselines::gated_hypotheses(&self.args, p))
                 .sum()
         } else {
             0

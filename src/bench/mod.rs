@@ -24,6 +24,7 @@
 //! `cargo test --benches` runs each benchmark once, tiny, saving nothing.
 
 mod args;
+mod baselines;
 mod execute;
 mod flow;
 mod gate;
@@ -40,7 +41,8 @@ pub use harness::{BenchOutcome, Group, Harness, Outcome};
 pub use settings::{Configure, Settings, API_KEY_ENV_ENV, BACKEND_ENV, MODEL_ENV, URL_ENV};
 pub use sweep::{Benchmark, DynamicSweep, StaticSweep};
 
-pub(crate) use flow::{missing_baselines, reduce, run_one};
+pub(crate) use baselines::missing_baselines;
+pub(crate) use flow::{reduce, run_one};
 
 use crate::baseline::BaselineError;
 
