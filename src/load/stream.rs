@@ -30,31 +30,17 @@ impl StreamState {
     pub fn absorb(&mut self, events: &mut Vec<StreamEvent>, ms: f64) {
         let mut burst = false;
         for ev in events.drain(..) {
-            let tokens = match ev {
+            match ev {
                 StreamEvent::Tokens { tokens } => {
                     if self.reasoned && self.answer_ms.is_none() {
                         self.answer_ms = Some(ms);
                     }
-                    Some(tokens)
+                    self.token_chunk(ms, tokens, &mut burst);
                 }
                 StreamEvent::Reasoning { tokens } => {
                     self.reasoned = true;
-                    Some(tokens)
+                    self.token_chunk(ms, tokens, &mut burst);
                 }
-                _ => None,
-            };
-            if let Some(tokens) = tokens {
-                match self.chunks.last_mut() {
-                    Some(last) if burst => last.1 += tokens,
-                    _ => {
-                        self.chunks.push((ms, tokens));
-                        burst = true;
-                    }
-                }
-                continue;
-            }
-            match ev {
-                StreamEvent::Tokens { .. } | StreamEvent::Reasoning { .. } => {}
                 StreamEvent::ReasoningUsage(n) => self.usage_reasoning = Some(n),
                 StreamEvent::Usage {
                     prompt_tokens,
@@ -68,6 +54,18 @@ impl StreamState {
                     self.stream_error.get_or_insert(m);
                 }
                 StreamEvent::Done => self.saw_done = true,
+            }
+        }
+    }
+
+    /// `tokens` received at `ms`: a new chunk, or added to the one this
+    /// read already started (`burst`).
+    fn token_chunk(&mut self, ms: f64, tokens: u32, burst: &mut bool) {
+        match self.chunks.last_mut() {
+            Some(last) if *burst => last.1 += tokens,
+            _ => {
+                self.chunks.push((ms, tokens));
+                *burst = true;
             }
         }
     }
