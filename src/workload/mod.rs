@@ -6,6 +6,7 @@ mod generate;
 mod images;
 mod prompt;
 mod tokenizer;
+mod trace;
 
 pub use dataset::{
     load_and_sample, load_dataset, load_dataset_with_stats, sample_requests, DatasetEntry,
@@ -18,6 +19,9 @@ pub use generate::{
 pub use images::{encode_image, image_data_url, ImageError, ImageFormat};
 pub use prompt::{PromptError, PromptSynth};
 pub use tokenizer::{hf_cache_tokenizer, Tokenizer, TokenizerError, DEFAULT_TOKENIZER_NAME};
+pub use trace::{
+    expected_prefix_hit_ratio, Trace, TraceError, TraceFormat, TraceRequest, TraceWindow,
+};
 
 /// One request to send, fully prepared before the run.
 ///

@@ -126,6 +126,31 @@ impl PromptSynth {
         self.make_exact(out, n_tokens, rng)
     }
 
+    /// Number of single-token words prompts are drawn from.
+    pub(crate) fn word_count(&self) -> usize {
+        self.words.len()
+    }
+
+    /// Append word `i` (modulo [`PromptSynth::word_count`]) to `out`.
+    pub(crate) fn push_word(&self, out: &mut String, i: usize) {
+        out.push_str(&self.words[i % self.words.len()]);
+    }
+
+    /// `text`, built of `n_tokens` words, made exactly `n_tokens` tokens: as
+    /// it is when the tokenizer is exact by construction, else checked and
+    /// repaired at its end.
+    pub(crate) fn finish<R: Rng + ?Sized>(
+        &self,
+        text: String,
+        n_tokens: usize,
+        rng: &mut R,
+    ) -> Result<String, PromptError> {
+        if self.additive {
+            return Ok(text);
+        }
+        self.make_exact(text, n_tokens, rng)
+    }
+
     /// `prefix`, then `n` words: the unique segment of `unique_id`, then random ones.
     fn words_only<R: Rng + ?Sized>(
         &self,
