@@ -91,6 +91,9 @@ pub enum StreamEvent {
     },
     /// Server-side latency figures.
     Latency(ServerLatency),
+    /// Prompt tokens the server's prefix cache served
+    /// (`usage.prompt_tokens_details.cached_tokens`).
+    CachedPrompt(u64),
     /// An error reported inside the stream (after a 2xx status).
     Error(String),
     /// The stream's end marker (`data: [DONE]`).

@@ -215,6 +215,16 @@ struct Usage {
     completion_tokens: Option<u64>,
     #[serde(default)]
     completion_tokens_details: Option<CompletionDetails>,
+    #[serde(default)]
+    prompt_tokens_details: Option<PromptDetails>,
+}
+
+/// `usage.prompt_tokens_details`: prompt tokens the server's prefix cache
+/// served (vLLM with `--enable-prompt-tokens-details`, SGLang, OpenAI).
+#[derive(Deserialize)]
+struct PromptDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -371,6 +381,9 @@ fn handle_event(
         });
         if let Some(n) = u.completion_tokens_details.and_then(|d| d.reasoning_tokens) {
             out.push(StreamEvent::ReasoningUsage(n));
+        }
+        if let Some(n) = u.prompt_tokens_details.and_then(|d| d.cached_tokens) {
+            out.push(StreamEvent::CachedPrompt(n));
         }
     }
     if let Some(l) = chunk.latency {

@@ -136,6 +136,7 @@ impl CommonArgs {
             Sweep::Dynamic(d) => match &d.workload {
                 DynamicWorkload::Dataset { kind, .. } => kind.name().to_string(),
                 DynamicWorkload::Generated(_) => "random".to_string(),
+                DynamicWorkload::Trace(t) => t.trace.format.name().to_string(),
             },
             Sweep::Static(_) => "random".to_string(),
         };

@@ -9,6 +9,7 @@ mod compare_cmd;
 mod gen_cmd;
 mod latency_cmd;
 mod output;
+mod replay_cmd;
 mod report_cmd;
 mod selftest_cmd;
 mod selftest_proc;
@@ -30,6 +31,7 @@ pub use compare_cmd::{compare_cmd, run_compare_cmd, CompareArgs, JudgeArgs};
 pub use gen_cmd::{run_gen_cmd, GenArgs};
 pub use latency_cmd::{latency_table, run_latency_cmd, LatencyArgs, LatencyOutcome, LatencyRow};
 pub use output::{write_outputs, OutputPaths, WriteOptions};
+pub use replay_cmd::{run_replay_cmd, ReplayArgs, TraceArgs};
 pub use report_cmd::{rebuild_run, run_report_cmd, Rebuilt, ReportArgs};
 pub use selftest_cmd::{run_selftest_cmd, SelftestArgs, SelftestRow};
 pub use serving_cmd::{
@@ -77,6 +79,15 @@ pub enum CliError {
     /// Synthetic requests could not be generated.
     #[error(transparent)]
     Generate(Box<crate::workload::GenerateError>),
+    /// A trace could not be read or replayed.
+    #[error(transparent)]
+    Trace(Box<crate::workload::TraceError>),
+}
+
+impl From<crate::workload::TraceError> for CliError {
+    fn from(e: crate::workload::TraceError) -> Self {
+        CliError::Trace(Box::new(e))
+    }
 }
 
 impl From<crate::workload::DatasetError> for CliError {
@@ -104,6 +115,7 @@ impl From<crate::run::RunError> for CliError {
             R::Client(e) => CliError::Client(e),
             R::Dataset(e) => CliError::Dataset(e),
             R::Generate(e) => CliError::Generate(e),
+            R::Trace(e) => CliError::Trace(e),
             R::Schedule(e) => CliError::BadFlag {
                 flag: "--request-rate".into(),
                 reason: e.to_string(),
@@ -135,7 +147,8 @@ impl CliError {
             | CliError::Prompt(_)
             | CliError::Backend(_)
             | CliError::Dataset(_)
-            | CliError::Generate(_) => 2,
+            | CliError::Generate(_)
+            | CliError::Trace(_) => 2,
             CliError::Sim(e) if e.is_bad_setting() => 2,
             CliError::Sim(_) | CliError::Client(_) | CliError::Preflight { .. } => 3,
             CliError::Write { .. } | CliError::Csv(_) => 4,
@@ -199,6 +212,12 @@ pub enum Command {
     ///
     /// Example: servebench serving --dataset sharegpt.json --request-rate 1 4 inf --num-prompts 200
     Serving(ServingArgs),
+    /// Replay a production trace (Mooncake JSONL, BurstGPT or Azure CSV) at
+    /// its own send times, open loop, at one or more speeds; Mooncake
+    /// prompts share exactly the blocks their hash ids share.
+    ///
+    /// Example: servebench replay --trace mooncake_trace.jsonl --speedup 1 2 --trace-duration 300
+    Replay(ReplayArgs),
     /// Both benchmarks in one go against one endpoint: the static sweep,
     /// then the dynamic one (benchmark.py). Takes the flags of both.
     ///
@@ -315,6 +334,10 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         }
         Command::Serving(args) => {
             let out = run_serving_cmd(&args).await?;
+            Ok(exit_code_of(&out.run))
+        }
+        Command::Replay(args) => {
+            let out = run_replay_cmd(&args).await?;
             Ok(exit_code_of(&out.run))
         }
         Command::All(args) => {

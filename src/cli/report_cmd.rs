@@ -113,7 +113,7 @@ pub fn rebuild_run(path: &Path) -> Result<Rebuilt, CliError> {
 
 fn fallback_meta(dir: &Path, labels: &[(String, PointLabel)]) -> RunMeta {
     let kind = match labels.first() {
-        Some((_, PointLabel::Dynamic { .. })) => RunKind::Dynamic,
+        Some((_, l)) if l.request_rate().is_some() => RunKind::Dynamic,
         _ => RunKind::Static,
     };
     let name = dir

@@ -49,7 +49,18 @@ impl StreamState {
                     self.usage_prompt = prompt_tokens.or(self.usage_prompt);
                     self.usage_completion = completion_tokens.or(self.usage_completion);
                 }
-                StreamEvent::Latency(l) => self.latency = Some(l),
+                StreamEvent::Latency(l) => {
+                    let cached = self.latency.and_then(|x| x.cached_prompt_tokens);
+                    self.latency = Some(ServerLatency {
+                        cached_prompt_tokens: l.cached_prompt_tokens.or(cached),
+                        ..l
+                    });
+                }
+                StreamEvent::CachedPrompt(n) => {
+                    self.latency
+                        .get_or_insert_with(Default::default)
+                        .cached_prompt_tokens = Some(n);
+                }
                 StreamEvent::Error(m) => {
                     self.stream_error.get_or_insert(m);
                 }

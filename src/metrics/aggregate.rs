@@ -116,6 +116,11 @@ pub struct PointSummary {
     pub reasoning_tokens: Summary,
     /// Requests whose usage count and tokenizer count of the output differ.
     pub output_count_mismatches: usize,
+    /// The server's prefix-cache hit ratio: prompt tokens it reported as
+    /// cached (`usage.prompt_tokens_details.cached_tokens`) over the prompt
+    /// tokens of those requests (`None` when no answer reported it).
+    #[serde(default)]
+    pub prefix_cache_hit_ratio: Option<f64>,
     pub server: Option<ServerMeans>,
     /// Open loop: actual minus scheduled send time, ms (empty for closed loop).
     #[serde(default)]
@@ -161,6 +166,19 @@ fn per_s(x: f64, wall: f64) -> f64 {
 fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
     let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
     (n > 0).then(|| s / n as f64)
+}
+
+/// Cached prompt tokens over prompt tokens (the server's count when it sent
+/// one), over the answers that reported a cached count.
+fn prefix_cache_hit_ratio(ok: &[&RequestRecord]) -> Option<f64> {
+    let (mut cached, mut prompt) = (0u64, 0u64);
+    for r in ok {
+        if let Some(c) = r.server.as_ref().and_then(|s| s.cached_prompt_tokens) {
+            cached += c;
+            prompt += r.usage_input_tokens.unwrap_or(r.input_tokens);
+        }
+    }
+    (prompt > 0).then(|| cached as f64 / prompt as f64)
 }
 
 fn server_means(ok: &[&RequestRecord]) -> Option<ServerMeans> {
@@ -241,6 +259,7 @@ pub fn summarize(epochs: &[&[RequestRecord]], percentiles: &[f64], slo: &Slo) ->
             .iter()
             .filter(|r| matches!((r.usage_output_tokens, r.counted_output_tokens), (Some(u), Some(c)) if u != c))
             .count(),
+        prefix_cache_hit_ratio: prefix_cache_hit_ratio(&ok),
         server: server_means(&ok),
         send_lateness_ms: Summary::of(
             all.iter()

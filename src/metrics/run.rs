@@ -99,6 +99,18 @@ pub enum PointLabel {
         max_concurrency: Option<usize>,
         num_prompts: usize,
     },
+    /// A trace replayed at its own send times, `speedup` times as fast.
+    Replay {
+        /// The trace's format and file (and window), e.g.
+        /// `mooncake:conversation_trace.jsonl`.
+        trace: String,
+        speedup: f64,
+        /// The window's mean request rate at this speed, requests/s.
+        request_rate: Rate,
+        max_concurrency: Option<usize>,
+        /// Requests of the trace's window (one replay).
+        num_prompts: usize,
+    },
 }
 
 impl PointLabel {
@@ -111,6 +123,17 @@ impl PointLabel {
                 concurrency,
             } => format!("p{prompt_tokens}-o{output_tokens}-c{concurrency}"),
             PointLabel::Dynamic { request_rate, .. } => format!("rate-{request_rate}"),
+            PointLabel::Replay { speedup, .. } => format!("replay-x{speedup}"),
+        }
+    }
+
+    /// The (mean) request rate of an open-loop point.
+    pub fn request_rate(&self) -> Option<Rate> {
+        match self {
+            PointLabel::Static { .. } => None,
+            PointLabel::Dynamic { request_rate, .. } | PointLabel::Replay { request_rate, .. } => {
+                Some(*request_rate)
+            }
         }
     }
 
@@ -136,6 +159,22 @@ impl PointLabel {
                 } else if *burstiness != 1.0 {
                     s.push_str(&format!(", burstiness {burstiness}"));
                 }
+                if let Some(c) = max_concurrency {
+                    s.push_str(&format!(", max concurrency {c}"));
+                }
+                s
+            }
+            PointLabel::Replay {
+                trace,
+                speedup,
+                request_rate,
+                max_concurrency,
+                num_prompts,
+            } => {
+                let mut s = format!(
+                    "trace {trace} at {speedup}x, {num_prompts} requests (mean {:.3} req/s)",
+                    request_rate.0
+                );
                 if let Some(c) = max_concurrency {
                     s.push_str(&format!(", max concurrency {c}"));
                 }
@@ -283,6 +322,16 @@ impl PointData {
         })
     }
 
+    /// The prefix-cache hit ratio the server reported, when it did.
+    pub fn prefix_cache_note(&self) -> Option<String> {
+        let r = self.summary.prefix_cache_hit_ratio?;
+        Some(format!(
+            "{}: the server reported {:.1} % of prompt tokens served from its prefix cache",
+            self.label.describe(),
+            r * 100.0
+        ))
+    }
+
     /// A reasoning model's answers: how many reasoned first, their mean
     /// reasoning tokens, and the time to the first answer token beside the
     /// TTFT (medians). `None` when no answer reasoned.
@@ -407,7 +456,8 @@ impl RunData {
             .chain(self.resend_note())
             .chain(self.points.iter().filter_map(PointData::failure_note))
             .chain(self.points.iter().filter_map(PointData::server_note))
-            .chain(self.points.iter().filter_map(PointData::reasoning_note));
+            .chain(self.points.iter().filter_map(PointData::reasoning_note))
+            .chain(self.points.iter().filter_map(PointData::prefix_cache_note));
         for w in derived {
             if !notes.contains(&w) {
                 notes.push(w);

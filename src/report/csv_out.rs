@@ -66,6 +66,7 @@ fn label_columns(kind: RunKind) -> Vec<(String, Getter)> {
         RunKind::Dynamic => vec![
             col("request_rate_req_per_s", |p| match &p.label {
                 PointLabel::Dynamic { request_rate, .. } => request_rate.to_string(),
+                PointLabel::Replay { request_rate, .. } => format!("{:.4}", request_rate.0),
                 _ => String::new(),
             }),
             col("burstiness", |p| match &p.label {
@@ -74,6 +75,10 @@ fn label_columns(kind: RunKind) -> Vec<(String, Getter)> {
             }),
             col("max_concurrency", |p| match &p.label {
                 PointLabel::Dynamic {
+                    max_concurrency: Some(c),
+                    ..
+                }
+                | PointLabel::Replay {
                     max_concurrency: Some(c),
                     ..
                 } => c.to_string(),
@@ -139,6 +144,9 @@ pub fn columns(kind: RunKind, percentiles: &[f64]) -> Vec<(String, Getter)> {
     }));
     c.push(col("mean_reasoning_tokens", |p| {
         fmt(p.summary.reasoning_tokens.mean)
+    }));
+    c.push(col("prefix_cache_hit_ratio", |p| {
+        fmt(p.summary.prefix_cache_hit_ratio)
     }));
     type ServerGet = fn(&crate::metrics::ServerMeans) -> Option<f64>;
     let server: [(&str, ServerGet); 5] = [

@@ -12,7 +12,7 @@ pub fn run_table(run: &RunData) -> String {
     let dynamic = run
         .points
         .first()
-        .is_some_and(|p| matches!(p.label, PointLabel::Dynamic { .. }));
+        .is_some_and(|p| p.label.request_rate().is_some());
     let mut header: Vec<&str> = if dynamic {
         vec!["rate", "sent/s", "late p99"]
     } else {
@@ -50,6 +50,11 @@ pub fn run_table(run: &RunData) -> String {
             ],
             PointLabel::Dynamic { request_rate, .. } => vec![
                 request_rate.to_string(),
+                f(s.achieved_send_rate, 2),
+                f(s.send_lateness_ms.p(99.0), 2),
+            ],
+            PointLabel::Replay { speedup, .. } => vec![
+                format!("{speedup}x"),
                 f(s.achieved_send_rate, 2),
                 f(s.send_lateness_ms.p(99.0), 2),
             ],

@@ -6,7 +6,7 @@
 //! with [`crate::analysis::compare_runs_paired`].
 
 use super::engine::{execute, Output};
-use super::plan::{DynamicSweep, Plan, StaticSweep, Sweep};
+use super::plan::{DynamicSweep, DynamicWorkload, Plan, StaticSweep, Sweep, TraceReplay};
 use super::{RunError, Target, TargetSpec};
 use crate::metrics::{PointData, PointLabel, RequestRecord, RunData};
 
@@ -66,16 +66,24 @@ fn one_epoch_plan(plan: &Plan, label: &PointLabel, k: usize) -> Plan {
             ..s.clone()
         }),
         (Sweep::Dynamic(d), _) => Sweep::Dynamic(DynamicSweep {
-            rates: d
-                .rates
-                .iter()
-                .copied()
-                .filter(|&(r, n)| d.label(r, n) == *label)
+            rates: (0..d.rates.len())
+                .filter(|&i| d.label(i) == *label)
+                .map(|i| d.rates[i])
                 .collect(),
             per_arrival: (0..d.rates.len())
-                .filter(|&i| d.label(d.rates[i].0, d.rates[i].1) == *label)
+                .filter(|&i| d.label(i) == *label)
                 .map(|i| d.per_arrival(i))
                 .collect(),
+            workload: match &d.workload {
+                DynamicWorkload::Trace(t) => DynamicWorkload::Trace(TraceReplay {
+                    speedups: (0..d.rates.len())
+                        .filter(|&i| d.label(i) == *label)
+                        .map(|i| t.speedups[i])
+                        .collect(),
+                    ..t.clone()
+                }),
+                w => w.clone(),
+            },
             ..d.clone()
         }),
         (s, _) => s.clone(),

@@ -135,6 +135,10 @@ impl Target {
                     "--random-input-len/--random-output-len (or the max lengths)",
                 ),
                 super::DynamicWorkload::Dataset { .. } => (None, ""),
+                super::DynamicWorkload::Trace(t) => (
+                    Some(t.trace.longest()),
+                    "--trace (its longest request; shorten it with --trace-start/--trace-duration)",
+                ),
             },
         };
         match longest {

@@ -17,7 +17,9 @@ use crate::record::RequestRecord;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use crate::workload::{generate, load_and_sample, PromptSynth, RequestSpec};
+use crate::workload::{
+    expected_prefix_hit_ratio, generate, load_and_sample, PromptSynth, RequestSpec,
+};
 
 /// Requests of the whole run, drawn once: `n` of them.
 async fn requests(
@@ -25,7 +27,7 @@ async fn requests(
     d: &DynamicSweep,
     n: usize,
     seed: u64,
-) -> Result<(Vec<RequestSpec>, Option<String>), RunError> {
+) -> Result<(Vec<RequestSpec>, Vec<String>), RunError> {
     let tok = target.tokenizer.clone();
     match &d.workload {
         DynamicWorkload::Dataset {
@@ -67,7 +69,7 @@ async fn requests(
                     specs.len()
                 )
             });
-            Ok((specs, note))
+            Ok((specs, note.into_iter().collect()))
         }
         DynamicWorkload::Generated(spec) => {
             let mut spec = spec.clone();
@@ -90,7 +92,57 @@ async fn requests(
                     force_output_len: true,
                 })
                 .collect();
-            Ok((specs, None))
+            Ok((specs, Vec::new()))
+        }
+        DynamicWorkload::Trace(t) => {
+            // Every point and epoch replays the window with text of its own
+            // (the same sharing, other blocks), so that each meets the
+            // trace's prefix sharing from a cache that has not seen it.
+            let epochs = n / d.rates.iter().map(|r| r.1).max().unwrap_or(1).max(1);
+            let t = t.clone();
+            let replay = t.clone();
+            let specs = tokio::task::spawn_blocking(move || {
+                let t = replay;
+                let synth = PromptSynth::new(&tok)?;
+                let len = t.trace.len() as u64;
+                let mut all = Vec::with_capacity(t.trace.len() * epochs * t.speedups.len());
+                for round in 0..(epochs * t.speedups.len()) as u64 {
+                    let salt = seed ^ round.wrapping_mul(0x0100_0000_01b3);
+                    all.extend(
+                        t.trace
+                            .requests(&synth, t.block_tokens, salt, round * len)?,
+                    );
+                }
+                Ok::<_, RunError>(all)
+            })
+            .await
+            .map_err(|e| RunError::BadSetting {
+                flag: "--trace".into(),
+                reason: format!("building the trace's prompts panicked: {e}"),
+            })??;
+            let mut notes = vec![format!(
+                "trace {}: {} requests over {:.1} s of trace time{}",
+                t.trace.name(),
+                t.trace.len(),
+                t.trace.span_s(),
+                if t.trace.skipped > 0 {
+                    format!(
+                        "; {} row(s) skipped (0 output or input tokens: failures in the original)",
+                        t.trace.skipped
+                    )
+                } else {
+                    String::new()
+                }
+            )];
+            if let Some(r) = expected_prefix_hit_ratio(&t.trace, t.block_tokens) {
+                notes.push(format!(
+                    "the trace's hash ids imply a prefix-cache hit ratio of {:.1} % of prompt \
+                     tokens (an unbounded cache of {}-token blocks, each replay starting cold)",
+                    r * 100.0,
+                    t.block_tokens
+                ));
+            }
+            Ok((specs, notes))
         }
     }
 }
@@ -117,7 +169,7 @@ pub(super) async fn prepare(
 ) -> Result<Workload, RunError> {
     let warm = plan.warmup.unwrap_or(1);
     let most = d.rates.iter().map(|r| r.1).max().unwrap_or(0);
-    let (measured, note) = requests(target, d, most * plan.epochs as usize, plan.seed).await?;
+    let (measured, notes) = requests(target, d, most * plan.epochs as usize, plan.seed).await?;
     let mut warmup = Vec::with_capacity(warm);
     if !measured.is_empty() {
         let synth = PromptSynth::new(&target.tokenizer)?;
@@ -136,7 +188,7 @@ pub(super) async fn prepare(
     Ok(Workload {
         measured,
         warmup,
-        notes: note.into_iter().collect(),
+        notes,
     })
 }
 
@@ -160,13 +212,18 @@ pub(super) async fn run(
         if client.stopping() {
             break;
         }
-        let label = d.label(rate, n);
+        let label = d.label(ri);
+        // A trace's points each have prompts of their own (see `requests`).
+        let skip = match &d.workload {
+            DynamicWorkload::Trace(_) => ri * n * epochs,
+            _ => 0,
+        };
         // Built and serialised before the clock starts. Epoch e takes the
         // e-th run of `n` requests of the sample (so that one epoch replays
         // exactly what benchmark_serving.py would); the warm-up has requests
         // of its own. Each round's requests are moved to its load loop,
         // which frees each one once sent.
-        let mut cycle = specs.iter().cycle();
+        let mut cycle = specs.iter().skip(skip).cycle();
         let warm_reqs: Vec<PreparedRequest> = w.warmup.iter().map(|s| client.prepare(s)).collect();
         let mut planned: std::collections::VecDeque<Vec<PreparedRequest>> = (0..epochs)
             .map(|_| cycle.by_ref().take(n).map(|s| client.prepare(s)).collect())
@@ -208,8 +265,16 @@ pub(super) async fn run(
             // the draw of the schedule; the seed makes them the same in the
             // baseline's run too.
             let seed = plan.seed ^ ((ri as u64) << 32) ^ if warmup { u64::MAX } else { 0 };
-            let offsets =
-                grouped_arrival_offsets(reqs.len(), rate.0, d.burstiness, d.per_arrival(ri), seed)?;
+            let offsets = match &d.workload {
+                DynamicWorkload::Trace(t) if !warmup => t.trace.offsets(t.speedups[ri]),
+                _ => grouped_arrival_offsets(
+                    reqs.len(),
+                    rate.0,
+                    d.burstiness,
+                    d.per_arrival(ri),
+                    seed,
+                )?,
+            };
             let mut cb = |r: &RequestRecord| {
                 obs.record(r, warmup);
                 if !warmup {

@@ -35,6 +35,7 @@ pub use ab::{a_first, execute_ab, side_spec};
 pub use engine::{execute, run_plan, Output};
 pub use plan::{
     DynamicSweep, DynamicWorkload, Images, LoopShape, Plan, StaticDataset, StaticSweep, Sweep,
+    TraceReplay,
 };
 pub use precision::{parse_target_mde, projected_mde, Precision, Standing, DEFAULT_MAX_EPOCHS};
 pub use spec::TargetSpec;
@@ -69,6 +70,9 @@ pub enum RunError {
     /// A dataset could not be loaded.
     #[error(transparent)]
     Dataset(Box<crate::workload::DatasetError>),
+    /// The trace cannot be read or its prompts built.
+    #[error(transparent)]
+    Trace(Box<crate::workload::TraceError>),
     /// Synthetic requests could not be generated.
     #[error(transparent)]
     Generate(Box<crate::workload::GenerateError>),
@@ -81,6 +85,12 @@ pub enum RunError {
     /// The records file or `meta.json` could not be written.
     #[error("cannot write {path}: {reason}")]
     Write { path: String, reason: String },
+}
+
+impl From<crate::workload::TraceError> for RunError {
+    fn from(e: crate::workload::TraceError) -> Self {
+        RunError::Trace(Box::new(e))
+    }
 }
 
 impl From<crate::workload::DatasetError> for RunError {

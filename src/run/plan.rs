@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::precision::Precision;
 use crate::metrics::{PointLabel, Rate, RunKind, Slo, DEFAULT_PERCENTILES};
-use crate::workload::{DatasetFilter, DatasetType, GenerateSpec, ImageFormat};
+use crate::workload::{DatasetFilter, DatasetType, GenerateSpec, ImageFormat, Trace};
 
 /// One benchmark run, all layers resolved.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,7 +84,7 @@ impl Sweep {
                     })
                 })
                 .collect(),
-            Sweep::Dynamic(d) => d.rates.iter().map(|&(rate, n)| d.label(rate, n)).collect(),
+            Sweep::Dynamic(d) => (0..d.rates.len()).map(|i| d.label(i)).collect(),
         }
     }
 }
@@ -197,8 +197,18 @@ impl DynamicSweep {
         self.per_arrival.get(i).copied().unwrap_or(1).max(1)
     }
 
-    /// The label of the point at `rate` with `n` requests per epoch.
-    pub fn label(&self, rate: Rate, n: usize) -> PointLabel {
+    /// The label of the `i`-th point (of `rates[i]`).
+    pub fn label(&self, i: usize) -> PointLabel {
+        let (rate, n) = self.rates[i];
+        if let DynamicWorkload::Trace(t) = &self.workload {
+            return PointLabel::Replay {
+                trace: t.trace.name(),
+                speedup: t.speedups[i],
+                request_rate: rate,
+                max_concurrency: self.max_concurrency,
+                num_prompts: n,
+            };
+        }
         PointLabel::Dynamic {
             request_rate: rate,
             burstiness: self.burstiness,
@@ -223,4 +233,28 @@ pub enum DynamicWorkload {
         /// entries (`--allow-repeat`); else that is an error.
         allow_repeat: bool,
     },
+    /// A trace replayed at its own send times: point `i` replays the whole
+    /// window `speedups[i]` times as fast (its `rates[i]` is the window's
+    /// mean rate at that speed, and the trace's length).
+    Trace(TraceReplay),
+}
+
+/// A trace to replay, read before the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TraceReplay {
+    pub trace: std::sync::Arc<Trace>,
+    /// Speed factors, one point each (2 = twice as fast as the trace).
+    pub speedups: Vec<f64>,
+    /// Tokens of one hash-id block (Mooncake; 512 in the published traces).
+    pub block_tokens: usize,
+}
+
+impl TraceReplay {
+    /// The sweep's `rates`: one `(mean rate, requests)` per speedup.
+    pub fn rates(&self) -> Vec<(Rate, usize)> {
+        self.speedups
+            .iter()
+            .map(|&s| (Rate(self.trace.mean_rate(s)), self.trace.len()))
+            .collect()
+    }
 }

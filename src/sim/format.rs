@@ -155,10 +155,13 @@ impl Writer {
                "model": self.ctx.model, "choices": choices})
     }
 
-    pub(crate) fn usage(&self) -> Value {
+    pub(crate) fn usage(&self, timing: Option<&Timing>) -> Value {
         let p = self.ctx.prompt_tokens;
         let mut u = json!({"prompt_tokens": p, "completion_tokens": self.tokens,
                "total_tokens": p + self.tokens});
+        if let Some(c) = timing.and_then(|t| t.cached_tokens) {
+            u["prompt_tokens_details"] = json!({"cached_tokens": c});
+        }
         if self.ctx.reasoning_tokens > 0 {
             let r = self.ctx.reasoning_tokens.min(self.tokens);
             u["completion_tokens_details"] = json!({"reasoning_tokens": r});
@@ -325,7 +328,7 @@ impl Writer {
         if self.ctx.include_usage {
             out.push_str(&sse_str(&chunk));
             let mut u = self.chunk(json!([]));
-            u["usage"] = self.usage();
+            u["usage"] = self.usage(timing.as_ref());
             if let Some(l) = latency {
                 u["latency"] = l;
             }
@@ -348,11 +351,11 @@ impl Writer {
         let mut body = match c.api {
             Api::Completion => json!({"id": c.id, "object": "text_completion", "created": created,
                 "model": model, "choices": [{"index": 0, "text": self.text, "logprobs": null,
-                "finish_reason": fin}], "usage": self.usage()}),
+                "finish_reason": fin}], "usage": self.usage(timing.as_ref())}),
             Api::Chat => json!({"id": c.id, "object": "chat.completion", "created": created,
                 "model": model, "choices": [{"index": 0, "message": {"role": "assistant",
                 "content": self.text}, "logprobs": null, "finish_reason": fin}],
-                "usage": self.usage()}),
+                "usage": self.usage(timing.as_ref())}),
             Api::Vllm => return json!({"text": [format!("{}{}", c.prompt_text, self.text)]}),
             Api::Tgi | Api::MindIe => {
                 let fin = if finish == Finish::Stop {

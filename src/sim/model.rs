@@ -60,6 +60,8 @@ pub(crate) struct Timing {
     /// Modelled duration of the prefill step that served the request (ms).
     pub model_prefill_ms: f64,
     pub tokens: usize,
+    /// Prompt tokens served from the prefix cache (`None`: no cache).
+    pub cached_tokens: Option<usize>,
 }
 
 /// What the scheduler sends back to a request's handler.
@@ -111,6 +113,8 @@ struct Seq {
     admitted: Instant,
     model_prefill_ms: f64,
     first: Option<Instant>,
+    /// Prompt tokens its prefill found in the prefix cache (`None`: no cache).
+    cached_tokens: Option<usize>,
 }
 
 struct Scheduler {
@@ -264,6 +268,7 @@ impl Scheduler {
                 admitted: now,
                 model_prefill_ms: 0.0,
                 first: None,
+                cached_tokens: None,
             });
         }
         admitted
@@ -277,11 +282,14 @@ impl Scheduler {
         if !admitted.is_empty() {
             let block = self.cfg.prefix_block_tokens;
             let mut uncached = 0;
-            for s in &admitted {
+            for s in admitted.iter_mut() {
                 let cached = match self.cache.as_mut() {
                     Some(c) => c.lookup(&s.a.block_hashes) * block,
                     None => 0,
                 };
+                if self.cache.is_some() {
+                    s.cached_tokens = Some(cached.min(s.a.prompt_tokens));
+                }
                 uncached += s.a.prompt_tokens.saturating_sub(cached).max(1);
             }
             if let Some(c) = self.cache.as_mut() {
@@ -369,6 +377,7 @@ fn emit(s: &mut Seq, k: usize, t: Instant) -> bool {
         last_token: t,
         model_prefill_ms: s.model_prefill_ms,
         tokens: s.emitted,
+        cached_tokens: s.cached_tokens,
     });
     s.a.inflight.fetch_add(1, Ordering::AcqRel);
     let ev = Event::Tokens {

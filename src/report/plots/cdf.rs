@@ -117,6 +117,7 @@ fn short(run: &RunData, l: &PointLabel) -> String {
         } if pairs > 1 => format!("{prompt_tokens} in / {output_tokens} out, c{concurrency}"),
         PointLabel::Static { concurrency, .. } => format!("concurrency {concurrency}"),
         PointLabel::Dynamic { request_rate, .. } => format!("rate {request_rate} req/s"),
+        PointLabel::Replay { speedup, .. } => format!("trace at {speedup}x"),
     }
 }
 

@@ -13,6 +13,9 @@ fn load_of(l: &PointLabel) -> (f64, String) {
     match l {
         PointLabel::Static { concurrency, .. } => (*concurrency as f64, concurrency.to_string()),
         PointLabel::Dynamic { request_rate, .. } => (request_rate.0, request_rate.to_string()),
+        PointLabel::Replay { request_rate, .. } => {
+            (request_rate.0, format!("{:.3}", request_rate.0))
+        }
     }
 }
 
@@ -38,6 +41,14 @@ fn series_of(l: &PointLabel) -> String {
             }
             s
         }
+        PointLabel::Replay {
+            trace,
+            max_concurrency,
+            ..
+        } => match max_concurrency {
+            Some(c) => format!("{trace}, max conc {c}"),
+            None => trace.clone(),
+        },
     }
 }
 
@@ -130,6 +141,7 @@ fn load_tag(l: &PointLabel) -> String {
     match l {
         PointLabel::Static { concurrency, .. } => format!("c{concurrency}"),
         PointLabel::Dynamic { request_rate, .. } => format!("{request_rate}/s"),
+        PointLabel::Replay { speedup, .. } => format!("{speedup}x"),
     }
 }
 
