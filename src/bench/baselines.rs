@@ -127,6 +127,7 @@ pub(crate) fn gated_hypotheses(args: &BenchArgs, plan: &Plan) -> usize {
     let points = match &plan.bench {
         Benchmark::Static(s) => s.pairs.len() * s.concurrencies.len(),
         Benchmark::Dynamic(d) => d.rates.len(),
+        Benchmark::Replay(r) => r.speedups.len(),
     };
     points * plan.bench.settings().gated(args).len()
 }

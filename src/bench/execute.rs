@@ -7,7 +7,7 @@ use std::path::Path;
 use super::sweep::Benchmark;
 use super::BenchError;
 use crate::metrics::{Rate, RunData, Slo};
-use crate::run::{run_plan, DynamicWorkload, Output, TargetSpec};
+use crate::run::{run_plan, DynamicWorkload, Output, TargetSpec, TraceReplay};
 
 /// How one benchmark is to be run, all layers resolved.
 #[derive(Debug, Clone)]
@@ -48,6 +48,31 @@ impl Plan {
                 max_concurrency: d.max_concurrency,
                 workload: DynamicWorkload::Generated(d.workload.clone()),
             }),
+            Benchmark::Replay(r) => {
+                // Read when planned; a trace that did not read is the
+                // plan's `problem`, reported before any load.
+                let trace = r.loaded.clone().unwrap_or_else(|| {
+                    std::sync::Arc::new(crate::workload::Trace {
+                        path: r.path.clone(),
+                        format: r.format,
+                        window: r.window,
+                        requests: Vec::new(),
+                        skipped: 0,
+                    })
+                });
+                let replay = TraceReplay {
+                    trace,
+                    speedups: r.speedups.clone(),
+                    block_tokens: r.block_tokens,
+                };
+                crate::run::Sweep::Dynamic(crate::run::DynamicSweep {
+                    rates: replay.rates(),
+                    burstiness: 1.0,
+                    per_arrival: Vec::new(),
+                    max_concurrency: r.max_concurrency,
+                    workload: DynamicWorkload::Trace(replay),
+                })
+            }
         };
         crate::run::Plan {
             epochs: self.epochs,
@@ -113,6 +138,17 @@ pub fn validate(p: &Plan) -> Result<(), BenchError> {
             w.num_requests = 1;
             w.validate()
                 .map_err(|e| invalid(&p.id, format!("workload: {e}")))?;
+        }
+        Benchmark::Replay(r) => {
+            if r.speedups.is_empty() || r.speedups.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+                return Err(invalid(&p.id, "needs speedups, each a positive number"));
+            }
+            if r.block_tokens == 0 {
+                return Err(invalid(&p.id, "block_tokens must be at least 1"));
+            }
+            if r.loaded.is_none() {
+                return Err(invalid(&p.id, "the trace was not read"));
+            }
         }
     }
     Ok(())

@@ -98,6 +98,15 @@ pub(crate) fn reduce(h: &Harness, id: &str, b: &Benchmark) -> Plan {
                 w.min_output = w.min_output.min(w.max_output);
                 w.avg_output = w.avg_output.clamp(w.min_output as f64, w.max_output as f64);
             }
+            Benchmark::Replay(r) => {
+                r.speedups.truncate(1);
+                r.window.max_requests = Some(r.window.max_requests.unwrap_or(2).min(2));
+            }
+        }
+    }
+    if let Benchmark::Replay(r) = &mut bench {
+        if let Err(e) = r.load() {
+            problem.get_or_insert(e.to_string());
         }
     }
     // Adaptive epochs: not in smoke, --quick or --calibrate runs, whose

@@ -1,9 +1,13 @@
 //! The benchmarks a `benches/*.rs` file declares: a static sweep (closed
-//! loop over prompt/output pairs × concurrencies) or a dynamic sweep (open
-//! loop over request rates).
+//! loop over prompt/output pairs × concurrencies), a dynamic sweep (open
+//! loop over request rates) or a trace replay (open loop at the trace's own
+//! times).
+
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::settings::{Configure, Settings};
-use crate::workload::GenerateSpec;
+use crate::workload::{GenerateSpec, Trace, TraceFormat, TraceWindow};
 
 /// A static sweep: every `(prompt, output)` pair × every concurrency,
 /// closed loop, warm-up then epochs.
@@ -209,11 +213,118 @@ impl Configure for DynamicSweep {
     }
 }
 
+/// A trace replayed at its own send times (open loop), at one or more
+/// speeds: Mooncake JSONL (prompts sharing the blocks their hash ids share),
+/// BurstGPT or Azure CSV. The trace is read when the benchmark is planned,
+/// before any load; a bad one fails the benchmark with its file and line.
+///
+/// ```
+/// use servebench::bench::{Configure, Replay};
+/// use servebench::workload::TraceFormat;
+/// let b = Replay::new(
+///     "mooncake",
+///     concat!(env!("CARGO_MANIFEST_DIR"), "/benches/data/mooncake_sample.jsonl"),
+///     TraceFormat::Mooncake,
+/// )
+/// .speedups([2.0])
+/// .max_requests(16)
+/// .epochs(3);
+/// assert_eq!(b.speedups, [2.0]);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Replay {
+    pub name: String,
+    pub param: Option<String>,
+    /// The trace file (relative paths from the directory `cargo bench`
+    /// runs in, the package's root).
+    pub path: PathBuf,
+    pub format: TraceFormat,
+    /// Speed factors, one point each (default 1: the trace's own times).
+    pub speedups: Vec<f64>,
+    /// The part of the trace replayed (default: all of it).
+    pub window: TraceWindow,
+    /// Tokens of one Mooncake hash-id block (default 512).
+    pub block_tokens: usize,
+    /// Cap on requests in flight.
+    pub max_concurrency: Option<usize>,
+    pub settings: Settings,
+    /// The trace's window, read when the benchmark is planned.
+    pub(crate) loaded: Option<Arc<Trace>>,
+}
+
+impl Replay {
+    /// Replay the trace at `path` in `format`, at its own speed.
+    pub fn new(name: impl Into<String>, path: impl Into<PathBuf>, format: TraceFormat) -> Self {
+        Replay {
+            name: name.into(),
+            param: None,
+            path: path.into(),
+            format,
+            speedups: vec![1.0],
+            window: TraceWindow::default(),
+            block_tokens: 512,
+            max_concurrency: None,
+            settings: Settings::default(),
+            loaded: None,
+        }
+    }
+
+    /// Speed factors, one point each (2 = twice as fast as the trace).
+    pub fn speedups(mut self, s: impl IntoIterator<Item = f64>) -> Self {
+        self.speedups = s.into_iter().collect();
+        self
+    }
+
+    /// Replay only `duration_s` seconds of the trace from `start_s`.
+    pub fn window(mut self, start_s: f64, duration_s: f64) -> Self {
+        self.window.start_s = start_s;
+        self.window.duration_s = Some(duration_s);
+        self
+    }
+
+    /// At most `n` requests (the first ones of the window).
+    pub fn max_requests(mut self, n: usize) -> Self {
+        self.window.max_requests = Some(n);
+        self
+    }
+
+    /// Tokens of one hash-id block (Mooncake).
+    pub fn block_tokens(mut self, n: usize) -> Self {
+        self.block_tokens = n;
+        self
+    }
+
+    /// At most `n` requests in flight.
+    pub fn max_concurrency(mut self, n: usize) -> Self {
+        self.max_concurrency = Some(n);
+        self
+    }
+
+    /// Add a parameter segment to the id: `group/name/param`.
+    pub fn param(mut self, param: impl std::fmt::Display) -> Self {
+        self.param = Some(param.to_string());
+        self
+    }
+
+    /// Read the trace's window (when the benchmark is planned).
+    pub(crate) fn load(&mut self) -> Result<(), crate::workload::TraceError> {
+        self.loaded = Some(Arc::new(Trace::read(&self.path, self.format, self.window)?));
+        Ok(())
+    }
+}
+
+impl Configure for Replay {
+    fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+}
+
 /// Any benchmark.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Benchmark {
     Static(StaticSweep),
     Dynamic(DynamicSweep),
+    Replay(Replay),
 }
 
 impl Benchmark {
@@ -222,6 +333,7 @@ impl Benchmark {
         let (n, p) = match self {
             Benchmark::Static(s) => (&s.name, &s.param),
             Benchmark::Dynamic(d) => (&d.name, &d.param),
+            Benchmark::Replay(r) => (&r.name, &r.param),
         };
         match p {
             Some(p) => format!("{n}/{p}"),
@@ -234,6 +346,7 @@ impl Benchmark {
         match self {
             Benchmark::Static(s) => &s.settings,
             Benchmark::Dynamic(d) => &d.settings,
+            Benchmark::Replay(r) => &r.settings,
         }
     }
 
@@ -241,6 +354,7 @@ impl Benchmark {
         match self {
             Benchmark::Static(s) => &mut s.settings,
             Benchmark::Dynamic(d) => &mut d.settings,
+            Benchmark::Replay(r) => &mut r.settings,
         }
     }
 }
@@ -254,5 +368,11 @@ impl From<StaticSweep> for Benchmark {
 impl From<DynamicSweep> for Benchmark {
     fn from(d: DynamicSweep) -> Self {
         Benchmark::Dynamic(d)
+    }
+}
+
+impl From<Replay> for Benchmark {
+    fn from(r: Replay) -> Self {
+        Benchmark::Replay(r)
     }
 }
