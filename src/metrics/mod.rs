@@ -3,6 +3,7 @@
 mod aggregate;
 pub mod catalogue;
 mod run;
+pub mod spec;
 
 pub use crate::record::{
     EarlyStop, Failure, FailureKind, RequestRecord, ServerLatency, MAX_CHUNK_TOKENS,
@@ -12,6 +13,7 @@ pub use aggregate::{
     ServerMeans, Slo, DEFAULT_PERCENTILES,
 };
 pub use catalogue::{Dist, MetricId};
+pub use spec::SpecDecodeSummary;
 pub use run::{
     unix_now_s, ClientLoad, ImageInfo, PointData, PointLabel, Rate, RunData, RunKind, RunMeta,
 };
