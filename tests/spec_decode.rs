@@ -94,10 +94,14 @@ async fn acceptance_rate_matches_the_simulator_and_tpot_stays_per_token() {
     // The JSON carries the figures, and reads back.
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&out.paths.json).unwrap()).unwrap();
-    let js = &json["points"][0]["summary"]["spec_decode"];
+    let js = &json["run"]["points"][0]["summary"]["spec_decode"];
     assert_eq!(js["num_speculative_tokens"], K);
     assert!((js["acceptance_rate"]["mean"].as_f64().unwrap() - rate).abs() < 1e-9);
-    assert_eq!(json["meta"]["spec_decode"]["num_speculative_tokens"], K);
+    assert_eq!(json["run"]["meta"]["spec_decode"]["num_speculative_tokens"], K);
+    let back = servebench::baseline::load_run(&out.paths.json).unwrap();
+    let read = back.points[0].summary.spec_decode.as_ref().unwrap();
+    assert_eq!(read.requests, spec.requests);
+    assert!((read.acceptance_rate.mean.unwrap() - rate).abs() < 1e-12);
     // The CSV: the acceptance columns, after mean_reasoning_tokens.
     let csv = std::fs::read_to_string(&out.paths.csv).unwrap();
     let mut rdr = csv::Reader::from_reader(csv.as_bytes());
