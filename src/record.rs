@@ -360,7 +360,10 @@ mod tests {
     fn acceptance_rate_over_decode_steps() {
         // Prefill's token, then steps of 4, 1, 2, 1 tokens with 3 drafts a
         // step: 4 of 12 drafts accepted.
-        let r = rec(vec![(10.0, 1), (20.0, 4), (30.0, 1), (40.0, 2), (50.0, 1)], 9);
+        let r = rec(
+            vec![(10.0, 1), (20.0, 4), (30.0, 1), (40.0, 2), (50.0, 1)],
+            9,
+        );
         assert_eq!(r.decode_steps(), (4, 8));
         assert_eq!(r.tokens_per_step(), Some(2.0));
         assert!((r.acceptance_rate(3).unwrap() - 4.0 / 12.0).abs() < 1e-12);

@@ -97,7 +97,10 @@ async fn acceptance_rate_matches_the_simulator_and_tpot_stays_per_token() {
     let js = &json["run"]["points"][0]["summary"]["spec_decode"];
     assert_eq!(js["num_speculative_tokens"], K);
     assert!((js["acceptance_rate"]["mean"].as_f64().unwrap() - rate).abs() < 1e-9);
-    assert_eq!(json["run"]["meta"]["spec_decode"]["num_speculative_tokens"], K);
+    assert_eq!(
+        json["run"]["meta"]["spec_decode"]["num_speculative_tokens"],
+        K
+    );
     let back = servebench::baseline::load_run(&out.paths.json).unwrap();
     let read = back.points[0].summary.spec_decode.as_ref().unwrap();
     assert_eq!(read.requests, spec.requests);
@@ -123,7 +126,10 @@ async fn acceptance_rate_matches_the_simulator_and_tpot_stays_per_token() {
     }
     // The note in the report.
     let note = p.spec_decode_note().unwrap();
-    assert!(note.contains("acceptance rate (3 draft tokens a step)"), "{note}");
+    assert!(
+        note.contains("acceptance rate (3 draft tokens a step)"),
+        "{note}"
+    );
     assert!(out.run.notes().contains(&note));
     let md = std::fs::read_to_string(&out.paths.markdown).unwrap();
     assert!(md.contains("acceptance rate"), "not in the Markdown report");
@@ -165,8 +171,22 @@ fn the_cli_runs_it_against_the_embedded_simulator_with_the_seed_columns() {
     let out = Command::new(env!("CARGO_BIN_EXE_servebench"))
         .args(["static", "--use-spec-decode", "--num-speculative-tokens"])
         .arg(K.to_string())
-        .args(["--sim", &sim, "--parallel-num", "2", "--prompt-tokens", "16"])
-        .args(["--output-tokens", "128", "--epochs", "2", "--csv-format", "seed-n"])
+        .args([
+            "--sim",
+            &sim,
+            "--parallel-num",
+            "2",
+            "--prompt-tokens",
+            "16",
+        ])
+        .args([
+            "--output-tokens",
+            "128",
+            "--epochs",
+            "2",
+            "--csv-format",
+            "seed-n",
+        ])
         .args(["--quiet", "--noplot", "--output-dir"])
         .arg(dir.path())
         .arg("--benchmark-csv")

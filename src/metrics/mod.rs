@@ -13,7 +13,7 @@ pub use aggregate::{
     ServerMeans, Slo, DEFAULT_PERCENTILES,
 };
 pub use catalogue::{Dist, MetricId};
-pub use spec::SpecDecodeSummary;
 pub use run::{
     unix_now_s, ClientLoad, ImageInfo, PointData, PointLabel, Rate, RunData, RunKind, RunMeta,
 };
+pub use spec::SpecDecodeSummary;

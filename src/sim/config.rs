@@ -458,7 +458,12 @@ mod tests {
         c.validate().unwrap();
         c.apply_kv("spec-tokens=3,spec_accept=0.6").unwrap();
         assert_eq!((c.spec_tokens, c.spec_accept), (3, 0.6));
-        for kv in ["spec_tokens=65", "spec_tokens=-1", "spec_accept=1.5", "spec_accept=x"] {
+        for kv in [
+            "spec_tokens=65",
+            "spec_tokens=-1",
+            "spec_accept=1.5",
+            "spec_accept=x",
+        ] {
             let e = c.apply_kv(kv).unwrap_err().to_string();
             assert!(e.contains(kv.split('=').next().unwrap()), "{e}");
         }

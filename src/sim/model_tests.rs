@@ -178,7 +178,10 @@ fn speculative_steps_emit_one_to_k_plus_one_in_one_step_time() {
     let (sizes, t) = drain(rx);
     assert_eq!(t.tokens, 200);
     assert_eq!(sizes[0], 1);
-    assert!(sizes[1..].iter().all(|&s| (1..=4).contains(&s)), "{sizes:?}");
+    assert!(
+        sizes[1..].iter().all(|&s| (1..=4).contains(&s)),
+        "{sizes:?}"
+    );
     // Fewer steps than tokens: the last may be capped by the output left.
     let steps = sizes.len() - 1;
     let per_step = 199.0 / steps as f64;
