@@ -100,6 +100,7 @@ async fn main() {
                 tokens_per_chunk: u32::from(steps),
                 non_streaming: false,
                 sampling: Default::default(),
+                spec_decode: None,
             };
             let req = be.build(&spec, &opts);
             let bytes = body(

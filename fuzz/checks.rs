@@ -114,6 +114,7 @@ fn stream_check(names: &[&str], data: &[u8]) {
         tokens_per_chunk,
         non_streaming: false,
         sampling: Default::default(),
+        spec_decode: None,
     };
     // The request builder: any prompt gives a JSON object holding it.
     let prompt = String::from_utf8_lossy(&body[..body.len().min(usize::from(prompt_bytes))]);

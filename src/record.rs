@@ -255,6 +255,32 @@ impl RequestRecord {
         self.chunks.windows(2).map(|w| w[1].0 - w[0].0)
     }
 
+    /// Decode steps of a speculatively decoding server: the chunks after
+    /// the first (which carries the prefill's token), each the tokens one
+    /// step emitted (steps that reached the client in one read count as
+    /// one). Returns `(steps n, their tokens Σ t_i)`.
+    pub fn decode_steps(&self) -> (u64, u64) {
+        let steps = self.chunks.get(1..).unwrap_or_default();
+        let tokens = steps.iter().map(|c| u64::from(c.1)).sum();
+        (steps.len() as u64, tokens)
+    }
+
+    /// Mean accepted length: tokens per decode step, `Σ t_i / n`; `None`
+    /// without a decode step.
+    pub fn tokens_per_step(&self) -> Option<f64> {
+        let (n, t) = self.decode_steps();
+        (n > 0).then(|| t as f64 / n as f64)
+    }
+
+    /// Speculative acceptance rate with `k` draft tokens a step: accepted
+    /// over proposed drafts, `(Σ t_i - n) / (n k)` (the seed N's default
+    /// formula with one scheduler step); `None` without a decode step or
+    /// with `k` = 0.
+    pub fn acceptance_rate(&self, k: u32) -> Option<f64> {
+        let (n, t) = self.decode_steps();
+        (n > 0 && k > 0).then(|| (t as f64 - n as f64) / (n as f64 * f64::from(k)))
+    }
+
     /// Per-stream decode speed, tokens/s after the first token.
     pub fn decode_tokens_per_s(&self) -> Option<f64> {
         self.tpot_ms().filter(|t| *t > 0.0).map(|t| 1000.0 / t)
@@ -328,6 +354,26 @@ mod tests {
         assert_eq!(itl, vec![10.0, 10.0, 10.0, 10.0, 10.0]);
         let gaps: Vec<f64> = r.chunk_gaps_ms().collect();
         assert_eq!(gaps, vec![40.0, 10.0]);
+    }
+
+    #[test]
+    fn acceptance_rate_over_decode_steps() {
+        // Prefill's token, then steps of 4, 1, 2, 1 tokens with 3 drafts a
+        // step: 4 of 12 drafts accepted.
+        let r = rec(
+            vec![(10.0, 1), (20.0, 4), (30.0, 1), (40.0, 2), (50.0, 1)],
+            9,
+        );
+        assert_eq!(r.decode_steps(), (4, 8));
+        assert_eq!(r.tokens_per_step(), Some(2.0));
+        assert!((r.acceptance_rate(3).unwrap() - 4.0 / 12.0).abs() < 1e-12);
+        assert_eq!(r.acceptance_rate(0), None);
+        // Per-token ITL: the 4-token step's 10 ms gap is 4 gaps of 2.5 ms.
+        let itl: Vec<f64> = r.itl_ms().collect();
+        assert_eq!(itl, vec![2.5, 2.5, 2.5, 2.5, 10.0, 5.0, 5.0, 10.0]);
+        let one = rec(vec![(10.0, 1)], 1);
+        assert_eq!(one.tokens_per_step(), None);
+        assert_eq!(one.acceptance_rate(3), None);
     }
 
     #[test]

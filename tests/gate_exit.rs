@@ -76,6 +76,7 @@ fn run(points: Vec<PointData>) -> RunData {
             notes: Vec::new(),
             images: None,
             assumed_tokens_per_chunk: 1,
+            spec_decode: None,
             sampling: Default::default(),
         },
         points,

@@ -57,6 +57,7 @@ fn client(base_url: &str, model: &str, non_streaming: bool, timeouts: Timeouts) 
         tokens_per_chunk: 1,
         non_streaming,
         sampling: Default::default(),
+        spec_decode: None,
     };
     let endpoint = Endpoint {
         base_url: base_url.to_string(),

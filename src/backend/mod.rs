@@ -31,6 +31,18 @@ pub struct RequestOptions {
     pub non_streaming: bool,
     /// Sampling parameters sent with every request.
     pub sampling: Sampling,
+    /// The server decodes speculatively (`--use-spec-decode`): OpenAI
+    /// requests then also ask for `stream_options.continuous_usage_stats`,
+    /// so that each chunk's usage gives the tokens of each step.
+    pub spec_decode: Option<SpecDecode>,
+}
+
+/// Speculative decoding on the server (`--use-spec-decode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct SpecDecode {
+    /// Draft tokens the server proposes per decode step
+    /// (`--num-speculative-tokens`), when given: the acceptance rate needs it.
+    pub num_speculative_tokens: Option<u32>,
 }
 
 /// Sampling parameters (`--temperature`, `--top-k`, `--top-p`). The default

@@ -2,6 +2,8 @@
 //! `/v1/chat/completions` (`openai-chat`), streamed as SSE.
 //!
 //! Requests ask for `stream_options.include_usage` (a final `usage` chunk),
+//! with `--use-spec-decode` also `continuous_usage_stats` (vLLM's usage in
+//! every chunk, which gives the tokens of each speculative step),
 //! and, when the output length is forced, `ignore_eos: true` and
 //! `min_tokens = max_tokens`. Chat requests send `max_completion_tokens` as
 //! well as `max_tokens`.
@@ -29,6 +31,9 @@ pub struct OpenAiChat;
 #[derive(Serialize)]
 struct StreamOptions {
     include_usage: bool,
+    /// vLLM: usage in every chunk (asked with `--use-spec-decode`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    continuous_usage_stats: bool,
 }
 
 #[derive(Serialize)]
@@ -101,6 +106,7 @@ impl Backend for OpenAiCompletions {
             stream: !opts.non_streaming,
             stream_options: (!opts.non_streaming).then_some(StreamOptions {
                 include_usage: true,
+                continuous_usage_stats: opts.spec_decode.is_some(),
             }),
             ignore_eos: spec.force_output_len,
             min_tokens: spec.force_output_len.then_some(spec.max_tokens),
@@ -147,6 +153,7 @@ impl OpenAiChat {
             stream: !opts.non_streaming,
             stream_options: (!opts.non_streaming).then_some(StreamOptions {
                 include_usage: true,
+                continuous_usage_stats: opts.spec_decode.is_some(),
             }),
             ignore_eos: spec.force_output_len,
             min_tokens: spec.force_output_len.then_some(spec.max_tokens),
@@ -553,6 +560,7 @@ mod tests {
             tokens_per_chunk: 1,
             non_streaming: false,
             sampling: Default::default(),
+            spec_decode: None,
         };
         let c: serde_json::Value =
             serde_json::from_slice(&OpenAiCompletions.build(&spec, &opts).body).unwrap();
@@ -566,5 +574,23 @@ mod tests {
         let c: serde_json::Value = serde_json::from_slice(&h.body).unwrap();
         assert_eq!(c["messages"][0]["content"], "say \"hi\"");
         assert_eq!(c["max_completion_tokens"], 16);
+        assert!(c["stream_options"].get("continuous_usage_stats").is_none());
+        let spec = RequestOptions {
+            spec_decode: Some(Default::default()),
+            ..opts
+        };
+        let c: serde_json::Value =
+            serde_json::from_slice(&OpenAiChat.build(&spec_req(), &spec).body).unwrap();
+        assert_eq!(c["stream_options"]["continuous_usage_stats"], true);
+    }
+
+    fn spec_req() -> RequestSpec {
+        RequestSpec {
+            id: 2,
+            prompt: "p".into(),
+            prompt_tokens: 1,
+            max_tokens: 4,
+            force_output_len: true,
+        }
     }
 }

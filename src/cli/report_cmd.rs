@@ -105,10 +105,9 @@ pub fn rebuild_run(path: &Path) -> Result<Rebuilt, CliError> {
     if !finished {
         meta.notes.extend(notes);
     }
-    Ok(Rebuilt {
-        run: RunData { meta, points },
-        warnings,
-    })
+    let mut run = RunData { meta, points };
+    run.summarize_spec_decode();
+    Ok(Rebuilt { run, warnings })
 }
 
 fn fallback_meta(dir: &Path, labels: &[(String, PointLabel)]) -> RunMeta {
@@ -138,6 +137,7 @@ fn fallback_meta(dir: &Path, labels: &[(String, PointLabel)]) -> RunMeta {
         notes: Vec::new(),
         images: None,
         assumed_tokens_per_chunk: 1,
+        spec_decode: None,
         sampling: Default::default(),
     }
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use super::common::{parse_count, CommonArgs, PrecisionArgs};
 use super::output::{check_csv_path, write_outputs, OutputPaths};
 use super::{CliError, EndpointArgs};
+use crate::backend::{RequestOptions, SpecDecode};
 use crate::metrics::RunData;
 use crate::run::StaticDataset;
 use crate::run::{
@@ -109,13 +110,16 @@ pub struct StaticSweepArgs {
         value_name = "K"
     )]
     pub shared_prefix_tokens: usize,
-    /// The server decodes speculatively (the seed's flag). Tokens per chunk
-    /// always come from the stream (usage), so figures are right without
-    /// it; recorded in the run's notes.
+    /// The server decodes speculatively (the seed's flag): OpenAI requests
+    /// ask for usage in every chunk (`continuous_usage_stats`), each chunk
+    /// after the first is one decode step, and each point reports the
+    /// tokens per step and, with --num-speculative-tokens, the acceptance
+    /// rate (CSV, JSON, report).
     #[arg(long)]
     pub use_spec_decode: bool,
-    /// With --use-spec-decode: the server's speculative tokens per step
-    /// (recorded in the run's notes; -1: not given).
+    /// With --use-spec-decode: the server's speculative (draft) tokens per
+    /// step, as set on the server; the acceptance rate needs it (-1: not
+    /// given).
     #[arg(long, default_value_t = -1, allow_negative_numbers = true, value_name = "K")]
     pub num_speculative_tokens: i64,
     #[command(flatten)]
@@ -306,6 +310,12 @@ impl StaticSweepArgs {
                 reason: "only applies with --use-spec-decode".into(),
             });
         }
+        if self.num_speculative_tokens > 1024 {
+            return Err(CliError::BadFlag {
+                flag: "--num-speculative-tokens".into(),
+                reason: format!("{}: must be at most 1024", self.num_speculative_tokens),
+            });
+        }
         if self.num_speculative_tokens < -1 {
             return Err(CliError::BadFlag {
                 flag: "--num-speculative-tokens".into(),
@@ -324,6 +334,14 @@ impl StaticSweepArgs {
             });
         }
         Ok(())
+    }
+
+    /// Speculative decoding as the flags give it (`None` without
+    /// --use-spec-decode).
+    pub fn spec_decode(&self) -> Option<SpecDecode> {
+        self.use_spec_decode.then(|| SpecDecode {
+            num_speculative_tokens: u32::try_from(self.num_speculative_tokens).ok(),
+        })
     }
 
     /// The run plan of this sweep, named `name`, with `images` attached to
@@ -345,8 +363,9 @@ impl StaticSweepArgs {
         }
         if self.use_spec_decode {
             notes.push(format!(
-                "speculative decoding on the server{}: tokens per chunk were read from the \
-                 stream's usage, so TPOT and ITL count accepted tokens",
+                "speculative decoding on the server{}: each chunk after the first is one \
+                 decode step, its tokens from the server's usage in every chunk (else the \
+                 tokenizer's count of its text), so TPOT and ITL count accepted tokens",
                 if self.num_speculative_tokens >= 0 {
                     format!(
                         " ({} speculative tokens a step)",
@@ -471,7 +490,14 @@ pub async fn run_static_cmd(a: &StaticArgs) -> Result<RunOutcome, CliError> {
     let dataset = a.dataset.dataset()?;
     check_csv_path(a.benchmark_csv.as_deref())?;
     a.common.run_dir("static")?;
-    let target = resolve_target(&a.endpoint).await?;
+    let mut target = resolve_target(&a.endpoint).await?;
+    if let Some(spec) = a.sweep.spec_decode() {
+        let opts = RequestOptions {
+            spec_decode: Some(spec),
+            ..target.client.options().clone()
+        };
+        target.client = std::sync::Arc::new(target.client.with_options(opts));
+    }
     let out = run_static_from(
         &target,
         &a.sweep,

@@ -263,7 +263,10 @@ impl Client {
         epoch: u32,
         phase_start: Instant,
     ) -> (RequestRecord, Option<String>) {
-        let mut st = StreamState::default();
+        let mut st = StreamState {
+            text_ends: self.opts.spec_decode.map(|_| Vec::new()),
+            ..StreamState::default()
+        };
         let mut start = Instant::now();
         let deadline = tokio::time::Instant::from_std(start + self.timeouts.total);
         let timed = tokio::time::timeout_at(deadline, self.stream(req, &mut start, &mut st));
@@ -453,7 +456,13 @@ impl Client {
         } else {
             self.opts.tokens_per_chunk
         };
-        chunk_tokens(&mut st.chunks, st.usage_completion, assumed);
+        // Tokens per chunk: the server's usage after each chunk when it sent
+        // one (exact), else with --use-spec-decode the tokenizer's count of
+        // each chunk's text (the stream is over: outside its timings), else
+        // the final usage shared over the chunks.
+        if !st.exact_chunk_tokens() && !st.counted_chunk_tokens(&self.tokenizer) {
+            chunk_tokens(&mut st.chunks, st.usage_completion, assumed);
+        }
         let reasoning = st.reasoning();
         let mut rec = RequestRecord::from_raw(RawRequest {
             id: req.id,

@@ -20,6 +20,16 @@ pub(super) struct StreamState {
     /// Arrival of the first answer token after reasoning.
     pub answer_ms: Option<f64>,
     pub usage_reasoning: Option<u64>,
+    /// Each usage count seen after a chunk: `(chunks so far, the server's
+    /// cumulative completion tokens)`, the last one per chunk. A server that
+    /// sends usage in every chunk (vLLM's `continuous_usage_stats`) gives
+    /// one per chunk, hence each chunk's exact tokens; others give one at
+    /// the end.
+    pub usage_marks: Vec<(usize, u64)>,
+    /// With `--use-spec-decode`: the length of `text` at the end of each
+    /// chunk, so that each chunk's text can be counted when the usage does
+    /// not say (`None`: not kept).
+    pub text_ends: Option<Vec<usize>>,
 }
 
 impl StreamState {
@@ -48,6 +58,9 @@ impl StreamState {
                 } => {
                     self.usage_prompt = prompt_tokens.or(self.usage_prompt);
                     self.usage_completion = completion_tokens.or(self.usage_completion);
+                    if let Some(c) = completion_tokens {
+                        self.usage_mark(c);
+                    }
                 }
                 StreamEvent::Latency(l) => {
                     let cached = self.latency.and_then(|x| x.cached_prompt_tokens);
@@ -67,6 +80,67 @@ impl StreamState {
                 StreamEvent::Done => self.saw_done = true,
             }
         }
+        if let Some(ends) = &mut self.text_ends {
+            if ends.len() < self.chunks.len() {
+                ends.push(self.text.len());
+            } else if let Some(last) = ends.last_mut() {
+                *last = self.text.len();
+            }
+        }
+    }
+
+    /// The server's cumulative completion tokens `c`, seen after the chunks
+    /// so far.
+    fn usage_mark(&mut self, c: u64) {
+        let n = self.chunks.len();
+        if n == 0 {
+            return;
+        }
+        match self.usage_marks.last_mut() {
+            Some(m) if m.0 == n => m.1 = c,
+            _ => self.usage_marks.push((n, c)),
+        }
+    }
+
+    /// Set each chunk's tokens from the server's usage after each chunk,
+    /// when every chunk had one and each added tokens (vLLM's
+    /// `continuous_usage_stats`): exact per-step counts. False, changing
+    /// nothing, otherwise.
+    pub fn exact_chunk_tokens(&mut self) -> bool {
+        let marks = &self.usage_marks;
+        let exact = !self.chunks.is_empty()
+            && marks.len() == self.chunks.len()
+            && marks.iter().enumerate().all(|(i, m)| {
+                let before = if i == 0 { 0 } else { marks[i - 1].1 };
+                m.0 == i + 1 && m.1 > before
+            });
+        if exact {
+            let mut before = 0;
+            for (c, m) in self.chunks.iter_mut().zip(marks) {
+                c.1 = u32::try_from(m.1 - before).unwrap_or(u32::MAX);
+                before = m.1;
+            }
+        }
+        exact
+    }
+
+    /// Set each chunk's tokens from the tokenizer's count of its text
+    /// (`--use-spec-decode` without per-chunk usage): each token of the
+    /// whole text belongs to the chunk its last byte arrived in, and a
+    /// chunk counts at least one. False, changing nothing, when the chunks'
+    /// texts were not kept.
+    pub fn counted_chunk_tokens(&mut self, tokenizer: &crate::workload::Tokenizer) -> bool {
+        let Some(ends) = &self.text_ends else {
+            return false;
+        };
+        if ends.len() != self.chunks.len() || self.chunks.is_empty() {
+            return false;
+        }
+        let counts = tokenizer.count_pieces(&self.text, ends);
+        for (c, n) in self.chunks.iter_mut().zip(counts) {
+            c.1 = n.max(1);
+        }
+        true
     }
 
     /// `tokens` received at `ms`: a new chunk, or added to the one this
@@ -192,6 +266,57 @@ mod tests {
         let mut c = vec![(0.0, 1), (1.0, 1), (2.0, 1), (3.0, 1)];
         chunk_tokens(&mut c, Some(2), 1);
         assert_eq!(counts(&c).iter().sum::<u32>(), 2);
+    }
+
+    #[test]
+    fn usage_in_every_chunk_gives_each_chunks_tokens() {
+        use super::StreamState;
+        use crate::backend::StreamEvent;
+        let usage = |c| StreamEvent::Usage {
+            prompt_tokens: Some(5),
+            completion_tokens: Some(c),
+        };
+        let tok = |t| StreamEvent::Tokens { tokens: t };
+        let mut st = StreamState::default();
+        // The role chunk's usage (0) comes before any chunk.
+        st.absorb(&mut vec![usage(0)], 1.0);
+        st.absorb(&mut vec![tok(1), usage(1)], 10.0);
+        st.absorb(&mut vec![tok(1), usage(4)], 20.0);
+        // Two steps in one read: one chunk, both steps' tokens.
+        st.absorb(&mut vec![tok(1), usage(6), tok(1), usage(7)], 30.0);
+        st.absorb(&mut vec![tok(1), usage(8)], 40.0);
+        // The final usage-only chunk repeats the total.
+        st.absorb(&mut vec![usage(8), StreamEvent::Done], 41.0);
+        assert!(st.exact_chunk_tokens());
+        assert_eq!(counts(&st.chunks), vec![1, 3, 3, 1]);
+        // Usage only at the end: not exact, nothing changed.
+        let mut st = StreamState::default();
+        st.absorb(&mut vec![tok(1)], 10.0);
+        st.absorb(&mut vec![tok(1)], 20.0);
+        st.absorb(&mut vec![usage(5)], 21.0);
+        assert!(!st.exact_chunk_tokens());
+        assert_eq!(counts(&st.chunks), vec![1, 1]);
+    }
+
+    #[test]
+    fn chunk_texts_are_counted_when_usage_does_not_say() {
+        use super::StreamState;
+        use crate::backend::StreamEvent;
+        let tok = crate::workload::Tokenizer::default_embedded();
+        let mut st = StreamState {
+            text_ends: Some(Vec::new()),
+            ..Default::default()
+        };
+        for piece in [" the", " model the model", " the"] {
+            st.text.push_str(piece);
+            st.absorb(&mut vec![StreamEvent::Tokens { tokens: 1 }], 1.0);
+        }
+        assert!(st.counted_chunk_tokens(&tok));
+        let want: Vec<u32> = [" the", " model the model", " the"]
+            .iter()
+            .map(|p| tok.count(p) as u32)
+            .collect();
+        assert_eq!(counts(&st.chunks), want);
     }
 
     #[test]

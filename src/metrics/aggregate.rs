@@ -128,6 +128,10 @@ pub struct PointSummary {
     /// Open loop: requests sent per second between the first and last send.
     #[serde(default)]
     pub achieved_send_rate: Option<f64>,
+    /// Speculative decoding's acceptance figures, when the run used
+    /// `--use-spec-decode` (see [`super::spec`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_decode: Option<super::spec::SpecDecodeSummary>,
     pub per_epoch: Vec<EpochFigures>,
 }
 
@@ -267,6 +271,7 @@ pub fn summarize(epochs: &[&[RequestRecord]], percentiles: &[f64], slo: &Slo) ->
             ps,
         ),
         achieved_send_rate: achieved_send_rate(epochs),
+        spec_decode: None,
         per_epoch,
     }
 }

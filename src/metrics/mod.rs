@@ -3,6 +3,7 @@
 mod aggregate;
 pub mod catalogue;
 mod run;
+pub mod spec;
 
 pub use crate::record::{
     EarlyStop, Failure, FailureKind, RequestRecord, ServerLatency, MAX_CHUNK_TOKENS,
@@ -15,3 +16,4 @@ pub use catalogue::{Dist, MetricId};
 pub use run::{
     unix_now_s, ClientLoad, ImageInfo, PointData, PointLabel, Rate, RunData, RunKind, RunMeta,
 };
+pub use spec::SpecDecodeSummary;

@@ -439,6 +439,10 @@ pub struct RunMeta {
     /// The sampling parameters every request was sent with.
     #[serde(default, skip_serializing_if = "crate::backend::Sampling::is_default")]
     pub sampling: crate::backend::Sampling,
+    /// The server decoded speculatively (`--use-spec-decode`): each point's
+    /// summary has its acceptance figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_decode: Option<crate::backend::SpecDecode>,
 }
 
 fn one() -> u32 {
@@ -457,7 +461,8 @@ impl RunData {
             .chain(self.points.iter().filter_map(PointData::failure_note))
             .chain(self.points.iter().filter_map(PointData::server_note))
             .chain(self.points.iter().filter_map(PointData::reasoning_note))
-            .chain(self.points.iter().filter_map(PointData::prefix_cache_note));
+            .chain(self.points.iter().filter_map(PointData::prefix_cache_note))
+            .chain(self.points.iter().filter_map(PointData::spec_decode_note));
         for w in derived {
             if !notes.contains(&w) {
                 notes.push(w);

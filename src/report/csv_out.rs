@@ -179,6 +179,29 @@ pub fn columns(kind: RunKind, percentiles: &[f64]) -> Vec<(String, Getter)> {
     c
 }
 
+/// The acceptance figures of a run with `--use-spec-decode` (fractions;
+/// see [`crate::metrics::spec`]), after `mean_reasoning_tokens`: P90, P99,
+/// max, min and mean of the per-request acceptance rate, and the mean
+/// tokens per decode step.
+fn spec_decode_columns() -> Vec<(String, Getter)> {
+    type Get = fn(&crate::metrics::SpecDecodeSummary) -> Option<f64>;
+    let cols: [(&str, Get); 6] = [
+        ("spec_accept_rate_p90", |s| s.acceptance_rate.p(90.0)),
+        ("spec_accept_rate_p99", |s| s.acceptance_rate.p(99.0)),
+        ("spec_accept_rate_max", |s| s.acceptance_rate.max),
+        ("spec_accept_rate_min", |s| s.acceptance_rate.min),
+        ("spec_accept_rate_mean", |s| s.acceptance_rate.mean),
+        ("spec_tokens_per_step_mean", |s| s.tokens_per_step.mean),
+    ];
+    cols.into_iter()
+        .map(|(name, get)| {
+            col(name, move |p: &PointData| {
+                fmt(p.summary.spec_decode.as_ref().and_then(get))
+            })
+        })
+        .collect()
+}
+
 /// Write the run's CSV to `path` (parent folders created).
 pub fn write_csv(path: &Path, run: &RunData) -> Result<(), CsvError> {
     let err = |e: &dyn std::fmt::Display| CsvError {
@@ -206,6 +229,13 @@ pub fn write_csv(path: &Path, run: &RunData) -> Result<(), CsvError> {
             col("image_encoded_bytes_mean", move |_| bytes.clone()),
         ];
         cols.splice(at..at, extra);
+    }
+    if run.meta.spec_decode.is_some() {
+        let at = cols
+            .iter()
+            .position(|(n, _)| n == "mean_reasoning_tokens")
+            .map_or(cols.len(), |i| i + 1);
+        cols.splice(at..at, spec_decode_columns());
     }
     let mut w = csv::Writer::from_path(path).map_err(|e| err(&e))?;
     w.write_record(cols.iter().map(|(n, _)| n.as_str()))

@@ -152,7 +152,9 @@ pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<R
     meta.notes.extend(notes);
     meta.interrupted = crate::load::interrupt::stopping();
     meta.stopped_early = target.client.guard().tripped();
-    Ok(RunData { meta, points })
+    let mut run = RunData { meta, points };
+    run.summarize_spec_decode();
+    Ok(run)
 }
 
 /// Resolve `spec` into a target, run `plan`, stop the target.

@@ -67,6 +67,7 @@ impl Target {
             notes: self.notes(),
             images: None,
             assumed_tokens_per_chunk: self.client.options().tokens_per_chunk.max(1),
+            spec_decode: self.client.options().spec_decode,
             sampling: self.client.options().sampling,
         }
     }
@@ -308,6 +309,7 @@ pub async fn resolve_target(args: &TargetSpec) -> Result<Target, RunError> {
         tokens_per_chunk: args.num_scheduler_steps.unwrap_or(1),
         non_streaming: false,
         sampling,
+        spec_decode: None,
     };
     let endpoint = Endpoint {
         base_url: base_url.clone(),

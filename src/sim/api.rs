@@ -223,6 +223,7 @@ async fn generate(st: Arc<AppState>, conn: Conn, req: Request, api: Api) -> Resp
         prompt_tokens: req.prompt_ids.len(),
         prompt_text: req.prompt_text,
         include_usage: req.include_usage,
+        continuous_usage: req.continuous_usage,
         return_latency: req.return_latency,
         details: req.details,
         cumulative: st.cfg.tgi_cumulative_text,

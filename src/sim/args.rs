@@ -46,6 +46,14 @@ pub struct SimArgs {
     /// as `reasoning_content` deltas (0: none).
     #[arg(long)]
     pub reasoning_tokens: Option<usize>,
+    /// Speculative decoding: draft tokens proposed per decode step; each
+    /// step emits 1 to K+1 tokens in one chunk (0: off).
+    #[arg(long)]
+    pub spec_tokens: Option<usize>,
+    /// Speculative decoding: probability that each draft token is accepted
+    /// (drafts checked in order until the first rejection; seeded).
+    #[arg(long)]
+    pub spec_accept: Option<f64>,
     /// Enable the prefix cache (true/false).
     #[arg(long)]
     pub prefix_cache: Option<bool>,
@@ -151,6 +159,8 @@ impl SimArgs {
         set("num_scheduler_steps", steps)?;
         let reasoning = self.reasoning_tokens.map(|v| v.to_string());
         set("reasoning_tokens", reasoning)?;
+        set("spec_tokens", self.spec_tokens.map(|v| v.to_string()))?;
+        set("spec_accept", s(self.spec_accept))?;
         set("prefix_cache", self.prefix_cache.map(|v| v.to_string()))?;
         let block = self.prefix_block_tokens.map(|v| v.to_string());
         set("prefix_block_tokens", block)?;

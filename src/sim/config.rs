@@ -50,6 +50,17 @@ pub struct SimConfig {
     /// of each are sent as `reasoning_content` deltas, and usage counts them
     /// in `completion_tokens_details.reasoning_tokens` (0: no reasoning).
     pub reasoning_tokens: usize,
+    /// Speculative decoding: draft tokens proposed per decode step (0: off).
+    /// Each decode step then emits `1 + accepted` tokens in one chunk, the
+    /// accepted drafts drawn with [`SimConfig::spec_accept`], in the time of
+    /// one decode step.
+    #[serde(default)]
+    pub spec_tokens: usize,
+    /// Speculative decoding: the probability that each draft token is
+    /// accepted, drafts checked in order until the first rejection (seeded).
+    /// The expected acceptance rate is `(P + P^2 + ... + P^K) / K`.
+    #[serde(default)]
+    pub spec_accept: f64,
     /// Enable the prefix cache (cached leading blocks are not charged in prefill).
     pub prefix_cache: bool,
     /// Tokens per prefix-cache block.
@@ -112,6 +123,8 @@ impl Default for SimConfig {
             max_model_len: 32_768,
             num_scheduler_steps: 1,
             reasoning_tokens: 0,
+            spec_tokens: 0,
+            spec_accept: 0.0,
             prefix_cache: false,
             prefix_block_tokens: 16,
             jitter: 0.0,
@@ -140,6 +153,8 @@ pub const SIM_KEYS: &[&str] = &[
     "max_model_len",
     "num_scheduler_steps",
     "reasoning_tokens",
+    "spec_tokens",
+    "spec_accept",
     "prefix_cache",
     "prefix_block_tokens",
     "jitter",
@@ -172,6 +187,9 @@ pub const SIM_KEYS: &[&str] = &[
 /// would not fit a `Duration` (or would overflow an `Instant`) and would
 /// panic the server's threads.
 pub(super) const MAX_WAIT_MS: f64 = 1e15;
+
+/// Most draft tokens a speculative decode step may propose.
+pub(super) const MAX_SPEC_TOKENS: usize = 64;
 
 /// Most decode steps per scheduling step (the scheduler runs them in a loop).
 pub(super) const MAX_SCHEDULER_STEPS: usize = 1024;
@@ -249,6 +267,14 @@ impl SimConfig {
                     .parse()
                     .map_err(|_| bad(key, v, "expected an integer >= 0"))?
             }
+            "spec_tokens" => match v.parse::<usize>() {
+                Ok(k) if k <= MAX_SPEC_TOKENS => self.spec_tokens = k,
+                _ => return Err(bad(key, v, "expected an integer from 0 to 64")),
+            },
+            "spec_accept" => match v.parse::<f64>() {
+                Ok(p) if (0.0..=1.0).contains(&p) => self.spec_accept = p,
+                _ => return Err(bad(key, v, "expected a probability from 0 to 1")),
+            },
             "prefix_cache" => self.prefix_cache = parse_bool(key, v)?,
             "prefix_block_tokens" => self.prefix_block_tokens = parse_count(key, v)?,
             "jitter" => self.jitter = parse_ms(key, v)?,
@@ -331,6 +357,14 @@ impl SimConfig {
         }
         if self.model.is_empty() {
             return Err(bad("model", "", "must not be empty"));
+        }
+        if self.spec_tokens > MAX_SPEC_TOKENS {
+            let v = self.spec_tokens.to_string();
+            return Err(bad("spec_tokens", &v, "expected an integer from 0 to 64"));
+        }
+        if !(0.0..=1.0).contains(&self.spec_accept) {
+            let v = self.spec_accept.to_string();
+            return Err(bad("spec_accept", &v, "expected a probability from 0 to 1"));
         }
         if self.num_scheduler_steps > MAX_SCHEDULER_STEPS {
             let v = self.num_scheduler_steps.to_string();
@@ -421,6 +455,18 @@ mod tests {
         assert!(c.apply_kv("time_scale=0").is_err());
         assert!(c.apply_kv("novalue").is_err());
         c.apply_kv("").unwrap();
+        c.validate().unwrap();
+        c.apply_kv("spec-tokens=3,spec_accept=0.6").unwrap();
+        assert_eq!((c.spec_tokens, c.spec_accept), (3, 0.6));
+        for kv in [
+            "spec_tokens=65",
+            "spec_tokens=-1",
+            "spec_accept=1.5",
+            "spec_accept=x",
+        ] {
+            let e = c.apply_kv(kv).unwrap_err().to_string();
+            assert!(e.contains(kv.split('=').next().unwrap()), "{e}");
+        }
         c.validate().unwrap();
     }
 

@@ -48,6 +48,9 @@ pub(crate) struct ResponseCtx {
     /// vLLM: the prompt, echoed at the head of the text.
     pub prompt_text: String,
     pub include_usage: bool,
+    /// Every token chunk carries the usage so far (vLLM's
+    /// `continuous_usage_stats`).
+    pub continuous_usage: bool,
     pub return_latency: bool,
     /// TGI / MindIE: `details` asked for.
     pub details: bool,
@@ -222,7 +225,12 @@ impl Writer {
                         out.push_str(new);
                         out.push_str("\",");
                     }
-                    out.push_str("\"logprobs\":null,\"finish_reason\":null}]}\n\n");
+                    out.push_str("\"logprobs\":null,\"finish_reason\":null}]");
+                    if self.ctx.continuous_usage {
+                        out.push_str(",\"usage\":");
+                        out.push_str(&self.usage(None).to_string());
+                    }
+                    out.push_str("}\n\n");
                 } else {
                     self.openai_last(&mut out, start, finish, timing, ttft, no_done);
                 }
@@ -321,6 +329,9 @@ impl Writer {
             _ => json!([{"index": 0, "text": new, "logprobs": null, "finish_reason": fin}]),
         };
         let mut chunk = self.chunk(choice);
+        if self.ctx.continuous_usage {
+            chunk["usage"] = self.usage(timing.as_ref());
+        }
         let latency = match (self.ctx.return_latency, timing) {
             (true, Some(t)) => Some(latency_json(&t, ttft)),
             _ => None,

@@ -49,8 +49,10 @@
 //!   tokens emitted (TGI/MindIE `token.id` is that token's id).
 //! * Requests honour `max_tokens` (chat also `max_completion_tokens`; absent:
 //!   16 for completions, `max_model_len - prompt` for chat), `min_tokens`,
-//!   `ignore_eos`, `stream`, `stream_options.include_usage`, `model` (unknown
-//!   → 404, absent → the served one) and `return_latency`.
+//!   `ignore_eos`, `stream`, `stream_options.include_usage` (with
+//!   `continuous_usage_stats` too, every token chunk carries the usage so
+//!   far, as vLLM's), `model` (unknown → 404, absent → the served one) and
+//!   `return_latency`.
 //! * `"return_latency": true` (OpenAI routes) adds a `latency` object (ms, 2
 //!   decimals) to a whole response, or to the last chunk of a stream (the
 //!   usage chunk if any, else the last token chunk):
@@ -76,6 +78,12 @@
 //!   chunk that carries no token (before the request is scheduled).
 //! * A client that goes away frees its batch slot and KV reservation at the
 //!   next step.
+//! * Speculative decoding (`spec_tokens=K`, `spec_accept=P`): each decode
+//!   step proposes K draft tokens, each accepted with probability P (seeded)
+//!   until the first rejection, and emits the accepted ones plus its own
+//!   token (1 to K+1, capped by the output left) in one chunk, in the time of
+//!   one decode step. The expected acceptance rate is
+//!   `(P + P^2 + ... + P^K) / K`, the expected tokens per step `1 + K x` that.
 //! * `no_delay=true` (client benchmarks): every step takes 0 ms and tokens are
 //!   written as fast as each client reads them (bursts of up to
 //!   `num_scheduler_steps` tokens), with back-pressure from the socket.

@@ -126,6 +126,8 @@ struct Scheduler {
     cache: Option<PrefixCache>,
     jitter_rng: StdRng,
     len_rng: StdRng,
+    /// Draws of speculative decoding's accepted drafts.
+    spec_rng: StdRng,
     deadline: Instant,
     /// The engine was idle: the next step starts when it runs, not at the
     /// last deadline.
@@ -141,6 +143,7 @@ pub(crate) fn spawn(cfg: SimConfig) -> std::io::Result<(Sender<SchedMsg>, JoinHa
     let s = Scheduler {
         jitter_rng: StdRng::seed_from_u64(cfg.seed),
         len_rng: StdRng::seed_from_u64(cfg.seed ^ 0x5EED_0FE0),
+        spec_rng: StdRng::seed_from_u64(cfg.seed ^ 0x5BEC_DEC0),
         cfg,
         rx,
         queue: VecDeque::new(),
@@ -323,6 +326,8 @@ impl Scheduler {
             let t = Instant::now();
             let mut freed = 0;
             let mut progressed = !no_delay;
+            let (drafts, accept) = (self.cfg.spec_tokens, self.cfg.spec_accept);
+            let spec_rng = &mut self.spec_rng;
             self.running.retain_mut(|s| {
                 if no_delay && s.a.inflight.load(Ordering::Acquire) >= NO_DELAY_INFLIGHT {
                     let alive = !s.a.tx.is_closed();
@@ -333,7 +338,16 @@ impl Scheduler {
                     return alive;
                 }
                 progressed = true;
-                let k = n.min(s.target - s.emitted);
+                // Speculative decoding: each of the n decode steps emits its
+                // accepted drafts and one token of its own.
+                let want = if drafts > 0 {
+                    (0..n)
+                        .map(|_| 1 + accepted_drafts(spec_rng, drafts, accept))
+                        .sum()
+                } else {
+                    n
+                };
+                let k = want.min(s.target - s.emitted);
                 let alive = emit(s, k, t);
                 if !alive {
                     freed += s.reserve;
@@ -362,6 +376,13 @@ fn jitter_factor(rng: &mut StdRng, jitter: f64) -> f64 {
     }
     let z: f64 = rng.sample(StandardNormal);
     (1.0 + jitter * z).max(0.05)
+}
+
+/// Draft tokens accepted in one speculative decode step: of `drafts`
+/// proposed, each accepted with probability `p`, checked in order until the
+/// first rejection.
+pub(crate) fn accepted_drafts(rng: &mut StdRng, drafts: usize, p: f64) -> usize {
+    (0..drafts).take_while(|_| rng.random_bool(p)).count()
 }
 
 /// Emit `k` tokens of `s` at `t`; false when the sequence is over (finished

@@ -140,3 +140,56 @@ fn no_delay_keeps_up() {
     tx.send(SchedMsg::Shutdown).unwrap();
     h.join().unwrap();
 }
+
+#[test]
+fn speculative_drafts_are_seeded_and_accepted_as_set() {
+    // Acceptance rate of K drafts each accepted with probability P until
+    // the first rejection: (P + P^2 + ... + P^K) / K.
+    let (k, p) = (3usize, 0.6f64);
+    let draw = |seed| {
+        let mut r = StdRng::seed_from_u64(seed);
+        (0..40_000)
+            .map(|_| accepted_drafts(&mut r, k, p))
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (draw(3), draw(3));
+    assert_eq!(a, b);
+    assert!(a.iter().all(|&x| x <= k));
+    let rate = a.iter().sum::<usize>() as f64 / (a.len() * k) as f64;
+    let expected = (1..=k as i32).map(|i| p.powi(i)).sum::<f64>() / k as f64;
+    assert!((rate - expected).abs() < 0.01, "{rate} vs {expected}");
+    // Each count's share is P^a (1 - P), P^K for all accepted.
+    let share = |n: usize| a.iter().filter(|&&x| x == n).count() as f64 / a.len() as f64;
+    assert!((share(0) - 0.4).abs() < 0.01, "{}", share(0));
+    assert!((share(3) - 0.216).abs() < 0.01, "{}", share(3));
+    let mut r = StdRng::seed_from_u64(0);
+    assert_eq!(accepted_drafts(&mut r, 4, 1.0), 4);
+    assert_eq!(accepted_drafts(&mut r, 4, 0.0), 0);
+}
+
+#[test]
+fn speculative_steps_emit_one_to_k_plus_one_in_one_step_time() {
+    let mut cfg = SimConfig::default();
+    cfg.apply_kv("time_scale=0.05,spec_tokens=3,spec_accept=0.6,seed=5")
+        .unwrap();
+    let (tx, h) = spawn(cfg.clone()).unwrap();
+    let (a, rx) = arrival(100, 200);
+    tx.send(SchedMsg::Arrival(a)).unwrap();
+    let (sizes, t) = drain(rx);
+    assert_eq!(t.tokens, 200);
+    assert_eq!(sizes[0], 1);
+    assert!(
+        sizes[1..].iter().all(|&s| (1..=4).contains(&s)),
+        "{sizes:?}"
+    );
+    // Fewer steps than tokens: the last may be capped by the output left.
+    let steps = sizes.len() - 1;
+    let per_step = 199.0 / steps as f64;
+    assert!(per_step > 1.9 && per_step < 2.5, "{per_step} tokens a step");
+    // Every step took one decode step's time.
+    let decode = (t.last_token - t.first_token).as_secs_f64() * 1e3;
+    let model = steps as f64 * cfg.decode_step_ms(1);
+    assert!(decode >= model * 0.99, "{decode} vs {model}");
+    tx.send(SchedMsg::Shutdown).unwrap();
+    h.join().unwrap();
+}

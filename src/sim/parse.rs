@@ -30,6 +30,9 @@ pub(crate) struct GenRequest {
     pub ignore_eos: bool,
     pub stream: bool,
     pub include_usage: bool,
+    /// `stream_options.continuous_usage_stats` (with `include_usage`, as
+    /// vLLM takes it): every chunk carries the usage so far.
+    pub continuous_usage: bool,
     pub return_latency: bool,
     /// TGI / MindIE `parameters.details`.
     pub details: bool,
@@ -101,9 +104,12 @@ pub(crate) fn parse(st: &AppState, body: &[u8], kind: Api) -> Result<GenRequest,
             Some("min_tokens"),
         ));
     }
-    let include_usage = match v.get("stream_options") {
-        None | Some(Value::Null) => false,
-        Some(o @ Value::Object(_)) => opt_bool(o, "include_usage")?,
+    let (include_usage, continuous_usage) = match v.get("stream_options") {
+        None | Some(Value::Null) => (false, false),
+        Some(o @ Value::Object(_)) => {
+            let usage = opt_bool(o, "include_usage")?;
+            (usage, usage && opt_bool(o, "continuous_usage_stats")?)
+        }
         Some(_) => {
             let msg = "`stream_options` must be an object";
             return Err(ApiError::bad(msg, Some("stream_options")));
@@ -127,6 +133,7 @@ pub(crate) fn parse(st: &AppState, body: &[u8], kind: Api) -> Result<GenRequest,
         ignore_eos: opt_bool(&v, "ignore_eos")?,
         stream,
         include_usage,
+        continuous_usage,
         return_latency: opt_bool(&v, "return_latency")?,
     })
 }

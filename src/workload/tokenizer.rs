@@ -257,6 +257,23 @@ impl Tokenizer {
         }
     }
 
+    /// Tokens of `text` in each of its pieces, the pieces ending at the
+    /// byte offsets `ends` (ascending): a token belongs to the piece its
+    /// last byte is in (tokens past the last end go to the last piece).
+    pub fn count_pieces(&self, text: &str, ends: &[usize]) -> Vec<u32> {
+        let mut out = vec![0u32; ends.len()];
+        if ends.is_empty() {
+            return out;
+        }
+        if let Ok(enc) = self.inner.encode(text, false) {
+            for &(_, end) in enc.get_offsets() {
+                let i = ends.partition_point(|&e| e < end).min(ends.len() - 1);
+                out[i] = out[i].saturating_add(1);
+            }
+        }
+        out
+    }
+
     /// Token counts of many texts, encoded in parallel.
     pub fn count_batch(&self, texts: &[&str]) -> Vec<usize> {
         match self.inner.encode_batch_fast(texts.to_vec(), false) {

@@ -100,6 +100,7 @@ pub fn meta(kind: RunKind, slo: Slo) -> RunMeta {
         notes: vec![format!("client-limited at one point {EVIL}")],
         images: None,
         assumed_tokens_per_chunk: 1,
+        spec_decode: None,
         sampling: Default::default(),
     }
 }

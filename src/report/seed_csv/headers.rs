@@ -16,6 +16,25 @@ pub const STATIC_HEADER: [&str; 12] = [
     "平均增量时延（ms）",
 ];
 
+/// The O/R static header's optional speculative-decoding columns
+/// (`--use-spec-decode` with `--num-speculative-tokens`), verbatim.
+pub const SPEC_HEADER: [&str; 5] = [
+    "投机接受率TP90",
+    "投机接受率TP99",
+    "投机最大接受率",
+    "投机最小接受率",
+    "投机平均接受率",
+];
+
+/// The N static header's optional speculative-decoding columns, verbatim.
+pub const SPEC_HEADER_N: [&str; 5] = [
+    "TP90_SPEC_ACCEPT_RATE",
+    "TP99_SPEC_ACCEPT_RATE",
+    "MAX_SPEC_ACCEPT_RATE",
+    "MIN_SPEC_ACCEPT_RATE",
+    "AVG_SPEC_ACCEPT_RATE",
+];
+
 /// The N static header (41 columns), verbatim.
 pub const STATIC_HEADER_N: [&str; 41] = [
     "Input_Length",

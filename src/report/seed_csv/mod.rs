@@ -29,8 +29,8 @@ pub use formulas::{
     static_row_n, time_record, trim_leading_zeros, Cell, SeedRequest,
 };
 pub use headers::{
-    SERVING_HEADER, SERVING_HEADER_N, STATIC_HEADER, STATIC_HEADER_N, STATIC_MM_HEADER,
-    STATIC_MM_HEADER_N,
+    SERVING_HEADER, SERVING_HEADER_N, SPEC_HEADER, SPEC_HEADER_N, STATIC_HEADER, STATIC_HEADER_N,
+    STATIC_MM_HEADER, STATIC_MM_HEADER_N,
 };
 
 /// Which lineage of the seed tool's CSV to write.
@@ -75,6 +75,40 @@ pub fn header(kind: RunKind, format: SeedCsvFormat, images: bool) -> &'static [&
     }
 }
 
+/// The seed's optional acceptance-rate columns, when `run` has them: a
+/// static run with `--use-spec-decode` and `--num-speculative-tokens`
+/// (the seed adds them only then).
+pub fn spec_columns(run: &RunData, format: SeedCsvFormat) -> Option<&'static [&'static str]> {
+    let k = run.meta.spec_decode?.num_speculative_tokens?;
+    if run.meta.kind != RunKind::Static || run.meta.images.is_some() || k == 0 {
+        return None;
+    }
+    Some(match format {
+        SeedCsvFormat::Seed => &SPEC_HEADER,
+        SeedCsvFormat::SeedN => &SPEC_HEADER_N,
+    })
+}
+
+/// P90, P99, max, min and mean of a point's per-request acceptance rates,
+/// as fractions (4 decimals in O, 3 in N).
+fn spec_cells(p: &crate::metrics::PointData, format: SeedCsvFormat) -> Vec<Cell> {
+    let dp = match format {
+        SeedCsvFormat::Seed => 4,
+        SeedCsvFormat::SeedN => 3,
+    };
+    let a = p.summary.spec_decode.as_ref().map(|s| &s.acceptance_rate);
+    let get = |f: fn(&crate::stats::Summary) -> Option<f64>| {
+        a.and_then(f).map_or(Cell::Empty, |x| Cell::Float(x, dp))
+    };
+    vec![
+        get(|s| s.p(90.0)),
+        get(|s| s.p(99.0)),
+        get(|s| s.max),
+        get(|s| s.min),
+        get(|s| s.mean),
+    ]
+}
+
 /// The rows of `run`'s seed CSV, in the seed's order: static rows sorted
 /// by input length, output length, concurrency (prompts are synthetic, the
 /// seed's `random` dataset); dynamic rows in the run's order (O/R) or by
@@ -90,7 +124,7 @@ pub fn rows(run: &RunData, opts: &SeedCsvOptions) -> Vec<Vec<Cell>> {
                 concurrency,
             } => {
                 let images = run.meta.images.as_ref();
-                let row = match (opts.format, images) {
+                let mut row = match (opts.format, images) {
                     (SeedCsvFormat::Seed, _) => static_row(p, *concurrency),
                     (SeedCsvFormat::SeedN, Some(i)) => {
                         static_mm_row_n(p, *concurrency, (i.height, i.width))
@@ -99,6 +133,9 @@ pub fn rows(run: &RunData, opts: &SeedCsvOptions) -> Vec<Vec<Cell>> {
                         static_row_n(p, *concurrency, &run.meta.backend, run.meta.sampling)
                     }
                 };
+                if spec_columns(run, opts.format).is_some() {
+                    row.extend(spec_cells(p, opts.format));
+                }
                 // The seed sorts on the row's means; with no request to
                 // average, the point's asked lengths stand in.
                 let num = |c: &Cell, d: usize| match c {
@@ -147,12 +184,10 @@ pub fn write_seed_csv(path: &Path, run: &RunData, opts: &SeedCsvOptions) -> Resu
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
-    w.write_record(header(
-        run.meta.kind,
-        opts.format,
-        run.meta.images.is_some(),
-    ))
-    .map_err(|e| err(&e))?;
+    let head = header(run.meta.kind, opts.format, run.meta.images.is_some());
+    let spec = spec_columns(run, opts.format).unwrap_or_default();
+    w.write_record(head.iter().chain(spec))
+        .map_err(|e| err(&e))?;
     for row in rows(run, opts) {
         w.write_record(row.iter().map(Cell::text))
             .map_err(|e| err(&e))?;

@@ -87,6 +87,7 @@ fn meta(kind: RunKind) -> RunMeta {
         notes: Vec::new(),
         images: None,
         assumed_tokens_per_chunk: 1,
+        spec_decode: None,
         sampling: Default::default(),
     }
 }
