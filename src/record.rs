@@ -150,6 +150,18 @@ pub struct RequestRecord {
     /// reasoning (`reasoning_content` or `reasoning`) beside the answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning: Option<Reasoning>,
+    /// The session and turn of a multi-turn conversation's request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionTurn>,
+}
+
+/// Where a request sits in a multi-turn session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionTurn {
+    /// The session's index in its run.
+    pub session: u64,
+    /// The turn's index in the session, from 0.
+    pub turn: u32,
 }
 
 /// The reasoning part of one streamed answer.
@@ -203,6 +215,7 @@ impl RequestRecord {
             failure: r.failure,
             resent: r.resent,
             reasoning: None,
+            session: None,
         }
     }
 
@@ -342,6 +355,7 @@ mod tests {
             failure: None,
             resent: 0,
             reasoning: None,
+            session: None,
         }
     }
 

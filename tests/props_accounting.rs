@@ -92,6 +92,7 @@ fn record(epoch: u32) -> impl Strategy<Value = RequestRecord> {
                 }),
                 resent: 0,
                 reasoning: None,
+                session: None,
             }
         })
 }

@@ -112,6 +112,30 @@ pub enum StreamEvent {
     Done,
 }
 
+/// Who said one message of a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+}
+
+impl Role {
+    /// The role's name in a chat request (`user`, `assistant`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+}
+
+/// One earlier message of a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChatTurn<'a> {
+    pub role: Role,
+    pub content: &'a str,
+}
+
 /// A stream that could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed stream: {0}")]
@@ -162,6 +186,18 @@ pub trait Backend: Send + Sync {
     }
     /// A fresh parser for the response body of `req`.
     fn parser(&self, opts: &RequestOptions, req: &HttpRequest) -> Box<dyn StreamParser>;
+
+    /// A chat request whose messages are `history` (earlier turns of a
+    /// conversation, in order) then `spec.prompt` as the user's message;
+    /// `None` for a backend without chat messages.
+    fn build_conversation(
+        &self,
+        _history: &[ChatTurn<'_>],
+        _spec: &RequestSpec,
+        _opts: &RequestOptions,
+    ) -> Option<HttpRequest> {
+        None
+    }
     /// False when the API cannot force the output length (no `ignore_eos`):
     /// records then carry the real length and a shorter output is not a
     /// failure.

@@ -15,6 +15,7 @@ use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::{
+    ChatTurn,
     Backend, HttpRequest, ParseError, RequestOptions, SseFramer, StreamEvent, StreamParser,
 };
 use crate::record::ServerLatency;
@@ -65,9 +66,9 @@ struct Message<'a, C> {
 }
 
 #[derive(Serialize)]
-struct ChatBody<'a, C> {
+struct ChatBody<'a, M> {
     model: &'a str,
-    messages: [Message<'a, C>; 1],
+    messages: M,
     max_tokens: usize,
     max_completion_tokens: usize,
     temperature: f64,
@@ -139,12 +140,22 @@ struct ImageUrl<'a> {
 impl OpenAiChat {
     /// The chat request for `spec` with the user message's `content`.
     fn request<C: Serialize>(spec: &RequestSpec, opts: &RequestOptions, content: C) -> HttpRequest {
+        let messages = [Message {
+            role: "user",
+            content,
+        }];
+        Self::with_messages(spec, opts, messages)
+    }
+
+    /// The chat request for `spec` with these `messages`.
+    fn with_messages<M: Serialize>(
+        spec: &RequestSpec,
+        opts: &RequestOptions,
+        messages: M,
+    ) -> HttpRequest {
         let body = ChatBody {
             model: &opts.model,
-            messages: [Message {
-                role: "user",
-                content,
-            }],
+            messages,
             max_tokens: spec.max_tokens,
             max_completion_tokens: spec.max_tokens,
             temperature: opts.sampling.temperature,
@@ -174,6 +185,28 @@ impl Backend for OpenAiChat {
 
     fn build(&self, spec: &RequestSpec, opts: &RequestOptions) -> HttpRequest {
         OpenAiChat::request(spec, opts, spec.prompt.as_str())
+    }
+
+    fn build_conversation(
+        &self,
+        history: &[ChatTurn<'_>],
+        spec: &RequestSpec,
+        opts: &RequestOptions,
+    ) -> Option<HttpRequest> {
+        let messages: Vec<Message<'_, &str>> = history
+            .iter()
+            .map(|t| Message {
+                role: t.role.as_str(),
+                content: t.content,
+            })
+            .chain(std::iter::once(Message {
+                role: "user",
+                content: spec.prompt.as_str(),
+            }))
+            .collect();
+        let mut http = OpenAiChat::with_messages(spec, opts, messages);
+        http.prompt_bytes += history.iter().map(|t| t.content.len()).sum::<usize>();
+        Some(http)
     }
 
     fn build_multimodal(

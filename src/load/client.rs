@@ -263,6 +263,50 @@ impl Client {
         epoch: u32,
         phase_start: Instant,
     ) -> (RequestRecord, Option<String>) {
+        self.execute_inner(req, epoch, phase_start, false).await
+    }
+
+    /// Build a turn of a conversation: `history`, then `spec.prompt` as the
+    /// user's message (between turns: the history holds the model's
+    /// answers). `None` when the backend has no chat messages.
+    pub fn prepare_conversation(
+        &self,
+        history: &[crate::backend::ChatTurn<'_>],
+        spec: &RequestSpec,
+    ) -> Option<PreparedRequest> {
+        let http = self.backend.build_conversation(history, spec, &self.opts)?;
+        Some(PreparedRequest {
+            id: spec.id,
+            prompt_tokens: spec.prompt_tokens,
+            max_tokens: spec.max_tokens,
+            force_output_len: spec.force_output_len,
+            http,
+        })
+    }
+
+    /// [`Client::execute_deferred`] for a turn of a conversation: also the
+    /// answer's text (for the history of the next turn). The second item is
+    /// the text only when its count was deferred, as there.
+    pub async fn execute_turn(
+        &self,
+        req: &PreparedRequest,
+        epoch: u32,
+        phase_start: Instant,
+    ) -> (RequestRecord, Option<String>, String) {
+        let (rec, text) = self.execute_inner(req, epoch, phase_start, true).await;
+        let text = text.unwrap_or_default();
+        let deferred = rec.counted_output_tokens.is_none() && rec.usage_output_tokens.is_some();
+        let pending = (deferred && !text.is_empty()).then(|| text.clone());
+        (rec, pending, text)
+    }
+
+    async fn execute_inner(
+        &self,
+        req: &PreparedRequest,
+        epoch: u32,
+        phase_start: Instant,
+        keep_text: bool,
+    ) -> (RequestRecord, Option<String>) {
         let mut st = StreamState {
             text_ends: self.opts.spec_decode.map(|_| Vec::new()),
             ..StreamState::default()
@@ -286,7 +330,7 @@ impl Client {
                 },
             )),
         };
-        let out = self.finish_record(req, epoch, phase_start, start, done, st, failure);
+        let out = self.finish_record(req, epoch, phase_start, start, done, st, failure, keep_text);
         self.guard.observe(&out.0);
         out
     }
@@ -446,11 +490,16 @@ impl Client {
         done: Instant,
         mut st: StreamState,
         failure: Option<Failure>,
+        keep_text: bool,
     ) -> (RequestRecord, Option<String>) {
         let has_text = !st.text.is_empty() || st.chunks.is_empty();
         let defer = has_text && st.usage_completion.is_some();
         let counted = (has_text && !defer).then(|| self.tokenizer.count(&st.text) as u64);
-        let text = defer.then(|| std::mem::take(&mut st.text));
+        let text = if defer {
+            Some(std::mem::take(&mut st.text))
+        } else {
+            keep_text.then(|| st.text.clone())
+        };
         let assumed = if self.backend.events_are_tokens() {
             1
         } else {

@@ -152,6 +152,7 @@ mod tests {
             }),
             resent: 0,
             reasoning: None,
+            session: None,
         }
     }
 

@@ -18,5 +18,7 @@ pub use guard::{FailureLimit, RunGuard};
 pub use stream::chunk_tokens;
 pub use unary::UnaryOutcome;
 mod open;
+mod sessions;
 
 pub use open::{arrival_offsets, grouped_arrival_offsets, run_open_loop, ScheduleError};
+pub use sessions::{run_sessions, SessionLoad};

@@ -331,6 +331,7 @@ mod tests {
             failure: None,
             resent: 0,
             reasoning: None,
+            session: None,
         }
     }
 

@@ -256,6 +256,7 @@ mod tests {
             failure: None,
             resent: 0,
             reasoning: None,
+            session: None,
         }
     }
 

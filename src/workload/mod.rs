@@ -5,6 +5,7 @@ mod dataset;
 mod generate;
 mod images;
 mod prompt;
+mod sessions;
 mod tokenizer;
 mod trace;
 
@@ -18,6 +19,7 @@ pub use generate::{
 };
 pub use images::{encode_image, image_data_url, ImageError, ImageFormat};
 pub use prompt::{PromptError, PromptSynth};
+pub use sessions::{sharegpt_sessions, synthetic_sessions, Session, SessionShape, Turn};
 pub use tokenizer::{hf_cache_tokenizer, Tokenizer, TokenizerError, DEFAULT_TOKENIZER_NAME};
 pub use trace::{
     expected_prefix_hit_ratio, Trace, TraceError, TraceFormat, TraceRequest, TraceWindow,

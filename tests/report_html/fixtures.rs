@@ -57,6 +57,7 @@ pub fn record(id: u64, epoch: u32, start_s: f64, ttft: f64, tpot: f64, out: u32)
         failure: None,
         resent: 0,
         reasoning: None,
+        session: None,
     }
 }
 

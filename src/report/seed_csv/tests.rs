@@ -25,6 +25,7 @@ fn rec(start_s: f64, input: u64, out: u64, chunks: &[(f64, u32)]) -> RequestReco
         failure: None,
         resent: 0,
         reasoning: None,
+        session: None,
     }
 }
 
