@@ -5,6 +5,7 @@ mod dataset;
 mod generate;
 mod images;
 mod prompt;
+mod shared_prefix;
 mod tokenizer;
 mod trace;
 
@@ -18,6 +19,10 @@ pub use generate::{
 };
 pub use images::{encode_image, image_data_url, ImageError, ImageFormat};
 pub use prompt::{PromptError, PromptSynth};
+pub use shared_prefix::{
+    expected_shared_prefix_hit_ratio, shared_prefix_requests, SharedPrefixError, SharedPrefixRequest,
+    SharedPrefixSpec, DEFAULT_PREFIX_BLOCK_TOKENS,
+};
 pub use tokenizer::{hf_cache_tokenizer, Tokenizer, TokenizerError, DEFAULT_TOKENIZER_NAME};
 pub use trace::{
     expected_prefix_hit_ratio, Trace, TraceError, TraceFormat, TraceRequest, TraceWindow,
