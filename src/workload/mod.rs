@@ -20,8 +20,9 @@ pub use generate::{
 pub use images::{encode_image, image_data_url, ImageError, ImageFormat};
 pub use prompt::{PromptError, PromptSynth};
 pub use shared_prefix::{
-    expected_shared_prefix_hit_ratio, shared_prefix_requests, SharedPrefixError, SharedPrefixRequest,
-    SharedPrefixSpec, DEFAULT_PREFIX_BLOCK_TOKENS,
+    expected_shared_prefix_hit_ratio, expected_static_prefix_hit_ratio, shared_prefix_requests,
+    static_shared_prefix_note, SharedPrefixError, SharedPrefixRequest, SharedPrefixSpec,
+    DEFAULT_PREFIX_BLOCK_TOKENS,
 };
 pub use tokenizer::{hf_cache_tokenizer, Tokenizer, TokenizerError, DEFAULT_TOKENIZER_NAME};
 pub use trace::{

@@ -114,7 +114,10 @@ impl SharedPrefixSpec {
             }
         }
         if self.groups.checked_mul(self.prompts_per_group).is_none()
-            || self.prefix_tokens.checked_add(self.question_tokens).is_none()
+            || self
+                .prefix_tokens
+                .checked_add(self.question_tokens)
+                .is_none()
         {
             return Err(SharedPrefixError {
                 flag: "--gsp-num-groups/--gsp-prompts-per-group".into(),
@@ -231,6 +234,56 @@ pub fn expected_shared_prefix_hit_ratio(spec: &SharedPrefixSpec, block_tokens: u
     (p - 1.0) * cached / (p * total)
 }
 
+/// The prefix-cache hit ratio of a static sweep's prompts of
+/// `prompt_tokens` tokens that all share one `shared_tokens`-token prefix
+/// (`--shared-prefix-tokens`, the seed's `--prefix-caching-num`): every
+/// measured request finds the prefix's full blocks, `⌊K/B⌋·B` tokens,
+/// cached (the warm-up, or an earlier request, sent it; an unbounded cache
+/// of `block_tokens`-token blocks, 0 taken as 1), and the rest of its
+/// prompt, unique, not.
+///
+/// ```
+/// use servebench::workload::expected_static_prefix_hit_ratio;
+/// assert_eq!(expected_static_prefix_hit_ratio(100, 200, 16), 96.0 / 200.0);
+/// ```
+pub fn expected_static_prefix_hit_ratio(
+    shared_tokens: usize,
+    prompt_tokens: usize,
+    block_tokens: usize,
+) -> f64 {
+    if prompt_tokens == 0 {
+        return 0.0;
+    }
+    let b = block_tokens.max(1);
+    (shared_tokens.min(prompt_tokens) / b * b) as f64 / prompt_tokens as f64
+}
+
+/// The run note of a static sweep whose prompts share a
+/// `shared_tokens`-token prefix: the sharing and the expected hit ratio of
+/// each prompt length (at [`DEFAULT_PREFIX_BLOCK_TOKENS`]-token blocks).
+pub fn static_shared_prefix_note(shared_tokens: usize, prompt_lens: &[usize]) -> String {
+    let b = DEFAULT_PREFIX_BLOCK_TOKENS;
+    let mut lens = prompt_lens.to_vec();
+    lens.sort_unstable();
+    lens.dedup();
+    let ratios = lens
+        .iter()
+        .map(|&p| {
+            format!(
+                "{:.1} % at {p} tokens",
+                expected_static_prefix_hit_ratio(shared_tokens, p, b) * 100.0
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "every prompt shared a {shared_tokens}-token prefix (prefix cache measured on \
+         purpose); expected prefix-cache hit ratio {ratios} (every measured request finding \
+         the prefix's full {b}-token blocks cached, sent by the warm-up or an earlier request; \
+         an unbounded cache)"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,7 +319,10 @@ mod tests {
             assert!(r.request.force_output_len);
         }
         // Ids in send order.
-        assert!(reqs.iter().enumerate().all(|(i, r)| r.request.id == 10 + i as u64));
+        assert!(reqs
+            .iter()
+            .enumerate()
+            .all(|(i, r)| r.request.id == 10 + i as u64));
         // Each group has P requests.
         for g in 0..3 {
             assert_eq!(reqs.iter().filter(|r| r.group == g).count(), 4);
@@ -315,7 +371,10 @@ mod tests {
         let b = shared_prefix_requests(&s, &synth, 5, 1, 4).unwrap();
         for x in &a {
             for y in &b {
-                let c = common(&tok.encode(&x.request.prompt), &tok.encode(&y.request.prompt));
+                let c = common(
+                    &tok.encode(&x.request.prompt),
+                    &tok.encode(&y.request.prompt),
+                );
                 assert_eq!(c, 0);
             }
         }
@@ -339,9 +398,15 @@ mod tests {
         let r = expected_shared_prefix_hit_ratio(&spec(1, 2, 100, 28), 16);
         assert!((r - 0.5 * 96.0 / 128.0).abs() < 1e-12);
         // One prompt per group: nothing to share.
-        assert_eq!(expected_shared_prefix_hit_ratio(&spec(9, 1, 512, 8), 16), 0.0);
+        assert_eq!(
+            expected_shared_prefix_hit_ratio(&spec(9, 1, 512, 8), 16),
+            0.0
+        );
         // A prefix shorter than a block: nothing cached.
-        assert_eq!(expected_shared_prefix_hit_ratio(&spec(2, 8, 15, 8), 16), 0.0);
+        assert_eq!(
+            expected_shared_prefix_hit_ratio(&spec(2, 8, 15, 8), 16),
+            0.0
+        );
         // Block 0 = token-granular.
         let r = expected_shared_prefix_hit_ratio(&spec(2, 8, 15, 5), 0);
         assert!((r - 7.0 / 8.0 * 15.0 / 20.0).abs() < 1e-12);
@@ -350,6 +415,16 @@ mod tests {
             expected_shared_prefix_hit_ratio(&spec(1, 16, 2048, 128), 16),
             expected_shared_prefix_hit_ratio(&spec(64, 16, 2048, 128), 16)
         );
+    }
+
+    #[test]
+    fn static_ratio_and_note() {
+        assert_eq!(expected_static_prefix_hit_ratio(64, 128, 16), 0.5);
+        assert_eq!(expected_static_prefix_hit_ratio(15, 128, 16), 0.0);
+        assert_eq!(expected_static_prefix_hit_ratio(0, 128, 16), 0.0);
+        let n = static_shared_prefix_note(100, &[200, 128, 200]);
+        assert!(n.contains("48.0 % at 200 tokens"), "{n}");
+        assert!(n.contains("75.0 % at 128 tokens"), "{n}");
     }
 
     #[test]
