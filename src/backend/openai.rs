@@ -15,8 +15,8 @@ use serde::de::{Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ChatTurn,
-    Backend, HttpRequest, ParseError, RequestOptions, SseFramer, StreamEvent, StreamParser,
+    Backend, ChatTurn, HttpRequest, ParseError, RequestOptions, SseFramer, StreamEvent,
+    StreamParser,
 };
 use crate::record::ServerLatency;
 use crate::workload::RequestSpec;

@@ -41,13 +41,24 @@ impl Plan {
                 shared_prefix_tokens: s.shared_prefix_tokens,
                 ..crate::run::StaticSweep::new(s.pairs.clone(), s.concurrencies.clone())
             }),
-            Benchmark::Dynamic(d) => crate::run::Sweep::Dynamic(crate::run::DynamicSweep {
-                rates: d.rates.iter().map(|&r| (Rate(r), d.num_prompts)).collect(),
-                burstiness: d.burstiness,
-                per_arrival: Vec::new(),
-                max_concurrency: d.max_concurrency,
-                workload: DynamicWorkload::Generated(d.workload.clone()),
-            }),
+            Benchmark::Dynamic(d) => {
+                // A shared-prefix workload wins over the generated lengths;
+                // each of its epochs is every group's requests.
+                let (n, workload) = match d.shared_prefix {
+                    Some(sp) => (sp.requests_per_round(), DynamicWorkload::SharedPrefix(sp)),
+                    None => (
+                        d.num_prompts,
+                        DynamicWorkload::Generated(d.workload.clone()),
+                    ),
+                };
+                crate::run::Sweep::Dynamic(crate::run::DynamicSweep {
+                    rates: d.rates.iter().map(|&r| (Rate(r), n)).collect(),
+                    burstiness: d.burstiness,
+                    per_arrival: Vec::new(),
+                    max_concurrency: d.max_concurrency,
+                    workload,
+                })
+            }
             Benchmark::Replay(r) => {
                 // Read when planned; a trace that did not read is the
                 // plan's `problem`, reported before any load.
@@ -74,13 +85,23 @@ impl Plan {
                 })
             }
         };
+        let mut notes = self.notes.clone();
+        if let Benchmark::Static(s) = &self.bench {
+            if s.shared_prefix_tokens > 0 {
+                let lens: Vec<usize> = s.pairs.iter().map(|p| p.0).collect();
+                notes.push(crate::workload::static_shared_prefix_note(
+                    s.shared_prefix_tokens,
+                    &lens,
+                ));
+            }
+        }
         crate::run::Plan {
             epochs: self.epochs,
             warmup: self.warmup,
             slo: self.slo,
             seed: self.seed,
             precision: self.precision.clone(),
-            notes: self.notes.clone(),
+            notes,
             ..crate::run::Plan::new(&self.id, sweep)
         }
     }
@@ -134,10 +155,15 @@ pub fn validate(p: &Plan) -> Result<(), BenchError> {
             if d.num_prompts == 0 {
                 return Err(invalid(&p.id, "num_prompts must be at least 1"));
             }
-            let mut w = d.workload.clone();
-            w.num_requests = 1;
-            w.validate()
-                .map_err(|e| invalid(&p.id, format!("workload: {e}")))?;
+            if let Some(sp) = &d.shared_prefix {
+                sp.validate()
+                    .map_err(|e| invalid(&p.id, format!("shared prefix: {e}")))?;
+            } else {
+                let mut w = d.workload.clone();
+                w.num_requests = 1;
+                w.validate()
+                    .map_err(|e| invalid(&p.id, format!("workload: {e}")))?;
+            }
         }
         Benchmark::Replay(r) => {
             if r.speedups.is_empty() || r.speedups.iter().any(|s| !(s.is_finite() && *s > 0.0)) {

@@ -97,6 +97,14 @@ pub(crate) fn reduce(h: &Harness, id: &str, b: &Benchmark) -> Plan {
                 w.max_output = w.max_output.min(SMOKE_OUTPUT);
                 w.min_output = w.min_output.min(w.max_output);
                 w.avg_output = w.avg_output.clamp(w.min_output as f64, w.max_output as f64);
+                if let Some(sp) = &mut d.shared_prefix {
+                    // One group of two: the second finds the first's prefix.
+                    sp.groups = sp.groups.min(1);
+                    sp.prompts_per_group = sp.prompts_per_group.min(2);
+                    sp.prefix_tokens = sp.prefix_tokens.min(SMOKE_PROMPT / 2);
+                    sp.question_tokens = sp.question_tokens.min(SMOKE_PROMPT / 2);
+                    sp.output_tokens = sp.output_tokens.min(SMOKE_OUTPUT);
+                }
             }
             Benchmark::Replay(r) => {
                 r.speedups.truncate(1);

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::settings::{Configure, Settings};
-use crate::workload::{GenerateSpec, Trace, TraceFormat, TraceWindow};
+use crate::workload::{GenerateSpec, SharedPrefixSpec, Trace, TraceFormat, TraceWindow};
 
 /// A static sweep: every `(prompt, output)` pair × every concurrency,
 /// closed loop, warm-up then epochs.
@@ -131,6 +131,11 @@ pub struct DynamicSweep {
     /// Input/output length distribution (its `num_requests` and `seed` are
     /// set by the run).
     pub workload: GenerateSpec,
+    /// A shared-prefix workload (SGLang's generated-shared-prefix) instead
+    /// of `workload`, set by [`DynamicSweep::shared_prefix`]: every epoch at
+    /// every rate sends all its `groups × prompts_per_group` requests, and
+    /// `num_prompts` is not used.
+    pub shared_prefix: Option<SharedPrefixSpec>,
     pub settings: Settings,
 }
 
@@ -156,6 +161,7 @@ impl DynamicSweep {
                 num_requests: 1,
                 seed: 0,
             },
+            shared_prefix: None,
             settings: Settings::default(),
         }
     }
@@ -203,6 +209,41 @@ impl DynamicSweep {
     /// Add a parameter segment to the id: `group/name/param`.
     pub fn param(mut self, param: impl std::fmt::Display) -> Self {
         self.param = Some(param.to_string());
+        self
+    }
+
+    /// SGLang's generated-shared-prefix workload instead of generated
+    /// lengths: `groups` groups of `prompts_per_group` requests, each
+    /// prompt a `system_len`-token system prompt of its group followed by a
+    /// unique `question_len`-token question, `output_len` output tokens
+    /// (forced). Each epoch sends all `groups × prompts_per_group` requests
+    /// (shuffled across groups; `num_prompts` is not used) with system
+    /// prompts of its own; the run's notes give the expected prefix-cache
+    /// hit ratio and, when the server reports cached tokens, the observed one.
+    ///
+    /// ```
+    /// use servebench::bench::{Configure, DynamicSweep};
+    /// let b = DynamicSweep::new("gsp")
+    ///     .rates([8.0])
+    ///     .shared_prefix(4, 8, 512, 32, 16)
+    ///     .epochs(3);
+    /// assert_eq!(b.shared_prefix.unwrap().requests_per_round(), 32);
+    /// ```
+    pub fn shared_prefix(
+        mut self,
+        groups: usize,
+        prompts_per_group: usize,
+        system_len: usize,
+        question_len: usize,
+        output_len: usize,
+    ) -> Self {
+        self.shared_prefix = Some(SharedPrefixSpec {
+            groups,
+            prompts_per_group,
+            prefix_tokens: system_len,
+            question_tokens: question_len,
+            output_tokens: output_len,
+        });
         self
     }
 }

@@ -36,6 +36,7 @@ pub use report_cmd::{rebuild_run, run_report_cmd, Rebuilt, ReportArgs};
 pub use selftest_cmd::{run_selftest_cmd, SelftestArgs, SelftestRow};
 pub use serving_cmd::{
     parse_goodput, run_serving_cmd, ServingArgs, ServingSweepArgs, DEFAULT_SERVING_EPOCHS,
+    SHARED_PREFIX_DATASET_TYPE,
 };
 pub use static_cmd::{
     run_static_cmd, run_static_on, ImageArgs, RunOutcome, StaticArgs, StaticDatasetArgs,

@@ -9,7 +9,7 @@ use super::static_cmd::{run_plan_on, RunOutcome};
 use super::{CliError, EndpointArgs};
 use crate::metrics::{Rate, Slo};
 use crate::run::{resolve_target, DynamicSweep, DynamicWorkload, Plan, Sweep};
-use crate::workload::{DatasetFilter, DatasetType, GenerateSpec};
+use crate::workload::{DatasetFilter, DatasetType, GenerateSpec, SharedPrefixSpec};
 
 /// The workload and arrival process of a dynamic benchmark.
 #[derive(Debug, Clone, clap::Args)]
@@ -19,9 +19,31 @@ pub struct ServingSweepArgs {
     pub dataset: Option<PathBuf>,
     /// Dataset format: sharegpt, alpaca (input/output, as the seed reads it),
     /// custom (from gen-dataset, or the seed's generate_dataset.py), jsonl
-    /// or human-eval (JSONL of prompt/canonical_solution).
+    /// or human-eval (JSONL of prompt/canonical_solution); or
+    /// generated-shared-prefix (no --dataset: groups of prompts sharing a
+    /// system prompt, the --gsp-* flags).
     #[arg(long, default_value = "sharegpt")]
     pub dataset_type: String,
+    /// generated-shared-prefix: groups, each with a system prompt of its own
+    /// (SGLang's flag; default 64).
+    #[arg(long, value_name = "G")]
+    pub gsp_num_groups: Option<usize>,
+    /// generated-shared-prefix: requests of each group (default 16); an
+    /// epoch sends G x P requests.
+    #[arg(long, value_name = "P")]
+    pub gsp_prompts_per_group: Option<usize>,
+    /// generated-shared-prefix: tokens of each group's system prompt, the
+    /// shared prefix (default 2048).
+    #[arg(long, value_name = "L")]
+    pub gsp_system_prompt_len: Option<usize>,
+    /// generated-shared-prefix: tokens of each request's own question, after
+    /// the system prompt (default 128).
+    #[arg(long, value_name = "Q")]
+    pub gsp_question_len: Option<usize>,
+    /// generated-shared-prefix: output tokens of every request, forced
+    /// (default 256).
+    #[arg(long, value_name = "O")]
+    pub gsp_output_len: Option<usize>,
     /// Prompt length of synthetic requests (no --dataset), tokens.
     #[arg(long, default_value_t = 512)]
     pub random_input_len: usize,
@@ -72,6 +94,11 @@ impl Default for ServingSweepArgs {
         ServingSweepArgs {
             dataset: None,
             dataset_type: "sharegpt".into(),
+            gsp_num_groups: None,
+            gsp_prompts_per_group: None,
+            gsp_system_prompt_len: None,
+            gsp_question_len: None,
+            gsp_output_len: None,
             random_input_len: 512,
             random_output_len: 128,
             request_rate: vec![Rate(f64::INFINITY)],
@@ -163,12 +190,79 @@ pub fn parse_goodput(items: &[String]) -> Result<Slo, CliError> {
     Ok(slo)
 }
 
+/// The `--dataset-type` that selects SGLang's shared-prefix workload.
+pub const SHARED_PREFIX_DATASET_TYPE: &str = "generated-shared-prefix";
+
 impl ServingSweepArgs {
-    /// Requests per rate, one count per rate.
+    /// The shared-prefix workload of `--dataset-type generated-shared-prefix`
+    /// and the `--gsp-*` flags (SGLang's defaults for those not given);
+    /// `None` for any other dataset type, where a `--gsp-*` flag is an error.
+    pub fn shared_prefix(&self) -> Result<Option<SharedPrefixSpec>, CliError> {
+        let given = [
+            ("--gsp-num-groups", self.gsp_num_groups),
+            ("--gsp-prompts-per-group", self.gsp_prompts_per_group),
+            ("--gsp-system-prompt-len", self.gsp_system_prompt_len),
+            ("--gsp-question-len", self.gsp_question_len),
+            ("--gsp-output-len", self.gsp_output_len),
+        ];
+        if self.dataset_type != SHARED_PREFIX_DATASET_TYPE {
+            return match given.iter().find(|(_, v)| v.is_some()) {
+                Some((flag, _)) => Err(bad(
+                    flag,
+                    format!("needs --dataset-type {SHARED_PREFIX_DATASET_TYPE}"),
+                )),
+                None => Ok(None),
+            };
+        }
+        for (flag, off) in [
+            ("--dataset", self.dataset.is_some()),
+            ("--max-tokens", self.max_tokens.is_some()),
+            ("--max-prompt-tokens", self.max_prompt_tokens.is_some()),
+            ("--allow-repeat", self.allow_repeat),
+        ] {
+            if off {
+                return Err(bad(
+                    flag,
+                    format!(
+                        "--dataset-type {SHARED_PREFIX_DATASET_TYPE} generates its prompts \
+                         (the --gsp-* flags); it reads no dataset"
+                    ),
+                ));
+            }
+        }
+        let d = SharedPrefixSpec::sglang_defaults();
+        let spec = SharedPrefixSpec {
+            groups: self.gsp_num_groups.unwrap_or(d.groups),
+            prompts_per_group: self.gsp_prompts_per_group.unwrap_or(d.prompts_per_group),
+            prefix_tokens: self.gsp_system_prompt_len.unwrap_or(d.prefix_tokens),
+            question_tokens: self.gsp_question_len.unwrap_or(d.question_tokens),
+            output_tokens: self.gsp_output_len.unwrap_or(d.output_tokens),
+        };
+        spec.validate().map_err(|e| bad(&e.flag, e.reason))?;
+        Ok(Some(spec))
+    }
+
+    /// Requests per rate, one count per rate (a shared-prefix workload:
+    /// `G x P` at every rate).
     pub fn counts(&self) -> Result<Vec<usize>, CliError> {
         let n = &self.num_prompts;
         if n.contains(&0) {
             return Err(bad("--num-prompts", "each count must be at least 1"));
+        }
+        if let Some(sp) = self.shared_prefix()? {
+            let per = sp.requests_per_round();
+            // The default (1000) is not a choice; any other count must be G x P.
+            if n.as_slice() != [1000] && n.iter().any(|&c| c != per) {
+                return Err(bad(
+                    "--num-prompts",
+                    format!(
+                        "a shared-prefix epoch sends every group's prompts, {} x {} = {per} \
+                         requests; leave --num-prompts out (or give {per})",
+                        sp.groups, sp.prompts_per_group
+                    ),
+                ));
+            }
+            return Ok(vec![per; self.request_rate.len()]);
         }
         match (n.len(), self.request_rate.len()) {
             (1, r) => Ok(vec![n[0]; r]),
@@ -207,11 +301,19 @@ impl ServingSweepArgs {
     }
 
     /// Check the flags that need no endpoint.
-    pub fn validate(&self) -> Result<(DatasetType, Slo, Vec<usize>), CliError> {
-        let kind: DatasetType = self
-            .dataset_type
-            .parse()
-            .map_err(|e: crate::workload::DatasetError| bad("--dataset-type", e.to_string()))?;
+    /// The dataset type is `None` for the shared-prefix workload.
+    pub fn validate(&self) -> Result<(Option<DatasetType>, Slo, Vec<usize>), CliError> {
+        let kind: Option<DatasetType> = match self.shared_prefix()? {
+            Some(_) => None,
+            None => Some(self.dataset_type.parse().map_err(
+                |e: crate::workload::DatasetError| {
+                    bad(
+                        "--dataset-type",
+                        format!("{e} (or {SHARED_PREFIX_DATASET_TYPE})"),
+                    )
+                },
+            )?),
+        };
         if self.burstiness.is_nan() || self.burstiness <= 0.0 {
             return Err(bad(
                 "--burstiness",
@@ -254,8 +356,9 @@ impl ServingSweepArgs {
         if epochs == 0 {
             return Err(bad("--epochs", "must be at least 1"));
         }
-        let workload = match &self.dataset {
-            Some(path) => DynamicWorkload::Dataset {
+        let workload = match (&self.dataset, kind, self.shared_prefix()?) {
+            (_, _, Some(sp)) => DynamicWorkload::SharedPrefix(sp),
+            (Some(path), Some(kind), None) => DynamicWorkload::Dataset {
                 path: path.clone(),
                 kind,
                 filter: DatasetFilter {
@@ -265,7 +368,7 @@ impl ServingSweepArgs {
                 },
                 allow_repeat: self.allow_repeat,
             },
-            None => DynamicWorkload::Generated(GenerateSpec::constant(
+            _ => DynamicWorkload::Generated(GenerateSpec::constant(
                 self.random_input_len,
                 self.random_output_len,
             )),

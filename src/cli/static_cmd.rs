@@ -377,9 +377,9 @@ impl StaticSweepArgs {
             ));
         }
         if self.shared_prefix_tokens > 0 {
-            notes.push(format!(
-                "every prompt shared a {}-token prefix (prefix cache measured on purpose)",
-                self.shared_prefix_tokens
+            notes.push(crate::workload::static_shared_prefix_note(
+                self.shared_prefix_tokens,
+                &self.prompt_tokens,
             ));
         }
         let pairs = self

@@ -50,7 +50,11 @@ pub async fn run_sessions(
     keep: Keep,
     on_record: &mut (dyn FnMut(&RequestRecord) + Send),
 ) -> EpochRun {
-    assert_eq!(load.sessions.len(), load.offsets.len(), "one offset per session");
+    assert_eq!(
+        load.sessions.len(),
+        load.offsets.len(),
+        "one offset per session"
+    );
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(RequestRecord, Option<String>)>();
     let sem = load
         .max_active
@@ -98,7 +102,8 @@ pub async fn run_sessions(
                     return;
                 };
                 drop(past);
-                let (mut rec, pending, answer) = client.execute_turn(&req, epoch, phase_start).await;
+                let (mut rec, pending, answer) =
+                    client.execute_turn(&req, epoch, phase_start).await;
                 rec.session = Some(SessionTurn {
                     session: s.id,
                     turn: t as u32,

@@ -135,6 +135,10 @@ impl Target {
                     "--random-input-len/--random-output-len (or the max lengths)",
                 ),
                 super::DynamicWorkload::Dataset { .. } => (None, ""),
+                super::DynamicWorkload::SharedPrefix(sp) => (
+                    Some((sp.prompt_tokens(), sp.output_tokens)),
+                    "--gsp-system-prompt-len/--gsp-question-len/--gsp-output-len",
+                ),
                 super::DynamicWorkload::Trace(t) => (
                     Some(t.trace.longest()),
                     "--trace (its longest request; shorten it with --trace-start/--trace-duration)",

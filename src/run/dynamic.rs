@@ -18,7 +18,8 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use crate::workload::{
-    expected_prefix_hit_ratio, generate, load_and_sample, PromptSynth, RequestSpec,
+    expected_prefix_hit_ratio, expected_shared_prefix_hit_ratio, generate, load_and_sample,
+    shared_prefix_requests, PromptSynth, RequestSpec, DEFAULT_PREFIX_BLOCK_TOKENS,
 };
 
 /// Requests of the whole run, drawn once: `n` of them.
@@ -144,6 +145,51 @@ async fn requests(
             }
             Ok((specs, notes))
         }
+        DynamicWorkload::SharedPrefix(spec) => {
+            // Like a trace: every point and epoch sends all groups with
+            // system prompts of its own (round r = point * epochs + epoch),
+            // so that each starts from a cache that has not seen them.
+            let spec = *spec;
+            spec.validate().map_err(|e| RunError::BadSetting {
+                flag: e.flag,
+                reason: e.reason,
+            })?;
+            let per_round = spec.requests_per_round();
+            let rounds = (n / per_round.max(1)).max(1) * d.rates.len().max(1);
+            let specs = tokio::task::spawn_blocking(move || {
+                let synth = PromptSynth::new(&tok)?;
+                let mut all = Vec::with_capacity(per_round * rounds);
+                for r in 0..rounds as u64 {
+                    let first = r * per_round as u64;
+                    all.extend(
+                        shared_prefix_requests(&spec, &synth, seed, r, first)?
+                            .into_iter()
+                            .map(|x| x.request),
+                    );
+                }
+                Ok::<_, RunError>(all)
+            })
+            .await
+            .map_err(|e| RunError::BadSetting {
+                flag: "--dataset-type".into(),
+                reason: format!("building the shared-prefix prompts panicked: {e}"),
+            })??;
+            let b = DEFAULT_PREFIX_BLOCK_TOKENS;
+            let notes = vec![format!(
+                "shared-prefix workload: {} groups x {} prompts, each a {}-token system prompt \
+                 of its group + a unique {}-token question, {} output tokens, shuffled across \
+                 groups; expected prefix-cache hit ratio {:.1} % of prompt tokens (each \
+                 group's first request a miss, the others finding the system prompt's full \
+                 {b}-token blocks; an unbounded cache, each epoch cold)",
+                spec.groups,
+                spec.prompts_per_group,
+                spec.prefix_tokens,
+                spec.question_tokens,
+                spec.output_tokens,
+                expected_shared_prefix_hit_ratio(&spec, b) * 100.0,
+            )];
+            Ok((specs, notes))
+        }
     }
 }
 
@@ -215,7 +261,7 @@ pub(super) async fn run(
         let label = d.label(ri);
         // A trace's points each have prompts of their own (see `requests`).
         let skip = match &d.workload {
-            DynamicWorkload::Trace(_) => ri * n * epochs,
+            DynamicWorkload::Trace(_) | DynamicWorkload::SharedPrefix(_) => ri * n * epochs,
             _ => 0,
         };
         // Built and serialised before the clock starts. Epoch e takes the

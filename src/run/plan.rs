@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use super::precision::Precision;
 use crate::metrics::{PointLabel, Rate, RunKind, Slo, DEFAULT_PERCENTILES};
-use crate::workload::{DatasetFilter, DatasetType, GenerateSpec, ImageFormat, Trace};
+use crate::workload::{
+    DatasetFilter, DatasetType, GenerateSpec, ImageFormat, SharedPrefixSpec, Trace,
+};
 
 /// One benchmark run, all layers resolved.
 #[derive(Debug, Clone, PartialEq)]
@@ -237,6 +239,12 @@ pub enum DynamicWorkload {
     /// window `speedups[i]` times as fast (its `rates[i]` is the window's
     /// mean rate at that speed, and the trace's length).
     Trace(TraceReplay),
+    /// SGLang's generated-shared-prefix workload: every epoch of every
+    /// point sends all `groups × prompts_per_group` requests (shuffled
+    /// across groups), with system prompts of its own, so that no epoch
+    /// finds another's prefixes cached. Each rate's `rates[i].1` is
+    /// `groups × prompts_per_group`.
+    SharedPrefix(SharedPrefixSpec),
 }
 
 /// A trace to replay, read before the run.

@@ -6,6 +6,7 @@ mod generate;
 mod images;
 mod prompt;
 mod sessions;
+mod shared_prefix;
 mod tokenizer;
 mod trace;
 
@@ -20,6 +21,11 @@ pub use generate::{
 pub use images::{encode_image, image_data_url, ImageError, ImageFormat};
 pub use prompt::{PromptError, PromptSynth};
 pub use sessions::{sharegpt_sessions, synthetic_sessions, Session, SessionShape, Turn};
+pub use shared_prefix::{
+    expected_shared_prefix_hit_ratio, expected_static_prefix_hit_ratio, shared_prefix_requests,
+    static_shared_prefix_note, SharedPrefixError, SharedPrefixRequest, SharedPrefixSpec,
+    DEFAULT_PREFIX_BLOCK_TOKENS,
+};
 pub use tokenizer::{hf_cache_tokenizer, Tokenizer, TokenizerError, DEFAULT_TOKENIZER_NAME};
 pub use trace::{
     expected_prefix_hit_ratio, Trace, TraceError, TraceFormat, TraceRequest, TraceWindow,
