@@ -137,6 +137,7 @@ impl CommonArgs {
                 DynamicWorkload::Dataset { kind, .. } => kind.name().to_string(),
                 DynamicWorkload::Generated(_) => "random".to_string(),
                 DynamicWorkload::Trace(t) => t.trace.format.name().to_string(),
+                DynamicWorkload::Sessions(_) => "sessions".to_string(),
                 DynamicWorkload::SharedPrefix(_) => "generated-shared-prefix".to_string(),
             },
             Sweep::Static(_) => "random".to_string(),

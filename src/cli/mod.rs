@@ -14,6 +14,7 @@ mod report_cmd;
 mod selftest_cmd;
 mod selftest_proc;
 mod serving_cmd;
+mod sessions_cmd;
 mod static_cmd;
 mod static_mm_cmd;
 
@@ -38,6 +39,7 @@ pub use serving_cmd::{
     parse_goodput, run_serving_cmd, ServingArgs, ServingSweepArgs, DEFAULT_SERVING_EPOCHS,
     SHARED_PREFIX_DATASET_TYPE,
 };
+pub use sessions_cmd::{run_sessions_cmd, SessionsArgs};
 pub use static_cmd::{
     run_static_cmd, run_static_on, ImageArgs, RunOutcome, StaticArgs, StaticDatasetArgs,
     StaticSweepArgs,
@@ -219,6 +221,12 @@ pub enum Command {
     ///
     /// Example: servebench replay --trace mooncake_trace.jsonl --speedup 1 2 --trace-duration 300
     Replay(ReplayArgs),
+    /// Multi-turn sessions: ShareGPT conversations (or generated ones)
+    /// replayed turn by turn, each turn carrying the conversation so far,
+    /// sessions started open loop; TTFT by turn index, session duration.
+    ///
+    /// Example: servebench sessions --backend openai-chat --dataset sharegpt.json --session-rate 0.5 2 --num-sessions 50 --think-time-ms 2000
+    Sessions(SessionsArgs),
     /// Both benchmarks in one go against one endpoint: the static sweep,
     /// then the dynamic one (benchmark.py). Takes the flags of both.
     ///
@@ -339,6 +347,10 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         }
         Command::Replay(args) => {
             let out = run_replay_cmd(&args).await?;
+            Ok(exit_code_of(&out.run))
+        }
+        Command::Sessions(args) => {
+            let out = run_sessions_cmd(&args).await?;
             Ok(exit_code_of(&out.run))
         }
         Command::All(args) => {

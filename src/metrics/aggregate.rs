@@ -116,6 +116,10 @@ pub struct PointSummary {
     pub reasoning_tokens: Summary,
     /// Requests whose usage count and tokenizer count of the output differ.
     pub output_count_mismatches: usize,
+    /// Multi-turn sessions: TTFT by turn, session duration and goodput
+    /// (`None` for requests outside sessions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<super::sessions::SessionFigures>,
     /// The server's prefix-cache hit ratio: prompt tokens it reported as
     /// cached (`usage.prompt_tokens_details.cached_tokens`) over the prompt
     /// tokens of those requests (`None` when no answer reported it).
@@ -264,6 +268,7 @@ pub fn summarize(epochs: &[&[RequestRecord]], percentiles: &[f64], slo: &Slo) ->
             .filter(|r| matches!((r.usage_output_tokens, r.counted_output_tokens), (Some(u), Some(c)) if u != c))
             .count(),
         prefix_cache_hit_ratio: prefix_cache_hit_ratio(&ok),
+        sessions: super::sessions::SessionFigures::of(&all, ps, slo, wall_s),
         server: server_means(&ok),
         send_lateness_ms: Summary::of(
             all.iter()

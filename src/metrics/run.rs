@@ -111,6 +111,17 @@ pub enum PointLabel {
         /// Requests of the trace's window (one replay).
         num_prompts: usize,
     },
+    /// Multi-turn sessions started at `session_rate` sessions/s.
+    Sessions {
+        session_rate: Rate,
+        /// Gamma shape of the gaps between session starts.
+        #[serde(with = "inf_f64")]
+        burstiness: f64,
+        /// At most this many sessions active at once.
+        max_active: Option<usize>,
+        /// Sessions per epoch.
+        num_sessions: usize,
+    },
 }
 
 impl PointLabel {
@@ -124,6 +135,7 @@ impl PointLabel {
             } => format!("p{prompt_tokens}-o{output_tokens}-c{concurrency}"),
             PointLabel::Dynamic { request_rate, .. } => format!("rate-{request_rate}"),
             PointLabel::Replay { speedup, .. } => format!("replay-x{speedup}"),
+            PointLabel::Sessions { session_rate, .. } => format!("sessions-{session_rate}"),
         }
     }
 
@@ -134,6 +146,7 @@ impl PointLabel {
             PointLabel::Dynamic { request_rate, .. } | PointLabel::Replay { request_rate, .. } => {
                 Some(*request_rate)
             }
+            PointLabel::Sessions { session_rate, .. } => Some(*session_rate),
         }
     }
 
@@ -177,6 +190,21 @@ impl PointLabel {
                 );
                 if let Some(c) = max_concurrency {
                     s.push_str(&format!(", max concurrency {c}"));
+                }
+                s
+            }
+            PointLabel::Sessions {
+                session_rate,
+                burstiness,
+                max_active,
+                num_sessions,
+            } => {
+                let mut s = format!("{num_sessions} sessions at {session_rate} sessions/s");
+                if *burstiness != 1.0 {
+                    s.push_str(&format!(", burstiness {burstiness}"));
+                }
+                if let Some(c) = max_active {
+                    s.push_str(&format!(", at most {c} active"));
                 }
                 s
             }
@@ -322,6 +350,30 @@ impl PointData {
         })
     }
 
+    /// Multi-turn sessions: completed sessions, their duration, and the
+    /// median TTFT by turn index.
+    pub fn sessions_note(&self) -> Option<String> {
+        let f = self.summary.sessions.as_ref()?;
+        let ms = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x:.1}"));
+        let by_turn: Vec<String> = f
+            .turns
+            .iter()
+            .take(8)
+            .map(|t| format!("{}: {}", t.turn + 1, ms(t.ttft_ms.p(50.0))))
+            .collect();
+        Some(format!(
+            "{}: {} of {} sessions completed, duration p50 {} s; TTFT p50 by turn (ms) {}{}",
+            self.label.describe(),
+            f.completed,
+            f.sessions,
+            f.duration_s
+                .p(50.0)
+                .map_or("-".to_string(), |d| format!("{d:.2}")),
+            by_turn.join(", "),
+            if f.turns.len() > 8 { ", ..." } else { "" }
+        ))
+    }
+
     /// The prefix-cache hit ratio the server reported, when it did.
     pub fn prefix_cache_note(&self) -> Option<String> {
         let r = self.summary.prefix_cache_hit_ratio?;
@@ -462,6 +514,7 @@ impl RunData {
             .chain(self.points.iter().filter_map(PointData::server_note))
             .chain(self.points.iter().filter_map(PointData::reasoning_note))
             .chain(self.points.iter().filter_map(PointData::prefix_cache_note))
+            .chain(self.points.iter().filter_map(PointData::sessions_note))
             .chain(self.points.iter().filter_map(PointData::spec_decode_note));
         for w in derived {
             if !notes.contains(&w) {

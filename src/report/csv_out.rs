@@ -67,6 +67,7 @@ fn label_columns(kind: RunKind) -> Vec<(String, Getter)> {
             col("request_rate_req_per_s", |p| match &p.label {
                 PointLabel::Dynamic { request_rate, .. } => request_rate.to_string(),
                 PointLabel::Replay { request_rate, .. } => format!("{:.4}", request_rate.0),
+                PointLabel::Sessions { session_rate, .. } => session_rate.to_string(),
                 _ => String::new(),
             }),
             col("burstiness", |p| match &p.label {
@@ -148,6 +149,7 @@ pub fn columns(kind: RunKind, percentiles: &[f64]) -> Vec<(String, Getter)> {
     c.push(col("prefix_cache_hit_ratio", |p| {
         fmt(p.summary.prefix_cache_hit_ratio)
     }));
+
     type ServerGet = fn(&crate::metrics::ServerMeans) -> Option<f64>;
     let server: [(&str, ServerGet); 5] = [
         ("server_time_in_queue_mean_ms", |s| s.time_in_queue_ms),
@@ -202,6 +204,29 @@ fn spec_decode_columns() -> Vec<(String, Getter)> {
         .collect()
 }
 
+/// The figures of a multi-turn sessions run, at the end: completed
+/// sessions, session duration p50, TTFT p50 of first and of later turns,
+/// goodput in sessions/s.
+fn session_columns() -> Vec<(String, Getter)> {
+    type Get = fn(&crate::metrics::sessions::SessionFigures) -> Option<f64>;
+    let cols: [(&str, Get); 5] = [
+        ("sessions_completed", |f| Some(f.completed as f64)),
+        ("session_duration_p50_s", |f| f.duration_s.p(50.0)),
+        ("ttft_p50_first_turn_ms", |f| f.ttft_p50_first_and_later().0),
+        ("ttft_p50_later_turns_ms", |f| {
+            f.ttft_p50_first_and_later().1
+        }),
+        ("session_goodput_per_s", |f| f.goodput_sessions_per_s),
+    ];
+    cols.into_iter()
+        .map(|(name, get)| {
+            col(name, move |p: &PointData| {
+                fmt(p.summary.sessions.as_ref().and_then(get))
+            })
+        })
+        .collect()
+}
+
 /// Write the run's CSV to `path` (parent folders created).
 pub fn write_csv(path: &Path, run: &RunData) -> Result<(), CsvError> {
     let err = |e: &dyn std::fmt::Display| CsvError {
@@ -236,6 +261,9 @@ pub fn write_csv(path: &Path, run: &RunData) -> Result<(), CsvError> {
             .position(|(n, _)| n == "mean_reasoning_tokens")
             .map_or(cols.len(), |i| i + 1);
         cols.splice(at..at, spec_decode_columns());
+    }
+    if run.points.iter().any(|p| p.summary.sessions.is_some()) {
+        cols.extend(session_columns());
     }
     let mut w = csv::Writer::from_path(path).map_err(|e| err(&e))?;
     w.write_record(cols.iter().map(|(n, _)| n.as_str()))

@@ -53,6 +53,11 @@ pub fn run_table(run: &RunData) -> String {
                 f(s.achieved_send_rate, 2),
                 f(s.send_lateness_ms.p(99.0), 2),
             ],
+            PointLabel::Sessions { session_rate, .. } => vec![
+                format!("{session_rate}/s"),
+                f(s.achieved_send_rate, 2),
+                f(s.send_lateness_ms.p(99.0), 2),
+            ],
             PointLabel::Replay { speedup, .. } => vec![
                 format!("{speedup}x"),
                 f(s.achieved_send_rate, 2),

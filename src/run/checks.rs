@@ -139,6 +139,13 @@ impl Target {
                     Some((sp.prompt_tokens(), sp.output_tokens)),
                     "--gsp-system-prompt-len/--gsp-question-len/--gsp-output-len",
                 ),
+                super::DynamicWorkload::Sessions(s) => match &s.source {
+                    super::SessionSource::Generated(g) => (
+                        Some((g.user_tokens * g.turns + g.output_tokens * g.turns, 0)),
+                        "--turns/--turn-input-len/--turn-output-len (a whole conversation)",
+                    ),
+                    super::SessionSource::ShareGpt { .. } => (None, ""),
+                },
                 super::DynamicWorkload::Trace(t) => (
                     Some(t.trace.longest()),
                     "--trace (its longest request; shorten it with --trace-start/--trace-duration)",

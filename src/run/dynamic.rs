@@ -12,14 +12,16 @@ use super::plan::{DynamicSweep, DynamicWorkload, Plan};
 use super::precision::Tracker;
 use super::statics::{LoadWatch, PointRun};
 use super::{RunError, Target};
-use crate::load::{grouped_arrival_offsets, run_open_loop, Keep, PreparedRequest};
+use crate::load::{
+    grouped_arrival_offsets, run_open_loop, run_sessions, Keep, PreparedRequest, SessionLoad,
+};
 use crate::record::RequestRecord;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
 use crate::workload::{
     expected_prefix_hit_ratio, expected_shared_prefix_hit_ratio, generate, load_and_sample,
-    shared_prefix_requests, PromptSynth, RequestSpec, DEFAULT_PREFIX_BLOCK_TOKENS,
+    shared_prefix_requests, PromptSynth, RequestSpec, Session, DEFAULT_PREFIX_BLOCK_TOKENS,
 };
 
 /// Requests of the whole run, drawn once: `n` of them.
@@ -31,6 +33,8 @@ async fn requests(
 ) -> Result<(Vec<RequestSpec>, Vec<String>), RunError> {
     let tok = target.tokenizer.clone();
     match &d.workload {
+        // Drawn by `prepare` through `super::sessions`.
+        DynamicWorkload::Sessions(_) => Ok((Vec::new(), Vec::new())),
         DynamicWorkload::Dataset {
             path,
             kind,
@@ -203,6 +207,9 @@ pub(super) struct Workload {
     /// use up a small dataset nor warm a prefix cache for what is measured.
     pub warmup: Vec<RequestSpec>,
     pub notes: Vec<String>,
+    /// Multi-turn sessions (`measured` then holds their first turns, each
+    /// with its session's index as id).
+    pub sessions: Vec<Session>,
 }
 
 /// Draw or generate every request of the sweep (before any load, and
@@ -215,7 +222,17 @@ pub(super) async fn prepare(
 ) -> Result<Workload, RunError> {
     let warm = plan.warmup.unwrap_or(1);
     let most = d.rates.iter().map(|r| r.1).max().unwrap_or(0);
-    let (measured, notes) = requests(target, d, most * plan.epochs as usize, plan.seed).await?;
+    let (measured, notes, sessions) = match &d.workload {
+        DynamicWorkload::Sessions(sw) => {
+            let total = most * plan.epochs as usize * d.rates.len();
+            let (sessions, notes) = super::sessions::prepare(target, sw, total, plan.seed).await?;
+            (super::sessions::first_turns(&sessions), notes, sessions)
+        }
+        _ => {
+            let (m, notes) = requests(target, d, most * plan.epochs as usize, plan.seed).await?;
+            (m, notes, Vec::new())
+        }
+    };
     let mut warmup = Vec::with_capacity(warm);
     if !measured.is_empty() {
         let synth = PromptSynth::new(&target.tokenizer)?;
@@ -235,6 +252,7 @@ pub(super) async fn prepare(
         measured,
         warmup,
         notes,
+        sessions,
     })
 }
 
@@ -261,7 +279,9 @@ pub(super) async fn run(
         let label = d.label(ri);
         // A trace's points each have prompts of their own (see `requests`).
         let skip = match &d.workload {
-            DynamicWorkload::Trace(_) | DynamicWorkload::SharedPrefix(_) => ri * n * epochs,
+            DynamicWorkload::Trace(_)
+            | DynamicWorkload::SharedPrefix(_)
+            | DynamicWorkload::Sessions(_) => ri * n * epochs,
             _ => 0,
         };
         // Built and serialised before the clock starts. Epoch e takes the
@@ -331,16 +351,36 @@ pub(super) async fn run(
             if !warmup {
                 watch.start();
             }
-            let mut run = run_open_loop(
-                client.clone(),
-                reqs,
-                Arc::new(offsets),
-                d.max_concurrency,
-                e,
-                how,
-                &mut cb,
-            )
-            .await;
+            let mut run = match &d.workload {
+                // Each stand-in names its session; the offsets start them.
+                DynamicWorkload::Sessions(sw) if !warmup => {
+                    let load = SessionLoad {
+                        sessions: reqs
+                            .iter()
+                            .map(|r| w.sessions[r.id as usize].clone())
+                            .collect(),
+                        offsets,
+                        max_active: d.max_concurrency,
+                        think_time: sw.think_time,
+                        dataset_replies: sw.dataset_replies,
+                        first_id: 0,
+                    };
+                    drop(reqs);
+                    run_sessions(client.clone(), load, e, how, &mut cb).await
+                }
+                _ => {
+                    run_open_loop(
+                        client.clone(),
+                        reqs,
+                        Arc::new(offsets),
+                        d.max_concurrency,
+                        e,
+                        how,
+                        &mut cb,
+                    )
+                    .await
+                }
+            };
             if warmup {
                 continue;
             }

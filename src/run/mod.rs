@@ -27,6 +27,7 @@ mod engine;
 mod observer;
 mod plan;
 mod precision;
+mod sessions;
 mod spec;
 mod statics;
 mod target;
@@ -34,8 +35,8 @@ mod target;
 pub use ab::{a_first, execute_ab, side_spec};
 pub use engine::{execute, run_plan, Output};
 pub use plan::{
-    DynamicSweep, DynamicWorkload, Images, LoopShape, Plan, StaticDataset, StaticSweep, Sweep,
-    TraceReplay,
+    DynamicSweep, DynamicWorkload, Images, LoopShape, Plan, SessionSource, SessionsWorkload,
+    StaticDataset, StaticSweep, Sweep, TraceReplay,
 };
 pub use precision::{parse_target_mde, projected_mde, Precision, Standing, DEFAULT_MAX_EPOCHS};
 pub use spec::TargetSpec;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use super::precision::Precision;
 use crate::metrics::{PointLabel, Rate, RunKind, Slo, DEFAULT_PERCENTILES};
 use crate::workload::{
-    DatasetFilter, DatasetType, GenerateSpec, ImageFormat, SharedPrefixSpec, Trace,
+    DatasetFilter, DatasetType, GenerateSpec, ImageFormat, SessionShape, SharedPrefixSpec, Trace,
 };
 
 /// One benchmark run, all layers resolved.
@@ -202,6 +202,14 @@ impl DynamicSweep {
     /// The label of the `i`-th point (of `rates[i]`).
     pub fn label(&self, i: usize) -> PointLabel {
         let (rate, n) = self.rates[i];
+        if let DynamicWorkload::Sessions(_) = &self.workload {
+            return PointLabel::Sessions {
+                session_rate: rate,
+                burstiness: self.burstiness,
+                max_active: self.max_concurrency,
+                num_sessions: n,
+            };
+        }
         if let DynamicWorkload::Trace(t) = &self.workload {
             return PointLabel::Replay {
                 trace: t.trace.name(),
@@ -239,12 +247,39 @@ pub enum DynamicWorkload {
     /// window `speedups[i]` times as fast (its `rates[i]` is the window's
     /// mean rate at that speed, and the trace's length).
     Trace(TraceReplay),
+    /// Multi-turn sessions: `rates[i]` is `(sessions started per second,
+    /// sessions per epoch)`.
+    Sessions(SessionsWorkload),
     /// SGLang's generated-shared-prefix workload: every epoch of every
     /// point sends all `groups × prompts_per_group` requests (shuffled
     /// across groups), with system prompts of its own, so that no epoch
     /// finds another's prefixes cached. Each rate's `rates[i].1` is
     /// `groups × prompts_per_group`.
     SharedPrefix(SharedPrefixSpec),
+}
+
+/// Where a sessions run's conversations come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionSource {
+    /// ShareGPT conversations with at least `min_turns` human/assistant
+    /// pairs, at most `max_turns` of them replayed.
+    ShareGpt {
+        path: PathBuf,
+        min_turns: usize,
+        max_turns: usize,
+    },
+    /// Generated conversations of this shape.
+    Generated(SessionShape),
+}
+
+/// Multi-turn sessions, started by the sweep's arrival process.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionsWorkload {
+    pub source: SessionSource,
+    /// Pause between an answer and the session's next turn.
+    pub think_time: std::time::Duration,
+    /// Put the dataset's replies in the history instead of the model's answers.
+    pub dataset_replies: bool,
 }
 
 /// A trace to replay, read before the run.

@@ -118,6 +118,7 @@ fn short(run: &RunData, l: &PointLabel) -> String {
         PointLabel::Static { concurrency, .. } => format!("concurrency {concurrency}"),
         PointLabel::Dynamic { request_rate, .. } => format!("rate {request_rate} req/s"),
         PointLabel::Replay { speedup, .. } => format!("trace at {speedup}x"),
+        PointLabel::Sessions { session_rate, .. } => format!("{session_rate} sessions/s"),
     }
 }
 

@@ -16,6 +16,7 @@ fn load_of(l: &PointLabel) -> (f64, String) {
         PointLabel::Replay { request_rate, .. } => {
             (request_rate.0, format!("{:.3}", request_rate.0))
         }
+        PointLabel::Sessions { session_rate, .. } => (session_rate.0, session_rate.to_string()),
     }
 }
 
@@ -48,6 +49,10 @@ fn series_of(l: &PointLabel) -> String {
         } => match max_concurrency {
             Some(c) => format!("{trace}, max conc {c}"),
             None => trace.clone(),
+        },
+        PointLabel::Sessions { max_active, .. } => match max_active {
+            Some(c) => format!("sessions, at most {c} active"),
+            None => "sessions".to_string(),
         },
     }
 }
@@ -142,6 +147,7 @@ fn load_tag(l: &PointLabel) -> String {
         PointLabel::Static { concurrency, .. } => format!("c{concurrency}"),
         PointLabel::Dynamic { request_rate, .. } => format!("{request_rate}/s"),
         PointLabel::Replay { speedup, .. } => format!("{speedup}x"),
+        PointLabel::Sessions { session_rate, .. } => format!("{session_rate} sess/s"),
     }
 }
 

@@ -149,7 +149,12 @@ pub fn rows(run: &RunData, opts: &SeedCsvOptions) -> Vec<Vec<Cell>> {
                 );
                 (key, row)
             }
-            PointLabel::Dynamic { request_rate, .. } | PointLabel::Replay { request_rate, .. } => {
+            PointLabel::Dynamic { request_rate, .. }
+            | PointLabel::Replay { request_rate, .. }
+            | PointLabel::Sessions {
+                session_rate: request_rate,
+                ..
+            } => {
                 let rate = request_rate.0;
                 ((rate, 0.0, 0.0), serving_row(p, &opts.dataset, rate))
             }
