@@ -128,6 +128,7 @@ pub(crate) fn gated_hypotheses(args: &BenchArgs, plan: &Plan) -> usize {
         Benchmark::Static(s) => s.pairs.len() * s.concurrencies.len(),
         Benchmark::Dynamic(d) => d.rates.len(),
         Benchmark::Replay(r) => r.speedups.len(),
+        Benchmark::Sessions(s) => s.rates.len(),
     };
     points * plan.bench.settings().gated(args).len()
 }

@@ -59,6 +59,24 @@ impl Plan {
                     workload,
                 })
             }
+            Benchmark::Sessions(s) => crate::run::Sweep::Dynamic(crate::run::DynamicSweep {
+                rates: s.rates.iter().map(|&r| (Rate(r), s.num_sessions)).collect(),
+                burstiness: s.burstiness,
+                per_arrival: Vec::new(),
+                max_concurrency: s.max_active,
+                workload: DynamicWorkload::Sessions(crate::run::SessionsWorkload {
+                    source: match &s.sharegpt {
+                        Some((path, min_turns, max_turns)) => crate::run::SessionSource::ShareGpt {
+                            path: path.clone(),
+                            min_turns: *min_turns,
+                            max_turns: *max_turns,
+                        },
+                        None => crate::run::SessionSource::Generated(s.shape),
+                    },
+                    think_time: std::time::Duration::from_secs_f64(s.think_time_ms.max(0.0) / 1e3),
+                    dataset_replies: s.dataset_replies,
+                }),
+            }),
             Benchmark::Replay(r) => {
                 // Read when planned; a trace that did not read is the
                 // plan's `problem`, reported before any load.
@@ -163,6 +181,25 @@ pub fn validate(p: &Plan) -> Result<(), BenchError> {
                 w.num_requests = 1;
                 w.validate()
                     .map_err(|e| invalid(&p.id, format!("workload: {e}")))?;
+            }
+        }
+        Benchmark::Sessions(s) => {
+            if s.rates.is_empty() || s.rates.iter().any(|r| r.is_nan() || *r <= 0.0) {
+                return Err(invalid(
+                    &p.id,
+                    "needs session rates, each positive (or infinity)",
+                ));
+            }
+            if s.num_sessions == 0 {
+                return Err(invalid(&p.id, "num_sessions must be at least 1"));
+            }
+            let g = &s.shape;
+            if s.sharegpt.is_none() && (g.turns == 0 || g.user_tokens == 0 || g.output_tokens == 0)
+            {
+                return Err(invalid(&p.id, "turns and their lengths must be at least 1"));
+            }
+            if !(s.think_time_ms.is_finite() && s.think_time_ms >= 0.0) {
+                return Err(invalid(&p.id, "think_time_ms must be 0 or more"));
             }
         }
         Benchmark::Replay(r) => {

@@ -106,6 +106,14 @@ pub(crate) fn reduce(h: &Harness, id: &str, b: &Benchmark) -> Plan {
                     sp.output_tokens = sp.output_tokens.min(SMOKE_OUTPUT);
                 }
             }
+            Benchmark::Sessions(s) => {
+                s.rates.truncate(1);
+                s.num_sessions = s.num_sessions.min(1);
+                s.shape.turns = s.shape.turns.min(2);
+                s.shape.user_tokens = s.shape.user_tokens.clamp(1, SMOKE_PROMPT);
+                s.shape.output_tokens = s.shape.output_tokens.clamp(1, SMOKE_OUTPUT);
+                s.think_time_ms = 0.0;
+            }
             Benchmark::Replay(r) => {
                 r.speedups.truncate(1);
                 r.window.max_requests = Some(r.window.max_requests.unwrap_or(2).min(2));

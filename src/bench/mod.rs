@@ -39,7 +39,7 @@ pub use flow::DEFAULT_EPOCHS;
 pub use gate::{summary_markdown, verdict_line};
 pub use harness::{BenchOutcome, Group, Harness, Outcome};
 pub use settings::{Configure, Settings, API_KEY_ENV_ENV, BACKEND_ENV, MODEL_ENV, URL_ENV};
-pub use sweep::{Benchmark, DynamicSweep, Replay, StaticSweep};
+pub use sweep::{Benchmark, DynamicSweep, Replay, Sessions, StaticSweep};
 
 pub(crate) use baselines::missing_baselines;
 pub(crate) use flow::{reduce, run_one};

@@ -360,12 +360,138 @@ impl Configure for Replay {
     }
 }
 
+/// Multi-turn sessions: each turn carries the conversation so far,
+/// sessions started open loop at each session rate (generated sessions, or
+/// a ShareGPT file's conversations). Needs a chat backend (`openai-chat`).
+///
+/// ```
+/// use servebench::bench::{Configure, Sessions};
+/// let b = Sessions::new("chat")
+///     .rates([2.0])
+///     .num_sessions(8)
+///     .turns(4, 128, 32)
+///     .think_time_ms(50.0)
+///     .epochs(3);
+/// assert_eq!(b.shape.turns, 4);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sessions {
+    pub name: String,
+    pub param: Option<String>,
+    /// Sessions started per second, one point each (default 1).
+    pub rates: Vec<f64>,
+    /// Sessions per epoch at each rate (default 10).
+    pub num_sessions: usize,
+    /// Gamma shape of the gaps between session starts (1 = Poisson).
+    pub burstiness: f64,
+    /// At most this many sessions active at once.
+    pub max_active: Option<usize>,
+    /// Generated sessions (default 4 turns of 128 tokens in, 32 out).
+    pub shape: crate::workload::SessionShape,
+    /// A ShareGPT file whose conversations are replayed instead (with at
+    /// least `min_turns` turns, at most `max_turns` of them).
+    pub sharegpt: Option<(PathBuf, usize, usize)>,
+    /// Pause between an answer and the next turn, ms (default 0).
+    pub think_time_ms: f64,
+    /// The dataset's replies in the history instead of the model's answers.
+    pub dataset_replies: bool,
+    pub settings: Settings,
+}
+
+impl Sessions {
+    /// Generated sessions with the defaults above, against `openai-chat`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Sessions {
+            name: name.into(),
+            param: None,
+            rates: vec![1.0],
+            num_sessions: 10,
+            burstiness: 1.0,
+            max_active: None,
+            shape: crate::workload::SessionShape {
+                turns: 4,
+                user_tokens: 128,
+                output_tokens: 32,
+            },
+            sharegpt: None,
+            think_time_ms: 0.0,
+            dataset_replies: false,
+            settings: Settings::default().backend("openai-chat"),
+        }
+    }
+
+    /// Session rates (sessions/s).
+    pub fn rates(mut self, rates: impl IntoIterator<Item = f64>) -> Self {
+        self.rates = rates.into_iter().collect();
+        self
+    }
+
+    /// Sessions per epoch at each rate.
+    pub fn num_sessions(mut self, n: usize) -> Self {
+        self.num_sessions = n;
+        self
+    }
+
+    /// Generated sessions: `turns` turns of `user_tokens` in, `output_tokens` out.
+    pub fn turns(mut self, turns: usize, user_tokens: usize, output_tokens: usize) -> Self {
+        self.shape = crate::workload::SessionShape {
+            turns,
+            user_tokens,
+            output_tokens,
+        };
+        self
+    }
+
+    /// Replay a ShareGPT file's conversations of `min_turns` or more turns
+    /// (at most `max_turns` of each).
+    pub fn sharegpt(
+        mut self,
+        path: impl Into<PathBuf>,
+        min_turns: usize,
+        max_turns: usize,
+    ) -> Self {
+        self.sharegpt = Some((path.into(), min_turns, max_turns));
+        self
+    }
+
+    /// Pause between an answer and the next turn, ms.
+    pub fn think_time_ms(mut self, ms: f64) -> Self {
+        self.think_time_ms = ms;
+        self
+    }
+
+    /// At most `n` sessions active at once.
+    pub fn max_active(mut self, n: usize) -> Self {
+        self.max_active = Some(n);
+        self
+    }
+
+    /// The dataset's replies in the history instead of the model's answers.
+    pub fn dataset_replies(mut self) -> Self {
+        self.dataset_replies = true;
+        self
+    }
+
+    /// Add a parameter segment to the id: `group/name/param`.
+    pub fn param(mut self, param: impl std::fmt::Display) -> Self {
+        self.param = Some(param.to_string());
+        self
+    }
+}
+
+impl Configure for Sessions {
+    fn settings_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+}
+
 /// Any benchmark.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Benchmark {
     Static(StaticSweep),
     Dynamic(DynamicSweep),
     Replay(Replay),
+    Sessions(Sessions),
 }
 
 impl Benchmark {
@@ -375,6 +501,7 @@ impl Benchmark {
             Benchmark::Static(s) => (&s.name, &s.param),
             Benchmark::Dynamic(d) => (&d.name, &d.param),
             Benchmark::Replay(r) => (&r.name, &r.param),
+            Benchmark::Sessions(s) => (&s.name, &s.param),
         };
         match p {
             Some(p) => format!("{n}/{p}"),
@@ -388,6 +515,7 @@ impl Benchmark {
             Benchmark::Static(s) => &s.settings,
             Benchmark::Dynamic(d) => &d.settings,
             Benchmark::Replay(r) => &r.settings,
+            Benchmark::Sessions(s) => &s.settings,
         }
     }
 
@@ -396,6 +524,7 @@ impl Benchmark {
             Benchmark::Static(s) => &mut s.settings,
             Benchmark::Dynamic(d) => &mut d.settings,
             Benchmark::Replay(r) => &mut r.settings,
+            Benchmark::Sessions(s) => &mut s.settings,
         }
     }
 }
@@ -415,5 +544,11 @@ impl From<DynamicSweep> for Benchmark {
 impl From<Replay> for Benchmark {
     fn from(r: Replay) -> Self {
         Benchmark::Replay(r)
+    }
+}
+
+impl From<Sessions> for Benchmark {
+    fn from(s: Sessions) -> Self {
+        Benchmark::Sessions(s)
     }
 }
