@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::common::{parse_count, CommonArgs, PrecisionArgs};
-use super::serving_cmd::{parse_goodput, DEFAULT_SERVING_EPOCHS};
-use super::static_cmd::{run_plan_on, RunOutcome};
+use super::serving_cmd::{parse_goodput, run_open_plan, OpenLoopOutput, DEFAULT_SERVING_EPOCHS};
+use super::static_cmd::RunOutcome;
 use super::{CliError, EndpointArgs};
-use crate::run::{resolve_target, DynamicSweep, DynamicWorkload, Plan, Sweep, TraceReplay};
+use crate::run::{DynamicSweep, DynamicWorkload, Plan, Sweep, TraceReplay};
 use crate::workload::{Trace, TraceFormat, TraceWindow};
 
 /// Which trace, which part of it, and how fast.
@@ -155,12 +155,12 @@ impl ReplayArgs {
 /// `servebench replay`: read the trace, resolve the endpoint, run, write.
 pub async fn run_replay_cmd(a: &ReplayArgs) -> Result<RunOutcome, CliError> {
     let name = a.common.name.as_deref().unwrap_or("replay");
-    let mut plan = a.plan(name)?;
-    plan.precision = a.precision.rule(a.epochs)?;
-    super::output::check_csv_path(a.benchmark_csv.as_deref())?;
-    a.common.run_dir("replay")?;
-    let target = resolve_target(&a.endpoint).await?;
-    let out = run_plan_on(&target, &plan, &a.common, a.benchmark_csv.as_deref()).await;
-    target.stop().await;
-    out
+    let plan = a.plan(name)?;
+    let out = OpenLoopOutput {
+        precision: &a.precision,
+        epochs: a.epochs,
+        csv: a.benchmark_csv.as_deref(),
+        common: &a.common,
+    };
+    run_open_plan(&a.endpoint, plan, &out, "replay").await
 }

@@ -406,12 +406,38 @@ impl ServingSweepArgs {
 /// `servebench serving`: validate, resolve the endpoint, run, write.
 pub async fn run_serving_cmd(a: &ServingArgs) -> Result<RunOutcome, CliError> {
     let name = a.common.name.as_deref().unwrap_or("serving");
-    let mut plan = a.sweep.plan(name, a.common.seed, a.epochs, a.warmup)?;
-    plan.precision = a.precision.rule(a.epochs)?;
-    super::output::check_csv_path(a.benchmark_csv.as_deref())?;
-    a.common.run_dir("serving")?;
-    let target = resolve_target(&a.endpoint).await?;
-    let out = run_plan_on(&target, &plan, &a.common, a.benchmark_csv.as_deref()).await;
+    let plan = a.sweep.plan(name, a.common.seed, a.epochs, a.warmup)?;
+    let out = OpenLoopOutput {
+        precision: &a.precision,
+        epochs: a.epochs,
+        csv: a.benchmark_csv.as_deref(),
+        common: &a.common,
+    };
+    run_open_plan(&a.endpoint, plan, &out, "serving").await
+}
+
+/// What an open-loop command (`serving`, `replay`, `sessions`) writes and
+/// how many epochs it may add.
+pub(super) struct OpenLoopOutput<'a> {
+    pub precision: &'a PrecisionArgs,
+    pub epochs: u32,
+    pub csv: Option<&'a std::path::Path>,
+    pub common: &'a CommonArgs,
+}
+
+/// Run a checked open-loop `plan` of the `command`: its adaptive epochs,
+/// its output paths checked, the endpoint resolved, run, written.
+pub(super) async fn run_open_plan(
+    endpoint: &EndpointArgs,
+    mut plan: Plan,
+    out: &OpenLoopOutput<'_>,
+    command: &str,
+) -> Result<RunOutcome, CliError> {
+    plan.precision = out.precision.rule(out.epochs)?;
+    super::output::check_csv_path(out.csv)?;
+    out.common.run_dir(command)?;
+    let target = resolve_target(endpoint).await?;
+    let res = run_plan_on(&target, &plan, out.common, out.csv).await;
     target.stop().await;
-    out
+    res
 }

@@ -5,13 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::common::{parse_count, CommonArgs, PrecisionArgs};
-use super::serving_cmd::{parse_goodput, DEFAULT_SERVING_EPOCHS};
-use super::static_cmd::{run_plan_on, RunOutcome};
+use super::serving_cmd::{parse_goodput, run_open_plan, OpenLoopOutput, DEFAULT_SERVING_EPOCHS};
+use super::static_cmd::RunOutcome;
 use super::{CliError, EndpointArgs};
 use crate::metrics::Rate;
-use crate::run::{
-    resolve_target, DynamicSweep, DynamicWorkload, Plan, SessionSource, SessionsWorkload, Sweep,
-};
+use crate::run::{DynamicSweep, DynamicWorkload, Plan, SessionSource, SessionsWorkload, Sweep};
 use crate::workload::SessionShape;
 
 /// Flags of `servebench sessions`.
@@ -163,12 +161,12 @@ impl SessionsArgs {
 /// `servebench sessions`: check, resolve the endpoint, run, write.
 pub async fn run_sessions_cmd(a: &SessionsArgs) -> Result<RunOutcome, CliError> {
     let name = a.common.name.as_deref().unwrap_or("sessions");
-    let mut plan = a.plan(name)?;
-    plan.precision = a.precision.rule(a.epochs)?;
-    super::output::check_csv_path(a.benchmark_csv.as_deref())?;
-    a.common.run_dir("sessions")?;
-    let target = resolve_target(&a.endpoint).await?;
-    let out = run_plan_on(&target, &plan, &a.common, a.benchmark_csv.as_deref()).await;
-    target.stop().await;
-    out
+    let plan = a.plan(name)?;
+    let out = OpenLoopOutput {
+        precision: &a.precision,
+        epochs: a.epochs,
+        csv: a.benchmark_csv.as_deref(),
+        common: &a.common,
+    };
+    run_open_plan(&a.endpoint, plan, &out, "sessions").await
 }

@@ -31,6 +31,17 @@ pub enum PromptError {
     },
 }
 
+/// A seed from a salt and a key (SplitMix64's finaliser over both).
+pub(crate) fn mix(salt: u64, key: u64) -> u64 {
+    let mut z = salt
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        .wrapping_add(key)
+        .wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 /// Builds prompts of an exact token length.
 ///
 /// ```

@@ -15,7 +15,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 
-use super::dataset::for_each_entry;
+use super::dataset::{for_each_entry, is_assistant, is_human};
 use super::{DatasetError, PromptError, PromptSynth, Tokenizer};
 
 /// One user turn of a session.
@@ -92,14 +92,6 @@ struct Conversation {
 struct Message {
     from: String,
     value: String,
-}
-
-fn is_human(from: &str) -> bool {
-    matches!(from, "human" | "user")
-}
-
-fn is_assistant(from: &str) -> bool {
-    matches!(from, "gpt" | "chatgpt" | "bard" | "assistant" | "model")
 }
 
 /// The (user, reply) pairs of a conversation, in order: each human turn

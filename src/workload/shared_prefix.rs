@@ -18,6 +18,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
+use super::prompt::mix;
 use super::{PromptError, PromptSynth, RequestSpec};
 
 /// Block size, in tokens, that expected hit ratios are stated for when the
@@ -61,17 +62,6 @@ pub struct SharedPrefixRequest {
     pub group: usize,
     /// The request; its prompt starts with the group's system prompt.
     pub request: RequestSpec,
-}
-
-/// A seed from a salt and a key (SplitMix64's finaliser over both).
-fn mix(salt: u64, key: u64) -> u64 {
-    let mut z = salt
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        .wrapping_add(key)
-        .wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 impl SharedPrefixSpec {

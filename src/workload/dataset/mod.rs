@@ -20,6 +20,7 @@ mod sample;
 mod sharegpt;
 
 pub(crate) use json_array::for_each_entry;
+pub(crate) use sharegpt::{is_assistant, is_human};
 
 use std::fmt;
 use std::path::Path;

@@ -31,11 +31,13 @@ struct Turn {
     value: String,
 }
 
-fn is_human(from: &str) -> bool {
+/// A human turn's `from` (`human`, `user`).
+pub(crate) fn is_human(from: &str) -> bool {
     matches!(from, "human" | "user")
 }
 
-fn is_assistant(from: &str) -> bool {
+/// An assistant turn's `from` (`gpt`, `chatgpt`, `bard`, `assistant`, `model`).
+pub(crate) fn is_assistant(from: &str) -> bool {
     matches!(from, "gpt" | "chatgpt" | "bard" | "assistant" | "model")
 }
 

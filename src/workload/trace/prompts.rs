@@ -15,18 +15,8 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::{Trace, TraceError};
+use crate::workload::prompt::mix;
 use crate::workload::{PromptSynth, RequestSpec};
-
-/// A seed from a salt and a key (SplitMix64's finaliser over both).
-fn mix(salt: u64, key: u64) -> u64 {
-    let mut z = salt
-        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        .wrapping_add(key)
-        .wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
 
 impl Trace {
     /// The requests of one replay of the window, in send order, with ids
