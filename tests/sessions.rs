@@ -13,7 +13,7 @@ fn args(dir: &Path, sim: &str) -> SessionsArgs {
     SessionsArgs {
         endpoint: EndpointArgs {
             sim: Some(sim.into()),
-            backend: "openai-chat".into(),
+            // `openai` (the default) is taken as `openai-chat`.
             ..EndpointArgs::default()
         },
         dataset: None,
@@ -195,7 +195,7 @@ async fn sharegpt_conversations_with_dataset_replies() {
 async fn sessions_need_a_chat_backend_and_sane_flags() {
     let dir = tempfile::tempdir().unwrap();
     let mut a = args(dir.path(), "time_scale=0.05");
-    a.endpoint.backend = "openai".into();
+    a.endpoint.backend = "tgi".into();
     let e = run_sessions_cmd(&a).await.unwrap_err();
     assert_eq!(e.exit_code(), 2);
     assert!(e.to_string().starts_with("--backend"), "{e}");

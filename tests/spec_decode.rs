@@ -225,3 +225,43 @@ fn the_cli_runs_it_against_the_embedded_simulator_with_the_seed_columns() {
     cfg.apply_kv(&sim).unwrap();
     assert_eq!(cfg.spec_tokens, K as usize);
 }
+
+/// The same figures through the run engine with the endpoint's
+/// `spec_decode` set, as `Configure::spec_decode` sets it for a benchmark
+/// in `benches/` (and any command built on `run_plan`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_endpoint_setting_brings_the_figures_to_any_run() {
+    use servebench::run::{run_plan, Output, Plan, StaticSweep, Sweep, TargetSpec};
+    let spec = TargetSpec {
+        sim: Some(format!(
+            "time_scale=0.3,spec_tokens={K},spec_accept={P},seed=5"
+        )),
+        spec_decode: Some(servebench::backend::SpecDecode {
+            num_speculative_tokens: Some(K),
+        }),
+        ..TargetSpec::default()
+    };
+    let plan = Plan {
+        epochs: 2,
+        warmup: Some(0),
+        ..Plan::new(
+            "spec",
+            Sweep::Static(StaticSweep {
+                requests_per_worker: 3,
+                ..StaticSweep::new(vec![(32, 192)], vec![4])
+            }),
+        )
+    };
+    let run = run_plan(&spec, &plan, &Output::quiet()).await.unwrap();
+    let s = run.points[0].summary.spec_decode.as_ref().expect("figures");
+    let mean = s.acceptance_rate.mean.unwrap();
+    assert!(
+        (mean - expected_rate()).abs() < 0.05,
+        "mean acceptance {mean:.3}, the simulator's {:.3}",
+        expected_rate()
+    );
+    assert_eq!(
+        run.meta.spec_decode.unwrap().num_speculative_tokens,
+        Some(K)
+    );
+}

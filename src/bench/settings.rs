@@ -40,6 +40,8 @@ pub struct Settings {
     pub tokenizer: Option<PathBuf>,
     pub return_latency: Option<bool>,
     pub num_scheduler_steps: Option<u32>,
+    /// The server decodes speculatively (see [`Configure::spec_decode`]).
+    pub spec_decode: Option<crate::backend::SpecDecode>,
     /// Measured epochs per point (default 5).
     pub epochs: Option<u32>,
     /// Warm-up requests per point (static default: one per worker; dynamic: 1).
@@ -110,6 +112,16 @@ pub trait Configure: Sized {
     /// The server emits tokens in bursts of `n`.
     fn num_scheduler_steps(mut self, n: u32) -> Self {
         self.settings_mut().num_scheduler_steps = Some(n);
+        self
+    }
+    /// The server decodes speculatively with `k` draft tokens a step
+    /// (`None`: unknown, only tokens per step are reported): each chunk's
+    /// tokens are read exactly and the acceptance rate reported, as
+    /// `servebench static --use-spec-decode --num-speculative-tokens K`.
+    fn spec_decode(mut self, k: Option<u32>) -> Self {
+        self.settings_mut().spec_decode = Some(crate::backend::SpecDecode {
+            num_speculative_tokens: k,
+        });
         self
     }
     /// Measured epochs per point.
@@ -220,6 +232,7 @@ impl Settings {
             tokenizer,
             return_latency,
             num_scheduler_steps,
+            spec_decode,
             epochs,
             warmup,
             slo,
@@ -284,6 +297,7 @@ impl Settings {
             sim,
             return_latency: self.return_latency.unwrap_or(false),
             num_scheduler_steps: self.num_scheduler_steps,
+            spec_decode: self.spec_decode,
             ..d
         }
     }
@@ -322,6 +336,21 @@ impl Settings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spec_decode_reaches_the_endpoint() {
+        let group = Settings::new().spec_decode(Some(3));
+        let s = Settings::new().over(&group);
+        let e = s.endpoint_args(&EndpointFlags::default(), &|_: &str| None);
+        assert_eq!(
+            e.spec_decode,
+            Some(crate::backend::SpecDecode {
+                num_speculative_tokens: Some(3)
+            })
+        );
+        let e = Settings::new().endpoint_args(&EndpointFlags::default(), &|_: &str| None);
+        assert_eq!(e.spec_decode, None);
+    }
 
     #[test]
     fn layering_and_precedence() {

@@ -12,7 +12,8 @@ use crate::metrics::Rate;
 use crate::run::{DynamicSweep, DynamicWorkload, Plan, SessionSource, SessionsWorkload, Sweep};
 use crate::workload::SessionShape;
 
-/// Flags of `servebench sessions`.
+/// Flags of `servebench sessions` (`--backend openai`, the default, is
+/// taken as `openai-chat`: sessions send chat messages).
 #[derive(Debug, Clone, clap::Args)]
 pub struct SessionsArgs {
     #[command(flatten)]
@@ -168,5 +169,11 @@ pub async fn run_sessions_cmd(a: &SessionsArgs) -> Result<RunOutcome, CliError> 
         csv: a.benchmark_csv.as_deref(),
         common: &a.common,
     };
-    run_open_plan(&a.endpoint, plan, &out, "sessions").await
+    // Sessions send chat messages: the OpenAI API means its chat endpoint
+    // (the command's default backend, `openai`, is the completions one).
+    let mut endpoint = a.endpoint.clone();
+    if endpoint.backend == "openai" {
+        endpoint.backend = "openai-chat".into();
+    }
+    run_open_plan(&endpoint, plan, &out, "sessions").await
 }

@@ -212,6 +212,18 @@ pub(super) struct Workload {
     pub sessions: Vec<Session>,
 }
 
+impl Workload {
+    /// Requests one measured request of the sweep stands for: a session's
+    /// turns on average (1 outside sessions), for the progress and ETA.
+    pub fn requests_per_item(&self) -> f64 {
+        if self.sessions.is_empty() {
+            return 1.0;
+        }
+        let turns: usize = self.sessions.iter().map(|s| s.turns.len()).sum();
+        turns as f64 / self.sessions.len() as f64
+    }
+}
+
 /// Draw or generate every request of the sweep (before any load, and
 /// before the run's files are created, so that a bad dataset leaves no
 /// trace).
@@ -294,7 +306,8 @@ pub(super) async fn run(
         let mut planned: std::collections::VecDeque<Vec<PreparedRequest>> = (0..epochs)
             .map(|_| cycle.by_ref().take(n).map(|s| client.prepare(s)).collect())
             .collect();
-        obs.start_point(&label, warm + n * epochs);
+        let per_epoch = (n as f64 * w.requests_per_item()).round() as usize;
+        obs.start_point(&label, warm + per_epoch * epochs);
         let keep = obs.keep();
         let mut watch = LoadWatch::default();
         let mut tracker = Tracker::new(plan.precision.as_ref(), &label, plan.slo);
@@ -308,7 +321,7 @@ pub(super) async fn run(
                     Some(r) => (r, false),
                     // An epoch `--target-mde` adds, built between epochs.
                     None if tracker.wants_more(runs.len(), epochs) => {
-                        obs.extend_point(n);
+                        obs.extend_point(per_epoch);
                         (
                             cycle.by_ref().take(n).map(|s| client.prepare(s)).collect(),
                             false,

@@ -46,8 +46,9 @@ fn streams(plan: &Plan) -> (usize, &'static str) {
 }
 
 /// Requests `plan` sends if nothing stops it, warm-ups included (before
-/// `--target-mde` adds epochs), for the run's progress and ETA.
-fn planned_requests(plan: &Plan) -> u64 {
+/// `--target-mde` adds epochs), for the run's progress and ETA; `per_item`:
+/// the requests one dynamic item stands for (a session's turns).
+fn planned_requests(plan: &Plan, per_item: f64) -> u64 {
     let epochs = plan.epochs as usize;
     let n: usize = match &plan.sweep {
         Sweep::Static(s) => {
@@ -61,7 +62,9 @@ fn planned_requests(plan: &Plan) -> u64 {
         Sweep::Dynamic(d) => d
             .rates
             .iter()
-            .map(|&(_, n)| plan.warmup.unwrap_or(1) + n * epochs)
+            .map(|&(_, n)| {
+                plan.warmup.unwrap_or(1) + (n as f64 * per_item).round() as usize * epochs
+            })
             .sum(),
     };
     n as u64
@@ -101,7 +104,12 @@ pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<R
         Sweep::Static(_) => None,
     };
     let mut obs = Observer::create(out.records, out.quiet, &meta)?;
-    obs.plan(plan.labels().len(), plan.epochs, planned_requests(plan));
+    let per_item = workload.as_ref().map_or(1.0, |w| w.requests_per_item());
+    obs.plan(
+        plan.labels().len(),
+        plan.epochs,
+        planned_requests(plan, per_item),
+    );
     let runs: Vec<PointRun> = match &plan.sweep {
         Sweep::Static(s) => {
             let (runs, images) = statics::run(target, plan, s, &mut obs).await?;

@@ -64,6 +64,11 @@ pub struct TargetSpec {
     /// Ask the server for its own latency figures ("return_latency": true).
     #[arg(long)]
     pub return_latency: bool,
+    /// The server decodes speculatively: read each chunk's tokens exactly
+    /// (set by `static --use-spec-decode` and the bench's
+    /// `Configure::spec_decode`).
+    #[arg(skip)]
+    pub spec_decode: Option<crate::backend::SpecDecode>,
     /// Settings of the embedded simulator, KEY=VALUE,... (as SERVEBENCH_SIM,
     /// applied after it), e.g. time_scale=0.5,decode_step_ms=10.
     #[arg(long, value_name = "KEY=VALUE,...")]
@@ -113,6 +118,7 @@ impl Default for TargetSpec {
             tokenizer: None,
             num_scheduler_steps: None,
             return_latency: false,
+            spec_decode: None,
             sim: None,
             connect_timeout: 10.0,
             first_byte_timeout: 600.0,

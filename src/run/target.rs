@@ -309,7 +309,7 @@ pub async fn resolve_target(args: &TargetSpec) -> Result<Target, RunError> {
         tokens_per_chunk: args.num_scheduler_steps.unwrap_or(1),
         non_streaming: false,
         sampling,
-        spec_decode: None,
+        spec_decode: args.spec_decode,
     };
     let endpoint = Endpoint {
         base_url: base_url.clone(),
