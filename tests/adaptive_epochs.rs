@@ -72,7 +72,8 @@ async fn a_point_stops_at_the_first_epoch_that_meets_the_target() {
         .iter()
         .find(|n| n.contains("target MDE") || n.contains("within the target"))
         .unwrap_or_else(|| panic!("no stop note in {:?}", run.meta.notes));
-    if n < 12 {
+    // Met at the cap itself counts as met (the note then says so).
+    if n < 12 || worst_mde(p, n) <= 0.08 {
         assert!(worst_mde(p, n) <= 0.08, "stopped at {n} above the target");
         assert!(
             note.contains(&format!("stopped after {n} epochs")),
