@@ -148,7 +148,7 @@ pub struct ServingArgs {
 /// Epochs of `servebench serving` when `--epochs` is not given.
 pub const DEFAULT_SERVING_EPOCHS: u32 = 3;
 
-fn bad(flag: &str, reason: impl Into<String>) -> CliError {
+pub(super) fn bad(flag: &str, reason: impl Into<String>) -> CliError {
     CliError::BadFlag {
         flag: flag.into(),
         reason: reason.into(),

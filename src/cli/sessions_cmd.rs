@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::common::{parse_count, CommonArgs, PrecisionArgs};
-use super::serving_cmd::{parse_goodput, run_open_plan, OpenLoopOutput, DEFAULT_SERVING_EPOCHS};
+use super::serving_cmd::{
+    bad, parse_goodput, run_open_plan, OpenLoopOutput, DEFAULT_SERVING_EPOCHS,
+};
 use super::static_cmd::RunOutcome;
 use super::{CliError, EndpointArgs};
 use crate::metrics::Rate;
@@ -73,13 +75,6 @@ pub struct SessionsArgs {
     pub benchmark_csv: Option<PathBuf>,
     #[command(flatten)]
     pub common: CommonArgs,
-}
-
-fn bad(flag: &str, reason: impl Into<String>) -> CliError {
-    CliError::BadFlag {
-        flag: flag.into(),
-        reason: reason.into(),
-    }
 }
 
 impl SessionsArgs {

@@ -69,6 +69,19 @@ pub struct PreparedRequest {
     pub http: HttpRequest,
 }
 
+impl PreparedRequest {
+    /// `spec`'s figures with its serialised `http` request.
+    fn new(spec: &RequestSpec, http: HttpRequest) -> Self {
+        PreparedRequest {
+            id: spec.id,
+            prompt_tokens: spec.prompt_tokens,
+            max_tokens: spec.max_tokens,
+            force_output_len: spec.force_output_len,
+            http,
+        }
+    }
+}
+
 /// The streaming client of one run: one connection pool, one backend.
 pub struct Client {
     pub(super) http: reqwest::Client,
@@ -216,24 +229,12 @@ impl Client {
         images: &[String],
     ) -> Option<PreparedRequest> {
         let http = self.backend.build_multimodal(spec, images, &self.opts)?;
-        Some(PreparedRequest {
-            id: spec.id,
-            prompt_tokens: spec.prompt_tokens,
-            max_tokens: spec.max_tokens,
-            force_output_len: spec.force_output_len,
-            http,
-        })
+        Some(PreparedRequest::new(spec, http))
     }
 
     /// Build and serialise `spec` (before the clock starts).
     pub fn prepare(&self, spec: &RequestSpec) -> PreparedRequest {
-        PreparedRequest {
-            id: spec.id,
-            prompt_tokens: spec.prompt_tokens,
-            max_tokens: spec.max_tokens,
-            force_output_len: spec.force_output_len,
-            http: self.backend.build(spec, &self.opts),
-        }
+        PreparedRequest::new(spec, self.backend.build(spec, &self.opts))
     }
 
     /// Send `req` and time its stream. Never panics on a bad response: a
@@ -275,13 +276,7 @@ impl Client {
         spec: &RequestSpec,
     ) -> Option<PreparedRequest> {
         let http = self.backend.build_conversation(history, spec, &self.opts)?;
-        Some(PreparedRequest {
-            id: spec.id,
-            prompt_tokens: spec.prompt_tokens,
-            max_tokens: spec.max_tokens,
-            force_output_len: spec.force_output_len,
-            http,
-        })
+        Some(PreparedRequest::new(spec, http))
     }
 
     /// [`Client::execute_deferred`] for a turn of a conversation: also the
