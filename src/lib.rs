@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod record;
 pub mod report;
 pub mod run;
+pub mod server_metrics;
 pub mod sim;
 pub mod stats;
 pub mod workload;

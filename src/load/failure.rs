@@ -90,7 +90,7 @@ pub(super) fn classify(e: &reqwest::Error) -> Failure {
 }
 
 /// The error and its sources, one after another.
-pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(inner) = src {

@@ -6,6 +6,7 @@ mod client;
 mod closed;
 mod counting;
 mod failure;
+pub(crate) use failure::error_chain;
 mod guard;
 pub mod interrupt;
 pub mod selfwatch;

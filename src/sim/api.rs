@@ -42,6 +42,8 @@ pub(crate) struct AppState {
     pub faults: Faults,
     pub next_id: AtomicU64,
     pub created: u64,
+    /// What `/metrics` serves.
+    pub metrics: Arc<super::metrics::SimMetrics>,
 }
 
 /// An error answer: OpenAI-shaped (`{"error": {...}}`) for the OpenAI and
@@ -128,8 +130,21 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/infer", route(Api::MindIe))
         .route("/v1/models", get(models))
         .route("/health", get(|| async { StatusCode::OK }))
+        .route("/metrics", get(prometheus))
         .fallback(|| async { ApiError::status(StatusCode::NOT_FOUND, "Not Found") })
         .with_state(state)
+}
+
+/// The engine's figures in Prometheus' text format, under vLLM's names.
+async fn prometheus(State(st): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        st.metrics.render(),
+    )
+        .into_response()
 }
 
 async fn models(State(st): State<Arc<AppState>>) -> Json<Value> {

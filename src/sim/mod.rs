@@ -129,6 +129,7 @@ mod fault_config;
 mod faults;
 mod format;
 mod images;
+mod metrics;
 mod model;
 mod parse;
 mod prefix;
@@ -243,7 +244,8 @@ impl SimServer {
             .await
             .map_err(|source| SimError::Bind { addr, source })?;
         let addr = listener.local_addr()?;
-        let (sched_tx, sched) = model::spawn(cfg.clone())?;
+        let metrics = Arc::new(metrics::SimMetrics::new());
+        let (sched_tx, sched) = model::spawn(cfg.clone(), metrics.clone())?;
         let faults = faults::Faults::from_config(&cfg);
         let listener = conn::SimListener::new(listener, faults.downtime.clone())?;
         let state = Arc::new(api::AppState {
@@ -255,6 +257,7 @@ impl SimServer {
             next_id: AtomicU64::new(0),
             created: api::unix_secs(),
             cfg: cfg.clone(),
+            metrics,
         });
         let app = api::router(state).into_make_service_with_connect_info::<conn::Conn>();
         let (stx, srx) = tokio::sync::oneshot::channel::<()>();

@@ -28,6 +28,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Geometric, StandardNormal};
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::metrics::SimMetrics;
 use super::prefix::PrefixCache;
 use super::SimConfig;
 
@@ -113,6 +114,8 @@ struct Seq {
     admitted: Instant,
     model_prefill_ms: f64,
     first: Option<Instant>,
+    /// Its latest emission.
+    last: Option<Instant>,
     /// Prompt tokens its prefill found in the prefix cache (`None`: no cache).
     cached_tokens: Option<usize>,
 }
@@ -132,10 +135,15 @@ struct Scheduler {
     /// The engine was idle: the next step starts when it runs, not at the
     /// last deadline.
     resync: bool,
+    /// What `/metrics` serves.
+    metrics: Arc<SimMetrics>,
 }
 
 /// Start the scheduler thread.
-pub(crate) fn spawn(cfg: SimConfig) -> std::io::Result<(Sender<SchedMsg>, JoinHandle<()>)> {
+pub(crate) fn spawn(
+    cfg: SimConfig,
+    metrics: Arc<SimMetrics>,
+) -> std::io::Result<(Sender<SchedMsg>, JoinHandle<()>)> {
     let (tx, rx) = std::sync::mpsc::channel();
     let cache = cfg
         .prefix_cache
@@ -152,6 +160,7 @@ pub(crate) fn spawn(cfg: SimConfig) -> std::io::Result<(Sender<SchedMsg>, JoinHa
         cache,
         deadline: Instant::now(),
         resync: true,
+        metrics,
     };
     let h = std::thread::Builder::new()
         .name("servebench-sim-scheduler".into())
@@ -179,7 +188,14 @@ impl Scheduler {
                     Err(TryRecvError::Empty) => break,
                 }
             }
-            if !self.iteration() {
+            let progressed = self.iteration();
+            self.metrics.gauges(
+                self.running.len(),
+                self.queue.len(),
+                self.kv_used,
+                self.cfg.kv_cache_tokens,
+            );
+            if !progressed {
                 // no_delay and every running stream still holds its last
                 // burst: wait for a handler (or an arrival) to unpark us.
                 std::thread::park_timeout(Duration::from_millis(5));
@@ -271,6 +287,7 @@ impl Scheduler {
                 admitted: now,
                 model_prefill_ms: 0.0,
                 first: None,
+                last: None,
                 cached_tokens: None,
             });
         }
@@ -293,6 +310,9 @@ impl Scheduler {
                 if self.cache.is_some() {
                     s.cached_tokens = Some(cached.min(s.a.prompt_tokens));
                 }
+                let queued = s.admitted.saturating_duration_since(s.a.arrived);
+                self.metrics
+                    .admitted(s.a.prompt_tokens, s.cached_tokens, queued.as_secs_f64());
                 uncached += s.a.prompt_tokens.saturating_sub(cached).max(1);
             }
             if let Some(c) = self.cache.as_mut() {
@@ -305,7 +325,7 @@ impl Scheduler {
             let t = Instant::now();
             for mut s in admitted.drain(..) {
                 s.model_prefill_ms = ms;
-                if emit(&mut s, 1, t) {
+                if emit(&mut s, 1, t, &self.metrics) {
                     self.running.push(s);
                 } else {
                     self.kv_used -= s.reserve;
@@ -328,6 +348,7 @@ impl Scheduler {
             let mut progressed = !no_delay;
             let (drafts, accept) = (self.cfg.spec_tokens, self.cfg.spec_accept);
             let spec_rng = &mut self.spec_rng;
+            let metrics = &self.metrics;
             self.running.retain_mut(|s| {
                 if no_delay && s.a.inflight.load(Ordering::Acquire) >= NO_DELAY_INFLIGHT {
                     let alive = !s.a.tx.is_closed();
@@ -348,7 +369,7 @@ impl Scheduler {
                     n
                 };
                 let k = want.min(s.target - s.emitted);
-                let alive = emit(s, k, t);
+                let alive = emit(s, k, t, metrics);
                 if !alive {
                     freed += s.reserve;
                 }
@@ -387,10 +408,19 @@ pub(crate) fn accepted_drafts(rng: &mut StdRng, drafts: usize, p: f64) -> usize 
 
 /// Emit `k` tokens of `s` at `t`; false when the sequence is over (finished
 /// or its handler went away).
-fn emit(s: &mut Seq, k: usize, t: Instant) -> bool {
+fn emit(s: &mut Seq, k: usize, t: Instant, metrics: &SimMetrics) -> bool {
     s.emitted += k;
+    let since = |at: Instant| t.saturating_duration_since(at).as_secs_f64();
+    match s.last {
+        None => metrics.emitted(k, Some(since(s.a.arrived)), None),
+        Some(l) => metrics.emitted(k, None, Some(since(l))),
+    }
+    s.last = Some(t);
     let first = *s.first.get_or_insert(t);
     let done = s.emitted >= s.target;
+    if done {
+        metrics.finished(since(s.a.arrived));
+    }
     let timing = done.then_some(Timing {
         arrived: s.a.arrived,
         admitted: s.admitted,

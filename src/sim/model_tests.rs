@@ -57,7 +57,7 @@ fn bursts_and_timing() {
     let mut cfg = SimConfig::default();
     cfg.apply_kv("time_scale=0.05,num_scheduler_steps=3")
         .unwrap();
-    let (tx, h) = spawn(cfg.clone()).unwrap();
+    let (tx, h) = spawn(cfg.clone(), Default::default()).unwrap();
     let (a, rx) = arrival(100, 10);
     tx.send(SchedMsg::Arrival(a)).unwrap();
     let (sizes, t) = drain(rx);
@@ -80,7 +80,7 @@ fn kv_too_small_is_error_and_eos_is_seeded() {
     let mut cfg = SimConfig::default();
     cfg.apply_kv("time_scale=0.01,kv_cache_tokens=50,eos_mean_tokens=3,seed=7")
         .unwrap();
-    let (tx, h) = spawn(cfg).unwrap();
+    let (tx, h) = spawn(cfg, Default::default()).unwrap();
     let (a, mut rx) = arrival(100, 10);
     tx.send(SchedMsg::Arrival(a)).unwrap();
     assert!(matches!(rx.blocking_recv(), Some(Event::Error(_))));
@@ -100,7 +100,7 @@ fn no_delay_keeps_up() {
     // scheduler must sustain well over 100k tokens/s.
     let mut cfg = SimConfig::default();
     cfg.apply_kv("no_delay=true,max_batch=1000").unwrap();
-    let (tx, h) = spawn(cfg).unwrap();
+    let (tx, h) = spawn(cfg, Default::default()).unwrap();
     let sched = h.thread().clone();
     let mut rxs = Vec::new();
     for _ in 0..1000 {
@@ -172,7 +172,7 @@ fn speculative_steps_emit_one_to_k_plus_one_in_one_step_time() {
     let mut cfg = SimConfig::default();
     cfg.apply_kv("time_scale=0.05,spec_tokens=3,spec_accept=0.6,seed=5")
         .unwrap();
-    let (tx, h) = spawn(cfg.clone()).unwrap();
+    let (tx, h) = spawn(cfg.clone(), Default::default()).unwrap();
     let (a, rx) = arrival(100, 200);
     tx.send(SchedMsg::Arrival(a)).unwrap();
     let (sizes, t) = drain(rx);
