@@ -14,7 +14,7 @@
 //!   gate-summary.md                    the Markdown summary of a --gate run
 //! ```
 //!
-//! A `run.json` is `{"format": "servebench-run", "version": 1, "run": RunData}`:
+//! A `run.json` is `{"format": "servebench-run", "version": 2, "run": RunData}` (version 1, without the server's metrics, is still read):
 //! a reader refuses other formats and newer versions with an error naming
 //! the file.
 
@@ -28,7 +28,7 @@ pub use store::{
     load_calibration, load_run, load_run_head, run_file_in, save_calibration, save_comparison,
     save_or_clear_comparison, save_run, write_meta, PointHead, ReportDir, RunFile, RunHead,
     CALIBRATION_FILE, COMPARISON_FILE, CSV_FILE, DEFAULT_REPORT_DIR, FORMAT, HTML_DIR, META_FILE,
-    RECORDS_FILE, REPORT_DIR_ENV, RUN_FILE, SUMMARY_FILE, VERSION,
+    OLDEST_VERSION, RECORDS_FILE, REPORT_DIR_ENV, RUN_FILE, SUMMARY_FILE, VERSION,
 };
 
 use std::path::PathBuf;
@@ -82,7 +82,7 @@ pub enum BaselineError {
     #[error("{}: run file version {found} is newer than this servebench ({}) reads (version {VERSION}); upgrade servebench or re-run the baseline", path.display(), env!("CARGO_PKG_VERSION"))]
     NewerVersion { path: PathBuf, found: u64 },
     /// A version this servebench does not know (0, or missing).
-    #[error("{}: unsupported run file version {found} (this servebench reads version {VERSION})", path.display())]
+    #[error("{}: unsupported run file version {found} (this servebench reads versions {OLDEST_VERSION} to {VERSION})", path.display())]
     UnsupportedVersion { path: PathBuf, found: u64 },
     /// A baseline name given on the command line cannot be a folder name.
     #[error("{flag} {name:?}: {reason}")]

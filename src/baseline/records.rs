@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::BaselineError;
 use crate::metrics::{ClientLoad, PointLabel, RequestRecord};
+use crate::server_metrics::{EpochServer, ServerPoint};
 
 #[derive(Serialize)]
 struct RecordLine<'a> {
@@ -44,6 +45,19 @@ struct StartLine<'a> {
 struct StartPoint<'a> {
     id: &'a str,
     label: &'a PointLabel,
+}
+
+#[derive(Serialize)]
+struct ServerLine<'a> {
+    server: PointServer<'a>,
+}
+
+#[derive(Serialize)]
+struct PointServer<'a> {
+    point: &'a str,
+    engine: &'a str,
+    url: &'a str,
+    epoch: &'a EpochServer,
 }
 
 #[derive(Serialize)]
@@ -133,6 +147,20 @@ impl RecordsWriter {
         self.point = point;
     }
 
+    /// After a measured epoch: what the server's metrics showed over it.
+    pub fn server(&mut self, epoch: &EpochServer, engine: &str, url: &str) {
+        let point = std::mem::take(&mut self.point);
+        self.write_line(&ServerLine {
+            server: PointServer {
+                point: &point,
+                engine,
+                url,
+                epoch,
+            },
+        });
+        self.point = point;
+    }
+
     fn write_line<T: Serialize>(&mut self, line: &T) {
         let r = serde_json::to_writer(&mut self.out, line)
             .map_err(std::io::Error::from)
@@ -152,6 +180,26 @@ pub struct ReadPoint {
     pub epochs: Vec<Vec<RequestRecord>>,
     /// The client's load over the point, when the run got to write it.
     pub client: Option<ClientLoad>,
+    /// What the server's metrics showed over its epochs, when read.
+    pub server: Option<ServerPoint>,
+}
+
+impl ReadPoint {
+    /// The point summarised, the client's load judged (a client-limited
+    /// point says so in `notes`) and the server's view attached.
+    pub fn into_point(
+        self,
+        percentiles: &[f64],
+        slo: &crate::metrics::Slo,
+        notes: &mut Vec<String>,
+    ) -> crate::metrics::PointData {
+        let d = crate::metrics::PointData::new(self.label, self.epochs, percentiles, slo)
+            .with_server(self.server);
+        match self.client {
+            Some(load) => d.with_client(load, notes),
+            None => d,
+        }
+    }
 }
 
 /// What [`read_records`] found.
@@ -177,6 +225,9 @@ enum Line {
     Client {
         client: ClientRead,
     },
+    Server {
+        server: ServerRead,
+    },
     Record {
         point: String,
         #[serde(flatten)]
@@ -198,6 +249,14 @@ struct CountedRead {
 }
 
 #[derive(Deserialize)]
+struct ServerRead {
+    point: String,
+    engine: String,
+    url: String,
+    epoch: EpochServer,
+}
+
+#[derive(Deserialize)]
 struct ClientRead {
     point: String,
     load: ClientLoad,
@@ -216,6 +275,7 @@ pub fn read_records(path: &Path) -> Result<RecordsRead, BaselineError> {
     let mut by_point: BTreeMap<String, BTreeMap<u32, Vec<RequestRecord>>> = BTreeMap::new();
     let mut counted: Vec<CountedRead> = Vec::new();
     let mut clients: BTreeMap<String, ClientLoad> = BTreeMap::new();
+    let mut servers: BTreeMap<String, (String, String, Vec<EpochServer>)> = BTreeMap::new();
     let mut warnings = Vec::new();
     let mut pending: Option<(usize, String)> = None;
     for (i, line) in BufReader::new(f).split(b'\n').enumerate() {
@@ -247,6 +307,12 @@ pub fn read_records(path: &Path) -> Result<RecordsRead, BaselineError> {
             Ok(Line::Counted { counted: c }) => counted.push(c),
             Ok(Line::Client { client: c }) => {
                 clients.insert(c.point, c.load);
+            }
+            Ok(Line::Server { server: v }) => {
+                let e = servers
+                    .entry(v.point)
+                    .or_insert_with(|| (v.engine, v.url, Vec::new()));
+                e.2.push(v.epoch);
             }
             Ok(Line::Record { point, record }) => by_point
                 .entry(point)
@@ -291,10 +357,14 @@ pub fn read_records(path: &Path) -> Result<RecordsRead, BaselineError> {
             continue;
         }
         let client = clients.remove(&id);
+        let server = servers
+            .remove(&id)
+            .map(|(engine, url, epochs)| ServerPoint::new(&engine, &url, epochs));
         points.push(ReadPoint {
             label,
             epochs,
             client,
+            server,
         });
     }
     for id in by_point.keys() {

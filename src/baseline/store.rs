@@ -12,7 +12,11 @@ use crate::metrics::RunData;
 /// The `format` tag of a run file.
 pub const FORMAT: &str = "servebench-run";
 /// The run-file version this servebench writes (and the newest it reads).
-pub const VERSION: u64 = 1;
+/// Version 2 added the server's metrics to each point; version 1 files
+/// (without them) are still read.
+pub const VERSION: u64 = 2;
+/// The oldest run-file version this servebench reads.
+pub const OLDEST_VERSION: u64 = 1;
 /// Environment variable that moves the report folder.
 pub const REPORT_DIR_ENV: &str = "SERVEBENCH_REPORT_DIR";
 /// The report folder when nothing says otherwise (relative to the working
@@ -159,7 +163,7 @@ fn write_json_atomic<T: Serialize>(
     std::fs::rename(&tmp, path).map_err(io)
 }
 
-/// Save `run` to `path` as a version-1 run file (no copy of the run is
+/// Save `run` to `path` as a run file of the current [`VERSION`] (no copy of the run is
 /// made in memory).
 pub fn save_run(path: &Path, run: &RunData) -> Result<(), BaselineError> {
     #[derive(Serialize)]
@@ -227,7 +231,7 @@ fn read_checked<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Baseli
             found: version,
         });
     }
-    if version != VERSION {
+    if version < OLDEST_VERSION {
         return Err(BaselineError::UnsupportedVersion {
             path: path.to_path_buf(),
             found: version,

@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::output::{write_outputs, OutputPaths};
 use super::CliError;
-use crate::metrics::{
-    unix_now_s, PointData, PointLabel, RunData, RunKind, RunMeta, Slo, DEFAULT_PERCENTILES,
-};
+use crate::metrics::{unix_now_s, PointLabel, RunData, RunKind, RunMeta, Slo, DEFAULT_PERCENTILES};
 
 /// Flags of `servebench report`.
 #[derive(Debug, Clone, clap::Args)]
@@ -94,13 +92,7 @@ pub fn rebuild_run(path: &Path) -> Result<Rebuilt, CliError> {
     let points = read
         .points
         .into_iter()
-        .map(|p| {
-            let point = PointData::new(p.label, p.epochs, &meta.percentiles, &meta.slo);
-            match p.client {
-                Some(load) => point.with_client(load, &mut notes),
-                None => point,
-            }
-        })
+        .map(|p| p.into_point(&meta.percentiles, &meta.slo, &mut notes))
         .collect();
     if !finished {
         meta.notes.extend(notes);

@@ -3,6 +3,7 @@
 mod aggregate;
 pub mod catalogue;
 mod run;
+pub mod server;
 pub mod sessions;
 pub mod spec;
 

@@ -282,6 +282,10 @@ pub struct PointData {
     /// The client's own cost, when it was measured.
     #[serde(default)]
     pub client: Option<ClientLoad>,
+    /// What the server's own metrics showed over the point's epochs (when
+    /// its `/metrics` was read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<crate::server_metrics::ServerPoint>,
 }
 
 impl PointData {
@@ -424,7 +428,14 @@ impl PointData {
             epochs,
             summary,
             client: None,
+            server: None,
         }
+    }
+
+    /// Attach what the server's metrics showed.
+    pub fn with_server(mut self, server: Option<crate::server_metrics::ServerPoint>) -> Self {
+        self.server = server;
+        self
     }
 
     /// Attach the client's measured cost, judged against the summary; a
@@ -515,7 +526,17 @@ impl RunData {
             .chain(self.points.iter().filter_map(PointData::reasoning_note))
             .chain(self.points.iter().filter_map(PointData::prefix_cache_note))
             .chain(self.points.iter().filter_map(PointData::sessions_note))
-            .chain(self.points.iter().filter_map(PointData::spec_decode_note));
+            .chain(self.points.iter().filter_map(PointData::spec_decode_note))
+            .chain(
+                self.points
+                    .iter()
+                    .filter_map(PointData::server_metrics_note),
+            )
+            .chain(
+                self.points
+                    .iter()
+                    .filter_map(PointData::server_tokens_warning),
+            );
         for w in derived {
             if !notes.contains(&w) {
                 notes.push(w);

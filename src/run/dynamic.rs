@@ -362,6 +362,7 @@ pub(super) async fn run(
             };
             let how = if warmup { Keep::Forward } else { keep };
             if !warmup {
+                target.server_epoch_start().await;
                 watch.start();
             }
             let mut run = match &d.workload {
@@ -398,6 +399,7 @@ pub(super) async fn run(
                 continue;
             }
             watch.stop(&run);
+            watch.server(target.server_epoch_end(e).await, target, obs);
             let counts = client.count_outputs(&mut run);
             obs.counted(e, &counts);
             runs.push(run);

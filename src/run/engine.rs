@@ -81,6 +81,9 @@ pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<R
         });
     }
     target.check_context(plan)?;
+    if let (Some(w), false) = (&target.server_warning, out.quiet) {
+        eprintln!("servebench: warning: {w}");
+    }
     let (n, flag) = streams(plan);
     target.ensure_streams(n, flag)?;
     let mut meta = target.meta(plan.kind(), &plan.name, plan.slo);
@@ -130,7 +133,7 @@ pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<R
     drop(workload);
     crate::load::selfwatch::release_free_memory();
     let mut notes = Vec::new();
-    let points = match out.records {
+    let points: Vec<PointData> = match out.records {
         // The load kept no record in memory: the run is built from its
         // records file, in a second pass (flat memory on long runs).
         Some(path) => {
@@ -139,30 +142,57 @@ pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<R
             notes.extend(read.warnings);
             read.points
                 .into_iter()
-                .map(|p| {
-                    let d = PointData::new(p.label, p.epochs, &meta.percentiles, &meta.slo);
-                    match p.client {
-                        Some(load) => d.with_client(load, &mut notes),
-                        None => d,
-                    }
-                })
+                .map(|p| p.into_point(&meta.percentiles, &meta.slo, &mut notes))
                 .collect()
         }
         None => runs
             .into_iter()
             .map(|run| {
                 let epochs = run.epochs.into_iter().map(|e| e.records).collect();
+                let server = target
+                    .server
+                    .as_ref()
+                    .filter(|_| !run.server.is_empty())
+                    .map(|w| {
+                        crate::server_metrics::ServerPoint::new(w.engine(), w.url(), run.server)
+                    });
                 PointData::new(run.label, epochs, &meta.percentiles, &meta.slo)
                     .with_client(run.load, &mut notes)
+                    .with_server(server)
             })
             .collect(),
     };
+    if plan.expects_cold_cache() {
+        notes.extend(points.iter().filter_map(warm_cache_warning));
+    }
     meta.notes.extend(notes);
     meta.interrupted = crate::load::interrupt::stopping();
     meta.stopped_early = target.client.guard().tripped();
     let mut run = RunData { meta, points };
     run.summarize_spec_decode();
     Ok(run)
+}
+
+/// Above this share of prompt tokens found in the server's prefix cache, a
+/// point whose prompts share no prefix was measured against a warm cache (a
+/// chat template's few shared tokens stay well below it).
+const WARM_CACHE_RATIO: f64 = 0.2;
+
+/// A warning when the server found a point's prompts, which share no
+/// prefix, in its prefix cache: an earlier run with the same seed left
+/// them there, and the point's TTFT is a warm cache's.
+fn warm_cache_warning(p: &PointData) -> Option<String> {
+    let r = p.server.as_ref()?.summary.prefix_hit_ratio?;
+    (r > WARM_CACHE_RATIO).then(|| {
+        format!(
+            "{}: warm prefix cache: the server found {:.0} % of the prompt tokens in its cache, \
+             though these prompts share no prefix; an earlier run with the same --seed (or a \
+             repeated prompt) left them there, so TTFT is a warm cache's: change --seed, or \
+             reset the server's cache, for a cold measurement",
+            p.label.describe(),
+            100.0 * r
+        )
+    })
 }
 
 /// Resolve `spec` into a target, run `plan`, stop the target.

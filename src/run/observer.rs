@@ -260,6 +260,13 @@ impl Observer {
         }
     }
 
+    /// What the server's metrics showed over a measured epoch.
+    pub fn server(&mut self, view: &crate::server_metrics::EpochServer, engine: &str, url: &str) {
+        if let Some((_, w)) = self.records.as_mut() {
+            w.server(view, engine, url);
+        }
+    }
+
     /// The point finished.
     pub fn finish_point(&mut self) {
         if let Some(b) = self.bar.take() {

@@ -35,6 +35,16 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Whether the plan's prompts share no prefix by design (generated
+    /// text of their own, no shared prefix, no dataset, trace or session),
+    /// so that a server's prefix cache should find little in them.
+    pub fn expects_cold_cache(&self) -> bool {
+        match &self.sweep {
+            Sweep::Static(s) => s.shared_prefix_tokens == 0 && s.dataset.is_none(),
+            Sweep::Dynamic(d) => matches!(d.workload, DynamicWorkload::Generated(_)),
+        }
+    }
+
     /// A plan with 5 epochs, default warm-up, no SLO, seed 0.
     pub fn new(name: impl Into<String>, sweep: Sweep) -> Self {
         Plan {

@@ -99,6 +99,17 @@ pub struct TargetSpec {
     /// stream correctly).
     #[arg(long)]
     pub no_preflight: bool,
+    /// Where the server's Prometheus metrics are (default: `/metrics` at
+    /// the base URL's host). Read during every measured epoch.
+    #[arg(long, value_name = "URL")]
+    pub metrics_url: Option<String>,
+    /// Seconds between two scrapes of the server's metrics while an epoch
+    /// runs (each epoch is also scraped just before and just after its load).
+    #[arg(long, default_value_t = 1.0, value_name = "S")]
+    pub metrics_interval: f64,
+    /// Do not read the server's metrics.
+    #[arg(long)]
+    pub no_server_metrics: bool,
 }
 
 impl Default for TargetSpec {
@@ -127,6 +138,9 @@ impl Default for TargetSpec {
             max_failure_rate: 0.5,
             failure_window: 50,
             no_preflight: false,
+            metrics_url: None,
+            metrics_interval: 1.0,
+            no_server_metrics: false,
         }
     }
 }

@@ -25,6 +25,8 @@ pub(super) struct PointRun {
     pub load: ClientLoad,
     /// Why the point stopped adding epochs (under `--target-mde`).
     pub note: Option<String>,
+    /// What the server's metrics showed over each measured epoch.
+    pub server: Vec<crate::server_metrics::EpochServer>,
 }
 
 /// Measures the client over a point's measured epochs: CPU time of this
@@ -36,6 +38,7 @@ pub(super) struct LoadWatch {
     wall_s: f64,
     chunks: u64,
     at: Option<(f64, std::time::Instant)>,
+    server: Vec<crate::server_metrics::EpochServer>,
 }
 
 impl LoadWatch {
@@ -56,10 +59,24 @@ impl LoadWatch {
         self.chunks += epoch.chunks;
     }
 
+    /// The epoch's view from the server's metrics (scraped after `stop`,
+    /// outside the client's measured window) goes to the records file.
+    pub fn server(
+        &mut self,
+        view: Option<crate::server_metrics::EpochServer>,
+        target: &Target,
+        obs: &mut Observer,
+    ) {
+        if let (Some(v), Some(w)) = (view, &target.server) {
+            obs.server(&v, w.engine(), w.url());
+            self.server.push(v);
+        }
+    }
+
     /// The point ended: its client load goes to the records file, and the
     /// point to `out` unless no measured epoch ran.
     pub fn finish(
-        &self,
+        &mut self,
         target: &Target,
         obs: &mut Observer,
         (label, note): (PointLabel, Option<String>),
@@ -75,6 +92,7 @@ impl LoadWatch {
                 epochs,
                 load,
                 note,
+                server: std::mem::take(&mut self.server),
             });
         }
     }
@@ -271,6 +289,7 @@ pub(super) async fn run(
                     obs.record(r, false);
                     tracker.record(e as u32, r);
                 };
+                target.server_epoch_start().await;
                 watch.start();
                 let mut epoch = match sweep.loop_shape {
                     LoopShape::Closed => {
@@ -283,6 +302,7 @@ pub(super) async fn run(
                     }
                 };
                 watch.stop(&epoch);
+                watch.server(target.server_epoch_end(e as u32).await, target, obs);
                 let counts = client.count_outputs(&mut epoch);
                 obs.counted(epoch.epoch, &counts);
                 runs.push(epoch);

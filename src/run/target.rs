@@ -30,6 +30,11 @@ pub struct Target {
     /// Check `--num-scheduler-steps` against the server before a static
     /// run (the flag was given and the preflight is on).
     pub probe_steps: bool,
+    /// The server's metrics, scraped during every measured epoch (`None`
+    /// with `--no-server-metrics` or when the endpoint has none).
+    pub server: Option<crate::server_metrics::ServerWatch>,
+    /// Why the server's metrics are not read, when they were wanted.
+    pub server_warning: Option<String>,
 }
 
 impl Target {
@@ -119,7 +124,23 @@ impl Target {
                 backend.name()
             ));
         }
+        notes.extend(self.server_warning.clone());
         notes
+    }
+
+    /// An epoch's load is about to start: the server's metrics just before.
+    pub(super) async fn server_epoch_start(&self) {
+        if let Some(w) = &self.server {
+            w.epoch_start().await;
+        }
+    }
+
+    /// The epoch's load ended: what the server's metrics showed over it.
+    pub(super) async fn server_epoch_end(
+        &self,
+        epoch: u32,
+    ) -> Option<crate::server_metrics::EpochServer> {
+        self.server.as_ref()?.epoch_end(epoch).await
     }
 
     /// Stop the embedded simulator, if any.
@@ -199,6 +220,22 @@ pub async fn resolve_target(args: &TargetSpec) -> Result<Target, RunError> {
         });
     }
     let sampling = args.sampling()?;
+    if !(args.metrics_interval.is_finite() && args.metrics_interval > 0.0) {
+        return Err(RunError::BadSetting {
+            flag: "--metrics-interval".into(),
+            reason: format!("{} is not a number of seconds > 0", args.metrics_interval),
+        });
+    }
+    if let Some(u) = &args.metrics_url {
+        let ok = url::Url::parse(u)
+            .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
+        if !ok {
+            return Err(RunError::BadSetting {
+                flag: "--metrics-url".into(),
+                reason: format!("`{u}` is not an http:// or https:// URL with a host"),
+            });
+        }
+    }
     let app_code = args.app_code.clone().or_else(|| {
         std::env::var("SERVEBENCH_APP_CODE")
             .ok()
@@ -322,7 +359,7 @@ pub async fn resolve_target(args: &TargetSpec) -> Result<Target, RunError> {
     };
     let client = Client::new(&endpoint, backend, opts, tokenizer.clone(), timeouts)?
         .with_failure_limit(Some(limit), STOP_GRACE);
-    let target = Target {
+    let mut target = Target {
         client: Arc::new(client),
         tokenizer,
         model,
@@ -330,13 +367,27 @@ pub async fn resolve_target(args: &TargetSpec) -> Result<Target, RunError> {
         sim,
         max_model_len,
         probe_steps: args.num_scheduler_steps.is_some() && !args.no_preflight,
+        server: None,
+        server_warning: None,
     };
-    if args.no_preflight {
-        return Ok(target);
+    if !args.no_preflight {
+        if let Err(e) = target.preflight().await {
+            target.stop().await;
+            return Err(e);
+        }
     }
-    if let Err(e) = target.preflight().await {
-        target.stop().await;
-        return Err(e);
+    if !args.no_server_metrics {
+        let url = crate::server_metrics::metrics_url(&target.base_url, args.metrics_url.as_deref());
+        let every = Duration::from_secs_f64(args.metrics_interval);
+        match crate::server_metrics::ServerWatch::start(&url, every).await {
+            Ok(w) => target.server = Some(w),
+            Err(e) => {
+                target.server_warning = Some(format!(
+                    "server metrics: not read ({e}); the run has no server-side view \
+                     (--metrics-url names another place, --no-server-metrics turns this off)"
+                ))
+            }
+        }
     }
     Ok(target)
 }

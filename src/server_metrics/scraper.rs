@@ -27,7 +27,7 @@ pub struct ServerWatch {
     periodic: Arc<Mutex<Vec<Snapshot>>>,
     /// Whether an epoch is under way (periodic scrapes are kept).
     active: Arc<std::sync::atomic::AtomicBool>,
-    start: Option<Snapshot>,
+    start: Mutex<Option<Snapshot>>,
     /// Periodic scrapes that failed, over the run.
     failed: Arc<std::sync::atomic::AtomicU64>,
 }
@@ -99,7 +99,7 @@ impl ServerWatch {
             cmd: tx,
             periodic,
             active,
-            start: None,
+            start: Mutex::new(None),
             failed,
         };
         let first = w.scrape_now().await?;
@@ -134,8 +134,8 @@ impl ServerWatch {
     }
 
     /// An epoch's load is about to start: its first scrape.
-    pub async fn epoch_start(&mut self) {
-        self.start = self.scrape_now().await.ok();
+    pub async fn epoch_start(&self) {
+        *self.start.lock().expect("not poisoned") = self.scrape_now().await.ok();
         self.periodic.lock().expect("not poisoned").clear();
         self.active
             .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -143,12 +143,12 @@ impl ServerWatch {
 
     /// The epoch's load ended: its last scrape, and the epoch's view
     /// (`None` when a boundary scrape failed).
-    pub async fn epoch_end(&mut self, epoch: u32) -> Option<EpochServer> {
+    pub async fn epoch_end(&self, epoch: u32) -> Option<EpochServer> {
         self.active
             .store(false, std::sync::atomic::Ordering::Relaxed);
         let end = self.scrape_now().await.ok();
         let between = std::mem::take(&mut *self.periodic.lock().expect("not poisoned"));
-        let start = self.start.take()?;
+        let start = self.start.lock().expect("not poisoned").take()?;
         Some(EpochServer::build(epoch, &start, &end?, &between))
     }
 }

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 /// latency histograms), ascending, `+Inf` last; its sum and count.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Histogram {
+    /// `+Inf` is written as the string `"+Inf"` (JSON has no infinity).
+    #[serde(with = "bounds_text")]
     pub bounds: Vec<f64>,
     pub cumulative: Vec<f64>,
     pub sum: f64,
@@ -84,6 +86,41 @@ impl Histogram {
     /// The mean observation (sum / count).
     pub fn mean(&self) -> Option<f64> {
         (self.count > 0.0).then(|| self.sum / self.count)
+    }
+}
+
+/// Bounds in JSON: numbers, and `"+Inf"` for the last bucket.
+mod bounds_text {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(untagged)]
+    enum Bound {
+        Num(f64),
+        Text(String),
+    }
+
+    pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        let out: Vec<Bound> = v
+            .iter()
+            .map(|&b| match b.is_finite() {
+                true => Bound::Num(b),
+                false => Bound::Text(if b > 0.0 { "+Inf" } else { "-Inf" }.into()),
+            })
+            .collect();
+        out.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        let v: Vec<Bound> = Vec::deserialize(d)?;
+        v.into_iter()
+            .map(|b| match b {
+                Bound::Num(x) => Ok(x),
+                Bound::Text(t) if t == "+Inf" => Ok(f64::INFINITY),
+                Bound::Text(t) if t == "-Inf" => Ok(f64::NEG_INFINITY),
+                Bound::Text(t) => Err(serde::de::Error::custom(format!("bad bound `{t}`"))),
+            })
+            .collect()
     }
 }
 
@@ -290,6 +327,19 @@ weird_value NaN
         assert!((d.mean().unwrap() - 0.14 / 0.6).abs() < 1e-9);
         // A reset (fewer observations than before) is no delta.
         assert!(earlier.delta(&h).is_none());
+    }
+
+    #[test]
+    fn infinite_bounds_survive_json() {
+        let h = Histogram {
+            bounds: vec![0.1, f64::INFINITY],
+            cumulative: vec![1.0, 2.0],
+            sum: 0.3,
+            count: 2.0,
+        };
+        let text = serde_json::to_string(&h).unwrap();
+        assert!(text.contains("\"+Inf\""), "{text}");
+        assert_eq!(serde_json::from_str::<Histogram>(&text).unwrap(), h);
     }
 
     #[test]
