@@ -42,6 +42,12 @@ pub struct Settings {
     pub num_scheduler_steps: Option<u32>,
     /// The server decodes speculatively (see [`Configure::spec_decode`]).
     pub spec_decode: Option<crate::backend::SpecDecode>,
+    /// Read the server's Prometheus metrics during each epoch (default on).
+    pub server_metrics: Option<bool>,
+    /// Where they are (default `/metrics` at the endpoint's host).
+    pub metrics_url: Option<String>,
+    /// Seconds between scrapes while an epoch runs (default 1).
+    pub metrics_interval: Option<f64>,
     /// Measured epochs per point (default 5).
     pub epochs: Option<u32>,
     /// Warm-up requests per point (static default: one per worker; dynamic: 1).
@@ -122,6 +128,23 @@ pub trait Configure: Sized {
         self.settings_mut().spec_decode = Some(crate::backend::SpecDecode {
             num_speculative_tokens: k,
         });
+        self
+    }
+    /// Read the server's Prometheus metrics during each measured epoch
+    /// (on by default; an endpoint without them costs one warning).
+    fn server_metrics(mut self, on: bool) -> Self {
+        self.settings_mut().server_metrics = Some(on);
+        self
+    }
+    /// The server's metrics are at `url` (default: `/metrics` at the
+    /// endpoint's host).
+    fn metrics_url(mut self, url: impl Into<String>) -> Self {
+        self.settings_mut().metrics_url = Some(url.into());
+        self
+    }
+    /// Seconds between two scrapes of the server's metrics in an epoch.
+    fn metrics_interval(mut self, seconds: f64) -> Self {
+        self.settings_mut().metrics_interval = Some(seconds);
         self
     }
     /// Measured epochs per point.
@@ -233,6 +256,9 @@ impl Settings {
             return_latency,
             num_scheduler_steps,
             spec_decode,
+            server_metrics,
+            metrics_url,
+            metrics_interval,
             epochs,
             warmup,
             slo,
@@ -298,6 +324,9 @@ impl Settings {
             return_latency: self.return_latency.unwrap_or(false),
             num_scheduler_steps: self.num_scheduler_steps,
             spec_decode: self.spec_decode,
+            no_server_metrics: self.server_metrics == Some(false),
+            metrics_url: self.metrics_url.clone(),
+            metrics_interval: self.metrics_interval.unwrap_or(d.metrics_interval),
             ..d
         }
     }

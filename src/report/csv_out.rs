@@ -181,6 +181,41 @@ pub fn columns(kind: RunKind, percentiles: &[f64]) -> Vec<(String, Getter)> {
     c
 }
 
+/// What the server's own metrics showed (when its `/metrics` was read):
+/// its latency medians and means from its histograms, the tokens it
+/// counted, its largest queue, batch and KV-cache use, its prefix-cache
+/// hit ratio.
+fn server_metrics_columns() -> Vec<(String, Getter)> {
+    use crate::server_metrics::{Latency, ServerSummary};
+    let mut out = Vec::new();
+    for l in Latency::ALL {
+        for (stat, mean) in [("p50", false), ("mean", true)] {
+            out.push(col(
+                format!("metrics_{}_{stat}_ms", l.key()),
+                move |p: &PointData| {
+                    let s = p.server.as_ref().and_then(|s| s.summary.latency.get(l.key()));
+                    fmt(s.and_then(|s| if mean { s.mean_ms } else { s.p50_ms }))
+                },
+            ));
+        }
+    }
+    type Get = fn(&ServerSummary) -> Option<f64>;
+    let figures: [(&str, Get); 6] = [
+        ("metrics_prompt_tokens", |s| s.prompt_tokens),
+        ("metrics_generation_tokens", |s| s.generation_tokens),
+        ("metrics_running_max", |s| s.running.map(|g| g.max)),
+        ("metrics_waiting_max", |s| s.waiting.map(|g| g.max)),
+        ("metrics_kv_usage_max", |s| s.kv_usage.map(|g| g.max)),
+        ("metrics_prefix_hit_ratio", |s| s.prefix_hit_ratio),
+    ];
+    for (name, get) in figures {
+        out.push(col(name, move |p: &PointData| {
+            fmt(p.server.as_ref().and_then(|s| get(&s.summary)))
+        }));
+    }
+    out
+}
+
 /// The acceptance figures of a run with `--use-spec-decode` (fractions;
 /// see [`crate::metrics::spec`]), after `mean_reasoning_tokens`: P90, P99,
 /// max, min and mean of the per-request acceptance rate, and the mean
@@ -264,6 +299,9 @@ pub fn write_csv(path: &Path, run: &RunData) -> Result<(), CsvError> {
     }
     if run.points.iter().any(|p| p.summary.sessions.is_some()) {
         cols.extend(session_columns());
+    }
+    if run.points.iter().any(|p| p.server.is_some()) {
+        cols.extend(server_metrics_columns());
     }
     let mut w = csv::Writer::from_path(path).map_err(|e| err(&e))?;
     w.write_record(cols.iter().map(|(n, _)| n.as_str()))

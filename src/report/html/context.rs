@@ -80,6 +80,8 @@ pub(crate) struct Page {
     pub failures: Vec<FailureRow>,
     pub epochs: Vec<EpochRow>,
     pub breakdown: Vec<BreakdownRow>,
+    /// What the server's own metrics showed.
+    pub server: super::server::ServerSection,
     pub comparison: Option<ComparisonView>,
     pub plots: bool,
     pub figures: Figures,
@@ -242,6 +244,7 @@ pub(crate) fn page(
         failures,
         epochs,
         breakdown: breakdown_rows(run),
+        server: super::server::server_section(run),
         comparison: comparison.map(comparison_view),
         plots,
         figures,

@@ -6,6 +6,7 @@
 
 mod context;
 mod index;
+mod server;
 
 use std::path::{Path, PathBuf};
 

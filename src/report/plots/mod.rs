@@ -6,6 +6,7 @@ mod breakdown;
 mod cdf;
 mod change;
 mod chart;
+mod server;
 mod sweep;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -67,6 +68,8 @@ pub(crate) struct Figure {
     pub caption: String,
     /// Shown in the comparison section rather than with the other figures.
     pub in_comparison: bool,
+    /// Shown in the server-metrics section.
+    pub in_server: bool,
 }
 
 /// The figures written, and a note for each that could not be.
@@ -83,6 +86,7 @@ pub(crate) fn render_all(dir: &Path, inp: &Inputs<'_>) -> Figures {
     jobs.extend(sweep::jobs(inp));
     jobs.extend(cdf::jobs(inp));
     jobs.extend(breakdown::jobs(inp));
+    jobs.extend(server::jobs(inp));
     run_jobs(dir, jobs)
 }
 
@@ -105,6 +109,7 @@ fn run_jobs(dir: &Path, jobs: Vec<Job<'_>>) -> Figures {
             Ok(Some(d)) => match std::fs::write(dir.join(&file), d.svg) {
                 Ok(()) => out.figures.push(Figure {
                     in_comparison: file == "change.svg",
+                    in_server: file.starts_with("server_"),
                     file,
                     title,
                     caption: d.caption,
