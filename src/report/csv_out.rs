@@ -193,7 +193,10 @@ fn server_metrics_columns() -> Vec<(String, Getter)> {
             out.push(col(
                 format!("metrics_{}_{stat}_ms", l.key()),
                 move |p: &PointData| {
-                    let s = p.server.as_ref().and_then(|s| s.summary.latency.get(l.key()));
+                    let s = p
+                        .server
+                        .as_ref()
+                        .and_then(|s| s.summary.latency.get(l.key()));
                     fmt(s.and_then(|s| if mean { s.mean_ms } else { s.p50_ms }))
                 },
             ));

@@ -18,11 +18,7 @@ fn segments(run: &RunData, series: &[(&str, Get, f64)]) -> Vec<Line> {
         .filter_map(|p| p.server.as_ref())
         .flat_map(|s| s.epochs.iter())
         .collect();
-    let Some(t0) = epochs
-        .iter()
-        .map(|e| e.start_unix_s)
-        .min_by(f64::total_cmp)
-    else {
+    let Some(t0) = epochs.iter().map(|e| e.start_unix_s).min_by(f64::total_cmp) else {
         return Vec::new();
     };
     let mut lines = Vec::new();
