@@ -319,11 +319,11 @@ fn missing_corrupt_and_wrong_version_baselines_are_refused_by_name() {
     let text =
         std::fs::read_to_string(&want)
             .unwrap()
-            .replacen("\"version\":1", "\"version\":2", 1);
+            .replacen("\"version\":2", "\"version\":3", 1);
     std::fs::write(&want, text).unwrap();
     let e = load_run(&want).unwrap_err().to_string();
     assert!(
-        e.contains("version 2 is newer") && e.contains("upgrade servebench"),
+        e.contains("version 3 is newer") && e.contains("upgrade servebench"),
         "{e}"
     );
     // And the round trip of a good file is exact.

@@ -416,6 +416,24 @@ mod tests {
         assert_eq!(e.sim.as_deref(), Some("time_scale=0.2,seed=4"));
     }
 
+    #[test]
+    fn server_metrics_settings_reach_the_endpoint() {
+        let none = |_: &str| None;
+        let d = Settings::new().endpoint_args(&EndpointFlags::default(), &none);
+        assert!(!d.no_server_metrics);
+        assert_eq!(d.metrics_interval, 1.0);
+        let group = Settings::new()
+            .server_metrics(false)
+            .metrics_url("http://m:9/metrics")
+            .metrics_interval(0.5);
+        let e = Settings::new()
+            .over(&group)
+            .endpoint_args(&EndpointFlags::default(), &none);
+        assert!(e.no_server_metrics);
+        assert_eq!(e.metrics_url.as_deref(), Some("http://m:9/metrics"));
+        assert_eq!(e.metrics_interval, 0.5);
+    }
+
     fn flags_sim_only() -> EndpointFlags {
         EndpointFlags {
             sim: Some("seed=4".into()),
