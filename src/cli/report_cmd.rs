@@ -106,8 +106,30 @@ pub fn rebuild_run(path: &Path) -> Result<Rebuilt, CliError> {
         meta.notes.extend(notes);
     }
     let mut run = RunData { meta, points };
+    keep_imported_summaries(&dir, &mut run);
     run.summarize_spec_decode();
     Ok(Rebuilt { run, warnings })
+}
+
+/// An imported run's summary-only points have no records to rebuild
+/// from: they keep the figures saved in its `run.json`.
+fn keep_imported_summaries(dir: &Path, run: &mut RunData) {
+    let Some(info) = run.meta.imported.clone() else {
+        return;
+    };
+    if info.summary_only_points.is_empty() {
+        return;
+    }
+    let Ok(saved) = crate::baseline::load_run(&dir.join(crate::baseline::RUN_FILE)) else {
+        return;
+    };
+    for p in &mut run.points {
+        if info.is_summary_only(&p.label.id()) {
+            if let Some(s) = saved.points.iter().find(|s| s.label.id() == p.label.id()) {
+                *p = s.clone();
+            }
+        }
+    }
 }
 
 fn fallback_meta(dir: &Path, labels: &[(String, PointLabel)]) -> RunMeta {
@@ -139,6 +161,7 @@ fn fallback_meta(dir: &Path, labels: &[(String, PointLabel)]) -> RunMeta {
         assumed_tokens_per_chunk: 1,
         spec_decode: None,
         sampling: Default::default(),
+        imported: None,
     }
 }
 
