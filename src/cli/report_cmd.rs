@@ -112,7 +112,7 @@ pub fn rebuild_run(path: &Path) -> Result<Rebuilt, CliError> {
 }
 
 /// An imported run's summary-only points have no records to rebuild
-/// from: they keep the figures saved in its `run.json`.
+/// from: they keep the figures saved in its `run.json`, in its order.
 fn keep_imported_summaries(dir: &Path, run: &mut RunData) {
     let Some(info) = run.meta.imported.clone() else {
         return;
@@ -123,13 +123,20 @@ fn keep_imported_summaries(dir: &Path, run: &mut RunData) {
     let Ok(saved) = crate::baseline::load_run(&dir.join(crate::baseline::RUN_FILE)) else {
         return;
     };
-    for p in &mut run.points {
-        if info.is_summary_only(&p.label.id()) {
-            if let Some(s) = saved.points.iter().find(|s| s.label.id() == p.label.id()) {
-                *p = s.clone();
+    let mut rebuilt = std::mem::take(&mut run.points);
+    for s in saved.points {
+        let id = s.label.id();
+        let at = rebuilt.iter().position(|p| p.label.id() == id);
+        if info.is_summary_only(&id) {
+            if let Some(i) = at {
+                rebuilt.remove(i);
             }
+            run.points.push(s);
+        } else if let Some(i) = at {
+            run.points.push(rebuilt.remove(i));
         }
     }
+    run.points.extend(rebuilt);
 }
 
 fn fallback_meta(dir: &Path, labels: &[(String, PointLabel)]) -> RunMeta {

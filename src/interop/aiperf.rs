@@ -561,3 +561,24 @@ pub fn export_records(run: &RunData, p: &PointData) -> Vec<Value> {
     }
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_times_convert_to_ms_by_their_unit() {
+        let text = br#"{"time_to_first_token": {"unit": "sec", "avg": 0.5, "p50": 0.4},
+            "request_count": {"unit": "requests", "avg": 2},
+            "benchmark_duration": {"unit": "sec", "avg": 4.0}}"#;
+        let got = import(Path::new("profile_export_aiperf.json"), text).unwrap();
+        let s = &got.points[0].summary;
+        assert_eq!(s.ttft_ms.mean, Some(500.0));
+        assert_eq!(s.ttft_ms.p(50.0), Some(400.0));
+        assert_eq!(s.completed, 2);
+        assert_eq!(s.wall_s, 4.0);
+        let bad = br#"{"time_to_first_token": {"unit": "tokens", "avg": 1.0}}"#;
+        let e = import(Path::new("x.json"), bad).unwrap_err().to_string();
+        assert!(e.contains("x.json") && e.contains("not a time"), "{e}");
+    }
+}

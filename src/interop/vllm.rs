@@ -489,3 +489,37 @@ fn detailed_arrays(o: &mut Map<String, Value>, p: &PointData) {
         o.insert((*name).into(), Value::Array(col));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_figures_by_name_and_itl_as_chunk_gap() {
+        let text = br#"{"date": "20251130-080000", "duration": 2.0, "completed": 3,
+            "failed": 0, "request_rate": "inf", "total_input_tokens": 30,
+            "total_output_tokens": 12, "request_throughput": 1.5,
+            "mean_ttft_ms": 10.0, "median_ttft_ms": 9.0, "std_ttft_ms": 1.0,
+            "p99_ttft_ms": 12.0, "p99.9_ttft_ms": 12.5, "mean_itl_ms": 4.0}"#;
+        let got = import(Path::new("r.json"), text).unwrap();
+        assert_eq!(got.summary_only, vec!["rate-inf".to_string()]);
+        assert_eq!(got.started_unix_s, Some(1764489600.0));
+        let s = &got.points[0].summary;
+        assert_eq!(s.ttft_ms.p(50.0), Some(9.0));
+        assert_eq!(s.ttft_ms.p(99.9), Some(12.5));
+        assert_eq!(s.chunk_gap_ms.mean, Some(4.0));
+        assert_eq!(s.itl_ms.mean, None);
+        assert_eq!(s.input_tokens.mean, Some(10.0));
+    }
+
+    #[test]
+    fn detailed_arrays_of_unequal_length_name_the_array() {
+        let text = br#"{"duration": 1.0, "completed": 2, "ttfts": [0.1, 0.2],
+            "itls": [[0.01]], "output_lens": [2, 2]}"#;
+        let e = import(Path::new("r.json"), text).unwrap_err().to_string();
+        assert!(
+            e.contains("r.json") && e.contains("`itls` has 1 entries"),
+            "{e}"
+        );
+    }
+}
