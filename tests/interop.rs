@@ -419,7 +419,7 @@ fn export_then_import_gives_the_same_figures() {
             "--random-output-len",
             "6",
             "--epochs",
-            "2",
+            "3",
             "--sim",
             "time_scale=0.05",
             "--name",
@@ -496,10 +496,16 @@ fn export_then_import_gives_the_same_figures() {
         }
         let out = servebench(&["compare", "sim/new", &format!("{name}/new")], &reports);
         if i < 2 {
-            // Per-request imports: compared point by point (one epoch, so
-            // what cannot be judged says so).
+            // Per-request imports keep the epochs servebench exported:
+            // compared point by point, epoch by epoch, and unchanged.
             let text = ok(&out);
             assert!(text.contains("ttft_p50"), "{text}");
+            assert_eq!(b.epochs.len(), o.epochs.len());
+            assert!(!text.contains("vs 1 epochs"), "{text}");
+            assert!(
+                !text.contains("has regressed") && !text.contains("has improved"),
+                "{text}"
+            );
         } else {
             assert_eq!(out.status.code(), Some(2));
             assert!(String::from_utf8_lossy(&out.stderr).contains("summary only"));

@@ -108,6 +108,9 @@ struct Metadata {
     was_cancelled: bool,
     #[serde(default)]
     benchmark_phase: Option<String>,
+    /// The request's epoch, in a file servebench exported.
+    #[serde(default)]
+    servebench_epoch: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -400,7 +403,14 @@ fn import_records(path: &Path, bytes: &[u8]) -> Result<Imported, InteropError> {
     };
     out.model = model_of(config.as_ref());
     let label = label_of(config.as_ref(), point, reqs.len());
-    out.points.push(point_of(label, records(reqs)));
+    let epochs: Option<Vec<u32>> = lines
+        .iter()
+        .map(|(_, r)| r.metadata.servebench_epoch)
+        .collect();
+    out.points.push(point_of(
+        label,
+        super::split_epochs(records(reqs), epochs.as_deref()),
+    ));
     Ok(out)
 }
 
@@ -528,6 +538,7 @@ pub fn export_records(run: &RunData, p: &PointData) -> Vec<Value> {
                 "request_start_ns": start_ns,
                 "request_end_ns": end_ns,
                 "benchmark_phase": "profiling",
+                "servebench_epoch": r.epoch,
                 "was_cancelled": r.failure.as_ref().is_some_and(|f| f.kind == crate::record::FailureKind::Cancelled),
             });
             let line = match &r.failure {

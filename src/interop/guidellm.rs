@@ -373,5 +373,5 @@ fn from_requests(
         }
         reqs.push(req);
     }
-    Ok((point_of(label, records(reqs)), guessed))
+    Ok((point_of(label, vec![records(reqs)]), guessed))
 }

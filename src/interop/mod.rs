@@ -522,10 +522,29 @@ pub fn records(reqs: Vec<ImportedRequest>) -> Vec<RequestRecord> {
         .collect()
 }
 
-/// A point from imported records (one epoch), summarised as servebench
+/// A point from imported records by epoch, summarised as servebench
 /// summarises its own.
-pub fn point_of(label: PointLabel, recs: Vec<RequestRecord>) -> PointData {
-    PointData::new(label, vec![recs], &DEFAULT_PERCENTILES, &Slo::default())
+pub fn point_of(label: PointLabel, epochs: Vec<Vec<RequestRecord>>) -> PointData {
+    PointData::new(label, epochs, &DEFAULT_PERCENTILES, &Slo::default())
+}
+
+/// Records split by the epoch each had in a file that servebench exported
+/// (`servebench_epochs`); one epoch when the file does not say (or says it
+/// for some requests only).
+pub fn split_epochs(recs: Vec<RequestRecord>, epochs: Option<&[u32]>) -> Vec<Vec<RequestRecord>> {
+    let Some(epochs) = epochs.filter(|e| e.len() == recs.len()) else {
+        return vec![recs];
+    };
+    let mut ids: Vec<u32> = epochs.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out: Vec<Vec<RequestRecord>> = vec![Vec::new(); ids.len()];
+    for (mut r, e) in recs.into_iter().zip(epochs) {
+        let at = ids.binary_search(e).unwrap_or(0);
+        r.epoch = *e;
+        out[at].push(r);
+    }
+    out
 }
 
 /// A note setting a file's own figure beside servebench's recomputation

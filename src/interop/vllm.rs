@@ -83,6 +83,9 @@ struct VllmResult {
     errors: Option<Vec<Option<String>>>,
     #[serde(default, rename = "servebench_point")]
     point: Option<PointLabel>,
+    /// Each request's epoch, in a file servebench exported.
+    #[serde(default, rename = "servebench_epochs")]
+    epochs: Option<Vec<u32>>,
     /// `mean_ttft_ms`, `p99_itl_ms`... and whatever else the file holds.
     #[serde(flatten)]
     rest: BTreeMap<String, Value>,
@@ -298,7 +301,10 @@ fn detailed(
             .push("vLLM input tokens: the file has no `input_lens`; taken as 0".into());
     }
     let label = r.label();
-    let point = point_of(label.clone(), records(reqs));
+    let point = point_of(
+        label.clone(),
+        super::split_epochs(records(reqs), r.epochs.as_deref()),
+    );
     let s = &point.summary;
     let file_ttft = r.reported("ttft");
     let file_itl = r.reported("itl");
@@ -447,7 +453,7 @@ pub fn export(run: &RunData) -> Vec<Value> {
 /// end (each epoch's first send right after the previous epoch's end).
 fn detailed_arrays(o: &mut Map<String, Value>, p: &PointData) {
     let mut offset = 0.0;
-    let mut cols: [Vec<Value>; 8] = Default::default();
+    let mut cols: [Vec<Value>; 9] = Default::default();
     for epoch in &p.epochs {
         let first = epoch
             .iter()
@@ -468,6 +474,7 @@ fn detailed_arrays(o: &mut Map<String, Value>, p: &PointData) {
             cols[4].push(json!(r.done_ms / 1e3));
             cols[5].push(json!(offset + r.start_s - first));
             cols[6].push(json!(""));
+            cols[8].push(json!(r.epoch));
             cols[7].push(json!(r.failure.as_ref().map_or(
                 String::new(),
                 |f| format!("{}: {}", f.kind.as_str(), f.message)
@@ -484,6 +491,7 @@ fn detailed_arrays(o: &mut Map<String, Value>, p: &PointData) {
         "start_times",
         "generated_texts",
         "errors",
+        "servebench_epochs",
     ];
     for (name, col) in names.iter().zip(cols) {
         o.insert((*name).into(), Value::Array(col));
