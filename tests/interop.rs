@@ -475,6 +475,11 @@ fn export_then_import_gives_the_same_figures() {
             &reports,
         ));
         let back = load_run(&reports.join(&name).join("new/run.json")).unwrap();
+        assert!(
+            back.meta.notes[0].contains("written by `servebench export`"),
+            "{}",
+            back.meta.notes[0]
+        );
         let (o, b) = (&original.points[0], &back.points[0]);
         assert_eq!(o.label.id(), b.label.id(), "{}", f.display());
         let (os, bs) = (&o.summary, &b.summary);

@@ -237,6 +237,7 @@ fn import_summary(path: &Path, f: SummaryFile) -> Result<Imported, InteropError>
         output_tokens: plain("output_sequence_length")?,
     }
     .into_point(label.clone());
+    let from_servebench = f.metrics.contains_key("servebench_note");
     let mut notes = vec![DEFINITIONS.to_string()];
     if total_isl.is_none() {
         notes.push(format!(
@@ -264,6 +265,7 @@ fn import_summary(path: &Path, f: SummaryFile) -> Result<Imported, InteropError>
             .as_deref()
             .and_then(|t| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").ok())
             .map(|t| t.and_utc().timestamp() as f64),
+        from_servebench,
     })
 }
 
@@ -393,6 +395,7 @@ fn import_records(path: &Path, bytes: &[u8]) -> Result<Imported, InteropError> {
         .and_then(|b| serde_json::from_slice(&b).ok());
     let (config, point) = match summary {
         Some(s) => {
+            out.from_servebench = s.metrics.contains_key("servebench_note");
             out.notes.push(format!(
                 "aiperf load settings and model read from {}",
                 sibling.display()

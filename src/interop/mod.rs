@@ -122,6 +122,9 @@ pub struct Imported {
     pub base_url: Option<String>,
     /// Unix time of the start, seconds, when the file says.
     pub started_unix_s: Option<f64>,
+    /// The file was written by `servebench export` (it says so), not by
+    /// the tool.
+    pub from_servebench: bool,
 }
 
 /// Read `path` whole.
@@ -264,6 +267,7 @@ pub fn import_files(
         all.backend = all.backend.or(one.backend);
         all.base_url = all.base_url.or(one.base_url);
         all.started_unix_s = all.started_unix_s.or(one.started_unix_s);
+        all.from_servebench |= one.from_servebench;
     }
     let tool = the_tool.ok_or_else(|| InteropError::Export("no file given".into()))?;
     Ok(into_run(tool, all, files, name))
@@ -275,12 +279,22 @@ fn into_run(tool: Tool, all: Imported, files: Vec<String>, name: &str) -> RunDat
         Some(PointLabel::Static { .. }) => RunKind::Static,
         _ => RunKind::Dynamic,
     };
-    let mut notes = vec![format!(
-        "imported from {} ({}): measured by {}, not by servebench",
-        tool.name(),
-        files.join(", "),
-        tool.name()
-    )];
+    let mut notes = vec![if all.from_servebench {
+        format!(
+            "imported from {}'s format ({}): written by `servebench export`, its figures by \
+             servebench's definitions under {}'s names",
+            tool.name(),
+            files.join(", "),
+            tool.name()
+        )
+    } else {
+        format!(
+            "imported from {} ({}): measured by {}, not by servebench",
+            tool.name(),
+            files.join(", "),
+            tool.name()
+        )
+    }];
     for id in &all.summary_only {
         notes.push(format!(
             "{id}: imported summary only: no per-request data; percentiles as {} reported them \
@@ -339,10 +353,16 @@ pub fn summary_only_points(run: &RunData) -> Vec<String> {
 /// unit).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Reported {
+    /// Observations behind the figures (the completed requests when the
+    /// tool does not say).
     pub count: usize,
+    /// Mean.
     pub mean: Option<f64>,
+    /// Standard deviation, as the tool computed it.
     pub std: Option<f64>,
+    /// Smallest value.
     pub min: Option<f64>,
+    /// Largest value.
     pub max: Option<f64>,
     /// `(p, value)` pairs, any order.
     pub percentiles: Vec<(f64, f64)>,
@@ -370,20 +390,33 @@ impl Reported {
 /// A tool's summary figures of one point, in servebench's units.
 #[derive(Debug, Clone, Default)]
 pub struct ReportedPoint {
+    /// Requests that succeeded.
     pub completed: usize,
+    /// Requests that failed (any cause the tool counts).
     pub failed: usize,
     /// Duration of the measurement, seconds.
     pub wall_s: f64,
+    /// Requests per second.
     pub request_throughput: f64,
+    /// Output tokens per second.
     pub output_throughput: f64,
+    /// Input and output tokens per second.
     pub total_throughput: f64,
+    /// Requests meeting the tool's SLOs per second, when it had any.
     pub goodput: Option<f64>,
+    /// Time to first token.
     pub ttft_ms: Reported,
+    /// Servebench's TPOT: (last token - first token) / (tokens - 1).
     pub tpot_ms: Reported,
+    /// Per-token inter-token latency.
     pub itl_ms: Reported,
+    /// Raw gaps between chunks.
     pub chunk_gap_ms: Reported,
+    /// Start to the last token.
     pub e2el_ms: Reported,
+    /// Prompt tokens per request.
     pub input_tokens: Reported,
+    /// Output tokens per request.
     pub output_tokens: Reported,
 }
 
@@ -476,13 +509,19 @@ pub fn chunks_from_gaps(
 /// failure when the tool recorded an error.
 #[derive(Debug, Clone, Default)]
 pub struct ImportedRequest {
+    /// Seconds from the first request's start.
     pub start_s: f64,
+    /// Token-carrying chunks: ms from the start, tokens.
     pub chunks: Vec<(f64, u32)>,
     /// Start to the end of the response, ms.
     pub done_ms: f64,
+    /// Prompt tokens.
     pub input_tokens: u64,
+    /// Output tokens.
     pub output_tokens: u64,
+    /// The tool's error message of a failed request.
     pub error: Option<String>,
+    /// The tool cancelled the request.
     pub cancelled: bool,
 }
 

@@ -159,6 +159,7 @@ pub fn import(path: &Path, bytes: &[u8]) -> Result<Imported, InteropError> {
         ..Imported::default()
     };
     for (line, r) in results {
+        out.from_servebench |= r.rest.contains_key("servebench_note");
         out.model = out.model.or(r.model_id.clone());
         out.tokenizer = out.tokenizer.or(r.tokenizer_id.clone());
         out.backend = out.backend.or(r.backend.clone());
