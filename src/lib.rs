@@ -20,6 +20,7 @@ pub mod backend;
 pub mod baseline;
 pub mod bench;
 pub mod cli;
+pub mod interop;
 pub mod load;
 pub mod metrics;
 pub mod record;

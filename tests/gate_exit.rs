@@ -78,6 +78,7 @@ fn run(points: Vec<PointData>) -> RunData {
             assumed_tokens_per_chunk: 1,
             spec_decode: None,
             sampling: Default::default(),
+            imported: None,
         },
         points,
     }

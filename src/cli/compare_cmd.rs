@@ -168,6 +168,8 @@ pub fn compare_cmd(a: &CompareArgs) -> Result<RunComparison, CliError> {
     };
     let base = load("BASELINE", &a.baseline)?;
     let new = load("NEW", &a.new)?;
+    refuse_summary_only("BASELINE", &a.baseline, &base)?;
+    refuse_summary_only("NEW", &a.new, &new)?;
     let cmp = compare_runs(&base, &new, &a.baseline, &gated, &cfg);
     crate::out!(
         "{}",
@@ -186,6 +188,32 @@ pub fn compare_cmd(a: &CompareArgs) -> Result<RunComparison, CliError> {
         crate::report::write_markdown(md, &new, Some(&cmp)).map_err(|e| bad("--markdown", e))?;
     }
     Ok(cmp)
+}
+
+/// A run imported from another tool's summary has no per-request records
+/// and no epochs: a statistical verdict on it would be made up, so compare
+/// refuses it by name.
+fn refuse_summary_only(
+    flag: &str,
+    reference: &str,
+    run: &crate::metrics::RunData,
+) -> Result<(), CliError> {
+    let only = crate::interop::summary_only_points(run);
+    if only.is_empty() {
+        return Ok(());
+    }
+    let tool = run.meta.imported.as_ref().map_or("", |i| i.tool.as_str());
+    Err(bad(
+        flag,
+        format!(
+            "{reference} was imported from {tool}'s summary only (point(s) {}): no per-request \
+             records and no epochs, so no change or verdict can be judged; import the tool's \
+             per-request file instead (vLLM --save-detailed, aiperf profile_export.jsonl, \
+             guidellm benchmarks.json with requests), or read its figures with \
+             `servebench report`",
+            only.join(", ")
+        ),
+    ))
 }
 
 /// `servebench compare`: under `--gate`, exit 1 when a gated metric

@@ -6,7 +6,9 @@ mod all_cmd;
 mod calibrate_cmd;
 mod common;
 mod compare_cmd;
+mod export_cmd;
 mod gen_cmd;
+mod import_cmd;
 mod latency_cmd;
 mod output;
 mod replay_cmd;
@@ -29,7 +31,9 @@ pub use calibrate_cmd::{
 };
 pub use common::{parse_percentile, CommonArgs, CsvFormat, PrecisionArgs};
 pub use compare_cmd::{compare_cmd, run_compare_cmd, CompareArgs, JudgeArgs};
+pub use export_cmd::{run_export_cmd, ExportArgs};
 pub use gen_cmd::{run_gen_cmd, GenArgs};
+pub use import_cmd::{run_import_cmd, ImportArgs};
 pub use latency_cmd::{latency_table, run_latency_cmd, LatencyArgs, LatencyOutcome, LatencyRow};
 pub use output::{write_outputs, OutputPaths, WriteOptions};
 pub use replay_cmd::{run_replay_cmd, ReplayArgs, TraceArgs};
@@ -85,6 +89,9 @@ pub enum CliError {
     /// A trace could not be read or replayed.
     #[error(transparent)]
     Trace(Box<crate::workload::TraceError>),
+    /// Another tool's result file could not be imported, or a run exported.
+    #[error(transparent)]
+    Interop(#[from] crate::interop::InteropError),
 }
 
 impl From<crate::workload::TraceError> for CliError {
@@ -151,7 +158,8 @@ impl CliError {
             | CliError::Backend(_)
             | CliError::Dataset(_)
             | CliError::Generate(_)
-            | CliError::Trace(_) => 2,
+            | CliError::Trace(_)
+            | CliError::Interop(_) => 2,
             CliError::Sim(e) if e.is_bad_setting() => 2,
             CliError::Sim(_) | CliError::Client(_) | CliError::Preflight { .. } => 3,
             CliError::Write { .. } | CliError::Csv(_) => 4,
@@ -273,6 +281,19 @@ pub enum Command {
     ///
     /// Example: servebench compare static/short/main static/short/new --gate
     Compare(CompareArgs),
+    /// Import other tools' result files (vLLM --save-result JSON, aiperf
+    /// profile_export_aiperf.json / profile_export.jsonl, guidellm
+    /// benchmarks.json) as a servebench run that compare and report read;
+    /// per-request records when the file has them, else the tool's summary
+    /// figures, flagged as such.
+    ///
+    /// Example: servebench import vllm_result.json --name vllm/rate-4
+    Import(ImportArgs),
+    /// Export a saved run in vLLM's --save-result JSON shape or aiperf's
+    /// profile_export shapes.
+    ///
+    /// Example: servebench export serving/new --format vllm -o vllm_result.json
+    Export(ExportArgs),
     /// Measure the client itself on this machine against the simulator run
     /// as a separate process: CPU per streamed chunk, TTFT error against the
     /// server's own TTFT, open-loop send accuracy; a table of target,
@@ -390,6 +411,14 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
             Ok(0)
         }
         Command::Compare(args) => run_compare_cmd(&args),
+        Command::Import(args) => {
+            run_import_cmd(&args)?;
+            Ok(0)
+        }
+        Command::Export(args) => {
+            run_export_cmd(&args)?;
+            Ok(0)
+        }
         Command::Selftest(args) => {
             run_selftest_cmd(&args).await?;
             Ok(0)

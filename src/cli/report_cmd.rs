@@ -98,8 +98,37 @@ pub fn rebuild_run(path: &Path) -> Result<Rebuilt, CliError> {
         meta.notes.extend(notes);
     }
     let mut run = RunData { meta, points };
+    keep_imported_summaries(&dir, &mut run);
     run.summarize_spec_decode();
     Ok(Rebuilt { run, warnings })
+}
+
+/// An imported run's summary-only points have no records to rebuild
+/// from: they keep the figures saved in its `run.json`, in its order.
+fn keep_imported_summaries(dir: &Path, run: &mut RunData) {
+    let Some(info) = run.meta.imported.clone() else {
+        return;
+    };
+    if info.summary_only_points.is_empty() {
+        return;
+    }
+    let Ok(saved) = crate::baseline::load_run(&dir.join(crate::baseline::RUN_FILE)) else {
+        return;
+    };
+    let mut rebuilt = std::mem::take(&mut run.points);
+    for s in saved.points {
+        let id = s.label.id();
+        let at = rebuilt.iter().position(|p| p.label.id() == id);
+        if info.is_summary_only(&id) {
+            if let Some(i) = at {
+                rebuilt.remove(i);
+            }
+            run.points.push(s);
+        } else if let Some(i) = at {
+            run.points.push(rebuilt.remove(i));
+        }
+    }
+    run.points.extend(rebuilt);
 }
 
 fn fallback_meta(dir: &Path, labels: &[(String, PointLabel)]) -> RunMeta {
@@ -131,6 +160,7 @@ fn fallback_meta(dir: &Path, labels: &[(String, PointLabel)]) -> RunMeta {
         assumed_tokens_per_chunk: 1,
         spec_decode: None,
         sampling: Default::default(),
+        imported: None,
     }
 }
 

@@ -16,6 +16,7 @@ pub use aggregate::{
 };
 pub use catalogue::{Dist, MetricId};
 pub use run::{
-    unix_now_s, ClientLoad, ImageInfo, PointData, PointLabel, Rate, RunData, RunKind, RunMeta,
+    unix_now_s, ClientLoad, ImageInfo, ImportInfo, PointData, PointLabel, Rate, RunData, RunKind,
+    RunMeta,
 };
 pub use spec::SpecDecodeSummary;

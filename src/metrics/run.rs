@@ -506,6 +506,34 @@ pub struct RunMeta {
     /// summary has its acceptance figures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec_decode: Option<crate::backend::SpecDecode>,
+    /// Set when the run was imported from another tool's result file
+    /// (`servebench import`), not measured by servebench.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<ImportInfo>,
+}
+
+/// Where an imported run came from and what it lacks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportInfo {
+    /// The other tool: `vllm`, `aiperf` or `guidellm`.
+    pub tool: String,
+    /// The files read, as given on the command line.
+    pub files: Vec<String>,
+    /// Ids of the points that hold only the tool's summary figures (no
+    /// per-request records): their percentiles are the tool's own.
+    #[serde(default)]
+    pub summary_only_points: Vec<String>,
+    /// What had to be inferred to rebuild per-request records (e.g. the
+    /// tokens of each chunk), one line each.
+    #[serde(default)]
+    pub inferred: Vec<String>,
+}
+
+impl ImportInfo {
+    /// True when point `id` holds only the tool's summary figures.
+    pub fn is_summary_only(&self, id: &str) -> bool {
+        self.summary_only_points.iter().any(|p| p == id)
+    }
 }
 
 fn one() -> u32 {

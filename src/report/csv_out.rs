@@ -306,6 +306,18 @@ pub fn write_csv(path: &Path, run: &RunData) -> Result<(), CsvError> {
     if run.points.iter().any(|p| p.server.is_some()) {
         cols.extend(server_metrics_columns());
     }
+    if let Some(info) = run.meta.imported.clone() {
+        // An imported run says so on every row: whose figures, and whether
+        // they are only the tool's summary.
+        cols.push(col("imported_from", move |p| {
+            let what = if info.is_summary_only(&p.label.id()) {
+                "summary only (the tool's own percentiles)"
+            } else {
+                "per-request records"
+            };
+            format!("{}: {what}", info.tool)
+        }));
+    }
     let mut w = csv::Writer::from_path(path).map_err(|e| err(&e))?;
     w.write_record(cols.iter().map(|(n, _)| n.as_str()))
         .map_err(|e| err(&e))?;

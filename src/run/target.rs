@@ -74,6 +74,7 @@ impl Target {
             assumed_tokens_per_chunk: self.client.options().tokens_per_chunk.max(1),
             spec_decode: self.client.options().spec_decode,
             sampling: self.client.options().sampling,
+            imported: None,
         }
     }
 

@@ -103,6 +103,7 @@ pub fn meta(kind: RunKind, slo: Slo) -> RunMeta {
         assumed_tokens_per_chunk: 1,
         spec_decode: None,
         sampling: Default::default(),
+        imported: None,
     }
 }
 

@@ -90,6 +90,7 @@ fn meta(kind: RunKind) -> RunMeta {
         assumed_tokens_per_chunk: 1,
         spec_decode: None,
         sampling: Default::default(),
+        imported: None,
     }
 }
 
