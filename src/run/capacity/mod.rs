@@ -198,3 +198,6 @@ impl CapacitySearch {
         next.min(self.max)
     }
 }
+
+#[cfg(test)]
+mod tests;
