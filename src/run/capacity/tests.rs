@@ -105,7 +105,10 @@ async fn the_interval_brackets_the_true_capacity_for_many_seeds() {
         assert!(hi - lo <= s.precision * lo + 1e-9, "{lo} {hi}");
         let est = out.estimate.unwrap();
         assert!((lo..=hi).contains(&est));
-        assert!((est / target_load - 1.0).abs() < 0.05, "{est} vs {target_load}");
+        assert!(
+            (est / target_load - 1.0).abs() < 0.05,
+            "{est} vs {target_load}"
+        );
         // The boundary was replicated.
         let at = |x: f64| out.probes.iter().find(|p| p.load == x).unwrap();
         assert!(at(lo).epochs.len() >= s.boundary_epochs as usize);
@@ -221,12 +224,39 @@ fn bad_settings_name_their_flag() {
     };
     let ok = settings();
     assert!(ok.validate().is_ok());
-    assert_eq!(flag(CapacitySearch { epochs: 1, ..ok.clone() }), "--epochs");
-    assert_eq!(flag(CapacitySearch { max: 0.5, ..ok.clone() }), "--max");
-    assert_eq!(flag(CapacitySearch { precision: 0.0, ..ok.clone() }), "--precision");
-    assert_eq!(flag(CapacitySearch { growth: 1.0, ..ok.clone() }), "--growth");
     assert_eq!(
-        flag(CapacitySearch { max_epochs: 1, ..ok.clone() }),
+        flag(CapacitySearch {
+            epochs: 1,
+            ..ok.clone()
+        }),
+        "--epochs"
+    );
+    assert_eq!(
+        flag(CapacitySearch {
+            max: 0.5,
+            ..ok.clone()
+        }),
+        "--max"
+    );
+    assert_eq!(
+        flag(CapacitySearch {
+            precision: 0.0,
+            ..ok.clone()
+        }),
+        "--precision"
+    );
+    assert_eq!(
+        flag(CapacitySearch {
+            growth: 1.0,
+            ..ok.clone()
+        }),
+        "--growth"
+    );
+    assert_eq!(
+        flag(CapacitySearch {
+            max_epochs: 1,
+            ..ok.clone()
+        }),
         "--max-epochs"
     );
     let mut s = ok.clone();
