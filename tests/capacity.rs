@@ -311,3 +311,37 @@ fn the_html_report_escapes_text_and_draws_the_slo_lines() {
         "the SLO line is in the legend"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capacity_benchmark_declared_in_code_runs_the_same_search() {
+    use servebench::bench::{Capacity, Configure, DynamicSweep};
+    let slo = CapacitySlo {
+        per_request: Slo {
+            ttft_ms: Some(100.0),
+            ..Slo::default()
+        },
+        goodput_ratio: 0.9,
+        percentiles: Vec::new(),
+    };
+    let c = Capacity::new("bench-capacity", slo)
+        .workload(DynamicSweep::new("w").lengths(32, 8).num_prompts(24))
+        .bounds(16.0, 32.0)
+        .probe_epochs(2, 3, 2)
+        .sim(SIM)
+        .seed(5);
+    // A bad setting is refused before any load.
+    let bad = c.clone().precision(2.0).measure(true).await.unwrap_err();
+    assert!(bad.to_string().contains("--precision"), "{bad}");
+    assert_eq!(c.run_plan().seed, 5);
+    // Both loads lie well under this server's capacity (about 70 req/s):
+    // the answer is "at least 32", an interval open above.
+    let found = c.measure(true).await.unwrap();
+    assert_eq!(
+        (found.lo, found.hi),
+        (Some(32.0), None),
+        "{}",
+        found.headline()
+    );
+    assert_eq!(found.probes.len(), 2);
+    assert!(found.headline().starts_with("capacity at least 32"));
+}
