@@ -328,7 +328,10 @@ pub(super) fn compare_capacities(
     crate::outln!("{}", g.line());
     if let crate::analysis::GateVerdict::Inconclusive { reasons } = &g {
         for r in reasons {
-            crate::outln!("- {r}");
+            crate::outln!(
+                "{}",
+                crate::report::wrap(&format!("- {r}"), "  ", "    ", crate::report::WIDTH)
+            );
         }
     }
     Ok(Some(g.exit_code()))

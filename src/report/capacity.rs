@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::error::{write_file, ReportError};
 use super::plots::capacity::{goodput_svg, latency_svg};
 use super::table::fixed_width;
+use super::terminal::{wrap, WIDTH};
 use crate::analysis::CapacityComparison;
 use crate::metrics::capacity::{num, CapacityResult, LatencyMetric, Probe, Tail};
 use crate::stats::Side;
@@ -87,23 +88,27 @@ pub fn capacity_table(c: &CapacityResult, cmp: Option<&CapacityComparison>) -> S
     for line in fixed_width(&rows) {
         let _ = writeln!(out, "  {}", line.trim_end());
     }
+    let mut say = |text: String, first: &str, rest: &str| {
+        let _ = writeln!(out, "{}", wrap(&text, first, rest, WIDTH));
+    };
     for p in c.probes.iter().filter(|p| p.side != Side::Pass) {
-        let _ = writeln!(out, "  {} {}: {}", num(p.load), c.mode.unit(), p.reason);
+        let text = format!("{} {}: {}", num(p.load), c.mode.unit(), p.reason);
+        say(text, "  ", "    ");
     }
-    let _ = writeln!(out, "{}", c.headline());
-    let _ = writeln!(
-        out,
-        "  the interval: the highest load judged passing and the lowest judged not passing; \
+    say(c.headline(), "", "  ");
+    let text = format!(
+        "the interval: the highest load judged passing and the lowest judged not passing; \
          each judged with {:.0} % two-sided intervals over epochs, so the capacity lies \
          inside with about {:.0} % confidence",
         c.confidence * 100.0,
         c.interval_confidence * 100.0
     );
+    say(text, "  ", "  ");
     for n in &c.notes {
-        let _ = writeln!(out, "note: {n}");
+        say(format!("note: {n}"), "", "  ");
     }
     if let Some(cmp) = cmp {
-        let _ = writeln!(out, "{}", cmp.line());
+        say(cmp.line(), "", "  ");
     }
     out
 }
