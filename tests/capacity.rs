@@ -58,7 +58,8 @@ async fn twice_as_slow_a_server_has_half_the_capacity() {
     // Every time of the model doubles at time_scale=2: with every SLO
     // doubled too, the slow server at rate r is the fast one at 2r, seen
     // through a clock twice as slow. The searches start at loads in the
-    // same ratio, so a right search halves every probe.
+    // same ratio, so a right search halves every probe. (They run one
+    // after the other: side by side, they would compete for the CPU.)
     let dir = tempfile::tempdir().unwrap();
     let fast = capacity(
         dir.path(),
@@ -69,7 +70,7 @@ async fn twice_as_slow_a_server_has_half_the_capacity() {
             "--goodput-ratio",
             "0.9",
             "--min",
-            "24",
+            "32",
             "--name",
             "fast",
         ],
@@ -84,13 +85,15 @@ async fn twice_as_slow_a_server_has_half_the_capacity() {
             "--goodput-ratio",
             "0.9",
             "--min",
-            "12",
+            "16",
             "--name",
             "slow",
         ],
     )
     .await;
     let (f, s) = (fast.interval(), slow.interval());
+    eprintln!("time_scale=1: {}", fast.headline());
+    eprintln!("time_scale=2: {}", slow.headline());
     assert!(f.1.is_finite() && s.1.is_finite(), "{f:?} {s:?}");
     let doubled = (2.0 * s.0, 2.0 * s.1);
     assert!(
@@ -113,31 +116,41 @@ async fn twice_as_slow_a_server_has_half_the_capacity() {
 async fn a_tighter_slo_gives_a_lower_capacity() {
     let dir = tempfile::tempdir().unwrap();
     let sim = format!("{SIM},time_scale=1");
-    let loose = capacity(
-        dir.path(),
-        &sim,
-        &[
-            "--slo",
-            "ttft:100",
-            "--goodput-ratio",
-            "0.9",
-            "--min",
-            "24",
-            "--name",
-            "loose",
-        ],
-    )
-    .await;
-    // A per-percentile objective: the epoch's p90 TTFT at most 15 ms.
-    let tight = capacity(
-        dir.path(),
-        &sim,
-        &["--slo", "ttft_p90:15", "--min", "6", "--name", "tight"],
-    )
-    .await;
+    // A per-percentile objective for the tight one: the epoch's p90 TTFT
+    // at most 15 ms.
+    let (loose, tight) = tokio::join!(
+        capacity(
+            dir.path(),
+            &sim,
+            &[
+                "--slo",
+                "ttft:100",
+                "--goodput-ratio",
+                "0.9",
+                "--min",
+                "32",
+                "--name",
+                "loose"
+            ],
+        ),
+        capacity(
+            dir.path(),
+            &sim,
+            &[
+                "--slo",
+                "ttft_p90:15",
+                "--min",
+                "16",
+                "--max",
+                "64",
+                "--name",
+                "tight"
+            ],
+        )
+    );
     let (l, t) = (loose.interval(), tight.interval());
+    eprintln!("loose: {}\ntight: {}", loose.headline(), tight.headline());
     assert!(t.1 <= l.0, "tight {t:?} not below loose {l:?}");
-    assert!(tight.estimate.unwrap() < loose.estimate.unwrap());
     assert_eq!(tight.slo.percentiles.len(), 1);
     let json = std::fs::read_to_string(dir.path().join("tight/new/capacity.json")).unwrap();
     assert!(json.contains("\"servebench-capacity\"") && json.contains("ttft"));
