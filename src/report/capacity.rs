@@ -89,7 +89,7 @@ pub fn capacity_table(c: &CapacityResult, cmp: Option<&CapacityComparison>) -> S
         let _ = writeln!(out, "  {}", line.trim_end());
     }
     let mut say = |text: String, first: &str, rest: &str| {
-        let _ = writeln!(out, "{}", wrap(&text, first, rest, WIDTH));
+        let _ = writeln!(out, "{}", wrap(&text, first, rest, WIDTH).trim_end());
     };
     for p in c.probes.iter().filter(|p| p.side != Side::Pass) {
         let text = format!("{} {}: {}", num(p.load), c.mode.unit(), p.reason);
