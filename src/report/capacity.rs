@@ -144,8 +144,8 @@ pub fn write_capacity_csv(path: &Path, c: &CapacityResult) -> Result<(), ReportE
         }
     }
     for p in &c.slo.percentiles {
-        head.push(format!("{}_ms", p.name()));
-        head.push(format!("{}_limit_ms", p.name()));
+        head.push(format!("slo_{}_ms", p.name()));
+        head.push(format!("slo_{}_limit_ms", p.name()));
     }
     head.push("reason".into());
     let io = |e: csv::Error| ReportError::Io {
