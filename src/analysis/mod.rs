@@ -6,11 +6,13 @@
 use serde::{Deserialize, Serialize};
 
 mod calibration;
+mod capacity;
 pub use calibration::{
     calibrate, calibration_table, epochs_for, mde_for, Calibration, MetricNoise, PointCalibration,
     CALIBRATION_FORMAT, CALIBRATION_VERSION, DEFAULT_TARGET_MDE, MIN_CALIBRATION_EPOCHS,
     MIN_RECOMMENDED_EPOCHS,
 };
+pub use capacity::CapacityComparison;
 
 use crate::metrics::{PointData, PointLabel, RunData};
 use crate::stats::{

@@ -8,6 +8,7 @@
 //!     new/records.jsonl                its per-request records, as they completed
 //!     new/run.json                     the latest run (versioned, see RunFile)
 //!     new/comparison.json              the latest run against its baseline
+//!     new/capacity.json                a capacity search (`servebench capacity`), versioned
 //!     new/benchmark.csv, new/summary.md, new/report/index.html   its reports
 //!     <baseline name>/run.json         saved with --save-baseline NAME
 //!   index.html                         every run, linking its report
@@ -18,10 +19,14 @@
 //! a reader refuses other formats and newer versions with an error naming
 //! the file.
 
+mod capacity;
 mod id;
 mod records;
 mod store;
 
+pub use capacity::{
+    load_capacity, save_capacity, CAPACITY_FILE, CAPACITY_FORMAT, CAPACITY_VERSION,
+};
 pub use id::{check_baseline_name, sanitize_id, RESERVED_NAMES};
 pub use records::{read_records, records_file, ReadPoint, RecordsRead, RecordsWriter};
 pub use store::{
@@ -43,7 +48,7 @@ pub const PREVIOUS_RUN: &str = "previous";
 /// run found there (its `run.json` or `records.jsonl`) to the sibling
 /// `previous/`, replacing the one kept there. Returns where it went.
 pub fn keep_previous(new_dir: &std::path::Path) -> Result<Option<PathBuf>, BaselineError> {
-    let has_run = [RUN_FILE, RECORDS_FILE]
+    let has_run = [RUN_FILE, RECORDS_FILE, CAPACITY_FILE]
         .iter()
         .any(|f| new_dir.join(f).is_file());
     let Some(parent) = new_dir.parent().filter(|_| has_run) else {

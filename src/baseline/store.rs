@@ -135,7 +135,7 @@ impl ReportDir {
 
 /// Write `value` as JSON (indented when `pretty`) to `path` atomically:
 /// streamed to a temporary file (no copy in memory), then renamed.
-fn write_json_atomic<T: Serialize>(
+pub(super) fn write_json_atomic<T: Serialize>(
     path: &Path,
     value: &T,
     pretty: bool,

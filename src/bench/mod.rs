@@ -25,6 +25,7 @@
 
 mod args;
 mod baselines;
+mod capacity;
 mod execute;
 mod flow;
 mod gate;
@@ -34,6 +35,7 @@ mod sweep;
 mod terminal;
 
 pub use args::{ArgsError, BenchArgs, ColorChoice, EndpointFlags, HELP};
+pub use capacity::Capacity;
 pub use execute::{measure, validate, Plan};
 pub use flow::DEFAULT_EPOCHS;
 pub use gate::{summary_markdown, verdict_line};

@@ -219,6 +219,14 @@ fn refuse_summary_only(
 /// `servebench compare`: under `--gate`, exit 1 when a gated metric
 /// regressed and 6 when something gated could not be judged.
 pub fn run_compare_cmd(a: &CompareArgs) -> Result<i32, CliError> {
+    let reports = a
+        .report_dir
+        .clone()
+        .map(ReportDir::new)
+        .unwrap_or_else(ReportDir::from_env);
+    if let Some(code) = super::capacity_cmd::compare_capacities(a, &reports)? {
+        return Ok(code);
+    }
     let cmp = compare_cmd(a)?;
     Ok(a.judge.gate_exit(&cmp))
 }

@@ -4,6 +4,7 @@
 mod ab_cmd;
 mod all_cmd;
 mod calibrate_cmd;
+mod capacity_cmd;
 mod common;
 mod compare_cmd;
 mod export_cmd;
@@ -29,6 +30,7 @@ pub use all_cmd::{run_all_cmd, AllArgs};
 pub use calibrate_cmd::{
     run_calibrate_cmd, CalibrateArgs, CalibrateOutcome, DEFAULT_CALIBRATION_TARGET,
 };
+pub use capacity_cmd::{parse_slo, run_capacity_cmd, CapacityArgs, CapacityOutcome};
 pub use common::{parse_percentile, CommonArgs, CsvFormat, PrecisionArgs};
 pub use compare_cmd::{compare_cmd, run_compare_cmd, CompareArgs, JudgeArgs};
 pub use export_cmd::{run_export_cmd, ExportArgs};
@@ -223,6 +225,14 @@ pub enum Command {
     ///
     /// Example: servebench serving --dataset sharegpt.json --request-rate 1 4 inf --num-prompts 200
     Serving(ServingArgs),
+    /// Capacity: the highest request rate (open loop) or concurrency
+    /// (closed loop) at which the SLOs hold, found by bracketing and
+    /// bisection with replicated epochs at the boundary, given as an
+    /// interval [highest load passing, lowest load failing] with a point
+    /// estimate; writes capacity.json, capacity.csv and an HTML report.
+    ///
+    /// Example: servebench capacity --slo ttft:500,tpot:50 ttft_p99:2000 --goodput-ratio 0.95 --random-input-len 256 --random-output-len 64 --min 2 --max 256 --precision 0.1
+    Capacity(CapacityArgs),
     /// Replay a production trace (Mooncake JSONL, BurstGPT or Azure CSV) at
     /// its own send times, open loop, at one or more speeds; Mooncake
     /// prompts share exactly the blocks their hash ids share.
@@ -365,6 +375,14 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Serving(args) => {
             let out = run_serving_cmd(&args).await?;
             Ok(exit_code_of(&out.run))
+        }
+        Command::Capacity(args) => {
+            let out = run_capacity_cmd(&args).await?;
+            Ok(if crate::load::interrupt::stopping() {
+                130
+            } else {
+                i32::from(out.result.lo.is_none() && out.result.hi.is_none())
+            })
         }
         Command::Replay(args) => {
             let out = run_replay_cmd(&args).await?;

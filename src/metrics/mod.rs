@@ -1,6 +1,7 @@
 //! Per-request records and their aggregation into summary figures.
 
 mod aggregate;
+pub mod capacity;
 pub mod catalogue;
 mod run;
 pub mod server;

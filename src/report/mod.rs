@@ -11,6 +11,7 @@
 //!
 //! [`RunData`]: crate::metrics::RunData
 
+mod capacity;
 mod csv_out;
 mod error;
 mod fanout;
@@ -23,6 +24,9 @@ mod stdout;
 mod table;
 mod terminal;
 
+pub use capacity::{
+    capacity_table, html_escape, write_capacity_csv, write_capacity_html, CAPACITY_CSV,
+};
 pub use csv_out::{columns, write_csv, CsvError};
 pub use error::ReportError;
 pub use fanout::{

@@ -21,6 +21,7 @@
 //! folder layout of its own: both build a [`Plan`] and call this module.
 
 mod ab;
+mod capacity;
 mod checks;
 mod dynamic;
 mod engine;
@@ -33,6 +34,9 @@ mod statics;
 mod target;
 
 pub use ab::{a_first, execute_ab, side_spec};
+pub use capacity::{
+    find_capacity, judge, search, CapacitySearch, EngineProber, Prober, SearchOutcome,
+};
 pub use engine::{execute, run_plan, Output};
 pub use plan::{
     DynamicSweep, DynamicWorkload, Images, LoopShape, Plan, SessionSource, SessionsWorkload,

@@ -106,7 +106,12 @@ impl Target {
     }
 
     /// Remarks every run against this target carries.
-    fn notes(&self) -> Vec<String> {
+    /// True when `note` is one of the target's own notes.
+    pub(crate) fn notes_contain(&self, note: &str) -> bool {
+        self.notes().iter().any(|n| n == note)
+    }
+
+    pub(crate) fn notes(&self) -> Vec<String> {
         let backend = self.client.backend();
         let mut notes = Vec::new();
         let s = self.client.options().sampling;

@@ -3,6 +3,7 @@
 mod bootstrap;
 #[cfg(test)]
 mod calibration;
+mod capacity;
 mod compare;
 mod epochs;
 mod multiple;
@@ -10,6 +11,10 @@ mod significance;
 mod summary;
 
 pub use bootstrap::{bootstrap_ci, BootstrapConfig, Estimate, DEFAULT_NRESAMPLES};
+pub use capacity::{
+    combine, compare_capacity, mean_interval, proportion_se, side_at_least, side_at_most,
+    CapacityChange, MeanInterval, Side,
+};
 pub use compare::{
     compare, compare_figures, compare_paired, log_ratio, positive_mean_var, relative_change,
     CompareConfig, Comparison, LogRatio, Undecided, Verdict, MDE_POWER,

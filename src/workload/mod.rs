@@ -19,6 +19,7 @@ pub use generate::{
     GenerateError, GenerateSpec, GeneratedRequest,
 };
 pub use images::{encode_image, image_data_url, ImageError, ImageFormat};
+pub(crate) use prompt::mix;
 pub use prompt::{PromptError, PromptSynth};
 pub use sessions::{sharegpt_sessions, synthetic_sessions, Session, SessionShape, Turn};
 pub use shared_prefix::{

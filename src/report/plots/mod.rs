@@ -3,6 +3,7 @@
 //! others or the report.
 
 mod breakdown;
+pub(crate) mod capacity;
 mod cdf;
 mod change;
 mod chart;
