@@ -458,6 +458,7 @@ impl ReportedPoint {
             epochs: Vec::new(),
             summary: s,
             client: None,
+            server: None,
         }
     }
 }
