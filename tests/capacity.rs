@@ -11,6 +11,10 @@ use servebench::metrics::capacity::{CapacityMode, CapacityResult, CapacitySlo};
 use servebench::metrics::Slo;
 
 const SIM: &str = "decode_step_ms=4,prefill_base_ms=4,max_batch=4";
+/// The halving test's server: 8 ms steps, so that the client's and the
+/// machine's fixed costs (which do not scale with `time_scale`) stay small
+/// beside every step of either server.
+const SIM8: &str = "decode_step_ms=8,prefill_base_ms=8,max_batch=4";
 
 /// Run `servebench capacity` in-process with the test's workload and
 /// search settings plus `extra`, writing under `dir`.
@@ -63,22 +67,7 @@ async fn twice_as_slow_a_server_has_half_the_capacity() {
     let dir = tempfile::tempdir().unwrap();
     let fast = capacity(
         dir.path(),
-        &format!("{SIM},time_scale=1"),
-        &[
-            "--slo",
-            "ttft:100",
-            "--goodput-ratio",
-            "0.9",
-            "--min",
-            "32",
-            "--name",
-            "fast",
-        ],
-    )
-    .await;
-    let slow = capacity(
-        dir.path(),
-        &format!("{SIM},time_scale=2"),
+        &format!("{SIM8},time_scale=1"),
         &[
             "--slo",
             "ttft:200",
@@ -86,6 +75,21 @@ async fn twice_as_slow_a_server_has_half_the_capacity() {
             "0.9",
             "--min",
             "16",
+            "--name",
+            "fast",
+        ],
+    )
+    .await;
+    let slow = capacity(
+        dir.path(),
+        &format!("{SIM8},time_scale=2"),
+        &[
+            "--slo",
+            "ttft:400",
+            "--goodput-ratio",
+            "0.9",
+            "--min",
+            "8",
             "--name",
             "slow",
         ],

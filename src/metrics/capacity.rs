@@ -204,6 +204,10 @@ impl ProbeEpoch {
     }
 }
 
+/// Epochs of a probe that must each be over-saturated before the probe
+/// fails as saturated (replicated, as every verdict is).
+pub const SATURATED_EPOCHS: usize = 2;
+
 /// Requests an open-loop epoch needs before [`saturation`] judges it.
 pub const SATURATION_MIN_REQUESTS: usize = 12;
 /// Growth (last quarter over first quarter of sends) of both the requests
@@ -288,9 +292,11 @@ impl Probe {
         (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
     }
 
-    /// True when an epoch was judged over-saturated.
+    /// True when [`SATURATED_EPOCHS`] of its epochs were judged
+    /// over-saturated (one such epoch of a few dozen requests is often a
+    /// burst of the arrival process, not a server falling behind).
     pub fn saturated(&self) -> bool {
-        self.epochs.iter().any(|e| e.saturated.is_some())
+        self.epochs.iter().filter(|e| e.saturated.is_some()).count() >= SATURATED_EPOCHS
     }
 }
 

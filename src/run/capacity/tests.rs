@@ -170,7 +170,7 @@ async fn an_uncertain_probe_is_replicated_up_to_the_cap_then_counts_as_not_passi
 }
 
 #[tokio::test]
-async fn a_saturated_probe_fails_after_one_epoch() {
+async fn a_saturated_probe_fails_after_two_saturated_epochs() {
     let mut p = Synthetic::new(20.0, 7);
     p.saturates = true;
     let out = run(&settings(), &mut p).await;
@@ -178,7 +178,11 @@ async fn a_saturated_probe_fails_after_one_epoch() {
     assert!(!sat.is_empty());
     for p in sat {
         assert_eq!(p.side, Side::Fail);
-        assert_eq!(p.epochs.len(), 1, "stopped at its first epoch");
+        assert_eq!(
+            p.epochs.len(),
+            crate::metrics::capacity::SATURATED_EPOCHS,
+            "stopped as soon as two epochs were saturated"
+        );
         assert!(p.reason.starts_with("saturated"), "{}", p.reason);
     }
 }
