@@ -16,6 +16,8 @@ use super::ScrapeError;
 
 enum Cmd {
     Scrape(oneshot::Sender<Result<Snapshot, ScrapeError>>),
+    /// An epoch starts: the next periodic scrape is one interval from now.
+    Restart,
 }
 
 /// Scrapes one endpoint's metrics over a run.
@@ -23,8 +25,10 @@ pub struct ServerWatch {
     url: String,
     engine: &'static str,
     cmd: mpsc::UnboundedSender<Cmd>,
-    /// Periodic scrapes of the epoch under way.
-    periodic: Arc<Mutex<Vec<Snapshot>>>,
+    /// Periodic scrapes of the epoch under way, as fetched: `(unix time,
+    /// page)`. They are parsed when the epoch ends, so that no parsing
+    /// competes with the load for the CPU while it runs.
+    periodic: Arc<Mutex<Vec<(f64, String)>>>,
     /// Whether an epoch is under way (periodic scrapes are kept).
     active: Arc<std::sync::atomic::AtomicBool>,
     start: Mutex<Option<Snapshot>>,
@@ -73,16 +77,18 @@ impl ServerWatch {
                         tokio::select! {
                             c = rx.recv() => match c {
                                 Some(Cmd::Scrape(reply)) => {
-                                    let _ = reply.send(scrape(&client, &u).await);
+                                    let page = fetch(&client, &u).await;
+                                    let _ = reply.send(page.and_then(|(t, text)| parse(&u, t, &text)));
                                 }
+                                Some(Cmd::Restart) => tick.reset(),
                                 None => return,
                             },
                             _ = tick.tick() => {
                                 if !a.load(Relaxed) {
                                     continue;
                                 }
-                                match scrape(&client, &u).await {
-                                    Ok(s) => p.lock().expect("not poisoned").push(s),
+                                match fetch(&client, &u).await {
+                                    Ok(page) => p.lock().expect("not poisoned").push(page),
                                     Err(_) => {
                                         f.fetch_add(1, Relaxed);
                                     }
@@ -137,6 +143,9 @@ impl ServerWatch {
     pub async fn epoch_start(&self) {
         *self.start.lock().expect("not poisoned") = self.scrape_now().await.ok();
         self.periodic.lock().expect("not poisoned").clear();
+        // Periodic scrapes from one interval after the epoch's start (an
+        // epoch shorter than the interval is scraped only at its ends).
+        let _ = self.cmd.send(Cmd::Restart);
         self.active
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
@@ -147,14 +156,26 @@ impl ServerWatch {
         self.active
             .store(false, std::sync::atomic::Ordering::Relaxed);
         let end = self.scrape_now().await.ok();
-        let between = std::mem::take(&mut *self.periodic.lock().expect("not poisoned"));
+        let pages = std::mem::take(&mut *self.periodic.lock().expect("not poisoned"));
+        let between: Vec<Snapshot> = pages
+            .iter()
+            .filter_map(|(t, text)| parse(&self.url, *t, text).ok())
+            .collect();
         let start = self.start.lock().expect("not poisoned").take()?;
         Some(EpochServer::build(epoch, &start, &end?, &between))
     }
 }
 
-/// One GET of the page, parsed.
-async fn scrape(client: &reqwest::Client, url: &str) -> Result<Snapshot, ScrapeError> {
+/// A page read as Prometheus text.
+fn parse(url: &str, t: f64, text: &str) -> Result<Snapshot, ScrapeError> {
+    Snapshot::parse(text, t).ok_or_else(|| ScrapeError::NotPrometheus {
+        url: url.to_string(),
+        start: text.chars().take(60).collect(),
+    })
+}
+
+/// One GET of the page: the time its answer arrived, and its text.
+async fn fetch(client: &reqwest::Client, url: &str) -> Result<(f64, String), ScrapeError> {
     let err = |reason: String| ScrapeError::Http {
         url: url.to_string(),
         reason,
@@ -173,9 +194,5 @@ async fn scrape(client: &reqwest::Client, url: &str) -> Result<Snapshot, ScrapeE
         });
     }
     let text = resp.text().await.map_err(|e| err(e.to_string()))?;
-    let t = crate::metrics::unix_now_s();
-    Snapshot::parse(&text, t).ok_or_else(|| ScrapeError::NotPrometheus {
-        url: url.to_string(),
-        start: text.chars().take(60).collect(),
-    })
+    Ok((crate::metrics::unix_now_s(), text))
 }
