@@ -16,7 +16,7 @@ fn poisson(c: &mut Harness) {
             .rates([20.0, 80.0])
             .num_prompts(10)
             .lengths(128, 24)
-            .sim("time_scale=0.1,jitter=0.02,seed=1")
+            .sim("time_scale=0.5,jitter=0.02,seed=1")
             .slo(Slo {
                 ttft_ms: Some(50.0),
                 tpot_ms: Some(5.0),

@@ -19,7 +19,7 @@ fn sessions(c: &mut Harness) {
             .num_sessions(8)
             .turns(4, 256, 16)
             .think_time_ms(10.0)
-            .sim("time_scale=0.05,jitter=0.02,prefix_cache=true,seed=1")
+            .sim("time_scale=0.5,jitter=0.02,prefix_cache=true,seed=1")
             .epochs(4)
             .warmup(1),
     );

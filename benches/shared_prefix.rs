@@ -19,7 +19,7 @@ fn shared_prefix(c: &mut Harness) {
         DynamicSweep::new("gsp-8x6")
             .rates([30.0])
             .shared_prefix(8, 6, 512, 64, 16)
-            .sim("time_scale=0.1,jitter=0.02,prefix_cache=true,seed=1")
+            .sim("time_scale=0.5,jitter=0.02,prefix_cache=true,seed=1")
             .epochs(5)
             .warmup(1),
     );

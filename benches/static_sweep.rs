@@ -14,7 +14,7 @@ fn static_sweep(c: &mut Harness) {
     c.group("static")
         .settings(
             Settings::new()
-                .sim("time_scale=0.1,jitter=0.02,seed=1")
+                .sim("time_scale=0.5,jitter=0.02,seed=1")
                 .epochs(5)
                 .warmup(1),
         )

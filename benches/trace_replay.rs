@@ -27,7 +27,7 @@ fn mooncake(c: &mut Harness) {
         )
         .speedups([4.0])
         .max_requests(24)
-        .sim("time_scale=0.02,jitter=0.02,prefix_cache=true,seed=1")
+        .sim("time_scale=0.5,jitter=0.02,prefix_cache=true,seed=1")
         .epochs(4)
         .warmup(1),
     );

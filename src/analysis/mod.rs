@@ -15,8 +15,10 @@ pub use calibration::{
 pub use capacity::CapacityComparison;
 
 use crate::metrics::{PointData, PointLabel, RunData};
+use crate::baseline::History;
 use crate::stats::{
     apply_holm_scaled, compare, CompareConfig, Comparison, EpochStatistic, Epochs, Verdict,
+    MIN_NOISE_RUNS,
 };
 
 pub use crate::metrics::MetricId;
@@ -93,6 +95,12 @@ pub struct RunComparison {
     /// Points of the baseline that the new run lacks (not compared).
     #[serde(default)]
     pub missing_points: Vec<String>,
+    /// Earlier runs of this benchmark on record (its `history.jsonl`, the
+    /// judged run left out); from [`MIN_NOISE_RUNS`] on, their run-to-run
+    /// noise is counted in every interval. `None`: no history was consulted
+    /// (paired A/B epochs, or a comparison of two files alone).
+    #[serde(default)]
+    pub history_runs: Option<usize>,
 }
 
 impl RunComparison {
@@ -144,6 +152,32 @@ impl RunComparison {
             ));
         }
         why
+    }
+
+    /// What the intervals count, for the notes: the run-to-run noise and
+    /// how many runs it came from, or why it is not counted.
+    pub fn run_noise_note(&self) -> Option<String> {
+        let runs = self.history_runs?;
+        if runs < MIN_NOISE_RUNS {
+            return Some(format!(
+                "run-to-run noise not counted yet: {runs} earlier run(s) of this benchmark on \
+                 record, {MIN_NOISE_RUNS} needed; until then the intervals count only the \
+                 epochs' spread, which misses whatever moves a whole run (a busier machine, \
+                 a warmer server)"
+            ));
+        }
+        let sds: Vec<f64> = self
+            .metrics
+            .iter()
+            .filter(|m| m.gated)
+            .filter_map(|m| m.comparison.run_noise.map(|r| r.sd))
+            .collect();
+        let max = sds.iter().cloned().fold(0.0, f64::max);
+        Some(format!(
+            "run-to-run noise from {runs} earlier run(s) counted in the intervals \
+             (largest on a gated metric: {:.1} %)",
+            100.0 * max
+        ))
     }
 
     /// Gated metrics judged (the size of this comparison's family).
@@ -243,7 +277,7 @@ pub fn compare_runs(
     gated: &[MetricId],
     cfg: &CompareConfig,
 ) -> RunComparison {
-    compare_runs_in_family(base, new, baseline, gated, cfg, 0)
+    compare_runs_in_family(base, new, baseline, gated, cfg, 0, None)
 }
 
 /// [`compare_runs`] as one part of a larger family of `family_size` gated
@@ -254,6 +288,10 @@ pub fn compare_runs(
 /// family's false-alarm rate is then at most the significance level, and
 /// each part is judged as soon as it is measured. A `family_size` of at most
 /// m is this comparison alone.
+///
+/// With a `history` of the benchmark's runs, each metric's run-to-run noise
+/// estimated from it (the new run left out) is counted in its interval and
+/// p-value ([`crate::stats::RunNoise`]).
 pub fn compare_runs_in_family(
     base: &RunData,
     new: &RunData,
@@ -261,16 +299,24 @@ pub fn compare_runs_in_family(
     gated: &[MetricId],
     cfg: &CompareConfig,
     family_size: usize,
+    history: Option<&History>,
 ) -> RunComparison {
-    compare_runs_with(
+    let mut c = compare_runs_with(
         base,
         new,
         baseline,
         gated,
         cfg,
         family_size,
-        MetricId::compare,
-    )
+        &|m, bp, np, cfg| {
+            let mut cfg = *cfg;
+            cfg.run_noise = history
+                .and_then(|h| h.noise(&np.label.id(), m, new.meta.started_unix_s));
+            m.compare(bp, np, &cfg)
+        },
+    );
+    c.history_runs = history.map(|h| h.others(new.meta.started_unix_s).count());
+    c
 }
 
 /// [`compare_runs`] of two runs whose epochs were measured in pairs
@@ -294,7 +340,7 @@ pub fn compare_runs_paired(
         gated,
         cfg,
         family_size,
-        MetricId::compare_paired,
+        &MetricId::compare_paired,
     )
 }
 
@@ -305,7 +351,7 @@ fn compare_runs_with(
     gated: &[MetricId],
     cfg: &CompareConfig,
     family_size: usize,
-    how: fn(MetricId, &PointData, &PointData, &CompareConfig) -> Comparison,
+    how: &dyn Fn(MetricId, &PointData, &PointData, &CompareConfig) -> Comparison,
 ) -> RunComparison {
     let mut metrics = Vec::new();
     let mut unmatched = Vec::new();
@@ -350,5 +396,6 @@ fn compare_runs_with(
         metrics,
         unmatched_points: unmatched,
         missing_points: missing,
+        history_runs: None,
     }
 }

@@ -11,6 +11,7 @@
 //!     new/capacity.json                a capacity search (`servebench capacity`), versioned
 //!     new/benchmark.csv, new/summary.md, new/report/index.html   its reports
 //!     <baseline name>/run.json         saved with --save-baseline NAME
+//!     history.jsonl                    every measured run's epoch figures, newest 30 (run-to-run noise)
 //!   index.html                         every run, linking its report
 //!   gate-summary.md                    the Markdown summary of a --gate run
 //! ```
@@ -20,6 +21,7 @@
 //! the file.
 
 mod capacity;
+mod history;
 mod id;
 mod records;
 mod store;
@@ -27,6 +29,7 @@ mod store;
 pub use capacity::{
     load_capacity, save_capacity, CAPACITY_FILE, CAPACITY_FORMAT, CAPACITY_VERSION,
 };
+pub use history::{append_history, History, HistoryEntry, HISTORY_FILE, HISTORY_KEEP};
 pub use id::{check_baseline_name, sanitize_id, RESERVED_NAMES};
 pub use records::{read_records, records_file, ReadPoint, RecordsRead, RecordsWriter};
 pub use store::{

@@ -286,6 +286,8 @@ async fn run_one_inner(
             first,
         });
     }
+    let bench_dir = reports.bench_dir(&plan.id);
+    let history = crate::baseline::History::load(&bench_dir);
     let comparison = base.as_ref().map(|(name, b)| {
         let s = plan.bench.settings();
         compare_runs_in_family(
@@ -295,6 +297,7 @@ async fn run_one_inner(
             &s.gated(args),
             &s.compare_config(args),
             family,
+            Some(&history),
         )
     });
     if saving {
@@ -307,6 +310,7 @@ async fn run_one_inner(
             comparison.as_ref(),
             base.as_ref().map(|b| &b.1),
         )?;
+        crate::baseline::append_history(&bench_dir, &run)?;
     }
     out.run = Some(run);
     out.comparison = comparison;

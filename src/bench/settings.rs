@@ -350,6 +350,7 @@ impl Settings {
             nresamples: args.nresamples.or(self.nresamples).unwrap_or(d.nresamples),
             min_epochs: self.min_epochs.unwrap_or(d.min_epochs),
             seed: self.seed.unwrap_or(d.seed),
+            run_noise: None,
         }
     }
 

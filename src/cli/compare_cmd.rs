@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::CliError;
-use crate::analysis::{compare_runs, GateVerdict, MetricId, RunComparison};
+use crate::analysis::{compare_runs_in_family, GateVerdict, MetricId, RunComparison};
 use crate::baseline::{load_run, save_comparison, ReportDir};
 use crate::report::{render_run, wrap, ColorChoice, WIDTH};
 use crate::stats::CompareConfig;
@@ -164,13 +164,20 @@ pub fn compare_cmd(a: &CompareArgs) -> Result<RunComparison, CliError> {
         .unwrap_or_else(ReportDir::from_env);
     let load = |flag: &str, r: &str| {
         let path = reports.resolve(r).map_err(|e| bad(flag, e))?;
-        load_run(&path).map_err(|e| bad(flag, e))
+        Ok::<_, CliError>((load_run(&path).map_err(|e| bad(flag, e))?, path))
     };
-    let base = load("BASELINE", &a.baseline)?;
-    let new = load("NEW", &a.new)?;
+    let (base, _) = load("BASELINE", &a.baseline)?;
+    let (new, new_path) = load("NEW", &a.new)?;
     refuse_summary_only("BASELINE", &a.baseline, &base)?;
     refuse_summary_only("NEW", &a.new, &new)?;
-    let cmp = compare_runs(&base, &new, &a.baseline, &gated, &cfg);
+    // NEW's benchmark folder (`<id>/<run>/run.json` → `<id>/`) holds the
+    // history of its runs, whose run-to-run noise the intervals count.
+    let history = new_path
+        .parent()
+        .and_then(std::path::Path::parent)
+        .filter(|d| d.join(crate::baseline::HISTORY_FILE).is_file())
+        .map(crate::baseline::History::load);
+    let cmp = compare_runs_in_family(&base, &new, &a.baseline, &gated, &cfg, 0, history.as_ref());
     crate::out!(
         "{}",
         render_run(&new.meta.name, &new, Some(&cmp), color.enabled())

@@ -435,6 +435,14 @@ pub(super) async fn run_plan_on(
     let plan = &common.apply(plan);
     let run = execute(target, plan, &out).await?;
     let paths = write_outputs(&dir, csv, &run, &common.write_options(plan))?;
+    // The run joins its name's history (`<output-dir>/<name>/history.jsonl`),
+    // from which `servebench compare` estimates the run-to-run noise.
+    if let Some(bench_dir) = dir.parent() {
+        crate::baseline::append_history(bench_dir, &run).map_err(|e| CliError::Write {
+            path: bench_dir.join(crate::baseline::HISTORY_FILE).display().to_string(),
+            reason: e.to_string(),
+        })?;
+    }
     Ok(RunOutcome { run, paths })
 }
 

@@ -90,7 +90,7 @@ fn comparison_section(out: &mut String, c: &RunComparison) {
     let _ = writeln!(
         out,
         "{headline}: {} metrics compared ({} gated): {} regressed, {} improved, {} within noise, {} no change, {} inconclusive. \
-         Interval: {:.0} % bootstrap over epochs; p: Welch/permutation test on epoch figures, Holm-adjusted over the gated metrics; \
+         Interval: {:.0} % t interval of the log ratio of the epoch figures' means; p: the same statistic, Holm-adjusted over the gated metrics; \
          noise threshold ±{:.1} %.\n",
         k.compared,
         k.gated,
@@ -102,6 +102,9 @@ fn comparison_section(out: &mut String, c: &RunComparison) {
         cfg.confidence * 100.0,
         cfg.noise_threshold * 100.0
     );
+    if let Some(n) = c.run_noise_note() {
+        let _ = writeln!(out, "Note: {}.\n", md_escape(&n));
+    }
     let rows: Vec<ChangeRow> = c.metrics.iter().map(ChangeRow::of).collect();
     let gated_bad: Vec<&ChangeRow> = rows
         .iter()

@@ -218,7 +218,7 @@ pub fn render_run(id: &str, run: &RunData, cmp: Option<&RunComparison>, color: b
             out.push_str(&line.replacen(&c.explain(), &verdict_text(c, color), 1));
         }
     }
-    for note in run.notes() {
+    for note in run.notes().into_iter().chain(rows.run_noise_note()) {
         out.push_str(&wrap(&format!("note: {note}"), "  ", "        ", WIDTH));
     }
     let c = rows;

@@ -8,6 +8,7 @@ use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use super::bootstrap::DEFAULT_NRESAMPLES;
 use super::epochs::{Direction, Epochs, Resampler};
+use super::run_noise::RunNoise;
 use super::significance::TestMethod;
 
 /// How a comparison is drawn and judged.
@@ -26,6 +27,12 @@ pub struct CompareConfig {
     /// Fewer usable epochs than this on either side is [`Verdict::Inconclusive`].
     pub min_epochs: usize,
     pub seed: u64,
+    /// The run-to-run noise of the metric being compared, when known from
+    /// earlier runs ([`crate::stats::run_noise`]): added to the variance of
+    /// the log ratio of two runs' means. Set per metric by the run
+    /// comparison; `None` counts the epochs' spread alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_noise: Option<RunNoise>,
 }
 
 impl Default for CompareConfig {
@@ -37,6 +44,7 @@ impl Default for CompareConfig {
             nresamples: DEFAULT_NRESAMPLES,
             min_epochs: 3,
             seed: 0,
+            run_noise: None,
         }
     }
 }
@@ -134,6 +142,9 @@ pub struct Comparison {
     /// Why the verdict is [`Verdict::Inconclusive`], when it is.
     #[serde(default)]
     pub undecided: Option<Undecided>,
+    /// The run-to-run noise counted in the interval and p-value, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_noise: Option<RunNoise>,
     pub verdict: Verdict,
 }
 
@@ -264,14 +275,20 @@ pub fn compare_figures(
     direction: Direction,
     cfg: &CompareConfig,
 ) -> Comparison {
-    judge_log_ratio(
+    let lr = log_ratio(base, new);
+    let mut c = judge_log_ratio(
         base,
         new,
-        log_ratio(base, new),
+        lr.map(|lr| match cfg.run_noise {
+            Some(rn) => lr.with_run_noise(rn),
+            None => lr,
+        }),
         TestMethod::LogRatioT,
         direction,
         cfg,
-    )
+    );
+    c.run_noise = cfg.run_noise;
+    c
 }
 
 /// Compares two sides measured in pairs (epoch `k` of `base` and of `new`
@@ -352,6 +369,7 @@ fn judge_log_ratio(
         noise_threshold: cfg.noise_threshold,
         mde: f64::NAN,
         undecided: None,
+        run_noise: None,
         verdict: Verdict::Inconclusive,
     };
     let constant = |x: &[f64]| x.iter().all(|v| *v == x[0]);

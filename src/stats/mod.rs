@@ -3,10 +3,13 @@
 mod bootstrap;
 #[cfg(test)]
 mod calibration;
+#[cfg(test)]
+mod calibration_runs;
 mod capacity;
 mod compare;
 mod epochs;
 mod multiple;
+mod run_noise;
 mod significance;
 mod summary;
 
@@ -24,4 +27,5 @@ pub use multiple::{apply_holm, apply_holm_scaled, holm, holm_adjusted};
 pub use significance::{
     permutation_test, two_sample_p, welch_t_test, TestMethod, WelchTest, PERMUTATIONS,
 };
+pub use run_noise::{run_noise, RunNoise, MIN_NOISE_RUNS};
 pub use summary::{percentile, Summary};
