@@ -183,3 +183,55 @@ fn points_on_one_side_only_are_inconclusive() {
     let (code, _) = gate(&first, &both, &["--gate-allow-inconclusive"]);
     assert_eq!(code, 0);
 }
+
+#[test]
+fn earlier_runs_that_moved_widen_the_interval_and_hold_back_a_false_regression() {
+    // A run 8 % slower than its baseline, with tight epochs: on its own, a
+    // regression.
+    let at = |started: f64, mut r: RunData| {
+        r.meta.started_unix_s = started;
+        r
+    };
+    let base = at(10.0, one(5, 1.0, &NOISE_A));
+    let slow = at(20.0, one(5, 1.08, &NOISE_B));
+    let (code, out) = gate(&base, &slow, &[]);
+    assert_eq!(code, 1, "{out}");
+    // The same two runs in a benchmark folder whose earlier runs of the same
+    // code moved by ±10 % from run to run: the 8 % is within what whole runs
+    // do, and the gate does not call it a regression.
+    let dir = tempfile::tempdir().unwrap();
+    let bench = dir.path().join("static/x");
+    for (k, scale) in [0.9, 1.1, 0.95, 1.05].into_iter().enumerate() {
+        servebench::baseline::append_history(&bench, &at(k as f64, one(5, scale, &NOISE_A)))
+            .unwrap();
+    }
+    servebench::baseline::append_history(&bench, &base).unwrap();
+    servebench::baseline::append_history(&bench, &slow).unwrap();
+    let (b, n) = (save(&bench, "main", &base), save(&bench, "new", &slow));
+    let out = Command::new(env!("CARGO_BIN_EXE_servebench"))
+        .arg("compare")
+        .args([b.as_os_str(), n.as_os_str()])
+        .args(["--gate", "--color", "never"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_ne!(out.status.code(), Some(1), "{text}");
+    // The judged run itself is not one of the earlier runs.
+    assert!(
+        text.contains("run-to-run noise from 5 earlier run(s) counted"),
+        "{text}"
+    );
+    // With fewer than 3 earlier runs, the note says it is not counted.
+    let few = dir.path().join("static/y");
+    servebench::baseline::append_history(&few, &base).unwrap();
+    let (b, n) = (save(&few, "main", &base), save(&few, "new", &slow));
+    let out = Command::new(env!("CARGO_BIN_EXE_servebench"))
+        .arg("compare")
+        .args([b.as_os_str(), n.as_os_str()])
+        .args(["--gate", "--color", "never"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("run-to-run noise not counted yet"), "{text}");
+}

@@ -224,6 +224,22 @@ fn cli_and_bench_harness_run_the_same_sweep_the_same_way() {
         assert_eq!(c.summary.input_tokens.mean, Some(48.0));
         assert_eq!(b.summary.input_tokens.mean, Some(48.0));
     }
+    // Both pipelines add the run to its benchmark's history, from which
+    // later comparisons estimate the run-to-run noise.
+    for (folder, run) in [
+        (cli_root.join("agree"), &cli),
+        (bench_root.join("static/agree"), &bench),
+    ] {
+        let h = servebench::baseline::History::load(&folder);
+        assert_eq!(h.entries.len(), 1, "{}", folder.display());
+        let e = &h.entries[0];
+        assert_eq!(e.started_unix_s, run.meta.started_unix_s);
+        assert_eq!(e.points.keys().cloned().collect::<Vec<_>>().len(), run.points.len());
+        for p in &run.points {
+            let figs = &e.points[&p.label.id()][&servebench::metrics::MetricId::TtftP50];
+            assert_eq!(figs.len(), 2, "one figure an epoch");
+        }
+    }
     // The index of each report root links the run's page.
     for (root, href) in [
         (&cli_root, "agree/new/report/index.html"),
