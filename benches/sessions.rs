@@ -16,11 +16,12 @@ fn sessions(c: &mut Harness) {
     c.group("sessions").bench(
         Sessions::new("four-turns")
             .rates([8.0])
-            .num_sessions(8)
+            .num_sessions(16)
             .turns(4, 256, 16)
             .think_time_ms(10.0)
             .sim("time_scale=0.5,jitter=0.02,prefix_cache=true,seed=1")
-            .epochs(4)
+            .epochs(6)
+            .noise_threshold(0.05)
             .warmup(1),
     );
 }

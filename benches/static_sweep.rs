@@ -1,5 +1,5 @@
 //! A static sweep: every (prompt, output) pair x every concurrency, closed
-//! loop. Runs against the embedded simulator, sped up tenfold, unless
+//! loop. Runs against the embedded simulator, sped up twofold, unless
 //! `SERVEBENCH_URL` or `--url` names a server.
 //!
 //! ```text
@@ -16,18 +16,20 @@ fn static_sweep(c: &mut Harness) {
             Settings::new()
                 .sim("time_scale=0.5,jitter=0.02,seed=1")
                 .epochs(5)
+                .noise_threshold(0.05)
                 .warmup(1),
         )
         .bench(
             StaticSweep::new("short")
                 .pair(128, 32)
-                .concurrencies([1, 4]),
+                .concurrencies([1, 4])
+                .requests_per_worker(12),
         )
         .bench(
             StaticSweep::new("long-prompt")
                 .pair(1024, 16)
-                .concurrencies([2])
-                .requests_per_worker(2),
+                .concurrencies([1])
+                .requests_per_worker(12),
         );
 }
 

@@ -26,9 +26,10 @@ fn mooncake(c: &mut Harness) {
             TraceFormat::Mooncake,
         )
         .speedups([4.0])
-        .max_requests(24)
+        .max_requests(48)
         .sim("time_scale=0.5,jitter=0.02,prefix_cache=true,seed=1")
-        .epochs(4)
+        .epochs(5)
+        .noise_threshold(0.05)
         .warmup(1),
     );
 }
