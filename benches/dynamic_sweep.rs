@@ -25,7 +25,7 @@ fn poisson(c: &mut Harness) {
                 e2el_ms: None,
             })
             .epochs(5)
-            .noise_threshold(0.05)
+            .noise_threshold(0.10)
             .warmup(2),
     );
 }

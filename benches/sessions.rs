@@ -21,7 +21,7 @@ fn sessions(c: &mut Harness) {
             .think_time_ms(10.0)
             .sim("time_scale=0.5,jitter=0.02,prefix_cache=true,seed=1")
             .epochs(6)
-            .noise_threshold(0.05)
+            .noise_threshold(0.10)
             .warmup(1),
     );
 }

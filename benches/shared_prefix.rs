@@ -21,7 +21,7 @@ fn shared_prefix(c: &mut Harness) {
             .shared_prefix(8, 6, 512, 64, 16)
             .sim("time_scale=0.5,jitter=0.02,prefix_cache=true,seed=1")
             .epochs(6)
-            .noise_threshold(0.05)
+            .noise_threshold(0.10)
             .warmup(1),
     );
 }

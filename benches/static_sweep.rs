@@ -16,7 +16,7 @@ fn static_sweep(c: &mut Harness) {
             Settings::new()
                 .sim("time_scale=0.5,jitter=0.02,seed=1")
                 .epochs(5)
-                .noise_threshold(0.05)
+                .noise_threshold(0.10)
                 .warmup(1),
         )
         .bench(

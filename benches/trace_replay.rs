@@ -29,7 +29,7 @@ fn mooncake(c: &mut Harness) {
         .max_requests(48)
         .sim("time_scale=0.5,jitter=0.02,prefix_cache=true,seed=1")
         .epochs(5)
-        .noise_threshold(0.05)
+        .noise_threshold(0.10)
         .warmup(1),
     );
 }

@@ -166,18 +166,32 @@ impl RunComparison {
                  a warmer server)"
             ));
         }
-        let sds: Vec<f64> = self
-            .metrics
-            .iter()
-            .filter(|m| m.gated)
+        let gated = || self.metrics.iter().filter(|m| m.gated);
+        let max = gated()
             .filter_map(|m| m.comparison.run_noise.map(|r| r.sd))
-            .collect();
-        let max = sds.iter().cloned().fold(0.0, f64::max);
-        Some(format!(
+            .fold(0.0, f64::max);
+        // A point new to the benchmark has fewer runs on record than it.
+        let short: Vec<String> = gated()
+            .filter(|m| m.comparison.run_noise.is_none())
+            .map(|m| m.point.clone())
+            .fold(Vec::new(), |mut v, p| {
+                if !v.contains(&p) {
+                    v.push(p);
+                }
+                v
+            });
+        let mut note = format!(
             "run-to-run noise from {runs} earlier run(s) counted in the intervals \
              (largest on a gated metric: {:.1} %)",
             100.0 * max
-        ))
+        );
+        if !short.is_empty() {
+            note.push_str(&format!(
+                "; not for point(s) {} with fewer than {MIN_NOISE_RUNS} earlier runs measured",
+                short.join(", ")
+            ));
+        }
+        Some(note)
     }
 
     /// Gated metrics judged (the size of this comparison's family).

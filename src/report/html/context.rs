@@ -30,6 +30,8 @@ pub(crate) struct ComparisonView {
     /// One row per point: the change of each metric.
     pub matrix: Vec<MatrixRow>,
     pub unmatched: Vec<String>,
+    /// Whether the intervals count run-to-run noise, and from how many runs.
+    pub run_noise: Option<String>,
 }
 
 /// One point of the change matrix.
@@ -167,6 +169,7 @@ fn comparison_view(c: &RunComparison) -> ComparisonView {
         noise: format!("±{:.1} %", c.config.noise_threshold * 100.0),
         rows,
         unmatched: c.unmatched_points.clone(),
+        run_noise: c.run_noise_note(),
     }
 }
 
