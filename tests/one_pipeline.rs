@@ -234,7 +234,10 @@ fn cli_and_bench_harness_run_the_same_sweep_the_same_way() {
         assert_eq!(h.entries.len(), 1, "{}", folder.display());
         let e = &h.entries[0];
         assert_eq!(e.started_unix_s, run.meta.started_unix_s);
-        assert_eq!(e.points.keys().cloned().collect::<Vec<_>>().len(), run.points.len());
+        assert_eq!(
+            e.points.keys().cloned().collect::<Vec<_>>().len(),
+            run.points.len()
+        );
         for p in &run.points {
             let figs = &e.points[&p.label.id()][&servebench::metrics::MetricId::TtftP50];
             assert_eq!(figs.len(), 2, "one figure an epoch");

@@ -14,8 +14,8 @@ pub use calibration::{
 };
 pub use capacity::CapacityComparison;
 
-use crate::metrics::{PointData, PointLabel, RunData};
 use crate::baseline::History;
+use crate::metrics::{PointData, PointLabel, RunData};
 use crate::stats::{
     apply_holm_scaled, compare, CompareConfig, Comparison, EpochStatistic, Epochs, Verdict,
     MIN_NOISE_RUNS,
@@ -324,8 +324,8 @@ pub fn compare_runs_in_family(
         family_size,
         &|m, bp, np, cfg| {
             let mut cfg = *cfg;
-            cfg.run_noise = history
-                .and_then(|h| h.noise(&np.label.id(), m, new.meta.started_unix_s));
+            cfg.run_noise =
+                history.and_then(|h| h.noise(&np.label.id(), m, new.meta.started_unix_s));
             m.compare(bp, np, &cfg)
         },
     );

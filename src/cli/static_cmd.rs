@@ -439,7 +439,10 @@ pub(super) async fn run_plan_on(
     // from which `servebench compare` estimates the run-to-run noise.
     if let Some(bench_dir) = dir.parent() {
         crate::baseline::append_history(bench_dir, &run).map_err(|e| CliError::Write {
-            path: bench_dir.join(crate::baseline::HISTORY_FILE).display().to_string(),
+            path: bench_dir
+                .join(crate::baseline::HISTORY_FILE)
+                .display()
+                .to_string(),
             reason: e.to_string(),
         })?;
     }

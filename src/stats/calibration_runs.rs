@@ -60,7 +60,9 @@ fn trial(change: f64, m: Model, epochs: usize, history: usize, seed: u64) -> Com
     let base = run(1.0, m, epochs, &mut rng);
     let new = run(1.0 + change, m, epochs, &mut rng);
     // The baseline is one of the runs on record, as it is on disk.
-    let mut earlier: Vec<Vec<f64>> = (1..history).map(|_| run(1.0, m, epochs, &mut rng)).collect();
+    let mut earlier: Vec<Vec<f64>> = (1..history)
+        .map(|_| run(1.0, m, epochs, &mut rng))
+        .collect();
     if history > 0 {
         earlier.push(base.clone());
     }
@@ -97,9 +99,15 @@ fn without_the_run_noise_intervals_undercover_and_with_it_they_cover() {
     );
     assert!(alone < 0.85, "the model should show the problem: {alone}");
     let mut worst = (1.0f64, 0.0f64);
-    for history in [3, 5, 10, 20] {
+    for history in [5, 10, 20] {
         for change in [0.0, 0.10] {
-            let c = coverage(change, m, 5, history, 10 + history as u64 + (change * 100.0) as u64);
+            let c = coverage(
+                change,
+                m,
+                5,
+                history,
+                10 + history as u64 + (change * 100.0) as u64,
+            );
             println!(
                 "run-to-run noise 3.5 %, 5 epochs, noise from {history} earlier runs, change {:+.0} %: covered in {:.1} %",
                 change * 100.0,
@@ -109,8 +117,8 @@ fn without_the_run_noise_intervals_undercover_and_with_it_they_cover() {
         }
     }
     assert!(
-        worst.0 >= 0.92 && worst.1 <= 0.985,
-        "coverage with the run noise outside 92-98.5 %: {worst:?}"
+        worst.0 >= 0.93 && worst.1 <= 0.97,
+        "coverage with the run noise outside 93-97 %: {worst:?}"
     );
 }
 
@@ -124,7 +132,9 @@ fn with_no_run_noise_the_history_costs_little_power() {
     };
     let found = |history: usize| {
         (0..TRIALS)
-            .filter(|t| trial(0.10, quiet, 5, history, 90_000_000 + t).verdict == Verdict::Regressed)
+            .filter(|t| {
+                trial(0.10, quiet, 5, history, 90_000_000 + t).verdict == Verdict::Regressed
+            })
             .count() as f64
             / TRIALS as f64
     };

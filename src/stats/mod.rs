@@ -24,8 +24,8 @@ pub use compare::{
 };
 pub use epochs::{Direction, EpochStatistic, Epochs, Statistic};
 pub use multiple::{apply_holm, apply_holm_scaled, holm, holm_adjusted};
+pub use run_noise::{run_noise, RunNoise, MIN_NOISE_RUNS};
 pub use significance::{
     permutation_test, two_sample_p, welch_t_test, TestMethod, WelchTest, PERMUTATIONS,
 };
-pub use run_noise::{run_noise, RunNoise, MIN_NOISE_RUNS};
 pub use summary::{percentile, Summary};

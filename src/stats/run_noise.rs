@@ -12,10 +12,9 @@
 //!
 //! `ln(epoch figure) = mu + run offset (sd sigma_r) + epoch noise`
 //!
-//! `sigma_r` is estimated from the earlier runs of the same benchmark by the
-//! method of moments of the one-way random-effects model: the variance of
-//! the runs' log means less the mean of their within-run variances of the
-//! log mean (`s² / (n m²)`, the delta method), floored at 0. A comparison
+//! `sigma_r` is estimated from the earlier runs of the same benchmark, from
+//! the differences of successive runs' log means less what their epochs
+//! explain (see [`run_noise`]), floored at 0. A comparison
 //! of two runs then adds `2 sigma_r²` to the variance of its log ratio, with
 //! Satterthwaite's degrees of freedom (the estimate has `runs - 1`).
 
@@ -24,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::compare::{positive_mean_var, LogRatio};
 
 /// Fewest earlier runs from which the run-to-run noise is estimated.
-pub const MIN_NOISE_RUNS: usize = 3;
+pub const MIN_NOISE_RUNS: usize = 5;
 
 /// The run-to-run noise of one metric at one point.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -33,23 +32,42 @@ pub struct RunNoise {
     /// (about the relative sd: 0.03 is 3 %); 0 when the runs move no more
     /// than their epochs explain.
     pub sd: f64,
-    /// Runs it was estimated from (its degrees of freedom are one fewer).
+    /// Runs it was estimated from.
     pub runs: usize,
+    /// Degrees of freedom of the estimate of `sd²`.
+    pub df: f64,
 }
 
 /// The run-to-run noise of a metric from its epoch figures in each of
-/// several runs (one slice a run). Runs with fewer than 2 figures or a
-/// mean that is not positive are left out; `None` when fewer than
-/// [`MIN_NOISE_RUNS`] remain.
+/// several runs, oldest first (one slice a run). Runs with fewer than 2
+/// figures or a mean that is not positive are left out; `None` when fewer
+/// than [`MIN_NOISE_RUNS`] remain.
+///
+/// The estimate is built from the differences of successive runs' log means
+/// (von Neumann's successive differences), not from their spread around
+/// one mean: a real change of the code on record (a speed-up merged, a
+/// benchmark reconfigured) is one large difference among many instead of
+/// an offset shared by every later run. Each difference's own within-run
+/// part (`s²/(n m²)` of both runs, the delta method) is subtracted from
+/// the mean squared difference, and half the rest is the run offset's
+/// variance, floored at 0. Its degrees of freedom are those of the mean
+/// squared successive difference, `2 (r - 1)² / (3 r - 4)` for `r` runs
+/// (about two thirds of `r - 1`).
 ///
 /// ```
 /// use servebench::stats::run_noise;
-/// // Three runs whose epochs agree closely but whose means differ by ~10 %.
-/// let runs = [vec![100.0, 101.0, 99.0], vec![110.0, 111.0, 109.0], vec![90.0, 91.0, 89.0]];
+/// // Five runs whose epochs agree closely but whose means move by ~10 %.
+/// let runs = [
+///     vec![100.0, 101.0, 99.0],
+///     vec![110.0, 111.0, 109.0],
+///     vec![100.0, 101.0, 99.0],
+///     vec![90.0, 91.0, 89.0],
+///     vec![100.0, 101.0, 99.0],
+/// ];
 /// let views: Vec<&[f64]> = runs.iter().map(|r| r.as_slice()).collect();
 /// let n = run_noise(&views).unwrap();
-/// assert_eq!(n.runs, 3);
-/// assert!((n.sd - 0.10).abs() < 0.01, "{}", n.sd);
+/// assert_eq!(n.runs, 5);
+/// assert!((n.sd - 0.07).abs() < 0.01, "{}", n.sd);
 /// ```
 pub fn run_noise(runs: &[&[f64]]) -> Option<RunNoise> {
     let per_run: Vec<(f64, f64)> = runs
@@ -63,17 +81,17 @@ pub fn run_noise(runs: &[&[f64]]) -> Option<RunNoise> {
     if r < MIN_NOISE_RUNS {
         return None;
     }
+    let d2: Vec<f64> = per_run
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0).powi(2))
+        .collect();
+    let within = per_run.windows(2).map(|w| w[0].1 + w[1].1).sum::<f64>() / d2.len() as f64;
+    let var_d = d2.iter().sum::<f64>() / d2.len() as f64;
     let rf = r as f64;
-    let mean_log = per_run.iter().map(|(l, _)| l).sum::<f64>() / rf;
-    let between = per_run
-        .iter()
-        .map(|(l, _)| (l - mean_log).powi(2))
-        .sum::<f64>()
-        / (rf - 1.0);
-    let within = per_run.iter().map(|(_, t)| t).sum::<f64>() / rf;
     Some(RunNoise {
-        sd: (between - within).max(0.0).sqrt(),
+        sd: ((var_d - within) / 2.0).max(0.0).sqrt(),
         runs: r,
+        df: 2.0 * (rf - 1.0).powi(2) / (3.0 * rf - 4.0),
     })
 }
 
@@ -81,16 +99,15 @@ impl LogRatio {
     /// This log ratio of two runs' means with the run-to-run noise `rn`
     /// added: each run's mean carries its own run offset, so the variance
     /// grows by `2 sd²`; the degrees of freedom follow Satterthwaite, the
-    /// noise estimate having `runs - 1`.
+    /// noise estimate having `rn.df`.
     pub fn with_run_noise(self, rn: RunNoise) -> LogRatio {
         let add = 2.0 * rn.sd * rn.sd;
-        if add == 0.0 || rn.runs < 2 {
+        if add == 0.0 || rn.df <= 0.0 {
             return self;
         }
         let within = self.se * self.se;
         let se2 = within + add;
-        let df_r = (rn.runs - 1) as f64;
-        let denom = within * within / self.df.max(1e-9) + add * add / df_r;
+        let denom = within * within / self.df.max(1e-9) + add * add / rn.df;
         LogRatio {
             log_ratio: self.log_ratio,
             se: se2.sqrt(),
@@ -111,14 +128,45 @@ mod tests {
             vec![100.0, 104.0, 96.0],
             vec![96.0, 100.0, 104.0],
             vec![104.0, 96.0, 100.0],
+            vec![100.0, 96.0, 104.0],
+            vec![96.0, 104.0, 100.0],
         ];
         let v: Vec<&[f64]> = runs.iter().map(|r| r.as_slice()).collect();
         assert_eq!(run_noise(&v).unwrap().sd, 0.0);
     }
 
     #[test]
-    fn fewer_than_three_usable_runs_give_no_estimate() {
-        let runs = [vec![100.0, 101.0], vec![110.0, 111.0], vec![5.0]];
+    fn one_real_change_on_record_does_not_inflate_the_noise() {
+        // Ten runs of one speed, then ten 20 % faster, each run moving by
+        // about 1 %: the change is one difference of nineteen.
+        let wobble = [
+            1.0, 1.012, 0.991, 1.004, 0.988, 1.009, 0.996, 1.011, 0.993, 1.002,
+        ];
+        let runs: Vec<Vec<f64>> = (0..20)
+            .map(|i| {
+                let level = if i < 10 { 100.0 } else { 80.0 } * wobble[i % 10];
+                vec![level * 0.999, level, level * 1.001]
+            })
+            .collect();
+        let v: Vec<&[f64]> = runs.iter().map(|r| r.as_slice()).collect();
+        let n = run_noise(&v).unwrap();
+        assert!(n.sd < 0.04, "{}", n.sd);
+        // The spread around one mean would have said about 10 %.
+        let logs: Vec<f64> = runs.iter().map(|r| (r[1] as f64).ln()).collect();
+        let m = logs.iter().sum::<f64>() / 20.0;
+        let sd = (logs.iter().map(|l| (l - m).powi(2)).sum::<f64>() / 19.0).sqrt();
+        assert!(sd > 0.09, "{sd}");
+    }
+
+    #[test]
+    fn fewer_than_five_usable_runs_give_no_estimate() {
+        let runs = [
+            vec![100.0, 101.0],
+            vec![110.0, 111.0],
+            vec![90.0, 91.0],
+            vec![95.0, 96.0],
+            vec![5.0],
+        ];
         let v: Vec<&[f64]> = runs.iter().map(|r| r.as_slice()).collect();
         assert_eq!(run_noise(&v), None);
     }
@@ -126,11 +174,22 @@ mod tests {
     #[test]
     fn run_noise_widens_the_interval_and_lowers_the_df() {
         let lr = log_ratio(&[100.0, 101.0, 99.0], &[105.0, 106.0, 104.0]).unwrap();
-        let wide = lr.with_run_noise(RunNoise { sd: 0.03, runs: 6 });
+        let wide = lr.with_run_noise(RunNoise {
+            sd: 0.03,
+            runs: 6,
+            df: 3.6,
+        });
         assert!((wide.se.powi(2) - lr.se.powi(2) - 2.0 * 0.03f64.powi(2)).abs() < 1e-12);
         assert!(wide.df < lr.df + 5.0 && wide.df > 1.0, "{}", wide.df);
         assert!(wide.p_value() > lr.p_value());
         // No noise: unchanged.
-        assert_eq!(lr.with_run_noise(RunNoise { sd: 0.0, runs: 6 }), lr);
+        assert_eq!(
+            lr.with_run_noise(RunNoise {
+                sd: 0.0,
+                runs: 6,
+                df: 3.6
+            }),
+            lr
+        );
     }
 }
