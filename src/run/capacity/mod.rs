@@ -200,4 +200,6 @@ impl CapacitySearch {
 }
 
 #[cfg(test)]
+mod coverage;
+#[cfg(test)]
 mod tests;
