@@ -383,8 +383,8 @@ fn the_binary_finds_the_batch_limit_of_a_separate_simulator_process() {
     // and a prefill or two (about 12 ms at these settings); with 5, a
     // request sent when 4 are running waits for one of them to end, up to
     // a whole request's life (16 tokens of 4.2 ms steps: ~75 ms), and in
-    // each epoch about one in five does. A TTFT objective of 20 ms for 90 %
-    // of requests thus holds at 4 and not at 5: the capacity is [4, 5].
+    // each epoch about one in five does. A TTFT objective of 20 ms for 95 %
+    // of requests thus holds at 4 and fails at 5: the capacity is [4, 5].
     // (A search that mistook the batch limit, or stopped a step early or
     // late, gives another interval.)
     let _serial = SERIAL.blocking_lock();
@@ -396,7 +396,7 @@ fn the_binary_finds_the_batch_limit_of_a_separate_simulator_process() {
     let out = Command::new(env!("CARGO_BIN_EXE_servebench"))
         .args(["capacity", "--url", &sim.url, "--mode", "concurrency"])
         .args(["--random-input-len", "32", "--random-output-len", "16"])
-        .args(["--slo", "ttft:20", "--goodput-ratio", "0.9"])
+        .args(["--slo", "ttft:20", "--goodput-ratio", "0.95"])
         .args(["--min", "3", "--max", "8", "--probe-requests", "16"])
         .args(["--epochs", "2", "--max-epochs", "4", "--boundary-epochs", "3"])
         .args(["--output-dir", dir.path().to_str().unwrap(), "--noplot"])
