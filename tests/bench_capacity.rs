@@ -103,7 +103,10 @@ fn saved_then_compared_and_gated_by_the_intervals() {
     let reports = ReportDir::new(dir.path());
 
     // Saved as `main`: the run folder and the baseline.
-    let o = run(&["--bench", "--quiet", "--save-baseline", "main"], dir.path());
+    let o = run(
+        &["--bench", "--quiet", "--save-baseline", "main"],
+        dir.path(),
+    );
     assert_eq!(o.exit_code(), 0);
     let main = found(&o).clone();
     let (lo, hi) = (main.lo.unwrap(), main.hi.unwrap());
@@ -115,11 +118,20 @@ fn saved_then_compared_and_gated_by_the_intervals() {
     for f in ["capacity.json", "capacity.csv", "report/index.html"] {
         assert!(new.join(f).is_file(), "{f}");
     }
-    assert!(o.benches[0].saved.contains(&reports.capacity_file(ID, "main")));
+    assert!(o.benches[0]
+        .saved
+        .contains(&reports.capacity_file(ID, "main")));
 
     // The saved capacity against itself: the intervals overlap, which the
     // gate cannot judge (6, never a pass) unless told to let it pass.
-    let same = ["--bench", "--quiet", "--load-baseline", "main", "--baseline", "main"];
+    let same = [
+        "--bench",
+        "--quiet",
+        "--load-baseline",
+        "main",
+        "--baseline",
+        "main",
+    ];
     let o = run(&[&same[..], &["--gate"]].concat(), dir.path());
     assert_eq!(o.exit_code(), 6);
     let cmp = o.benches[0].capacity_comparison.as_ref().unwrap();
@@ -131,12 +143,27 @@ fn saved_then_compared_and_gated_by_the_intervals() {
 
     // A baseline made on a server four times as fast: its capacity lies
     // wholly above, and the code's server, measured again, has regressed.
-    let fast = ["--bench", "--quiet", "--save-baseline", "fast", "--sim", "time_scale=0.25"];
+    let fast = [
+        "--bench",
+        "--quiet",
+        "--save-baseline",
+        "fast",
+        "--sim",
+        "time_scale=0.25",
+    ];
     let o = run(&fast, dir.path());
     assert_eq!(o.exit_code(), 0);
     let f = found(&o).clone();
-    assert!(f.lo.unwrap() >= hi, "fast {} vs {}", f.headline(), main.headline());
-    let o = run(&["--bench", "--quiet", "--baseline", "fast", "--gate"], dir.path());
+    assert!(
+        f.lo.unwrap() >= hi,
+        "fast {} vs {}",
+        f.headline(),
+        main.headline()
+    );
+    let o = run(
+        &["--bench", "--quiet", "--baseline", "fast", "--gate"],
+        dir.path(),
+    );
     let again = found(&o);
     let cmp = o.benches[0].capacity_comparison.as_ref().unwrap();
     assert_eq!(cmp.change, CapacityChange::Regressed, "{}", cmp.line());

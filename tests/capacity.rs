@@ -398,7 +398,14 @@ fn the_binary_finds_the_batch_limit_of_a_separate_simulator_process() {
         .args(["--random-input-len", "32", "--random-output-len", "16"])
         .args(["--slo", "ttft:20", "--goodput-ratio", "0.95"])
         .args(["--min", "3", "--max", "8", "--probe-requests", "16"])
-        .args(["--epochs", "2", "--max-epochs", "4", "--boundary-epochs", "3"])
+        .args([
+            "--epochs",
+            "2",
+            "--max-epochs",
+            "4",
+            "--boundary-epochs",
+            "3",
+        ])
         .args(["--output-dir", dir.path().to_str().unwrap(), "--noplot"])
         .output()
         .unwrap();

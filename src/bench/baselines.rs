@@ -103,7 +103,9 @@ pub(super) fn pick_baseline(
     reports: &ReportDir,
     id: &str,
 ) -> Result<Option<(String, RunData)>, BenchError> {
-    pick(args, &|name| reports.run_file(id, name), &|p| Ok(load_run(p)?))
+    pick(args, &|name| reports.run_file(id, name), &|p| {
+        Ok(load_run(p)?)
+    })
 }
 
 /// [`pick_baseline`] of any saved file: `file(name)` is where run `name`

@@ -49,7 +49,11 @@ pub(crate) fn probe_search(
 
 /// Search (or load) one capacity benchmark, compare it with its baseline,
 /// save it.
-pub(crate) async fn run_capacity(args: &BenchArgs, reports: &ReportDir, plan: &Plan) -> BenchOutcome {
+pub(crate) async fn run_capacity(
+    args: &BenchArgs,
+    reports: &ReportDir,
+    plan: &Plan,
+) -> BenchOutcome {
     let mut out = BenchOutcome::new(plan.id.clone());
     if let Err(e) = run_inner(args, reports, plan, &mut out).await {
         out.error = Some(e);
@@ -85,11 +89,9 @@ async fn run_inner(
     let base = if smoke {
         None
     } else {
-        super::baselines::pick(
-            args,
-            &|name| reports.capacity_file(&plan.id, name),
-            &|p| Ok(load_capacity(p)?),
-        )?
+        super::baselines::pick(args, &|name| reports.capacity_file(&plan.id, name), &|p| {
+            Ok(load_capacity(p)?)
+        })?
     };
     let result = match &args.load_baseline {
         Some(name) if !smoke => load_capacity(&reports.capacity_file(&plan.id, name))?,

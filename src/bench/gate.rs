@@ -53,9 +53,7 @@ pub(crate) fn verdict(o: &Outcome) -> GateVerdict {
 fn merge(a: GateVerdict, b: GateVerdict) -> GateVerdict {
     use GateVerdict::{Failed, Inconclusive, Passed};
     match (a, b) {
-        (Failed { regressions: x }, Failed { regressions: y }) => Failed {
-            regressions: x + y,
-        },
+        (Failed { regressions: x }, Failed { regressions: y }) => Failed { regressions: x + y },
         (f @ Failed { .. }, _) | (_, f @ Failed { .. }) => f,
         (Inconclusive { reasons: mut x }, Inconclusive { reasons: y }) => {
             x.extend(y);
@@ -144,7 +142,12 @@ pub fn summary_markdown(o: &Outcome) -> String {
             out.push('\n');
         }
         if let Some(c) = &b.capacity {
-            let _ = writeln!(out, "### {}\n\n{}\n", md_escape(&b.id), md_escape(&c.headline()));
+            let _ = writeln!(
+                out,
+                "### {}\n\n{}\n",
+                md_escape(&b.id),
+                md_escape(&c.headline())
+            );
             if let Some(cmp) = &b.capacity_comparison {
                 let _ = writeln!(out, "{}\n", md_escape(&cmp.line()));
             }

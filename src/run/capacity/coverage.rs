@@ -140,7 +140,13 @@ async fn the_interval_holds_the_true_capacity_at_least_as_often_as_claimed() {
         ("+ epoch offset sd 5 ms", 5.0, 100, 5, 0.95),
         ("+ epoch offset sd 10 ms", 10.0, 100, 5, 0.88),
         ("+ epoch offset sd 10 ms, 30 requests", 10.0, 30, 5, 0.88),
-        ("+ epoch offset sd 10 ms, 8 boundary epochs", 10.0, 100, 8, 0.92),
+        (
+            "+ epoch offset sd 10 ms, 8 boundary epochs",
+            10.0,
+            100,
+            8,
+            0.92,
+        ),
     ];
     let mut short = Vec::new();
     for (what, sigma_epoch, sent, boundary, claimed) in rows {
@@ -165,7 +171,11 @@ async fn the_interval_holds_the_true_capacity_at_least_as_often_as_claimed() {
             c.epochs
         );
         if rate < claimed {
-            short.push(format!("{what}: {:.1} % < {:.0} %", 100.0 * rate, 100.0 * claimed));
+            short.push(format!(
+                "{what}: {:.1} % < {:.0} %",
+                100.0 * rate,
+                100.0 * claimed
+            ));
         }
     }
     assert!(short.is_empty(), "coverage below the claim: {short:?}");
