@@ -194,3 +194,124 @@ pub fn write_summary(
     }
     Ok(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::CapacityComparison;
+    use crate::bench::BenchOutcome;
+    use crate::metrics::capacity::{CapacityMode, CapacityResult, CapacitySlo};
+    use crate::stats::CapacityChange;
+
+    fn capacity(lo: f64, hi: f64) -> CapacityResult {
+        CapacityResult {
+            name: "c".into(),
+            mode: CapacityMode::Rate,
+            slo: CapacitySlo {
+                per_request: crate::metrics::Slo {
+                    ttft_ms: Some(100.0),
+                    ..Default::default()
+                },
+                goodput_ratio: 0.9,
+                percentiles: Vec::new(),
+            },
+            confidence: 0.95,
+            precision: 0.1,
+            lo: Some(lo),
+            hi: Some(hi),
+            estimate: None,
+            interval_confidence: 0.95,
+            probes: Vec::new(),
+            notes: Vec::new(),
+            base_url: String::new(),
+            model: String::new(),
+            backend: String::new(),
+            servebench_version: String::new(),
+            started_unix_s: 0.0,
+        }
+    }
+
+    /// A capacity benchmark `id` found `[lo, hi]`, against `base` if given.
+    fn bench(id: &str, new: (f64, f64), base: Option<(f64, f64)>) -> BenchOutcome {
+        let n = capacity(new.0, new.1);
+        BenchOutcome {
+            capacity_comparison: base
+                .map(|b| CapacityComparison::of(&capacity(b.0, b.1), &n, "main")),
+            capacity: Some(n),
+            ..BenchOutcome::new(id.into())
+        }
+    }
+
+    fn gate(benches: Vec<BenchOutcome>, allow: bool) -> GateVerdict {
+        let o = Outcome {
+            benches,
+            gated: true,
+            allow_inconclusive: allow,
+            ..Outcome::default()
+        };
+        o.gate().unwrap()
+    }
+
+    #[test]
+    fn capacities_are_gated_by_their_intervals_together() {
+        let below = bench("a", (30.0, 33.0), Some((40.0, 44.0)));
+        assert_eq!(
+            below.capacity_comparison.as_ref().unwrap().change,
+            CapacityChange::Regressed
+        );
+        let overlap = || bench("b", (41.0, 45.0), Some((40.0, 44.0)));
+        let above = || bench("c", (50.0, 55.0), Some((40.0, 44.0)));
+        let none = || bench("d", (40.0, 44.0), None);
+        // A regression fails the gate, whatever else is unjudged.
+        assert_eq!(
+            gate(vec![below, overlap(), none()], false),
+            GateVerdict::Failed { regressions: 1 }
+        );
+        // Overlap and no baseline: inconclusive, each reason named.
+        let GateVerdict::Inconclusive { reasons } = gate(vec![overlap(), above(), none()], false)
+        else {
+            panic!("inconclusive expected")
+        };
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+        assert!(
+            reasons[0].starts_with("b: capacity inconclusive"),
+            "{reasons:?}"
+        );
+        assert_eq!(reasons[1], "d: no baseline to compare with");
+        // Allowed, they pass; an improvement alone passes.
+        assert!(matches!(
+            gate(vec![overlap(), none()], true),
+            GateVerdict::Passed { .. }
+        ));
+        assert_eq!(
+            gate(vec![above()], false),
+            GateVerdict::Passed { judged: 1 }
+        );
+        // An errored benchmark is not judged (the run exits 2 for it).
+        let mut broken = overlap();
+        broken.error = Some(BenchError::Invalid {
+            id: "b".into(),
+            reason: "x".into(),
+        });
+        assert_eq!(
+            gate(vec![broken, above()], false),
+            GateVerdict::Passed { judged: 1 }
+        );
+    }
+
+    #[test]
+    fn the_summary_has_a_row_and_a_line_per_capacity() {
+        let o = Outcome {
+            benches: vec![bench("cap/x", (30.0, 33.0), Some((40.0, 44.0)))],
+            gated: true,
+            ..Outcome::default()
+        };
+        let md = summary_markdown(&o);
+        assert!(md.contains("servebench gate failed"), "{md}");
+        assert!(
+            md.contains("| cap/x | main | 1 | ❌ capacity regressed |"),
+            "{md}"
+        );
+        assert!(md.contains("capacity regressed: \\[30, 33\\]"), "{md}");
+    }
+}
