@@ -1,6 +1,11 @@
 //! `servebench capacity` end to end against the embedded simulator (a
-//! fast model: 4 ms decode steps, batches of 4, short requests), its flag
-//! checks, and `compare --gate` of capacities.
+//! fast model: 4 ms decode steps, batches of 4, short requests) and
+//! against a separately started `servebench sim`, its flag checks, and
+//! `compare --gate` of capacities.
+
+mod common {
+    pub mod sim;
+}
 
 use std::process::Command;
 
@@ -53,12 +58,17 @@ async fn capacity(dir: &std::path::Path, sim: &str, extra: &[&str]) -> CapacityR
     out.result
 }
 
+/// The timed tests one at a time: two searches side by side on 2 cores
+/// would measure each other.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn overlap(a: (f64, f64), b: (f64, f64)) -> bool {
     a.0 <= b.1 && b.0 <= a.1
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twice_as_slow_a_server_has_half_the_capacity() {
+    let _serial = SERIAL.lock().await;
     // Every time of the model doubles at time_scale=2: with every SLO
     // doubled too, the slow server at rate r is the fast one at 2r, seen
     // through a clock twice as slow. The searches start at loads in the
@@ -118,6 +128,7 @@ async fn twice_as_slow_a_server_has_half_the_capacity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tighter_slo_gives_a_lower_capacity() {
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let sim = format!("{SIM},time_scale=1");
     // A per-percentile objective for the tight one: the epoch's p90 TTFT
@@ -331,6 +342,7 @@ fn the_html_report_escapes_text_and_draws_the_slo_lines() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_capacity_benchmark_declared_in_code_runs_the_same_search() {
+    let _serial = SERIAL.lock().await;
     use servebench::bench::{Capacity, Configure, DynamicSweep};
     let slo = CapacitySlo {
         per_request: Slo {
@@ -361,4 +373,54 @@ async fn a_capacity_benchmark_declared_in_code_runs_the_same_search() {
     );
     assert_eq!(found.probes.len(), 2);
     assert!(found.headline().starts_with("capacity at least 32"));
+}
+
+#[test]
+fn the_binary_finds_the_batch_limit_of_a_separate_simulator_process() {
+    // A closed-loop search against `servebench sim` in its own process.
+    // The model's settings imply the answer: with at most `max_batch` = 4
+    // requests in flight none ever queues, so every TTFT is at most a step
+    // and a prefill or two (about 12 ms at these settings); with 5, a
+    // request sent when 4 are running waits for one of them to end, up to
+    // a whole request's life (16 tokens of 4.2 ms steps: ~75 ms), and in
+    // each epoch about one in five does. A TTFT objective of 20 ms for 95 %
+    // of requests thus holds at 4 and fails at 5: the capacity is [4, 5].
+    // (A search that mistook the batch limit, or stopped a step early or
+    // late, gives another interval.)
+    let _serial = SERIAL.blocking_lock();
+    let sim = common::sim::SimProcess::start(
+        "decode_step_ms=8,prefill_base_ms=8,max_batch=4,time_scale=0.5",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let t = std::time::Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_servebench"))
+        .args(["capacity", "--url", &sim.url, "--mode", "concurrency"])
+        .args(["--random-input-len", "32", "--random-output-len", "16"])
+        .args(["--slo", "ttft:20", "--goodput-ratio", "0.95"])
+        .args(["--min", "3", "--max", "8", "--probe-requests", "16"])
+        .args([
+            "--epochs",
+            "2",
+            "--max-epochs",
+            "4",
+            "--boundary-epochs",
+            "3",
+        ])
+        .args(["--output-dir", dir.path().to_str().unwrap(), "--noplot"])
+        .output()
+        .unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(secs < 20.0, "the search took {secs:.1} s");
+    let text = std::fs::read_to_string(dir.path().join("capacity/new/capacity.json")).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["format"], "servebench-capacity");
+    let c = &json["capacity"];
+    let (lo, hi) = (c["lo"].as_f64().unwrap(), c["hi"].as_f64().unwrap());
+    eprintln!("separate simulator: [{lo}, {hi}] in {secs:.1} s\n{err}");
+    assert!(lo < hi, "{text}");
+    assert_eq!((lo, hi), (4.0, 5.0), "max_batch is 4:\n{err}");
+    let port = sim.url.rsplit(':').next().unwrap().trim_end_matches('/');
+    assert!(c["base_url"].as_str().unwrap().contains(port), "{text}");
 }

@@ -91,6 +91,11 @@ pub fn load_capacity(path: &Path) -> Result<CapacityResult, BaselineError> {
 }
 
 impl ReportDir {
+    /// The capacity file of run `name` (`new`, a baseline) of benchmark `id`.
+    pub fn capacity_file(&self, id: &str, name: &str) -> PathBuf {
+        self.run_dir(id, name).join(CAPACITY_FILE)
+    }
+
     /// A capacity named on the command line: a `capacity.json` path, a
     /// folder holding one, or `<name>/<run>` under this report folder;
     /// `None` when the reference names no capacity file.

@@ -3,6 +3,8 @@
 //! lacks, the benchmarks too few epochs can never judge, and the size of the
 //! run's one family of gated hypotheses.
 
+use std::path::{Path, PathBuf};
+
 use super::args::BenchArgs;
 use super::execute::Plan;
 use super::harness::BenchOutcome;
@@ -24,14 +26,11 @@ pub(crate) fn missing_baselines(
     }
     let missing: Vec<BenchOutcome> = plans
         .iter()
-        .filter(|p| !reports.run_file(&p.id, name).is_file())
+        .filter(|p| !baseline_file(reports, p, name).is_file())
         .map(|p| BenchOutcome {
-            id: p.id.clone(),
-            run: None,
-            comparison: None,
             error: Some(
                 BaselineError::Missing {
-                    path: reports.run_file(&p.id, name),
+                    path: baseline_file(reports, p, name),
                     hint: Some(format!(
                         "baseline `{name}` of {} was never saved; run `cargo bench -- --save-baseline {name}` first, or use --baseline-lenient",
                         p.id
@@ -39,10 +38,19 @@ pub(crate) fn missing_baselines(
                 }
                 .into(),
             ),
-            saved: Vec::new(),
+            ..BenchOutcome::new(p.id.clone())
         })
         .collect();
     (!missing.is_empty()).then_some(missing)
+}
+
+/// The file holding baseline `name` of `plan`: its `run.json`, or the
+/// `capacity.json` of a capacity search.
+fn baseline_file(reports: &ReportDir, plan: &Plan, name: &str) -> PathBuf {
+    match &plan.bench {
+        Benchmark::Capacity(_) => reports.capacity_file(&plan.id, name),
+        _ => reports.run_file(&plan.id, name),
+    }
 }
 
 /// Under `--gate` with `--baseline NAME`, before any load: the benchmarks
@@ -58,7 +66,11 @@ pub(crate) fn gate_preflight(args: &BenchArgs, reports: &ReportDir, plans: &[Pla
         return Vec::new();
     };
     let mut why = Vec::new();
-    for p in plans.iter().filter(|p| p.ab.is_none()) {
+    // A capacity search is judged by its interval, whatever its epochs.
+    let runs = plans
+        .iter()
+        .filter(|p| p.ab.is_none() && !matches!(p.bench, Benchmark::Capacity(_)));
+    for p in runs {
         let need = p.bench.settings().compare_config(args).min_epochs.max(2);
         if (p.epochs as usize) < need {
             why.push(format!(
@@ -91,10 +103,22 @@ pub(super) fn pick_baseline(
     reports: &ReportDir,
     id: &str,
 ) -> Result<Option<(String, RunData)>, BenchError> {
-    let load = |name: &str, label: &str| -> Result<Option<(String, RunData)>, BenchError> {
-        let path = reports.run_file(id, name);
+    pick(args, &|name| reports.run_file(id, name), &|p| {
+        Ok(load_run(p)?)
+    })
+}
+
+/// [`pick_baseline`] of any saved file: `file(name)` is where run `name`
+/// would be, `read` loads it.
+pub(super) fn pick<T>(
+    args: &BenchArgs,
+    file: &dyn Fn(&str) -> PathBuf,
+    read: &dyn Fn(&Path) -> Result<T, BenchError>,
+) -> Result<Option<(String, T)>, BenchError> {
+    let load = |name: &str, label: &str| -> Result<Option<(String, T)>, BenchError> {
+        let path = file(name);
         if path.is_file() {
-            Ok(Some((label.to_string(), load_run(&path)?)))
+            Ok(Some((label.to_string(), read(&path)?)))
         } else {
             Ok(None)
         }
@@ -103,7 +127,7 @@ pub(super) fn pick_baseline(
         let found = load(b, b)?;
         if found.is_none() && !args.baseline_lenient {
             return Err(BaselineError::Missing {
-                path: reports.run_file(id, b),
+                path: file(b),
                 hint: Some(format!("save it with --save-baseline {b}")),
             }
             .into());
@@ -129,6 +153,8 @@ pub(crate) fn gated_hypotheses(args: &BenchArgs, plan: &Plan) -> usize {
         Benchmark::Dynamic(d) => d.rates.len(),
         Benchmark::Replay(r) => r.speedups.len(),
         Benchmark::Sessions(s) => s.rates.len(),
+        // Judged by its interval, not by a test of hypotheses.
+        Benchmark::Capacity(_) => 0,
     };
     points * plan.bench.settings().gated(args).len()
 }

@@ -1,6 +1,9 @@
 //! A capacity benchmark declared in code: the search of `servebench
 //! capacity` (the highest load at which the SLOs hold, as an interval) over
-//! a dynamic workload, run by the one engine.
+//! a dynamic workload, run by the one engine. Registered on a group
+//! (`c.group("capacity").bench(Capacity::new(...))`), `cargo bench` runs,
+//! saves and compares it like any benchmark (see `capacity_flow`);
+//! [`Capacity::measure`] runs it alone.
 //!
 //! ```no_run
 //! use servebench::bench::{Capacity, Configure, DynamicSweep};
@@ -91,14 +94,21 @@ impl Capacity {
         self
     }
 
-    /// The search's settings, the code's `epochs` applied; checked.
-    pub fn resolved_search(&self) -> Result<CapacitySearch, BenchError> {
+    /// The search's settings with `epochs` (when given) for each probe's,
+    /// the cap and the boundary's raised to them if lower; unchecked.
+    pub(crate) fn search_with_epochs(&self, epochs: Option<u32>) -> CapacitySearch {
         let mut s = self.search.clone();
-        if let Some(e) = self.workload.settings.epochs {
+        if let Some(e) = epochs {
             s.epochs = e;
             s.max_epochs = s.max_epochs.max(e);
             s.boundary_epochs = s.boundary_epochs.max(e);
         }
+        s
+    }
+
+    /// The search's settings, the code's `epochs` applied; checked.
+    pub fn resolved_search(&self) -> Result<CapacitySearch, BenchError> {
+        let s = self.search_with_epochs(self.workload.settings.epochs);
         s.validate().map_err(|e| BenchError::Invalid {
             id: self.name.clone(),
             reason: e.to_string(),

@@ -77,6 +77,9 @@ impl Plan {
                     dataset_replies: s.dataset_replies,
                 }),
             }),
+            // One probe of the search (at its lowest load); the search sets
+            // each probe's load.
+            Benchmark::Capacity(c) => c.run_plan().sweep,
             Benchmark::Replay(r) => {
                 // Read when planned; a trace that did not read is the
                 // plan's `problem`, reported before any load.
@@ -170,18 +173,12 @@ pub fn validate(p: &Plan) -> Result<(), BenchError> {
                     "needs request rates, each positive (or infinity)",
                 ));
             }
-            if d.num_prompts == 0 {
-                return Err(invalid(&p.id, "num_prompts must be at least 1"));
-            }
-            if let Some(sp) = &d.shared_prefix {
-                sp.validate()
-                    .map_err(|e| invalid(&p.id, format!("shared prefix: {e}")))?;
-            } else {
-                let mut w = d.workload.clone();
-                w.num_requests = 1;
-                w.validate()
-                    .map_err(|e| invalid(&p.id, format!("workload: {e}")))?;
-            }
+            check_workload(&p.id, d)?;
+        }
+        Benchmark::Capacity(c) => {
+            // The search's settings are checked with the flags applied,
+            // by `capacity_flow`; here the probes' workload.
+            check_workload(&p.id, &c.workload)?;
         }
         Benchmark::Sessions(s) => {
             if s.rates.is_empty() || s.rates.iter().any(|r| r.is_nan() || *r <= 0.0) {
@@ -213,6 +210,23 @@ pub fn validate(p: &Plan) -> Result<(), BenchError> {
                 return Err(invalid(&p.id, "the trace was not read"));
             }
         }
+    }
+    Ok(())
+}
+
+/// The requests of a dynamic workload (its rates aside).
+fn check_workload(id: &str, d: &super::DynamicSweep) -> Result<(), BenchError> {
+    if d.num_prompts == 0 {
+        return Err(invalid(id, "num_prompts must be at least 1"));
+    }
+    if let Some(sp) = &d.shared_prefix {
+        sp.validate()
+            .map_err(|e| invalid(id, format!("shared prefix: {e}")))?;
+    } else {
+        let mut w = d.workload.clone();
+        w.num_requests = 1;
+        w.validate()
+            .map_err(|e| invalid(id, format!("workload: {e}")))?;
     }
     Ok(())
 }

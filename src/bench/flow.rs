@@ -84,7 +84,9 @@ pub(crate) fn reduce(h: &Harness, id: &str, b: &Benchmark) -> Plan {
                 st.requests_per_worker = 1;
                 st.shared_prefix_tokens = st.shared_prefix_tokens.min(SMOKE_PROMPT / 2);
             }
-            Benchmark::Dynamic(d) => {
+            // A capacity search's probes send its workload; the search
+            // itself is shrunk by `capacity_flow::probe_search`.
+            Benchmark::Dynamic(d) | Benchmark::Capacity(super::Capacity { workload: d, .. }) => {
                 d.rates.truncate(1);
                 d.num_prompts = d.num_prompts.min(2);
                 let w = &mut d.workload;

@@ -9,9 +9,9 @@ use super::execute::Plan;
 use super::settings::Settings;
 use super::sweep::Benchmark;
 use super::{gate, reduce, run_one, terminal, BenchError};
-use crate::analysis::GateVerdict;
-use crate::analysis::RunComparison;
+use crate::analysis::{CapacityComparison, GateVerdict, RunComparison};
 use crate::baseline::{sanitize_id, ReportDir, DEFAULT_REPORT_DIR, REPORT_DIR_ENV};
+use crate::metrics::capacity::{num, CapacityResult};
 use crate::metrics::RunData;
 
 /// Registered benchmarks and the parsed command line.
@@ -71,6 +71,10 @@ pub struct BenchOutcome {
     pub error: Option<BenchError>,
     /// Files written.
     pub saved: Vec<PathBuf>,
+    /// What a capacity benchmark found (it has no `run`).
+    pub capacity: Option<CapacityResult>,
+    /// Its capacity against the baseline's, when there was one.
+    pub capacity_comparison: Option<CapacityComparison>,
 }
 
 impl BenchOutcome {
@@ -82,6 +86,8 @@ impl BenchOutcome {
             comparison: None,
             error: None,
             saved: Vec::new(),
+            capacity: None,
+            capacity_comparison: None,
         }
     }
 }
@@ -101,17 +107,10 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The gate's verdict over every benchmark (`None` without `--gate`).
+    /// The gate's verdict over every benchmark (`None` without `--gate`):
+    /// runs by their comparisons, capacity searches by their intervals.
     pub fn gate(&self) -> Option<GateVerdict> {
-        self.gated.then(|| {
-            GateVerdict::of(
-                self.benches
-                    .iter()
-                    .filter(|b| b.error.is_none())
-                    .map(|b| (b.id.as_str(), b.comparison.as_ref())),
-                self.allow_inconclusive,
-            )
-        })
+        self.gated.then(|| gate::verdict(self))
     }
 
     /// True when `--gate` was given and a gated metric regressed.
@@ -259,10 +258,23 @@ impl Harness {
         self.plans()
             .iter()
             .flat_map(|plan| {
-                let points: Vec<String> = plan.run_plan().labels().iter().map(|l| l.id()).collect();
+                let points = match &plan.bench {
+                    Benchmark::Capacity(c) => format!(
+                        "a capacity search of the {} from {} to {} {}",
+                        c.search.mode.load_name(),
+                        num(c.search.min),
+                        num(c.search.max),
+                        c.search.mode.unit()
+                    ),
+                    _ => {
+                        let labels = plan.run_plan().labels();
+                        let ids: Vec<String> = labels.iter().map(|l| l.id()).collect();
+                        ids.join(" ")
+                    }
+                };
                 [
                     format!("{}: benchmark", plan.id),
-                    format!("    points: {}", points.join(" ")),
+                    format!("    points: {points}"),
                 ]
             })
             .collect()
@@ -343,10 +355,23 @@ impl Harness {
             0
         };
         for plan in &plans {
-            let b = if self.args.calibrate && !self.args.smoke() {
-                rt.block_on(super::flow::calibrate_one(&self.args, &reports, plan))
-            } else {
-                rt.block_on(run_one(&self.args, &reports, plan, family))
+            let calibrate = self.args.calibrate && !self.args.smoke();
+            let b = match &plan.bench {
+                Benchmark::Capacity(_) if calibrate => {
+                    crate::outln!(
+                        "{}: a capacity search is not calibrated (its probes' epochs are its \
+                         own); skipped",
+                        plan.id
+                    );
+                    continue;
+                }
+                Benchmark::Capacity(_) => rt.block_on(super::capacity_flow::run_capacity(
+                    &self.args, &reports, plan,
+                )),
+                _ if calibrate => {
+                    rt.block_on(super::flow::calibrate_one(&self.args, &reports, plan))
+                }
+                _ => rt.block_on(run_one(&self.args, &reports, plan, family)),
             };
             if !self.args.quiet || b.error.is_some() {
                 crate::out!("{}", terminal::render_outcome(&b, self.args.smoke(), color));

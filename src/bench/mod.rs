@@ -26,6 +26,7 @@
 mod args;
 mod baselines;
 mod capacity;
+mod capacity_flow;
 mod execute;
 mod flow;
 mod gate;

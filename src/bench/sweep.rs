@@ -1,7 +1,7 @@
 //! The benchmarks a `benches/*.rs` file declares: a static sweep (closed
 //! loop over prompt/output pairs × concurrencies), a dynamic sweep (open
-//! loop over request rates) or a trace replay (open loop at the trace's own
-//! times).
+//! loop over request rates), a trace replay (open loop at the trace's own
+//! times), sessions, or a capacity search ([`super::Capacity`]).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -492,6 +492,8 @@ pub enum Benchmark {
     Dynamic(DynamicSweep),
     Replay(Replay),
     Sessions(Sessions),
+    /// A capacity search: the highest load at which the SLOs hold.
+    Capacity(super::Capacity),
 }
 
 impl Benchmark {
@@ -502,6 +504,7 @@ impl Benchmark {
             Benchmark::Dynamic(d) => (&d.name, &d.param),
             Benchmark::Replay(r) => (&r.name, &r.param),
             Benchmark::Sessions(s) => (&s.name, &s.param),
+            Benchmark::Capacity(c) => (&c.name, &None),
         };
         match p {
             Some(p) => format!("{n}/{p}"),
@@ -516,6 +519,7 @@ impl Benchmark {
             Benchmark::Dynamic(d) => &d.settings,
             Benchmark::Replay(r) => &r.settings,
             Benchmark::Sessions(s) => &s.settings,
+            Benchmark::Capacity(c) => &c.workload.settings,
         }
     }
 
@@ -525,6 +529,7 @@ impl Benchmark {
             Benchmark::Dynamic(d) => &mut d.settings,
             Benchmark::Replay(r) => &mut r.settings,
             Benchmark::Sessions(s) => &mut s.settings,
+            Benchmark::Capacity(c) => &mut c.workload.settings,
         }
     }
 }
@@ -550,5 +555,11 @@ impl From<Replay> for Benchmark {
 impl From<Sessions> for Benchmark {
     fn from(s: Sessions) -> Self {
         Benchmark::Sessions(s)
+    }
+}
+
+impl From<super::Capacity> for Benchmark {
+    fn from(c: super::Capacity) -> Self {
+        Benchmark::Capacity(c)
     }
 }

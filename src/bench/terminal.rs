@@ -1,12 +1,29 @@
 //! What the harness prints after each benchmark: the terminal report of
-//! its run (see [`crate::report::render_run`]), or one line in smoke mode.
+//! its run (see [`crate::report::render_run`]) or the table of its capacity
+//! search ([`crate::report::capacity_table`]), or one line in smoke mode.
 
 use super::harness::BenchOutcome;
-use crate::report::render_run;
+use crate::report::{capacity_table, render_run};
 
 /// What one benchmark printed after it ran.
 pub fn render_outcome(b: &BenchOutcome, smoke: bool, color: bool) -> String {
     // Errors are printed once, by the harness, at the end.
+    if let Some(c) = &b.capacity {
+        if smoke {
+            // One tiny probe cannot decide anything: it only has to run.
+            let n: usize = c
+                .probes
+                .iter()
+                .flat_map(|p| &p.epochs)
+                .map(|e| e.sent)
+                .sum();
+            return format!("Testing {}\nSuccess ({n} requests)\n", b.id);
+        }
+        // The table's title is the benchmark's id.
+        let mut s = capacity_table(c, b.capacity_comparison.as_ref());
+        push_where(&mut s, b);
+        return s;
+    }
     let Some(run) = &b.run else {
         return String::new();
     };
@@ -15,6 +32,12 @@ pub fn render_outcome(b: &BenchOutcome, smoke: bool, color: bool) -> String {
         return format!("Testing {}\nSuccess ({n} requests)\n", b.id);
     }
     let mut s = render_run(&b.id, run, b.comparison.as_ref(), color);
+    push_where(&mut s, b);
+    s
+}
+
+/// Where the benchmark's report (or files) went, and a blank line.
+fn push_where(s: &mut String, b: &BenchOutcome) {
     let html = b
         .saved
         .iter()
@@ -25,7 +48,6 @@ pub fn render_outcome(b: &BenchOutcome, smoke: bool, color: bool) -> String {
         (None, None) => {}
     }
     s.push('\n');
-    s
 }
 
 #[cfg(test)]

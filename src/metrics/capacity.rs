@@ -357,7 +357,8 @@ impl CapacityResult {
                 num(lo)
             ),
             (None, Some(hi)) => format!(
-                "capacity below {} {unit}: the SLOs failed already at the lowest load probed",
+                "capacity below {} {unit}: the SLOs were not shown to hold even at the lowest \
+                 load probed",
                 num(hi)
             ),
             (None, None) => "capacity unknown: no probe was judged".to_string(),

@@ -97,11 +97,11 @@ pub fn capacity_table(c: &CapacityResult, cmp: Option<&CapacityComparison>) -> S
     }
     say(c.headline(), "", "  ");
     let text = format!(
-        "the interval: the highest load judged passing and the lowest judged not passing; \
-         each judged with {:.0} % two-sided intervals over epochs, so the capacity lies \
-         inside with about {:.0} % confidence",
-        c.confidence * 100.0,
-        c.interval_confidence * 100.0
+        "the interval: the highest load judged passing and the lowest above it judged \
+         failing (probes left uncertain lie between), each judged with {:.0} % two-sided \
+         intervals over epochs (how often such an interval holds the capacity: README, \
+         Capacity)",
+        c.confidence * 100.0
     );
     say(text, "  ", "  ");
     for n in &c.notes {
@@ -240,13 +240,12 @@ pub fn write_capacity_html(
     );
     let _ = writeln!(
         h,
-        "<p>The interval runs from the highest load judged passing to the lowest load judged \
-         not passing. Each probe is judged with {:.0} % two-sided intervals across its epochs \
-         (passing when every objective's interval lies on the passing side); the capacity \
-         lies inside with about {:.0} % confidence. Bisection stopped at a relative width of \
-         {}.</p>",
+        "<p>The interval runs from the highest load judged passing to the lowest load above \
+         it judged failing; probes left uncertain lie between. Each probe is judged with {:.0} \
+         % two-sided intervals across its epochs (passing when every objective's interval \
+         lies on the passing side, failing when one lies wholly on the failing side). \
+         Bisection stopped at a relative width of {} beside the uncertain probes.</p>",
         c.confidence * 100.0,
-        c.interval_confidence * 100.0,
         num(c.precision)
     );
     if let Some(cmp) = cmp {

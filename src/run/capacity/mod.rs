@@ -5,14 +5,16 @@
 //! The algorithm:
 //!
 //! 1. **Bracket.** Probe `min`, then grow the load geometrically (`× growth`)
-//!    until a probe does not pass, or `max` passes.
+//!    until a probe fails, or `max` has been probed.
 //! 2. **Bisect.** Probe the middle of `[highest passing, lowest failing]`
 //!    until its width is at most `precision × highest passing` (or one step
-//!    of concurrency).
-//! 3. **Confirm.** Replicate both ends of the bracket to `boundary_epochs`
-//!    epochs. An end whose verdict flips moves the bracket (to the next
-//!    probe known on the right side) and the search resumes at step 2 (or 1
-//!    when nothing above passes any more).
+//!    of concurrency). A probe left uncertain lies inside the interval: it
+//!    is not evidence that the SLOs fail there, so it does not end the
+//!    interval, and the two gaps on either side of the uncertain probes are
+//!    bisected instead, each to the precision.
+//! 3. **Confirm.** Replicate both ends of the interval to `boundary_epochs`
+//!    epochs. An end whose verdict flips moves the interval and the search
+//!    resumes at step 2 (or 1 when nothing above fails any more).
 //!
 //! Each probe is one point run by the one engine ([`super::execute`]), one
 //! epoch at a time. After `epochs` epochs it is judged: each objective's
@@ -27,8 +29,13 @@
 //! the reason "saturated", without its remaining epochs.
 //!
 //! The capacity is `[lo, hi]`: the highest load judged passing and the
-//! lowest load above it judged not passing, with a point estimate where
-//! the objectives' margin crosses zero between them.
+//! lowest load above it judged failing, with a point estimate where the
+//! objectives' margin crosses zero between them. Each end is a one-sided
+//! decision at `(1 + confidence) / 2`, so the capacity (the load where the
+//! expected figures meet the objectives) lies inside with about
+//! `confidence`; `coverage.rs` measures it on a synthetic server. Only when
+//! no probe up to `max` failed, or the search was stopped, is `hi` a probe
+//! left uncertain (and the result says so).
 
 mod engine;
 mod search;
@@ -179,8 +186,11 @@ impl CapacitySearch {
         Ok(())
     }
 
-    fn converged(&self, lo: f64, hi: f64) -> bool {
-        hi - lo <= self.precision * lo || (self.mode == CapacityMode::Concurrency && hi - lo <= 1.0)
+    /// Whether the gap `[a, b]` of an interval whose passing end is `lo`
+    /// is narrow enough: at most `precision × lo` (or one step of
+    /// concurrency).
+    fn converged_at(&self, lo: f64, a: f64, b: f64) -> bool {
+        b - a <= self.precision * lo || (self.mode == CapacityMode::Concurrency && b - a <= 1.0)
     }
 
     fn mid(&self, lo: f64, hi: f64) -> f64 {
@@ -199,5 +209,7 @@ impl CapacitySearch {
     }
 }
 
+#[cfg(test)]
+mod coverage;
 #[cfg(test)]
 mod tests;

@@ -208,89 +208,96 @@ impl<P: Prober> Searcher<'_, P> {
         Ok(self.probes[i].side)
     }
 
-    /// Grow from `x` until a probe does not pass; returns `(lo, hi)`.
-    async fn bracket(
-        &mut self,
-        mut x: f64,
-        mut lo: Option<f64>,
-    ) -> Result<(Option<f64>, Option<f64>), RunError> {
+    /// Grow from `x` until a probe fails (an uncertain one does not stop
+    /// it: it lies inside the interval), or `max` has been probed.
+    async fn bracket(&mut self, mut x: f64) -> Result<(), RunError> {
         loop {
             let side = self.measure(x, self.s.epochs, "bracket").await?;
-            if self.stopped {
-                return Ok((lo, (side != Side::Pass).then_some(x)));
-            }
-            if side != Side::Pass {
-                return Ok((lo, Some(x)));
-            }
-            lo = Some(x);
-            if x >= self.s.max {
-                return Ok((lo, None));
+            if self.stopped || side == Side::Fail || x >= self.s.max {
+                return Ok(());
             }
             x = self.s.grow(x);
         }
     }
 
-    /// The highest load below `x` judged passing.
-    fn pass_below(&self, x: f64) -> Option<f64> {
-        self.probes
+    /// `(lo, hi)`: the highest load judged passing, and the lowest load
+    /// above it judged failing (uncertain probes between them lie inside
+    /// the interval).
+    fn ends(&self) -> (Option<f64>, Option<f64>) {
+        let lo = self
+            .probes
             .iter()
-            .filter(|p| p.load < x && p.side == Side::Pass)
+            .filter(|p| p.side == Side::Pass)
             .map(|p| p.load)
-            .fold(None, |a: Option<f64>, l| Some(a.map_or(l, |a| a.max(l))))
+            .reduce(f64::max);
+        let hi = self
+            .probes
+            .iter()
+            .filter(|p| p.side == Side::Fail && lo.is_none_or(|l| p.load > l))
+            .map(|p| p.load)
+            .reduce(f64::min);
+        (lo, hi)
     }
 
-    /// The lowest load above `x` judged not passing.
-    fn fail_above(&self, x: f64) -> Option<f64> {
-        self.probes
+    /// The next load to bisect at: the middle of the first gap of `[lo,
+    /// hi]` wider than the precision, the gaps being from `lo` to the
+    /// lowest uncertain probe inside and from the highest to `hi` (or the
+    /// whole of it, with none inside; with no `hi`, the gap below the
+    /// lowest uncertain probe).
+    fn next_load(&self) -> Option<f64> {
+        let (Some(lo), hi) = self.ends() else {
+            return None;
+        };
+        let top = hi.unwrap_or(f64::INFINITY);
+        let inside = self
+            .probes
             .iter()
-            .filter(|p| p.load > x && p.side != Side::Pass && !p.epochs.is_empty())
-            .map(|p| p.load)
-            .fold(None, |a: Option<f64>, l| Some(a.map_or(l, |a| a.min(l))))
+            .filter(|p| p.load > lo && p.load < top && !p.epochs.is_empty())
+            .map(|p| p.load);
+        let (first, last) = inside.fold((top, lo), |(f, l), x| (f.min(x), l.max(x)));
+        let gaps = match hi {
+            Some(hi) if first >= hi => vec![(lo, hi)],
+            Some(hi) => vec![(lo, first), (last, hi)],
+            // Nothing failed up to `max`: narrow the gap below the lowest
+            // uncertain probe, if there is one.
+            None if first.is_finite() => vec![(lo, first)],
+            None => Vec::new(),
+        };
+        gaps.into_iter()
+            .filter(|&(a, b)| !self.s.converged_at(lo, a, b))
+            .map(|(a, b)| (a, b, self.s.mid(a, b)))
+            .find(|&(a, b, m)| m > a && m < b)
+            .map(|(_, _, m)| m)
     }
 
-    async fn run(&mut self) -> Result<(Option<f64>, Option<f64>), RunError> {
-        let (mut lo, mut hi) = self.bracket(self.s.min, None).await?;
+    async fn run(&mut self) -> Result<(), RunError> {
+        self.bracket(self.s.min).await?;
         while !self.stopped {
-            // Bisect.
-            while let (Some(l), Some(h)) = (lo, hi) {
-                if self.stopped || self.s.converged(l, h) {
-                    break;
-                }
-                let m = self.s.mid(l, h);
-                if m <= l || m >= h {
-                    break;
-                }
-                if self.measure(m, self.s.epochs, "bisect").await? == Side::Pass {
-                    lo = Some(m);
-                } else {
-                    hi = Some(m);
-                }
+            if let Some(m) = self.next_load() {
+                self.measure(m, self.s.epochs, "bisect").await?;
+                continue;
             }
-            if self.stopped {
+            // Confirm both ends with the boundary's epochs; an end whose
+            // verdict flips moves the interval, and the search goes on.
+            let before = self.ends();
+            let b = self.s.boundary_epochs;
+            if let Some(l) = before.0 {
+                self.measure(l, b, "confirm").await?;
+            }
+            if let (Some(h), false) = (before.1, self.stopped) {
+                self.measure(h, b, "confirm").await?;
+            }
+            let after = self.ends();
+            if self.stopped || after == before {
                 break;
             }
-            // Confirm both ends with the boundary's epochs.
-            let b = self.s.boundary_epochs;
-            if let Some(l) = lo {
-                if self.measure(l, b, "confirm").await? != Side::Pass {
-                    hi = Some(l);
-                    lo = self.pass_below(l);
-                    continue;
-                }
+            // Nothing fails above the passing end any more: grow on.
+            let top = self.probes.iter().map(|p| p.load).fold(0.0, f64::max);
+            if after.1.is_none() && top < self.s.max {
+                self.bracket(self.s.grow(top)).await?;
             }
-            if let Some(h) = hi {
-                if self.measure(h, b, "confirm").await? == Side::Pass {
-                    lo = Some(h);
-                    hi = self.fail_above(h);
-                    if hi.is_none() && h < self.s.max {
-                        (lo, hi) = self.bracket(self.s.grow(h), lo).await?;
-                    }
-                    continue;
-                }
-            }
-            break;
         }
-        Ok((lo, hi))
+        Ok(())
     }
 }
 
@@ -326,7 +333,20 @@ pub async fn search<P: Prober>(
         stopped: false,
         on_probe,
     };
-    let (lo, hi) = st.run().await?;
+    st.run().await?;
+    let (lo, mut hi) = st.ends();
+    if hi.is_none() {
+        // Stopped early, or `max` reached with no failing probe: the
+        // lowest load above `lo` not shown to pass is the upper end (the
+        // note below says it was not shown to fail).
+        hi = st
+            .probes
+            .iter()
+            .filter(|p| p.side != Side::Pass && !p.epochs.is_empty())
+            .filter(|p| lo.is_none_or(|l| p.load > l))
+            .map(|p| p.load)
+            .reduce(f64::min);
+    }
     let mut probes = st.probes;
     let mut notes = st.notes;
     probes.sort_by(|a, b| a.load.total_cmp(&b.load));
