@@ -9,7 +9,9 @@
 //! ```
 //!
 //! The gate fails (exit 1) when the new interval lies wholly below the
-//! baseline's, and is inconclusive (exit 6) when they overlap.
+//! baseline's by more than the noise threshold (10 % here), passes when the
+//! largest drop the overlapping intervals allow is within it, and is
+//! inconclusive (exit 6) otherwise.
 
 use servebench::bench::{Capacity, Configure, DynamicSweep, Harness};
 use servebench::metrics::capacity::{CapacityMode, CapacitySlo};
@@ -32,7 +34,11 @@ fn capacity(c: &mut Harness) {
             .precision(0.1)
             .probe_epochs(2, 4, 3)
             .sim("decode_step_ms=8,prefill_base_ms=8,max_batch=4,time_scale=0.5")
-            .warmup(1),
+            .warmup(1)
+            // A search twice on one server gives overlapping intervals
+            // (`precision` 10 % wide): a drop they allow within 10 % is no
+            // change, as for the other benches.
+            .noise_threshold(0.10),
     );
 }
 

@@ -299,8 +299,21 @@ fn compare_and_gate_judge_a_capacity_against_its_baseline() {
         &["--gate-allow-inconclusive"],
     );
     assert_eq!(code, 1);
-    // Failing where the baseline passed (intervals touching): a regression.
-    assert_eq!(gate(&base, &result(36.0, 40.0, 100.0), &[]).0, 1);
+    // Failing where the baseline passed (intervals touching): a regression
+    // with no noise threshold; with the default 2 %, the drop may be nil,
+    // which is not beyond the threshold: inconclusive.
+    let touching = result(36.0, 40.0, 100.0);
+    assert_eq!(gate(&base, &touching, &["--noise-threshold", "0"]).0, 1);
+    assert_eq!(gate(&base, &touching, &[]).0, 6);
+    // Overlapping, the largest drop allowed (42 against 44: 4.5 %) within a
+    // 10 % threshold: no change, a pass.
+    let (code, out) = gate(
+        &base,
+        &result(42.0, 46.0, 100.0),
+        &["--noise-threshold", "0.1"],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("capacity unchanged"), "{out}");
     // Wholly above: an improvement passes.
     let (code, out) = gate(&base, &result(48.0, 52.0, 100.0), &[]);
     assert_eq!(code, 0, "{out}");

@@ -25,8 +25,14 @@ pub struct CapacityComparison {
 }
 
 impl CapacityComparison {
-    /// Compare `new` with `base`.
-    pub fn of(base: &CapacityResult, new: &CapacityResult, baseline: &str) -> Self {
+    /// Compare `new` with `base`; drops within `noise_threshold` (0.1:
+    /// 10 %) at most are no change.
+    pub fn of(
+        base: &CapacityResult,
+        new: &CapacityResult,
+        baseline: &str,
+        noise_threshold: f64,
+    ) -> Self {
         let not_comparable = if base.mode != new.mode {
             Some(format!(
                 "the baseline searched the {}, the new run the {}",
@@ -44,7 +50,7 @@ impl CapacityComparison {
         };
         let change = match &not_comparable {
             Some(_) => CapacityChange::Inconclusive,
-            None => compare_capacity(base.interval(), new.interval()),
+            None => compare_capacity(base.interval(), new.interval(), noise_threshold),
         };
         CapacityComparison {
             baseline: baseline.to_string(),
@@ -68,6 +74,11 @@ impl CapacityComparison {
             ),
             (None, CapacityChange::Improved) => format!(
                 "capacity improved: {n} lies wholly above {}'s {b}",
+                self.baseline
+            ),
+            (None, CapacityChange::NoChange) => format!(
+                "capacity unchanged: {n} overlaps {}'s {b}, and the largest drop they allow \
+                 is within the noise threshold",
                 self.baseline
             ),
             (None, CapacityChange::Inconclusive) => format!(

@@ -109,7 +109,8 @@ async fn run_inner(
             res?
         }
     };
-    let cmp = base.map(|(name, b)| CapacityComparison::of(&b, &result, &name));
+    let threshold = plan.bench.settings().compare_config(args).noise_threshold;
+    let cmp = base.map(|(name, b)| CapacityComparison::of(&b, &result, &name, threshold));
     if saving {
         out.saved = save(reports, &new_dir, plan, args, &result, cmp.as_ref())?;
     }

@@ -167,6 +167,7 @@ fn capacity_row(cmp: Option<&crate::analysis::CapacityComparison>) -> (String, u
         (CapacityChange::Regressed, None) => (1, "❌ capacity regressed"),
         (CapacityChange::Inconclusive, None) => (0, "⚠️ inconclusive (intervals overlap)"),
         (CapacityChange::Improved, None) => (0, "✅ capacity improved"),
+        (CapacityChange::NoChange, None) => (0, "✅ no change"),
     };
     (md_escape(&c.baseline), n, status.into())
 }
@@ -236,7 +237,7 @@ mod tests {
         let n = capacity(new.0, new.1);
         BenchOutcome {
             capacity_comparison: base
-                .map(|b| CapacityComparison::of(&capacity(b.0, b.1), &n, "main")),
+                .map(|b| CapacityComparison::of(&capacity(b.0, b.1), &n, "main", 0.0)),
             capacity: Some(n),
             ..BenchOutcome::new(id.into())
         }

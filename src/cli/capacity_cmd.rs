@@ -313,7 +313,12 @@ pub(super) fn compare_capacities(
     };
     let base = load_capacity(&b).map_err(|e| bad("BASELINE", e.to_string()))?;
     let new = load_capacity(&n).map_err(|e| bad("NEW", e.to_string()))?;
-    let cmp = CapacityComparison::of(&base, &new, &a.baseline);
+    let cmp = CapacityComparison::of(
+        &base,
+        &new,
+        &a.baseline,
+        a.judge.config()?.0.noise_threshold,
+    );
     crate::out!("{}", capacity_table(&new, Some(&cmp)));
     if let Some(dir) = &a.save_comparison {
         std::fs::create_dir_all(dir).map_err(|e| CliError::write(dir, e))?;

@@ -131,7 +131,12 @@ pub enum CapacityChange {
     Regressed,
     /// The new interval lies wholly above the baseline's.
     Improved,
-    /// The intervals overlap: the data cannot tell them apart.
+    /// The intervals overlap, and the largest drop they allow (the new
+    /// interval's low end against the baseline's high end) is within the
+    /// noise threshold.
+    NoChange,
+    /// The intervals overlap and allow a drop beyond the noise threshold:
+    /// the data cannot tell them apart.
     Inconclusive,
 }
 
@@ -141,25 +146,37 @@ impl CapacityChange {
         match self {
             CapacityChange::Regressed => "regressed",
             CapacityChange::Improved => "improved",
+            CapacityChange::NoChange => "no change (within the noise threshold)",
             CapacityChange::Inconclusive => "inconclusive (the intervals overlap)",
         }
     }
 }
 
-/// Judge `new = [lo, hi]` against `base = [lo, hi]`. Intervals that only
-/// touch (the new one failed at a load the baseline passed) do not overlap.
+/// Judge `new = [lo, hi]` against `base = [lo, hi]` with a relative
+/// `noise_threshold`. The change lies in `[new.lo / base.hi - 1, new.hi /
+/// base.lo - 1]`: regressed when the new interval lies wholly below the
+/// baseline's (touching counts: the new one failed at a load the baseline
+/// passed) and the drop is at least the threshold even at its smallest;
+/// improved likewise above; no change when the largest drop the intervals
+/// allow is within the threshold; inconclusive otherwise.
 ///
 /// ```
 /// use servebench::stats::{compare_capacity, CapacityChange};
-/// assert_eq!(compare_capacity((10.0, 12.0), (6.0, 8.0)), CapacityChange::Regressed);
-/// assert_eq!(compare_capacity((10.0, 12.0), (11.0, 13.0)), CapacityChange::Inconclusive);
-/// assert_eq!(compare_capacity((10.0, 12.0), (12.0, f64::INFINITY)), CapacityChange::Improved);
+/// assert_eq!(compare_capacity((10.0, 12.0), (6.0, 8.0), 0.0), CapacityChange::Regressed);
+/// assert_eq!(compare_capacity((10.0, 12.0), (11.0, 13.0), 0.0), CapacityChange::Inconclusive);
+/// assert_eq!(compare_capacity((10.0, 12.0), (11.0, 13.0), 0.1), CapacityChange::NoChange);
+/// assert_eq!(compare_capacity((10.0, 12.0), (12.0, f64::INFINITY), 0.0), CapacityChange::Improved);
+/// // Touching intervals, a 10 % threshold: the drop may be nil.
+/// assert_eq!(compare_capacity((10.0, 11.0), (9.0, 10.0), 0.1), CapacityChange::Inconclusive);
 /// ```
-pub fn compare_capacity(base: (f64, f64), new: (f64, f64)) -> CapacityChange {
-    if new.1 <= base.0 {
+pub fn compare_capacity(base: (f64, f64), new: (f64, f64), noise_threshold: f64) -> CapacityChange {
+    let t = noise_threshold;
+    if new.1 <= base.0 && new.1 / base.0 - 1.0 <= -t {
         CapacityChange::Regressed
-    } else if new.0 >= base.1 {
+    } else if new.0 >= base.1 && new.0 / base.1 - 1.0 >= t {
         CapacityChange::Improved
+    } else if base.1.is_finite() && new.0 / base.1 - 1.0 >= -t {
+        CapacityChange::NoChange
     } else {
         CapacityChange::Inconclusive
     }
@@ -197,19 +214,19 @@ mod tests {
     fn capacities_compare_by_overlap() {
         let base = (10.0, 12.0);
         assert_eq!(
-            compare_capacity(base, (8.0, 10.0)),
+            compare_capacity(base, (8.0, 10.0), 0.0),
             CapacityChange::Regressed
         );
         assert_eq!(
-            compare_capacity(base, (9.0, 10.5)),
+            compare_capacity(base, (9.0, 10.5), 0.0),
             CapacityChange::Inconclusive
         );
         assert_eq!(
-            compare_capacity(base, (12.5, 14.0)),
+            compare_capacity(base, (12.5, 14.0), 0.0),
             CapacityChange::Improved
         );
         assert_eq!(
-            compare_capacity((0.0, 1.0), (0.0, 1.0)),
+            compare_capacity((0.0, 1.0), (0.0, 1.0), 0.0),
             CapacityChange::Inconclusive
         );
     }

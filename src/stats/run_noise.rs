@@ -152,7 +152,7 @@ mod tests {
         let n = run_noise(&v).unwrap();
         assert!(n.sd < 0.04, "{}", n.sd);
         // The spread around one mean would have said about 10 %.
-        let logs: Vec<f64> = runs.iter().map(|r| (r[1] as f64).ln()).collect();
+        let logs: Vec<f64> = runs.iter().map(|r| r[1].ln()).collect();
         let m = logs.iter().sum::<f64>() / 20.0;
         let sd = (logs.iter().map(|l| (l - m).powi(2)).sum::<f64>() / 19.0).sqrt();
         assert!(sd > 0.09, "{sd}");
