@@ -95,14 +95,7 @@ fn save(dir: &Path, name: &str, r: &RunData) -> PathBuf {
 fn gate(base: &RunData, new: &RunData, extra: &[&str]) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
     let (b, n) = (save(dir.path(), "base", base), save(dir.path(), "new", new));
-    let out = Command::new(env!("CARGO_BIN_EXE_servebench"))
-        .arg("compare")
-        .args([b.as_os_str(), n.as_os_str()])
-        .args(["--gate", "--color", "never"])
-        .args(extra)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (code, text) = compare_files(&b, &n, extra);
     // Every line of the comparison and the gate fits 120 columns.
     for line in text.lines() {
         assert!(
@@ -111,6 +104,19 @@ fn gate(base: &RunData, new: &RunData, extra: &[&str]) -> (i32, String) {
             line.chars().count()
         );
     }
+    (code, text)
+}
+
+/// `servebench compare BASE NEW --gate [extra]` on two run files.
+fn compare_files(b: &Path, n: &Path, extra: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_servebench"))
+        .arg("compare")
+        .args([b.as_os_str(), n.as_os_str()])
+        .args(["--gate", "--color", "never"])
+        .args(extra)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -208,14 +214,8 @@ fn earlier_runs_that_moved_widen_the_interval_and_hold_back_a_false_regression()
     servebench::baseline::append_history(&bench, &base).unwrap();
     servebench::baseline::append_history(&bench, &slow).unwrap();
     let (b, n) = (save(&bench, "main", &base), save(&bench, "new", &slow));
-    let out = Command::new(env!("CARGO_BIN_EXE_servebench"))
-        .arg("compare")
-        .args([b.as_os_str(), n.as_os_str()])
-        .args(["--gate", "--color", "never"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_ne!(out.status.code(), Some(1), "{text}");
+    let (code, text) = compare_files(&b, &n, &[]);
+    assert_ne!(code, 1, "{text}");
     // The judged run itself is not one of the earlier runs.
     assert!(
         text.contains("run-to-run noise from 5 earlier run(s) counted"),
@@ -225,13 +225,7 @@ fn earlier_runs_that_moved_widen_the_interval_and_hold_back_a_false_regression()
     let few = dir.path().join("static/y");
     servebench::baseline::append_history(&few, &base).unwrap();
     let (b, n) = (save(&few, "main", &base), save(&few, "new", &slow));
-    let out = Command::new(env!("CARGO_BIN_EXE_servebench"))
-        .arg("compare")
-        .args([b.as_os_str(), n.as_os_str()])
-        .args(["--gate", "--color", "never"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let (code, text) = compare_files(&b, &n, &[]);
+    assert_eq!(code, 1, "{text}");
     assert!(text.contains("run-to-run noise not counted yet"), "{text}");
 }
