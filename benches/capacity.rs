@@ -9,7 +9,7 @@
 //! ```
 //!
 //! The gate fails (exit 1) when the new interval lies wholly below the
-//! baseline's by more than the noise threshold (10 % here), passes when the
+//! baseline's by more than the noise threshold (20 % here, two steps), passes when the
 //! largest drop the overlapping intervals allow is within it, and is
 //! inconclusive (exit 6) otherwise.
 
@@ -35,10 +35,11 @@ fn capacity(c: &mut Harness) {
             .probe_epochs(2, 4, 3)
             .sim("decode_step_ms=8,prefill_base_ms=8,max_batch=4,time_scale=0.5")
             .warmup(1)
-            // A search twice on one server gives overlapping intervals
-            // (`precision` 10 % wide): a drop they allow within 10 % is no
-            // change, as for the other benches.
-            .noise_threshold(0.10),
+            // Two searches of one server give intervals one `precision`
+            // step (10 %) wide that overlap or end a step apart now and
+            // then (the capacity sits near a step): a drop they allow within
+            // two steps is no change.
+            .noise_threshold(0.20),
     );
 }
 
