@@ -171,15 +171,12 @@ impl RunComparison {
             .filter_map(|m| m.comparison.run_noise.map(|r| r.sd))
             .fold(0.0, f64::max);
         // A point new to the benchmark has fewer runs on record than it.
-        let short: Vec<String> = gated()
+        // Metrics come point by point, so a point's repeats are adjacent.
+        let mut short: Vec<String> = gated()
             .filter(|m| m.comparison.run_noise.is_none())
             .map(|m| m.point.clone())
-            .fold(Vec::new(), |mut v, p| {
-                if !v.contains(&p) {
-                    v.push(p);
-                }
-                v
-            });
+            .collect();
+        short.dedup();
         let mut note = format!(
             "run-to-run noise from {runs} earlier run(s) counted in the intervals \
              (largest on a gated metric: {:.1} %)",

@@ -107,12 +107,23 @@ impl History {
 /// [`HISTORY_KEEP`] runs. Imported and interrupted runs are not measured
 /// runs of this benchmark and are left out.
 pub fn append_history(bench_dir: &Path, run: &RunData) -> Result<(), BaselineError> {
-    if run.meta.imported.is_some() || run.meta.interrupted {
-        return Ok(());
+    History::load(bench_dir).append(bench_dir, run)
+}
+
+impl History {
+    /// [`append_history`] to this history, already loaded from `bench_dir`.
+    pub fn append(&mut self, bench_dir: &Path, run: &RunData) -> Result<(), BaselineError> {
+        if run.meta.imported.is_some() || run.meta.interrupted {
+            return Ok(());
+        }
+        self.entries.push(HistoryEntry::of(run));
+        let skip = self.entries.len().saturating_sub(HISTORY_KEEP);
+        self.entries.drain(..skip);
+        save_entries(bench_dir, &self.entries)
     }
-    let mut h = History::load(bench_dir);
-    h.entries.push(HistoryEntry::of(run));
-    let skip = h.entries.len().saturating_sub(HISTORY_KEEP);
+}
+
+fn save_entries(bench_dir: &Path, entries: &[HistoryEntry]) -> Result<(), BaselineError> {
     let path = bench_dir.join(HISTORY_FILE);
     let io = |path: &PathBuf| {
         let path = path.clone();
@@ -121,7 +132,7 @@ pub fn append_history(bench_dir: &Path, run: &RunData) -> Result<(), BaselineErr
     std::fs::create_dir_all(bench_dir).map_err(io(&bench_dir.to_path_buf()))?;
     let tmp = path.with_extension("jsonl.tmp");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io(&tmp))?);
-    for e in &h.entries[skip..] {
+    for e in entries {
         serde_json::to_writer(&mut f, e).map_err(|e| BaselineError::Corrupt {
             path: path.clone(),
             reason: format!("cannot serialise: {e}"),

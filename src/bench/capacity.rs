@@ -152,11 +152,21 @@ impl Capacity {
             .workload
             .settings
             .endpoint_args(&EndpointFlags::default(), &|k| std::env::var(k).ok());
-        let target = resolve_target(&endpoint).await?;
-        let res = find_capacity(&target, &plan, &search, quiet).await;
-        target.stop().await;
-        Ok(res?)
+        search_at(&endpoint, &plan, &search, quiet).await
     }
+}
+
+/// Resolve `endpoint`, run the search there, stop the target.
+pub(crate) async fn search_at(
+    endpoint: &crate::run::TargetSpec,
+    plan: &Plan,
+    search: &CapacitySearch,
+    quiet: bool,
+) -> Result<CapacityResult, BenchError> {
+    let target = resolve_target(endpoint).await?;
+    let res = find_capacity(&target, plan, search, quiet).await;
+    target.stop().await;
+    Ok(res?)
 }
 
 impl Configure for Capacity {

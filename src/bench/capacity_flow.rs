@@ -14,7 +14,7 @@ use crate::analysis::CapacityComparison;
 use crate::baseline::{keep_previous, load_capacity, save_capacity, ReportDir, HTML_DIR};
 use crate::metrics::capacity::CapacityResult;
 use crate::report::{write_capacity_csv, write_capacity_html, CAPACITY_CSV};
-use crate::run::{find_capacity, resolve_target, CapacitySearch};
+use crate::run::CapacitySearch;
 
 /// Epochs of each probe under `--quick` (and at most this many more for an
 /// uncertain probe, or at the boundary): [`QUICK_MAX_EPOCHS`].
@@ -103,10 +103,7 @@ async fn run_inner(
             probe.name = plan.id.clone();
             probe.warmup = plan.warmup;
             probe.seed = plan.seed;
-            let target = resolve_target(&plan.endpoint).await?;
-            let res = find_capacity(&target, &probe, &search, plan.quiet || smoke).await;
-            target.stop().await;
-            res?
+            super::capacity::search_at(&plan.endpoint, &probe, &search, plan.quiet || smoke).await?
         }
     };
     let threshold = plan.bench.settings().compare_config(args).noise_threshold;

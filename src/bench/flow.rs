@@ -289,7 +289,7 @@ async fn run_one_inner(
         });
     }
     let bench_dir = reports.bench_dir(&plan.id);
-    let history = crate::baseline::History::load(&bench_dir);
+    let mut history = crate::baseline::History::load(&bench_dir);
     let comparison = base.as_ref().map(|(name, b)| {
         let s = plan.bench.settings();
         compare_runs_in_family(
@@ -312,7 +312,7 @@ async fn run_one_inner(
             comparison.as_ref(),
             base.as_ref().map(|b| &b.1),
         )?;
-        crate::baseline::append_history(&bench_dir, &run)?;
+        history.append(&bench_dir, &run)?;
     }
     out.run = Some(run);
     out.comparison = comparison;
