@@ -79,6 +79,8 @@ fn run(points: Vec<PointData>) -> RunData {
             spec_decode: None,
             sampling: Default::default(),
             imported: None,
+            shard: None,
+            merged: None,
         },
         points,
     }

@@ -75,6 +75,18 @@ pub struct CommonArgs {
         default_values_t = DEFAULT_PERCENTILES
     )]
     pub percentiles: Vec<f64>,
+    /// Set by `servebench run PLAN`: this process is one worker of a
+    /// sharded run, writing its run folder where the plan's workers meet.
+    #[arg(skip)]
+    pub shard: Option<ShardOut>,
+}
+
+/// A worker's shard and its run folder (`servebench run`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShardOut {
+    pub run: crate::run::ShardRun,
+    /// The worker's run folder, `<out>/shard-<rank>`.
+    pub dir: PathBuf,
 }
 
 impl CommonArgs {
@@ -88,6 +100,7 @@ impl CommonArgs {
             noplot: false,
             csv_format: CsvFormat::Servebench,
             percentiles: DEFAULT_PERCENTILES.to_vec(),
+            shard: None,
         }
     }
 
@@ -124,6 +137,7 @@ impl CommonArgs {
     pub fn apply(&self, plan: &Plan) -> Plan {
         Plan {
             percentiles: self.percentile_list(),
+            shard: self.shard.as_ref().map(|s| s.run.clone()),
             ..plan.clone()
         }
     }
@@ -153,8 +167,12 @@ impl CommonArgs {
     }
 
     /// The run's folder, `<output-dir>/<name>/new`, created.
+    /// A shard's run goes to its own folder instead (`servebench run`).
     pub fn run_dir(&self, default_name: &str) -> Result<PathBuf, CliError> {
-        let dir = self.name_dir(default_name)?.join("new");
+        let dir = match &self.shard {
+            Some(s) => s.dir.clone(),
+            None => self.name_dir(default_name)?.join("new"),
+        };
         std::fs::create_dir_all(&dir).map_err(|e| CliError::Write {
             path: dir.display().to_string(),
             reason: e.to_string(),

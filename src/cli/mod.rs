@@ -11,7 +11,9 @@ mod export_cmd;
 mod gen_cmd;
 mod import_cmd;
 mod latency_cmd;
+mod merge_cmd;
 mod output;
+mod plan_cmd;
 mod replay_cmd;
 mod report_cmd;
 mod selftest_cmd;
@@ -37,7 +39,12 @@ pub use export_cmd::{run_export_cmd, ExportArgs};
 pub use gen_cmd::{run_gen_cmd, GenArgs};
 pub use import_cmd::{run_import_cmd, ImportArgs};
 pub use latency_cmd::{latency_table, run_latency_cmd, LatencyArgs, LatencyOutcome, LatencyRow};
+pub use merge_cmd::{run_merge_cmd, MergeArgs, MergeOutcome};
 pub use output::{write_outputs, OutputPaths, WriteOptions};
+pub use plan_cmd::{
+    make_plan, parse_when, read_plan, run_plan_cmd, worker_command, PlanArgs, PlanDescription,
+    PlanFile, RunArgs, PLAN_FORMAT, PLAN_VERSION,
+};
 pub use replay_cmd::{run_replay_cmd, ReplayArgs, TraceArgs};
 pub use report_cmd::{rebuild_run, run_report_cmd, Rebuilt, ReportArgs};
 pub use selftest_cmd::{run_selftest_cmd, SelftestArgs, SelftestRow};
@@ -271,6 +278,25 @@ pub enum Command {
     ///
     /// Example: servebench ab --a http://10.0.0.5:8000 --b http://10.0.0.5:8001 --epochs 6 --parallel-num 8 --prompt-tokens 512 --output-tokens 128 --gate
     Ab(AbArgs),
+    /// Write a load command as a plan file that N workers run together
+    /// (`servebench run`), each a shard of the load, all starting at one
+    /// instant; `servebench merge` then makes their results one run.
+    ///
+    /// Example: servebench plan -o plan.json --shards 4 --start-at +60s serving --url http://10.0.0.5:8000 --request-rate 200 --num-prompts 20000 --epochs 3
+    Plan(PlanArgs),
+    /// Run one worker's shard of a plan: the rank from --shard R/N, or from
+    /// JOB_COMPLETION_INDEX (Kubernetes Indexed Job, with --shards N) or
+    /// SLURM_PROCID/SLURM_NTASKS (Slurm); its folder goes to
+    /// <out>/shard-R, and the workers align every epoch through <out>/.sync.
+    ///
+    /// Example: servebench run plan.json --shard 0/4 --out /results
+    Run(RunArgs),
+    /// Merge the workers' folders of a plan into one run (every shard once,
+    /// else an error naming it, unless --allow-partial), with every output;
+    /// compare and report read it like any run.
+    ///
+    /// Example: servebench merge /results -o /results/merged
+    Merge(MergeArgs),
     /// Rebuild CSV, JSON and reports from a run's records.jsonl, even for a
     /// run that was interrupted or crashed.
     ///
@@ -418,6 +444,25 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
         }
         Command::Report(args) => {
             run_report_cmd(&args)?;
+            Ok(0)
+        }
+        Command::Plan(args) => {
+            run_plan_cmd(&args)?;
+            Ok(0)
+        }
+        Command::Run(args) => {
+            let (command, plan, shard) = worker_command(&args)?;
+            eprintln!(
+                "servebench run: shard {} of plan {} ({}), starting at {}",
+                shard.describe(),
+                plan.id,
+                plan.name,
+                args.start_at.as_deref().unwrap_or(&plan.start_at)
+            );
+            Box::pin(run(Cli { command })).await
+        }
+        Command::Merge(args) => {
+            run_merge_cmd(&args)?;
             Ok(0)
         }
         Command::GenDataset(args) => {

@@ -161,6 +161,8 @@ fn fallback_meta(dir: &Path, labels: &[(String, PointLabel)]) -> RunMeta {
         spec_decode: None,
         sampling: Default::default(),
         imported: None,
+        shard: None,
+        merged: None,
     }
 }
 

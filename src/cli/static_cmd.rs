@@ -419,11 +419,14 @@ pub(super) async fn run_plan_on(
     csv: Option<&Path>,
 ) -> Result<RunOutcome, CliError> {
     let dir = common.run_dir(&plan.name)?;
-    // The run before this one of the same name is kept, not lost.
-    crate::baseline::keep_previous(&dir).map_err(|e| CliError::Write {
-        path: dir.display().to_string(),
-        reason: e.to_string(),
-    })?;
+    // The run before this one of the same name is kept, not lost (a
+    // shard's folder is its plan's, rewritten by a rerun).
+    if common.shard.is_none() {
+        crate::baseline::keep_previous(&dir).map_err(|e| CliError::Write {
+            path: dir.display().to_string(),
+            reason: e.to_string(),
+        })?;
+    }
     let records = dir.join(crate::baseline::RECORDS_FILE);
     if !common.quiet {
         eprintln!("servebench {}: {}", plan.name, target.describe());
@@ -436,8 +439,9 @@ pub(super) async fn run_plan_on(
     let run = execute(target, plan, &out).await?;
     let paths = write_outputs(&dir, csv, &run, &common.write_options(plan))?;
     // The run joins its name's history (`<output-dir>/<name>/history.jsonl`),
-    // from which `servebench compare` estimates the run-to-run noise.
-    if let Some(bench_dir) = dir.parent() {
+    // from which `servebench compare` estimates the run-to-run noise (a
+    // shard's part is not a run of its own: the merged run is).
+    if let Some(bench_dir) = dir.parent().filter(|_| common.shard.is_none()) {
         crate::baseline::append_history(bench_dir, &run).map_err(|e| CliError::Write {
             path: bench_dir
                 .join(crate::baseline::HISTORY_FILE)

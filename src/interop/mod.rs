@@ -331,6 +331,8 @@ fn into_run(tool: Tool, all: Imported, files: Vec<String>, name: &str) -> RunDat
                 summary_only_points: all.summary_only,
                 inferred: all.inferred,
             }),
+            shard: None,
+            merged: None,
         },
         points: all.points,
     }

@@ -17,7 +17,7 @@ pub use aggregate::{
 };
 pub use catalogue::{Dist, MetricId};
 pub use run::{
-    unix_now_s, ClientLoad, ImageInfo, ImportInfo, PointData, PointLabel, Rate, RunData, RunKind,
-    RunMeta,
+    unix_now_s, ClientLoad, ImageInfo, ImportInfo, MergeInfo, PointData, PointLabel, Rate, RunData,
+    RunKind, RunMeta, ShardMeta,
 };
 pub use spec::SpecDecodeSummary;

@@ -510,6 +510,58 @@ pub struct RunMeta {
     /// (`servebench import`), not measured by servebench.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imported: Option<ImportInfo>,
+    /// A worker's run of its shard of a plan (`servebench run --shard`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardMeta>,
+    /// A run merged from a plan's shards (`servebench merge`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<MergeInfo>,
+}
+
+/// What a worker's run records of its shard (in its `meta.json`, and per
+/// worker in a merged run's).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShardMeta {
+    pub rank: u32,
+    pub count: u32,
+    /// The plan's id.
+    pub plan_id: String,
+    /// The worker's host name.
+    pub host: String,
+    /// The agreed start instant, Unix seconds.
+    pub start_at_unix_s: f64,
+    /// The worker's clock minus the target's (its HTTP `Date` header),
+    /// milliseconds: an interval `[lo, hi]` narrowed over several requests
+    /// (`None`: the target sent no usable `Date`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_offset_ms: Option<(f64, f64)>,
+    /// Steps (each point's warm-up and each measured epoch, in order):
+    /// how late this worker began each after its agreed instant, ms.
+    #[serde(default)]
+    pub step_late_ms: Vec<f64>,
+    /// Ranks this worker stopped waiting for (they missed a step by more
+    /// than the sync timeout, or ended early).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gave_up_on: Vec<u32>,
+    /// p99 of the worker's send lateness (open loop), ms; set by `merge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_late_p99_ms: Option<f64>,
+}
+
+
+/// A run merged from the shards of one plan (`servebench merge`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MergeInfo {
+    /// Shards the plan has.
+    pub count: u32,
+    /// The workers merged, by rank.
+    pub workers: Vec<ShardMeta>,
+    /// Ranks whose run was missing (only with `--allow-partial`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<u32>,
+    /// True when shards were missing or ended early: the run holds only
+    /// part of the plan's load.
+    pub partial: bool,
 }
 
 /// Where an imported run came from and what it lacks.

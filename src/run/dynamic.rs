@@ -10,7 +10,8 @@ use std::sync::Arc;
 use super::observer::Observer;
 use super::plan::{DynamicSweep, DynamicWorkload, Plan};
 use super::precision::Tracker;
-use super::statics::{LoadWatch, PointRun};
+use super::shard::StepSync;
+use super::statics::{step, LoadWatch, PointRun};
 use super::{RunError, Target};
 use crate::load::{
     grouped_arrival_offsets, run_open_loop, run_sessions, Keep, PreparedRequest, SessionLoad,
@@ -276,7 +277,14 @@ pub(super) async fn run(
     d: &DynamicSweep,
     w: &Workload,
     obs: &mut Observer,
+    sync: &mut Option<StepSync>,
 ) -> Result<Vec<PointRun>, RunError> {
+    let shard = sync.as_ref().map(|s| s.shard());
+    // A shard's cap on requests in flight: its part of the plan's.
+    let max_concurrency = match shard {
+        Some(s) => d.max_concurrency.map(|c| s.share(c).max(1)),
+        None => d.max_concurrency,
+    };
     let client = target.client.clone();
     let (specs, warm) = (&w.measured, w.warmup.len());
     let epochs = plan.epochs as usize;
@@ -307,14 +315,20 @@ pub(super) async fn run(
             .map(|_| cycle.by_ref().take(n).map(|s| client.prepare(s)).collect())
             .collect();
         let per_epoch = (n as f64 * w.requests_per_item()).round() as usize;
-        obs.start_point(&label, warm + per_epoch * epochs);
+        let (warm_mine, per_epoch_mine) = match shard {
+            Some(s) => (s.share(warm), s.share(per_epoch)),
+            None => (warm, per_epoch),
+        };
+        obs.start_point(&label, warm_mine + per_epoch_mine * epochs);
         let keep = obs.keep();
         let mut watch = LoadWatch::default();
         let mut tracker = Tracker::new(plan.precision.as_ref(), &label, plan.slo);
         let mut runs = Vec::with_capacity(epochs);
         let mut warm_reqs = Some(warm_reqs);
+        // Measured epochs begun (a shard with no request in one still counts it).
+        let mut begun = 0u32;
         loop {
-            let e = runs.len() as u32;
+            let e = begun;
             let (reqs, warmup) = match warm_reqs.take() {
                 Some(r) => (r, true),
                 None => match planned.pop_front() {
@@ -333,7 +347,10 @@ pub(super) async fn run(
             if client.stopping() {
                 break;
             }
-            if reqs.is_empty() {
+            if !warmup {
+                begun += 1;
+            }
+            if reqs.is_empty() && shard.is_none() {
                 if warmup {
                     continue;
                 }
@@ -354,6 +371,22 @@ pub(super) async fn run(
                     seed,
                 )?,
             };
+            // A shard keeps its items of the full schedule: request (trace
+            // line, session) `i` is rank `i mod N`'s.
+            let (reqs, offsets) = match shard {
+                Some(s) => reqs
+                    .into_iter()
+                    .zip(offsets)
+                    .enumerate()
+                    .filter(|(i, _)| s.owns(*i))
+                    .map(|(_, x)| x)
+                    .unzip(),
+                None => (reqs, offsets),
+            };
+            step(sync).await?;
+            if reqs.is_empty() {
+                continue;
+            }
             let mut cb = |r: &RequestRecord| {
                 obs.record(r, warmup);
                 if !warmup {
@@ -374,7 +407,7 @@ pub(super) async fn run(
                             .map(|r| w.sessions[r.id as usize].clone())
                             .collect(),
                         offsets,
-                        max_active: d.max_concurrency,
+                        max_active: max_concurrency,
                         think_time: sw.think_time,
                         dataset_replies: sw.dataset_replies,
                         first_id: 0,
@@ -387,7 +420,7 @@ pub(super) async fn run(
                         client.clone(),
                         reqs,
                         Arc::new(offsets),
-                        d.max_concurrency,
+                        max_concurrency,
                         e,
                         how,
                         &mut cb,

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use super::observer::Observer;
 use super::plan::{Plan, Sweep};
+use super::shard::StepSync;
 use super::statics::PointRun;
 use super::{dynamic, resolve_target, statics, RunError, Target, TargetSpec};
 use crate::metrics::{PointData, RunData};
@@ -67,7 +68,9 @@ fn planned_requests(plan: &Plan, per_item: f64) -> u64 {
             })
             .sum(),
     };
-    n as u64
+    // A shard sends about its part of the whole.
+    let shards = plan.shard.as_ref().map_or(1, |s| s.shard.count as usize);
+    n.div_ceil(shards) as u64
 }
 
 /// Run `plan` against `target` (which stays up, so that several plans can
@@ -81,6 +84,14 @@ pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<R
         });
     }
     target.check_context(plan)?;
+    if plan.shard.is_some() && plan.precision.is_some() {
+        return Err(RunError::BadSetting {
+            flag: "--target-mde".into(),
+            reason: "a sharded run's workers must run the same epochs; adaptive epochs would \
+                     let each decide on its own: give --epochs instead"
+                .into(),
+        });
+    }
     if let (Some(w), false) = (&target.server_warning, out.quiet) {
         eprintln!("servebench: warning: {w}");
     }
@@ -106,6 +117,16 @@ pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<R
         }
         Sweep::Static(_) => None,
     };
+    let mut sync = match &plan.shard {
+        Some(run) => {
+            let mut sync = StepSync::new(run)?;
+            sync.check_start()?;
+            sync.meta.clock_offset_ms = super::clock_offset_ms(&target.base_url).await;
+            meta.shard = Some(sync.meta.clone());
+            Some(sync)
+        }
+        None => None,
+    };
     let mut obs = Observer::create(out.records, out.quiet, &meta)?;
     let per_item = workload.as_ref().map_or(1.0, |w| w.requests_per_item());
     obs.plan(
@@ -115,17 +136,20 @@ pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<R
     );
     let runs: Vec<PointRun> = match &plan.sweep {
         Sweep::Static(s) => {
-            let (runs, images) = statics::run(target, plan, s, &mut obs).await?;
+            let (runs, images) = statics::run(target, plan, s, &mut obs, &mut sync).await?;
             meta.images = images;
             runs
         }
         Sweep::Dynamic(d) => {
             let w = workload.as_ref().expect("prepared above");
-            dynamic::run(target, plan, d, w, &mut obs).await?
+            dynamic::run(target, plan, d, w, &mut obs, &mut sync).await?
         }
     };
     obs.check()?;
     drop(obs);
+    if let Some(sync) = sync.take() {
+        meta.shard = Some(sync.meta.clone());
+    }
     meta.notes
         .extend(runs.iter().filter_map(|r| r.note.clone()));
     // Before the second pass: the run's requests are no longer needed, and

@@ -32,6 +32,9 @@ pub struct Plan {
     /// Percentiles the run reports for every latency distribution
     /// (`--percentiles`), recorded in its `run.json`.
     pub percentiles: Vec<f64>,
+    /// One worker's share of a plan run by several (`servebench run
+    /// --shard R/N`): its part of the load, aligned with the others'.
+    pub shard: Option<super::ShardRun>,
 }
 
 impl Plan {
@@ -57,6 +60,7 @@ impl Plan {
             notes: Vec::new(),
             precision: None,
             percentiles: DEFAULT_PERCENTILES.to_vec(),
+            shard: None,
         }
     }
 

@@ -12,6 +12,7 @@ use rand::SeedableRng;
 use super::observer::Observer;
 use super::plan::{LoopShape, Plan, StaticSweep};
 use super::precision::Tracker;
+use super::shard::StepSync;
 use super::{RunError, Target};
 use crate::load::{run_closed_epoch, run_wave_epoch, Client, EpochRun, Keep, PreparedRequest};
 use crate::metrics::{ClientLoad, ImageInfo, PointLabel};
@@ -210,6 +211,22 @@ async fn load_entries(
     .map_err(RunError::from)
 }
 
+/// The items of `v` at the positions `keep` (a shard's block).
+pub(super) fn part<T>(v: Vec<T>, keep: std::ops::Range<usize>) -> Vec<T> {
+    if keep.start == 0 && keep.end >= v.len() {
+        return v;
+    }
+    v.into_iter().skip(keep.start).take(keep.len()).collect()
+}
+
+/// Wait for the next step's agreed instant when the run is a shard's.
+pub(super) async fn step(sync: &mut Option<StepSync>) -> Result<(), RunError> {
+    match sync {
+        Some(s) => s.step().await,
+        None => Ok(()),
+    }
+}
+
 /// Run the static sweep; returns the points measured (a point stopped
 /// before its first measured epoch is left out) and, for a multimodal sweep,
 /// what the images were.
@@ -218,7 +235,9 @@ pub(super) async fn run(
     plan: &Plan,
     sweep: &StaticSweep,
     obs: &mut Observer,
+    sync: &mut Option<StepSync>,
 ) -> Result<(Vec<PointRun>, Option<ImageInfo>), RunError> {
+    let shard = sync.as_ref().map(|s| s.shard());
     let client = target.client.clone();
     let mut rng = StdRng::seed_from_u64(plan.seed);
     let synth = PromptSynth::new(&target.tokenizer)?;
@@ -252,17 +271,32 @@ pub(super) async fn run(
                 output_tokens: pair.1,
                 concurrency,
             };
-            let per_epoch = concurrency * sweep.requests_per_worker.max(1);
+            let rpw = sweep.requests_per_worker.max(1);
+            let per_epoch = concurrency * rpw;
             let n_warm = plan.warmup.unwrap_or(concurrency);
-            let warm = b.build(n_warm, pair)?;
+            // A shard builds every request of the point (the same prompts
+            // and ids as one process would) and keeps its workers' block.
+            let (workers, warm_part, epoch_part) = match shard {
+                Some(s) => {
+                    let w = s.block(concurrency);
+                    (w.len(), s.block(n_warm), w.start * rpw..w.end * rpw)
+                }
+                None => (concurrency, 0..n_warm, 0..per_epoch),
+            };
+            let warm = part(b.build(n_warm, pair)?, warm_part);
             let epochs = (0..plan.epochs)
-                .map(|_| b.build(per_epoch, pair).map(Arc::new))
+                .map(|_| {
+                    b.build(per_epoch, pair)
+                        .map(|v| Arc::new(part(v, epoch_part.clone())))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
-            obs.start_point(&label, n_warm + per_epoch * plan.epochs as usize);
-            if !warm.is_empty() {
+            let mine = epoch_part.len();
+            obs.start_point(&label, warm.len() + mine * plan.epochs as usize);
+            step(sync).await?;
+            if !warm.is_empty() && workers > 0 {
                 let mut cb = |r: &crate::record::RequestRecord| obs.record(r, true);
                 let w = Arc::new(warm);
-                run_closed_epoch(client.clone(), w, concurrency, 0, Keep::Forward, &mut cb).await;
+                run_closed_epoch(client.clone(), w, workers, 0, Keep::Forward, &mut cb).await;
             }
             let keep = obs.keep();
             let mut watch = LoadWatch::default();
@@ -285,6 +319,15 @@ pub(super) async fn run(
                 if client.stopping() {
                     break;
                 }
+                step(sync).await?;
+                if workers == 0 {
+                    // This shard has none of the point's workers: it keeps
+                    // step with the others and sends nothing.
+                    for _ in epochs.by_ref() {
+                        step(sync).await?;
+                    }
+                    break;
+                }
                 let mut cb = |r: &crate::record::RequestRecord| {
                     obs.record(r, false);
                     tracker.record(e as u32, r);
@@ -293,12 +336,11 @@ pub(super) async fn run(
                 watch.start();
                 let mut epoch = match sweep.loop_shape {
                     LoopShape::Closed => {
-                        run_closed_epoch(client.clone(), reqs, concurrency, e as u32, keep, &mut cb)
+                        run_closed_epoch(client.clone(), reqs, workers, e as u32, keep, &mut cb)
                             .await
                     }
                     LoopShape::Wave => {
-                        run_wave_epoch(client.clone(), reqs, concurrency, e as u32, keep, &mut cb)
-                            .await
+                        run_wave_epoch(client.clone(), reqs, workers, e as u32, keep, &mut cb).await
                     }
                 };
                 watch.stop(&epoch);

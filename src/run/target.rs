@@ -75,6 +75,8 @@ impl Target {
             spec_decode: self.client.options().spec_decode,
             sampling: self.client.options().sampling,
             imported: None,
+            shard: None,
+            merged: None,
         }
     }
 

@@ -104,6 +104,8 @@ pub fn meta(kind: RunKind, slo: Slo) -> RunMeta {
         spec_decode: None,
         sampling: Default::default(),
         imported: None,
+        shard: None,
+        merged: None,
     }
 }
 

@@ -91,6 +91,8 @@ fn meta(kind: RunKind) -> RunMeta {
         spec_decode: None,
         sampling: Default::default(),
         imported: None,
+        shard: None,
+        merged: None,
     }
 }
 
