@@ -81,6 +81,9 @@ pub struct BenchArgs {
     /// `--ab B`: every benchmark as an interleaved A/B against side B.
     pub ab: Option<String>,
     pub report_dir: Option<PathBuf>,
+    /// `--emit-plan DIR`: send no load; write each selected benchmark as a
+    /// plan file for a sharded run (`servebench run`).
+    pub emit_plan: Option<PathBuf>,
     pub endpoint: EndpointFlags,
     pub quiet: bool,
     pub verbose: bool,
@@ -125,6 +128,8 @@ Load:
 Selection and output:
   FILTER...                run ids containing a FILTER (--exact: equal to one)
   --list                   list benchmark ids
+  --emit-plan DIR          send no load: write each benchmark as a plan file
+                           DIR/<id>.json for a sharded run (`servebench run`)
   --report-dir DIR         report folder (default target-reports, or
                            SERVEBENCH_REPORT_DIR)
   --color auto|always|never  --noplot  --quiet  --verbose
@@ -262,6 +267,7 @@ impl BenchArgs {
                 "--calibrate" => a.calibrate = true,
                 "--ab" => a.ab = Some(value(&mut i)?),
                 "--report-dir" => a.report_dir = Some(PathBuf::from(value(&mut i)?)),
+                "--emit-plan" => a.emit_plan = Some(PathBuf::from(value(&mut i)?)),
                 "--url" => a.endpoint.url = Some(value(&mut i)?),
                 "--backend" => a.endpoint.backend = Some(value(&mut i)?),
                 "--model" => a.endpoint.model = Some(value(&mut i)?),

@@ -311,6 +311,14 @@ impl Harness {
         let color = self.args.color.enabled();
         let reports = self.reports();
         let plans = self.plans();
+        if let Some(dir) = self.args.emit_plan.clone() {
+            for plan in &plans {
+                if let Err(e) = emit_plan(&dir, plan) {
+                    outcome.benches.push(failed(plan.id.clone(), e));
+                }
+            }
+            return report_errors(outcome);
+        }
         if plans.is_empty() && !self.args.filters.is_empty() && !self.benches.is_empty() {
             let ids: Vec<&str> = self.benches.iter().map(|(id, _)| id.as_str()).collect();
             eprintln!(
@@ -400,6 +408,23 @@ impl Harness {
         }
         report_errors(outcome)
     }
+}
+
+/// Write `plan` as a plan file in `dir` (`--emit-plan`).
+fn emit_plan(dir: &std::path::Path, plan: &super::execute::Plan) -> Result<(), BenchError> {
+    let invalid = |reason: String| BenchError::Invalid {
+        id: plan.id.clone(),
+        reason,
+    };
+    let command = super::emit::command(plan).map_err(|e| invalid(e.reason))?;
+    let args = crate::cli::PlanArgs {
+        output: super::emit::plan_path(dir, &plan.id),
+        start_at: crate::cli::DEFAULT_START_AT.into(),
+        shards: None,
+        command,
+    };
+    crate::cli::run_plan_cmd(&args).map_err(|e| invalid(e.to_string()))?;
+    Ok(())
 }
 
 fn failed(id: String, e: BenchError) -> BenchOutcome {

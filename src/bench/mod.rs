@@ -27,6 +27,7 @@ mod args;
 mod baselines;
 mod capacity;
 mod capacity_flow;
+mod emit;
 mod execute;
 mod flow;
 mod gate;

@@ -42,8 +42,8 @@ pub use latency_cmd::{latency_table, run_latency_cmd, LatencyArgs, LatencyOutcom
 pub use merge_cmd::{run_merge_cmd, MergeArgs, MergeOutcome};
 pub use output::{write_outputs, OutputPaths, WriteOptions};
 pub use plan_cmd::{
-    make_plan, parse_when, read_plan, run_plan_cmd, worker_command, PlanArgs, PlanDescription,
-    PlanFile, RunArgs, PLAN_FORMAT, PLAN_VERSION,
+    command_plan, make_plan, parse_when, read_plan, run_plan_cmd, worker_command, PlanArgs,
+    PlanDescription, PlanFile, RunArgs, DEFAULT_START_AT, PLAN_FORMAT, PLAN_VERSION,
 };
 pub use replay_cmd::{run_replay_cmd, ReplayArgs, TraceArgs};
 pub use report_cmd::{rebuild_run, run_report_cmd, Rebuilt, ReportArgs};

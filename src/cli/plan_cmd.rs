@@ -266,6 +266,13 @@ fn resolve(
     })
 }
 
+/// The run plan of a load command line (`static ...`, `serving ...`), as
+/// `servebench run` would execute it.
+pub fn command_plan(command: &[String]) -> Result<crate::run::Plan, CliError> {
+    let cmd = parse_command(command)?;
+    Ok(resolve(&cmd)?.0)
+}
+
 /// Refuse what a sharded run cannot do, naming the flag.
 fn check_shardable(cmd: &Command) -> Result<(), CliError> {
     let precision = match cmd {

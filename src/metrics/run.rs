@@ -548,7 +548,6 @@ pub struct ShardMeta {
     pub send_late_p99_ms: Option<f64>,
 }
 
-
 /// A run merged from the shards of one plan (`servebench merge`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MergeInfo {
