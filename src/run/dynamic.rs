@@ -309,10 +309,26 @@ pub(super) async fn run(
         // exactly what benchmark_serving.py would); the warm-up has requests
         // of its own. Each round's requests are moved to its load loop,
         // which frees each one once sent.
+        // A shard serialises only its own requests (request `i` of a round
+        // is rank `i mod N`'s); each round keeps its full length, from
+        // which the whole schedule is drawn.
+        let mine = |i: &(usize, &RequestSpec)| shard.is_none_or(|s| s.owns(i.0));
         let mut cycle = specs.iter().skip(skip).cycle();
-        let warm_reqs: Vec<PreparedRequest> = w.warmup.iter().map(|s| client.prepare(s)).collect();
-        let mut planned: std::collections::VecDeque<Vec<PreparedRequest>> = (0..epochs)
-            .map(|_| cycle.by_ref().take(n).map(|s| client.prepare(s)).collect())
+        let round =
+            |specs: &mut dyn Iterator<Item = &RequestSpec>| -> (usize, Vec<PreparedRequest>) {
+                let all: Vec<(usize, &RequestSpec)> = specs.enumerate().collect();
+                let len = all.len();
+                (
+                    len,
+                    all.into_iter()
+                        .filter(mine)
+                        .map(|(_, s)| client.prepare(s))
+                        .collect(),
+                )
+            };
+        let warm_reqs = round(&mut w.warmup.iter());
+        let mut planned: std::collections::VecDeque<(usize, Vec<PreparedRequest>)> = (0..epochs)
+            .map(|_| round(&mut cycle.by_ref().take(n)))
             .collect();
         let per_epoch = (n as f64 * w.requests_per_item()).round() as usize;
         let (warm_mine, per_epoch_mine) = match shard {
@@ -329,17 +345,14 @@ pub(super) async fn run(
         let mut begun = 0u32;
         loop {
             let e = begun;
-            let (reqs, warmup) = match warm_reqs.take() {
+            let ((len, reqs), warmup) = match warm_reqs.take() {
                 Some(r) => (r, true),
                 None => match planned.pop_front() {
                     Some(r) => (r, false),
                     // An epoch `--target-mde` adds, built between epochs.
                     None if tracker.wants_more(runs.len(), epochs) => {
                         obs.extend_point(per_epoch);
-                        (
-                            cycle.by_ref().take(n).map(|s| client.prepare(s)).collect(),
-                            false,
-                        )
+                        (round(&mut cycle.by_ref().take(n)), false)
                     }
                     None => break,
                 },
@@ -350,7 +363,7 @@ pub(super) async fn run(
             if !warmup {
                 begun += 1;
             }
-            if reqs.is_empty() && shard.is_none() {
+            if len == 0 {
                 if warmup {
                     continue;
                 }
@@ -363,25 +376,18 @@ pub(super) async fn run(
             let seed = plan.seed ^ ((ri as u64) << 32) ^ if warmup { u64::MAX } else { 0 };
             let offsets = match &d.workload {
                 DynamicWorkload::Trace(t) if !warmup => t.trace.offsets(t.speedups[ri]),
-                _ => grouped_arrival_offsets(
-                    reqs.len(),
-                    rate.0,
-                    d.burstiness,
-                    d.per_arrival(ri),
-                    seed,
-                )?,
+                _ => grouped_arrival_offsets(len, rate.0, d.burstiness, d.per_arrival(ri), seed)?,
             };
             // A shard keeps its items of the full schedule: request (trace
             // line, session) `i` is rank `i mod N`'s.
-            let (reqs, offsets) = match shard {
-                Some(s) => reqs
+            let offsets: Vec<f64> = match shard {
+                Some(s) => offsets
                     .into_iter()
-                    .zip(offsets)
                     .enumerate()
                     .filter(|(i, _)| s.owns(*i))
-                    .map(|(_, x)| x)
-                    .unzip(),
-                None => (reqs, offsets),
+                    .map(|(_, o)| o)
+                    .collect(),
+                None => offsets,
             };
             step(sync).await?;
             if reqs.is_empty() {

@@ -116,9 +116,17 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn build(&mut self, n: usize, pair: (usize, usize)) -> Result<Vec<PreparedRequest>, RunError> {
-        let mut v = Vec::with_capacity(n);
-        for _ in 0..n {
+    /// The next `n` requests of the sweep; those at the positions `keep`
+    /// serialised (a shard's block: every prompt is still drawn, so that
+    /// each request is the one a single process would send).
+    fn build(
+        &mut self,
+        n: usize,
+        pair: (usize, usize),
+        keep: std::ops::Range<usize>,
+    ) -> Result<Vec<PreparedRequest>, RunError> {
+        let mut v = Vec::with_capacity(keep.len());
+        for i in 0..n {
             let id = self.next_id;
             self.next_id += 1;
             let spec = if self.entries.is_empty() {
@@ -144,7 +152,9 @@ impl Builder<'_> {
                     force_output_len: true,
                 }
             };
-            v.push(self.prepare(&spec)?);
+            if keep.contains(&i) {
+                v.push(self.prepare(&spec)?);
+            }
         }
         Ok(v)
     }
@@ -211,14 +221,6 @@ async fn load_entries(
     .map_err(RunError::from)
 }
 
-/// The items of `v` at the positions `keep` (a shard's block).
-pub(super) fn part<T>(v: Vec<T>, keep: std::ops::Range<usize>) -> Vec<T> {
-    if keep.start == 0 && keep.end >= v.len() {
-        return v;
-    }
-    v.into_iter().skip(keep.start).take(keep.len()).collect()
-}
-
 /// Wait for the next step's agreed instant when the run is a shard's.
 pub(super) async fn step(sync: &mut Option<StepSync>) -> Result<(), RunError> {
     match sync {
@@ -283,12 +285,9 @@ pub(super) async fn run(
                 }
                 None => (concurrency, 0..n_warm, 0..per_epoch),
             };
-            let warm = part(b.build(n_warm, pair)?, warm_part);
+            let warm = b.build(n_warm, pair, warm_part)?;
             let epochs = (0..plan.epochs)
-                .map(|_| {
-                    b.build(per_epoch, pair)
-                        .map(|v| Arc::new(part(v, epoch_part.clone())))
-                })
+                .map(|_| b.build(per_epoch, pair, epoch_part.clone()).map(Arc::new))
                 .collect::<Result<Vec<_>, _>>()?;
             let mine = epoch_part.len();
             obs.start_point(&label, warm.len() + mine * plan.epochs as usize);
@@ -312,7 +311,7 @@ pub(super) async fn run(
                     Some(reqs) => reqs,
                     None if tracker.wants_more(e, planned) => {
                         obs.extend_point(per_epoch);
-                        Arc::new(b.build(per_epoch, pair)?)
+                        Arc::new(b.build(per_epoch, pair, 0..per_epoch)?)
                     }
                     None => break,
                 };
