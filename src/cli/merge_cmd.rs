@@ -292,6 +292,22 @@ pub fn run_merge_cmd(a: &MergeArgs) -> Result<MergeOutcome, CliError> {
             problems.join("; ")
         ));
     }
+    // Workers of one plan measure one target; embedded simulators (a plan
+    // without --url) are one each, and the merged figures mix them.
+    let targets: std::collections::BTreeSet<&str> =
+        shards.iter().map(|s| s.meta.base_url.as_str()).collect();
+    if targets.len() > 1 {
+        notes.push(format!(
+            "the workers measured {} different targets ({}){}: the merged figures mix them",
+            targets.len(),
+            targets.iter().copied().collect::<Vec<_>>().join(", "),
+            if base.embedded_sim {
+                " (each worker's own embedded simulator: the plan has no --url)"
+            } else {
+                ""
+            }
+        ));
+    }
     notes.push(format!(
         "merged from {} worker(s) of plan {} ({} shard(s))",
         shards.len(),
