@@ -48,6 +48,19 @@ impl Slo {
             }
     }
 
+    /// The objectives set, by the name `--goodput` gives them (`ttft`,
+    /// `tpot`, `e2el`), in ms.
+    pub fn objectives(&self) -> Vec<(&'static str, f64)> {
+        [
+            ("ttft", self.ttft_ms),
+            ("tpot", self.tpot_ms),
+            ("e2el", self.e2el_ms),
+        ]
+        .into_iter()
+        .filter_map(|(n, v)| v.map(|v| (n, v)))
+        .collect()
+    }
+
     /// True when no objective is set.
     pub fn is_empty(&self) -> bool {
         self.ttft_ms.is_none() && self.tpot_ms.is_none() && self.e2el_ms.is_none()

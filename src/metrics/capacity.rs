@@ -116,15 +116,12 @@ impl CapacitySlo {
     /// ttft_p99 <= 2000 ms`.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
-        let s = &self.per_request;
-        let per: Vec<String> = [
-            ("ttft", s.ttft_ms),
-            ("tpot", s.tpot_ms),
-            ("e2el", s.e2el_ms),
-        ]
-        .iter()
-        .filter_map(|(n, v)| v.map(|v| format!("{n} <= {v} ms")))
-        .collect();
+        let per: Vec<String> = self
+            .per_request
+            .objectives()
+            .iter()
+            .map(|(n, v)| format!("{n} <= {v} ms"))
+            .collect();
         if !per.is_empty() {
             parts.push(format!(
                 "{} % of requests with {}",
