@@ -85,6 +85,13 @@ impl PreparedRequest {
 /// The streaming client of one run: one connection pool, one backend.
 pub struct Client {
     pub(super) http: reqwest::Client,
+    /// Connection pools bound to local source addresses, when the run
+    /// spreads its connections over several (one address has only its
+    /// ephemeral ports to each server address); requests take them in turn.
+    spread: Arc<std::sync::OnceLock<Vec<reqwest::Client>>>,
+    next_pool: Arc<std::sync::atomic::AtomicUsize>,
+    /// What every pool is built from (headers, connect timeout).
+    headers: HeaderMap,
     /// A client that never reuses a connection: the one resend of a request
     /// whose reused connection the server closed goes through it.
     fresh: reqwest::Client,
@@ -161,6 +168,9 @@ impl Client {
             .map_err(|e| ClientError::Build(e.to_string()))?;
         Ok(Client {
             http,
+            spread: Arc::default(),
+            next_pool: Arc::default(),
+            headers,
             fresh,
             base,
             backend,
@@ -191,6 +201,46 @@ impl Client {
         self.guard.stopping()
     }
 
+    /// Spread this client's connections (and its copies') over the local
+    /// source addresses `addrs`, one pool each, requests taking them in
+    /// turn. Once per client: a later call changes nothing and returns the
+    /// addresses in use.
+    pub fn spread_over(&self, addrs: &[std::net::IpAddr]) -> Result<usize, ClientError> {
+        if let Some(v) = self.spread.get() {
+            return Ok(v.len());
+        }
+        let pools = addrs
+            .iter()
+            .map(|&a| {
+                reqwest::Client::builder()
+                    .default_headers(self.headers.clone())
+                    .connect_timeout(self.timeouts.connect)
+                    .tcp_nodelay(true)
+                    .local_address(a)
+                    .pool_max_idle_per_host(usize::MAX)
+                    .pool_idle_timeout(POOL_IDLE)
+                    .build()
+                    .map_err(|e| ClientError::Build(format!("source address {a}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let n = pools.len();
+        let _ = self.spread.set(pools);
+        Ok(n)
+    }
+
+    /// The pool the next request goes through.
+    fn pool(&self) -> &reqwest::Client {
+        match self.spread.get() {
+            Some(v) if !v.is_empty() => {
+                let i = self
+                    .next_pool
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                &v[i % v.len()]
+            }
+            _ => &self.http,
+        }
+    }
+
     /// The base URL.
     pub fn base_url(&self) -> &str {
         &self.base
@@ -205,6 +255,9 @@ impl Client {
     pub fn with_options(&self, opts: RequestOptions) -> Client {
         Client {
             http: self.http.clone(),
+            spread: self.spread.clone(),
+            next_pool: self.next_pool.clone(),
+            headers: self.headers.clone(),
             fresh: self.fresh.clone(),
             base: self.base.clone(),
             backend: self.backend.clone(),
@@ -370,7 +423,7 @@ impl Client {
     ) -> Result<reqwest::Response, Failure> {
         let url = format!("{}{}", self.base, req.http.path);
         let first_byte = tokio::time::Instant::from_std(*start + self.timeouts.first_byte);
-        let send = self.http.post(&url).body(req.http.body.clone()).send();
+        let send = self.pool().post(&url).body(req.http.body.clone()).send();
         let e = match tokio::time::timeout_at(first_byte, send).await {
             Err(_) => return Err(fail(FailureKind::Timeout, NO_FIRST_BYTE)),
             Ok(Ok(r)) => return Ok(r),

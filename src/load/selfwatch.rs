@@ -42,16 +42,19 @@ pub fn ensure_nofile(wanted: u64) -> Result<u64, NofileError> {
     if lim.rlim_cur >= wanted {
         return Ok(lim.rlim_cur);
     }
-    if lim.rlim_max < wanted {
+    // Above the hard limit: a process with CAP_SYS_RESOURCE (root) may
+    // raise it too, up to fs.nr_open.
+    let hard = lim.rlim_max.max(wanted);
+    let new = libc::rlimit {
+        rlim_cur: wanted.max(lim.rlim_cur),
+        rlim_max: hard,
+    };
+    if lim.rlim_max < wanted && unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) } != 0 {
         return Err(NofileError {
             wanted,
             hard: lim.rlim_max,
         });
     }
-    let new = libc::rlimit {
-        rlim_cur: wanted.max(lim.rlim_cur),
-        rlim_max: lim.rlim_max,
-    };
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &new) } != 0 {
         return Err(NofileError {
             wanted,
@@ -59,6 +62,16 @@ pub fn ensure_nofile(wanted: u64) -> Result<u64, NofileError> {
         });
     }
     Ok(new.rlim_cur)
+}
+
+/// Linux's ephemeral port range (`net.ipv4.ip_local_port_range`): the
+/// local ports one source address has for connections to one server
+/// address and port. `None` where it cannot be read.
+pub fn local_port_range() -> Option<(u32, u32)> {
+    let s = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    let mut it = s.split_whitespace().map(|v| v.parse::<u32>().ok());
+    let (lo, hi) = (it.next()??, it.next()??);
+    (lo <= hi).then_some((lo, hi))
 }
 
 /// Give the memory the allocator holds but no longer uses back to the

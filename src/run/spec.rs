@@ -110,6 +110,13 @@ pub struct TargetSpec {
     /// Do not read the server's metrics.
     #[arg(long)]
     pub no_server_metrics: bool,
+    /// Local addresses to open connections from, in turn, e.g.
+    /// 10.0.0.7,10.0.0.8: one address has only its ephemeral ports
+    /// (net.ipv4.ip_local_port_range) to each server address. Default: this
+    /// machine's choice; against a loopback server, 127.0.0.1, .2, ... as
+    /// many as the run's streams need.
+    #[arg(long, value_delimiter = ',', value_name = "IP,...")]
+    pub source_addresses: Vec<std::net::IpAddr>,
 }
 
 impl Default for TargetSpec {
@@ -141,6 +148,7 @@ impl Default for TargetSpec {
             metrics_url: None,
             metrics_interval: 1.0,
             no_server_metrics: false,
+            source_addresses: Vec::new(),
         }
     }
 }

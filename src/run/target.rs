@@ -12,6 +12,57 @@ use crate::metrics::{unix_now_s, ClientLoad, RunKind, RunMeta, Slo, DEFAULT_PERC
 use crate::sim::{SimConfig, SimServer};
 use crate::workload::Tokenizer;
 
+/// The local source addresses `streams` connections to one server address
+/// need, given the ephemeral port range `(lo, hi)` (each address used to
+/// 90 % of it, for TIME_WAIT and reconnects): `explicit` when given and
+/// enough; else `None` when one address is enough, 127.0.0.1, .2, ...
+/// against a `loopback` server, and an error otherwise. The error says
+/// whether `explicit` was at fault, and what to do.
+pub fn source_addresses_for(
+    streams: usize,
+    (lo, hi): (u32, u32),
+    explicit: &[std::net::IpAddr],
+    loopback: bool,
+) -> Result<Option<Vec<std::net::IpAddr>>, (bool, String)> {
+    let ports = (hi.saturating_sub(lo) + 1) as usize;
+    let usable = (ports * 9 / 10).max(1);
+    let need = streams.div_ceil(usable).max(1);
+    if !explicit.is_empty() {
+        if explicit.len() < need {
+            return Err((
+                true,
+                format!(
+                    "{streams} streams need {need} source addresses at {usable} connections \
+                     each (net.ipv4.ip_local_port_range {lo}-{hi}, 90 %); {} given",
+                    explicit.len()
+                ),
+            ));
+        }
+        return Ok(Some(explicit.to_vec()));
+    }
+    if need == 1 {
+        return Ok(None);
+    }
+    if !loopback || need > 254 {
+        return Err((
+            false,
+            format!(
+                "{streams} streams to one server address need more than one source address's \
+                 {ports} ephemeral ports (net.ipv4.ip_local_port_range {lo}-{hi}): give \
+                 --source-addresses with {need} or more addresses of this machine, widen the \
+                 range (sysctl net.ipv4.ip_local_port_range=\"1024 65535\"), or run sharded \
+                 over several machines (servebench plan/run)"
+            ),
+        ));
+    }
+    // All of 127.0.0.0/8 reaches the loopback interface.
+    Ok(Some(
+        (1..=need as u8)
+            .map(|i| std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, i)))
+            .collect(),
+    ))
+}
+
 /// Grace period given to in-flight requests after the first Ctrl-C (and
 /// after a run stops itself on its failure-rate limit).
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -35,6 +86,8 @@ pub struct Target {
     pub server: Option<crate::server_metrics::ServerWatch>,
     /// Why the server's metrics are not read, when they were wanted.
     pub server_warning: Option<String>,
+    /// `--source-addresses`: local addresses to spread connections over.
+    pub source_addresses: Vec<std::net::IpAddr>,
 }
 
 impl Target {
@@ -100,11 +153,50 @@ impl Target {
         // Each stream is a socket; the embedded simulator holds the other end.
         let per = if self.sim.is_some() { 2 } else { 1 };
         let wanted = (streams * per + 256) as u64;
+        self.spread_connections(streams, flag)?;
         crate::load::selfwatch::ensure_nofile(wanted).map_err(|e| RunError::BadSetting {
             flag: flag.into(),
             reason: e.to_string(),
         })?;
         Ok(())
+    }
+
+    /// Spread the run's connections over enough local source addresses:
+    /// `--source-addresses` when given (checked to be enough), else, against
+    /// a loopback server, as many of 127.0.0.1, .2, ... as `streams` need;
+    /// a remote server that needs more than one address's ports is refused
+    /// before any load, naming the flag and the limit.
+    fn spread_connections(&self, streams: usize, flag: &str) -> Result<(), RunError> {
+        let Some(range) = crate::load::selfwatch::local_port_range() else {
+            return Ok(());
+        };
+        let host = url::Url::parse(&self.base_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string));
+        let loopback = match host.as_deref() {
+            Some("localhost") => true,
+            Some(h) => h
+                .trim_matches(['[', ']'])
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback() && ip.is_ipv4()),
+            None => false,
+        };
+        match source_addresses_for(streams, range, &self.source_addresses, loopback) {
+            Ok(Some(addrs)) => self
+                .client
+                .spread_over(&addrs)
+                .map(|_| ())
+                .map_err(RunError::Client),
+            Ok(None) => Ok(()),
+            Err((explicit, reason)) => Err(RunError::BadSetting {
+                flag: if explicit {
+                    "--source-addresses".into()
+                } else {
+                    flag.into()
+                },
+                reason,
+            }),
+        }
     }
 
     /// Remarks every run against this target carries.
@@ -377,6 +469,7 @@ pub async fn resolve_target(args: &TargetSpec) -> Result<Target, RunError> {
         probe_steps: args.num_scheduler_steps.is_some() && !args.no_preflight,
         server: None,
         server_warning: None,
+        source_addresses: args.source_addresses.clone(),
     };
     if !args.no_preflight {
         if let Err(e) = target.preflight().await {
@@ -409,5 +502,42 @@ mod tests {
         assert_eq!(normalise_url("http://h:1/v1/"), "http://h:1");
         assert_eq!(normalise_url("http://h:1/v1/completions"), "http://h:1");
         assert_eq!(normalise_url("https://h/api"), "https://h/api");
+    }
+}
+
+#[cfg(test)]
+mod source_tests {
+    use super::source_addresses_for;
+    use std::net::IpAddr;
+
+    #[test]
+    fn streams_beyond_one_addresss_ports_take_more_addresses() {
+        let range = (32768, 60999); // 28,232 ports, 25,408 usable
+        assert_eq!(source_addresses_for(25_000, range, &[], false), Ok(None));
+        let v = source_addresses_for(50_000, range, &[], true)
+            .unwrap()
+            .unwrap();
+        let want: Vec<IpAddr> = ["127.0.0.1", "127.0.0.2"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        assert_eq!(v, want);
+        assert_eq!(
+            source_addresses_for(100_000, range, &[], true)
+                .unwrap()
+                .unwrap()
+                .len(),
+            4
+        );
+        let (explicit, e) = source_addresses_for(50_000, range, &[], false).unwrap_err();
+        assert!(
+            !explicit && e.contains("--source-addresses") && e.contains("2 or more"),
+            "{e}"
+        );
+        let one: Vec<IpAddr> = vec!["10.0.0.7".parse().unwrap()];
+        let (explicit, e) = source_addresses_for(50_000, range, &one, false).unwrap_err();
+        assert!(explicit && e.contains("need 2"), "{e}");
+        // Given and enough: used even when one address would do.
+        assert_eq!(source_addresses_for(10, range, &one, false), Ok(Some(one)));
     }
 }
