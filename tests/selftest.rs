@@ -23,14 +23,16 @@ fn selftest_quick_prints_its_table_and_exits_0() {
     // Debug builds are slower; the quick run stays well within a minute.
     assert!(elapsed < Duration::from_secs(60), "took {elapsed:?}");
     for line in [
-        "a. chunks/s per client core, 1 streams",
-        "a. chunks/s per client core, 64 streams",
-        "a. chunks/s per client core, 1000 streams",
+        "a. client CPU per chunk, 1 streams",
+        "a. client CPU per chunk, 64 streams",
+        "a. client CPU per chunk, 1000 streams",
         "b. TTFT client - server, 100 streams, p50",
         "b. TTFT client - server, 100 streams, p99",
         "b. TTFT client - server, 1000 streams, p99",
         "c. open loop 1000 req/s: achieved vs schedule",
-        "c. open loop: send lateness p99",
+        "c. open loop 1000 req/s: send lateness p99",
+        "c. open loop 20000 req/s: achieved vs schedule",
+        "c. open loop 20000 req/s: send lateness p99",
     ] {
         let row = stdout
             .lines()
@@ -43,4 +45,20 @@ fn selftest_quick_prints_its_table_and_exits_0() {
         assert!(!row.contains("FAILED"), "requests failed: `{row}`");
     }
     assert!(stdout.contains("simulator in a separate process"));
+    // The one-line capacity statement, with figures in it.
+    let cap = stdout
+        .lines()
+        .find(|l| l.starts_with("capacity: this machine can drive about "))
+        .unwrap_or_else(|| panic!("no capacity line in:\n{stdout}"));
+    assert!(
+        cap.contains("chunks/s") && cap.contains("concurrent streams per core"),
+        "{cap}"
+    );
+    let n: f64 = cap
+        .trim_start_matches("capacity: this machine can drive about ")
+        .split_whitespace()
+        .next()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(0.0);
+    assert!(n > 1000.0, "chunks/s {n}: {cap}");
 }
