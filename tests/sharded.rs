@@ -89,6 +89,16 @@ fn schedule(records: &Path) -> BTreeSet<(u64, u64, i64)> {
         .collect()
 }
 
+/// An RFC 3339 instant 2 s from now (`run --start-at`).
+fn in_two_seconds() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    chrono::DateTime::from_timestamp_millis(now.as_millis() as i64 + 2000)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
 fn run_json(dir: &Path) -> serde_json::Value {
     let v: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap();
@@ -247,10 +257,11 @@ fn ranks_from_kubernetes_and_slurm_pick_the_same_share_as_the_flag() {
     args.extend_from_slice(SERVING);
     args.extend_from_slice(&["--epochs", "1"]);
     let plan = plan(dir.path(), &args);
-    let alone = ["--no-sync", "--start-at", "+1s"];
     let run = |name: &str, extra: &[&str], env: &[(&str, &str)]| {
         let out = dir.path().join(name);
-        let mut flags = alone.to_vec();
+        // Alone (no other worker to meet), at an instant 2 s from now.
+        let at = in_two_seconds();
+        let mut flags = vec!["--no-sync", "--start-at", at.as_str()];
         flags.extend_from_slice(extra);
         finish(worker(&plan, &out, &flags, env));
         schedule(&out.join("shard-2/records.jsonl"))
@@ -283,6 +294,12 @@ fn ranks_from_kubernetes_and_slurm_pick_the_same_share_as_the_flag() {
             "SLURM",
         ),
         (vec![], vec![], "no worker rank"),
+        // A delay resolves on each worker's clock: refused for N > 1.
+        (
+            vec!["--shard", "1/4", "--start-at", "+5s"],
+            vec![],
+            "--start-at",
+        ),
     ] {
         let o = worker(&plan, &dir.path().join("bad"), &extra, &env)
             .wait_with_output()
@@ -334,6 +351,12 @@ fn a_killed_worker_is_named_and_allow_partial_marks_the_result() {
     std::fs::rename(out.join("shard-3"), dir.path().join("away")).unwrap();
     let o = merge(&out, &merged, &[]);
     assert!(text(&o).contains("shard 3/4 is missing"), "{}", text(&o));
+    // A worker that stopped before any load (a late start) leaves an empty
+    // folder: named as such.
+    std::fs::create_dir(out.join("shard-3")).unwrap();
+    let o = merge(&out, &merged, &[]);
+    assert!(text(&o).contains("holds no run"), "{}", text(&o));
+    std::fs::remove_dir(out.join("shard-3")).unwrap();
     let o = merge(&out, &merged, &["--allow-partial"]);
     assert!(o.status.success(), "{}", text(&o));
     let run = run_json(&merged);
@@ -341,6 +364,11 @@ fn a_killed_worker_is_named_and_allow_partial_marks_the_result() {
     assert_eq!(run["meta"]["merged"]["missing"][0], 3);
     let md = std::fs::read_to_string(merged.join("summary.md")).unwrap();
     assert!(md.contains("PARTIAL RESULT"), "{md}");
+    let notes = run["meta"]["notes"].as_array().unwrap();
+    assert!(
+        notes[0].as_str().unwrap().starts_with("PARTIAL RESULT"),
+        "{notes:?}"
+    );
     let html = std::fs::read_to_string(merged.join("report/index.html")).unwrap();
     assert!(html.contains("PARTIAL RESULT"));
     // A shard given twice is refused, naming both.

@@ -86,14 +86,7 @@ fn endpoint(spec: &TargetSpec, out: &mut Vec<String>) {
         out.extend(["--failure-window".into(), num(spec.failure_window)]);
     }
     opt(out, "--metrics-url", spec.metrics_url.as_ref());
-    if !spec.source_addresses.is_empty() {
-        let list: Vec<String> = spec
-            .source_addresses
-            .iter()
-            .map(|a| a.to_string())
-            .collect();
-        out.extend(["--source-addresses".into(), list.join(",")]);
-    }
+    // Not --source-addresses: one machine's addresses, refused in a plan.
     for (flag, on) in [
         ("--no-preflight", spec.no_preflight),
         ("--no-server-metrics", spec.no_server_metrics),

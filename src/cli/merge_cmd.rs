@@ -15,7 +15,7 @@ use crate::baseline::{read_records, RecordsWriter, RECORDS_FILE, RUN_FILE};
 use crate::metrics::{
     MergeInfo, PointData, PointLabel, RequestRecord, RunData, RunMeta, ShardMeta,
 };
-use crate::server_metrics::ServerPoint;
+use crate::server_metrics::{EpochServer, ServerPoint};
 
 /// Flags of `servebench merge`.
 #[derive(Debug, Clone, clap::Args)]
@@ -94,9 +94,23 @@ fn shard_dirs(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     Ok(out)
 }
 
-fn read_shard(dir: &Path) -> Result<ShardRead, CliError> {
+/// The rank a `shard-R` folder's name gives.
+fn rank_of_name(dir: &Path) -> Option<u32> {
+    dir.file_name()?
+        .to_str()?
+        .strip_prefix("shard-")?
+        .parse()
+        .ok()
+}
+
+/// A worker's folder; `None` when it holds no run at all (its worker
+/// stopped before any load: refused a late start, a bad dataset).
+fn read_shard(dir: &Path) -> Result<Option<ShardRead>, CliError> {
     let run_file = dir.join(RUN_FILE);
     let finished = run_file.is_file();
+    if !finished && !dir.join(crate::baseline::META_FILE).is_file() {
+        return Ok(None);
+    }
     let meta: RunMeta = match finished
         .then(|| crate::baseline::load_run(&run_file).ok())
         .flatten()
@@ -138,13 +152,13 @@ fn read_shard(dir: &Path) -> Result<ShardRead, CliError> {
     .collect();
     let mut meta = meta;
     meta.notes.retain(|n| !derived.contains(n));
-    Ok(ShardRead {
+    Ok(Some(ShardRead {
         dir: dir.to_path_buf(),
         meta,
         finished,
         points: read.points,
         warnings: read.warnings,
-    })
+    }))
 }
 
 /// p99 of a worker's send lateness (open loop: start minus scheduled
@@ -213,10 +227,20 @@ fn worker_line(m: &ShardMeta, dir: &Path) -> String {
 /// Merge the shards in `a.dirs` into the run folder `a.output`.
 pub fn run_merge_cmd(a: &MergeArgs) -> Result<MergeOutcome, CliError> {
     let dirs = shard_dirs(&a.dirs)?;
-    let mut shards: Vec<ShardRead> = dirs
-        .iter()
-        .map(|d| read_shard(d))
-        .collect::<Result<_, _>>()?;
+    let mut shards: Vec<ShardRead> = Vec::new();
+    let mut empty: Vec<&PathBuf> = Vec::new();
+    for d in &dirs {
+        match read_shard(d)? {
+            Some(s) => shards.push(s),
+            None => empty.push(d),
+        }
+    }
+    if shards.is_empty() {
+        return Err(bad(
+            &dirs[0],
+            "no worker's run in any of the folders (every worker stopped before any load)",
+        ));
+    }
     shards.sort_by_key(|s| s.meta.shard.as_ref().map_or(0, |m| m.rank));
     let first = shards[0].meta.shard.clone().expect("checked");
     let count = first.count;
@@ -224,6 +248,20 @@ pub fn run_merge_cmd(a: &MergeArgs) -> Result<MergeOutcome, CliError> {
     let mut by_rank: BTreeMap<u32, &Path> = BTreeMap::new();
     for s in &shards {
         let m = s.meta.shard.as_ref().expect("checked");
+        if m.start_at_unix_s != first.start_at_unix_s {
+            return Err(bad(
+                &s.dir,
+                format!(
+                    "shard {}/{} started at {}, but {} at {}: two attempts of the plan are \
+                     mixed; merge the folders of one attempt",
+                    m.rank,
+                    m.count,
+                    super::plan_cmd::rfc3339(m.start_at_unix_s),
+                    shards[0].dir.display(),
+                    super::plan_cmd::rfc3339(first.start_at_unix_s)
+                ),
+            ));
+        }
         if m.plan_id != first.plan_id || m.count != count {
             return Err(bad(
                 &s.dir,
@@ -269,7 +307,15 @@ pub fn run_merge_cmd(a: &MergeArgs) -> Result<MergeOutcome, CliError> {
         .collect();
     let mut problems: Vec<String> = missing
         .iter()
-        .map(|r| format!("shard {r}/{count} is missing"))
+        .map(
+            |r| match empty.iter().find(|d| rank_of_name(d) == Some(*r)) {
+                Some(d) => format!(
+                    "shard {r}/{count} ({}) holds no run: its worker stopped before any load",
+                    d.display()
+                ),
+                None => format!("shard {r}/{count} is missing"),
+            },
+        )
         .collect();
     problems.extend(unfinished.iter().cloned());
     if !problems.is_empty() && !a.allow_partial {
@@ -285,9 +331,11 @@ pub fn run_merge_cmd(a: &MergeArgs) -> Result<MergeOutcome, CliError> {
     }
     let partial = !problems.is_empty();
     let base = shards[0].meta.clone();
+    // What must be read first: a partial result, lost alignment.
+    let mut lead: Vec<String> = Vec::new();
     let mut notes: Vec<String> = Vec::new();
     if partial {
-        notes.push(format!(
+        lead.push(format!(
             "PARTIAL RESULT: {}; this run holds only part of the plan's load",
             problems.join("; ")
         ));
@@ -335,22 +383,42 @@ pub fn run_merge_cmd(a: &MergeArgs) -> Result<MergeOutcome, CliError> {
                 .map(|n| format!("shard {}/{count}: {n}", m.rank)),
         );
         m.send_late_p99_ms = send_late_p99_ms(&s.points);
+        if !m.gave_up_on.is_empty() {
+            lead.push(format!(
+                "EPOCHS NOT ALIGNED: shard {}/{count} stopped waiting for shard(s) {:?} (late \
+                 beyond --sync-timeout, or gone); from then on their epochs did not start \
+                 together",
+                m.rank, m.gave_up_on
+            ));
+        }
         notes.push(worker_line(&m, &s.dir));
         workers.push(m);
     }
     // Points in the order the workers ran them, epochs joined.
     let mut order: Vec<(String, PointLabel)> = Vec::new();
     let mut epochs: BTreeMap<String, BTreeMap<u32, Vec<RequestRecord>>> = BTreeMap::new();
-    let mut servers: BTreeMap<String, ServerPoint> = BTreeMap::new();
+    // Every worker read the same server over its own epoch windows, which
+    // start together: per epoch, the window that ended last covers all.
+    type Views = (String, String, BTreeMap<u32, EpochServer>);
+    let mut servers: BTreeMap<String, Views> = BTreeMap::new();
     for s in shards {
         for p in s.points {
             let id = p.label.id();
             if !order.iter().any(|(i, _)| *i == id) {
                 order.push((id.clone(), p.label.clone()));
             }
-            // Every worker read the same server: the lowest rank's view.
             if let Some(v) = p.server {
-                servers.entry(id.clone()).or_insert(v);
+                let e = servers
+                    .entry(id.clone())
+                    .or_insert_with(|| (v.engine.clone(), v.url.clone(), BTreeMap::new()));
+                for ep in v.epochs {
+                    match e.2.get(&ep.epoch) {
+                        Some(have) if have.end_unix_s >= ep.end_unix_s => {}
+                        _ => {
+                            e.2.insert(ep.epoch, ep);
+                        }
+                    }
+                }
             }
             let by_epoch = epochs.entry(id).or_default();
             for recs in p.epochs {
@@ -375,7 +443,7 @@ pub fn run_merge_cmd(a: &MergeArgs) -> Result<MergeOutcome, CliError> {
             missing,
             partial,
         }),
-        notes: common.into_iter().chain(notes).collect(),
+        notes: lead.into_iter().chain(common).chain(notes).collect(),
         ..base
     };
     std::fs::create_dir_all(&a.output).map_err(|e| CliError::write(&a.output, e))?;
@@ -391,7 +459,9 @@ pub fn run_merge_cmd(a: &MergeArgs) -> Result<MergeOutcome, CliError> {
                 w.record(r);
             }
         }
-        let server = servers.remove(&id);
+        let server = servers
+            .remove(&id)
+            .map(|(engine, url, eps)| ServerPoint::new(&engine, &url, eps.into_values().collect()));
         if let Some(v) = &server {
             for e in &v.epochs {
                 w.server(e, &v.engine, &v.url);

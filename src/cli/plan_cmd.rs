@@ -283,6 +283,29 @@ fn check_shardable(cmd: &Command) -> Result<(), CliError> {
         Command::StaticMm(a) => a.sweep.precision.target_mde,
         _ => None,
     };
+    let (endpoint, csv) = match cmd {
+        Command::Serving(a) => (&a.endpoint, &a.benchmark_csv),
+        Command::Replay(a) => (&a.endpoint, &a.benchmark_csv),
+        Command::Sessions(a) => (&a.endpoint, &a.benchmark_csv),
+        Command::Static(a) => (&a.endpoint, &a.benchmark_csv),
+        Command::StaticMm(a) => (&a.endpoint, &a.benchmark_csv),
+        _ => unreachable!("parse_command admits only the load commands"),
+    };
+    if !endpoint.source_addresses.is_empty() {
+        return Err(bad(
+            "--source-addresses",
+            "the addresses are one machine's, and every worker runs the plan's command: \
+             leave it out of the plan (each worker spreads over loopback addresses itself, \
+             and a worker needing more is refused with what to do)",
+        ));
+    }
+    if csv.is_some() {
+        return Err(bad(
+            "--benchmark-csv",
+            "every worker would write the same file; each writes its folder's \
+             benchmark.csv, and `merge` the merged run's",
+        ));
+    }
     if precision.is_some() {
         return Err(bad(
             "--target-mde",
@@ -404,6 +427,16 @@ pub fn worker_command(a: &RunArgs) -> Result<(Command, PlanFile, Shard), CliErro
         ));
     }
     let start = match &a.start_at {
+        Some(w) if w.starts_with('+') && shard.count > 1 => {
+            return Err(bad(
+                "--start-at",
+                format!(
+                    "`{w}`: a delay resolves against each worker's own start, so the workers \
+                     would not agree; give every worker the same RFC 3339 instant \
+                     (e.g. 2026-12-01T10:00:00Z)"
+                ),
+            ))
+        }
         Some(w) => parse_when(w, now_s())?,
         None => parse_when(&plan.start_at, 0.0)
             .map_err(|e| bad(a.plan.display().to_string(), format!("start_at: {e}")))?,
@@ -500,6 +533,8 @@ mod tests {
         assert!(e("static --parallel-num 0").contains("--parallel-num"));
         assert!(e("serving --request-rate 4 --target-mde 3%").starts_with("--target-mde"));
         assert!(e("serving --no-such-flag").contains("no-such-flag"));
+        assert!(e("serving --source-addresses 10.0.0.7").starts_with("--source-addresses"));
+        assert!(e("static --benchmark-csv x.csv").starts_with("--benchmark-csv"));
         let mut a = args("serving --request-rate 1");
         a.start_at = "2000-01-01T00:00:00Z".into();
         assert!(make_plan(&a, 1e9)

@@ -426,6 +426,18 @@ pub(super) async fn run_plan_on(
             path: dir.display().to_string(),
             reason: e.to_string(),
         })?;
+    } else {
+        // An earlier attempt's run must not pass for this one's in `merge`.
+        for f in [
+            crate::baseline::RUN_FILE,
+            crate::baseline::META_FILE,
+            crate::baseline::RECORDS_FILE,
+        ] {
+            let p = dir.join(f);
+            if p.exists() {
+                std::fs::remove_file(&p).map_err(|e| CliError::write(&p, e))?;
+            }
+        }
     }
     let records = dir.join(crate::baseline::RECORDS_FILE);
     if !common.quiet {

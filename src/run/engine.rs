@@ -29,19 +29,28 @@ impl Output<'_> {
     }
 }
 
-/// Streams the sweep will hold open at once, at most.
-fn streams(plan: &Plan) -> (usize, &'static str) {
+/// Streams the sweep will hold open at once, at most (a shard: its part),
+/// the flag that sets them, and whether the figure is only an upper bound
+/// (an open loop without `--max-concurrency`: its requests, not how many
+/// are in flight at once).
+fn streams(plan: &Plan) -> (usize, &'static str, bool) {
+    let shard = plan.shard.as_ref().map(|s| s.shard);
     match &plan.sweep {
-        Sweep::Static(s) => (
-            s.concurrencies.iter().copied().max().unwrap_or(1),
-            "--parallel-num",
-        ),
+        Sweep::Static(s) => {
+            let c = s.concurrencies.iter().copied().max().unwrap_or(1);
+            (shard.map_or(c, |s| s.share(c)), "--parallel-num", false)
+        }
         Sweep::Dynamic(d) => {
             let n = d.rates.iter().map(|r| r.1).max().unwrap_or(1);
-            (
-                d.max_concurrency.map_or(n, |c| c.min(n)),
-                "--max-concurrency/--num-prompts",
-            )
+            let n = shard.map_or(n, |s| n.div_ceil(s.count as usize));
+            match d.max_concurrency {
+                Some(c) => (
+                    shard.map_or(c, |s| s.share(c).max(1)).min(n),
+                    "--max-concurrency",
+                    false,
+                ),
+                None => (n, "--num-prompts", true),
+            }
         }
     }
 }
@@ -95,8 +104,8 @@ pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<R
     if let (Some(w), false) = (&target.server_warning, out.quiet) {
         eprintln!("servebench: warning: {w}");
     }
-    let (n, flag) = streams(plan);
-    target.ensure_streams(n, flag)?;
+    let (n, flag, upper_bound) = streams(plan);
+    target.ensure_streams(n, flag, upper_bound)?;
     let mut meta = target.meta(plan.kind(), &plan.name, plan.slo);
     meta.percentiles = plan.percentiles.clone();
     meta.notes.extend(plan.notes.iter().cloned());

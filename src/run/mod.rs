@@ -44,7 +44,7 @@ pub use plan::{
     StaticDataset, StaticSweep, Sweep, TraceReplay,
 };
 pub use precision::{parse_target_mde, projected_mde, Precision, Standing, DEFAULT_MAX_EPOCHS};
-pub use shard::{clock_offset_ms, host_name, Shard, ShardMeta, ShardRun};
+pub use shard::{clock_offset_ms, host_name, DoneOnDrop, Shard, ShardMeta, ShardRun};
 pub use spec::TargetSpec;
 pub use target::{resolve_target, Target, STOP_GRACE};
 

@@ -352,6 +352,28 @@ impl StepSync {
     }
 }
 
+/// Tells the other workers this one is done when dropped (a worker that
+/// fails before its first step, a bad dataset or a refused start, must not
+/// be waited for); `servebench run` holds one for the whole command.
+pub struct DoneOnDrop(Option<(PathBuf, u32)>);
+
+impl ShardRun {
+    /// A guard writing this worker's done marker when dropped.
+    pub fn done_on_drop(&self) -> DoneOnDrop {
+        DoneOnDrop(self.sync_dir.clone().map(|d| (d, self.shard.rank)))
+    }
+}
+
+impl Drop for DoneOnDrop {
+    fn drop(&mut self) {
+        if let Some((dir, rank)) = &self.0 {
+            if std::fs::create_dir_all(dir).is_ok() {
+                let _ = write_atomic(&done_marker(dir, *rank), &format!("{:.6}", now_s()));
+            }
+        }
+    }
+}
+
 impl Drop for StepSync {
     fn drop(&mut self) {
         if let Some(dir) = &self.run.sync_dir {

@@ -281,7 +281,14 @@ pub(super) async fn run(
             let (workers, warm_part, epoch_part) = match shard {
                 Some(s) => {
                     let w = s.block(concurrency);
-                    (w.len(), s.block(n_warm), w.start * rpw..w.end * rpw)
+                    // The warm-up goes to the ranks that have workers here
+                    // (ranks below min(C, N), the remainder's order).
+                    let active = (s.count as usize).min(concurrency) as u32;
+                    let warm = match crate::run::Shard::new(s.rank, active.max(1), "--shard") {
+                        Ok(a) if s.rank < active => a.block(n_warm),
+                        _ => 0..0,
+                    };
+                    (w.len(), warm, w.start * rpw..w.end * rpw)
                 }
                 None => (concurrency, 0..n_warm, 0..per_epoch),
             };

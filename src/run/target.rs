@@ -148,12 +148,19 @@ impl Target {
 
     /// Make sure `streams` concurrent streams fit under the open-file limit
     /// (raising it when allowed), or say which limit stops them; `flag` is
-    /// the flag that asked for them.
-    pub fn ensure_streams(&self, streams: usize, flag: &str) -> Result<(), RunError> {
+    /// the flag that asked for them. When `streams` is only an upper bound
+    /// (an open loop's requests), too few source addresses for it is not
+    /// an error.
+    pub fn ensure_streams(
+        &self,
+        streams: usize,
+        flag: &str,
+        upper_bound: bool,
+    ) -> Result<(), RunError> {
         // Each stream is a socket; the embedded simulator holds the other end.
         let per = if self.sim.is_some() { 2 } else { 1 };
         let wanted = (streams * per + 256) as u64;
-        self.spread_connections(streams, flag)?;
+        self.spread_connections(streams, flag, upper_bound)?;
         crate::load::selfwatch::ensure_nofile(wanted).map_err(|e| RunError::BadSetting {
             flag: flag.into(),
             reason: e.to_string(),
@@ -166,7 +173,12 @@ impl Target {
     /// a loopback server, as many of 127.0.0.1, .2, ... as `streams` need;
     /// a remote server that needs more than one address's ports is refused
     /// before any load, naming the flag and the limit.
-    fn spread_connections(&self, streams: usize, flag: &str) -> Result<(), RunError> {
+    fn spread_connections(
+        &self,
+        streams: usize,
+        flag: &str,
+        upper_bound: bool,
+    ) -> Result<(), RunError> {
         let Some(range) = crate::load::selfwatch::local_port_range() else {
             return Ok(());
         };
@@ -181,7 +193,14 @@ impl Target {
                 .is_ok_and(|ip| ip.is_loopback() && ip.is_ipv4()),
             None => false,
         };
-        match source_addresses_for(streams, range, &self.source_addresses, loopback) {
+        let wanted = match source_addresses_for(streams, range, &self.source_addresses, loopback) {
+            // Only an upper bound: the given addresses, or none, serve.
+            Err(_) if upper_bound => {
+                Ok((!self.source_addresses.is_empty()).then(|| self.source_addresses.clone()))
+            }
+            other => other,
+        };
+        match wanted {
             Ok(Some(addrs)) => self
                 .client
                 .spread_over(&addrs)
