@@ -83,7 +83,8 @@ impl CapacityComparison {
             ),
             (None, CapacityChange::Inconclusive) => format!(
                 "capacity inconclusive: {n} overlaps {}'s {b}; more epochs at the boundary \
-                 (--boundary-epochs) or a finer --precision may separate them",
+                 (--boundary-epochs; in a benchmark, Capacity::probe_epochs) or a finer \
+                 precision (--precision; Capacity::precision) may separate them",
                 self.baseline
             ),
         }

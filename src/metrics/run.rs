@@ -247,9 +247,17 @@ impl ClientLoad {
 
     /// Judge the point: client-limited when the process kept its cores above
     /// 85 % busy, or (open loop) when sends ran late by more than 5 ms at p99.
-    pub fn judge(mut self, summary: &PointSummary) -> Self {
+    ///
+    /// Under a cap on requests in flight (`capped`: `--max-concurrency`, a
+    /// capacity search by concurrency), a request that waits for a slot is
+    /// sent late by design: its lateness is the server's, not the client's.
+    pub fn judge(mut self, summary: &PointSummary, capped: bool) -> Self {
         let util = self.utilisation();
-        let late = summary.send_lateness_ms.p(99.0).unwrap_or(0.0);
+        let late = if capped {
+            0.0
+        } else {
+            summary.send_lateness_ms.p(99.0).unwrap_or(0.0)
+        };
         self.limited = if util > 0.85 {
             Some(format!(
                 "client-limited: the servebench process kept {:.0} % of {} cores busy{}",
@@ -441,7 +449,17 @@ impl PointData {
     /// Attach the client's measured cost, judged against the summary; a
     /// client-limited point says so in `notes`.
     pub fn with_client(mut self, load: ClientLoad, notes: &mut Vec<String>) -> Self {
-        let load = load.judge(&self.summary);
+        let capped = match &self.label {
+            PointLabel::Dynamic {
+                max_concurrency, ..
+            }
+            | PointLabel::Replay {
+                max_concurrency, ..
+            } => max_concurrency.is_some(),
+            PointLabel::Sessions { max_active, .. } => max_active.is_some(),
+            _ => false,
+        };
+        let load = load.judge(&self.summary, capped);
         if let Some(why) = &load.limited {
             notes.push(format!("{}: {why}", self.label.describe()));
         }
@@ -727,5 +745,65 @@ mod tests {
         assert_eq!(d.id(), "rate-inf");
         let j = serde_json::to_value(&d).unwrap();
         assert_eq!(j["kind"], "dynamic");
+    }
+
+    #[test]
+    fn waiting_for_a_slot_under_a_cap_is_not_a_client_limit() {
+        // Requests all due at 0, sent as slots free up: 200 ms "late".
+        let recs: Vec<RequestRecord> = (0..20)
+            .map(|i| RequestRecord {
+                id: i,
+                epoch: 0,
+                start_s: 0.01 * i as f64,
+                scheduled_s: Some(0.0),
+                ttft_ms: Some(5.0),
+                e2el_ms: Some(6.0),
+                done_ms: 7.0,
+                output_tokens: 2,
+                input_tokens: 8,
+                requested_output_tokens: 2,
+                usage_output_tokens: Some(2),
+                usage_input_tokens: None,
+                counted_output_tokens: Some(2),
+                chunks: vec![(5.0, 1), (6.0, 1)],
+                server: None,
+                failure: None,
+                resent: 0,
+                reasoning: None,
+                session: None,
+            })
+            .collect();
+        let load = ClientLoad {
+            cpu_s: 0.1,
+            wall_s: 1.0,
+            cores: 2,
+            chunks: 40,
+            includes_simulator: false,
+            limited: None,
+        };
+        let label = |cap: Option<usize>| PointLabel::Dynamic {
+            request_rate: Rate(f64::INFINITY),
+            burstiness: 1.0,
+            max_concurrency: cap,
+            num_prompts: 20,
+        };
+        let mut notes = Vec::new();
+        let open = PointData::new(
+            label(None),
+            vec![recs.clone()],
+            &[50.0, 99.0],
+            &Slo::default(),
+        )
+        .with_client(load.clone(), &mut notes);
+        assert!(open
+            .client
+            .unwrap()
+            .limited
+            .is_some_and(|l| l.contains("late")));
+        let mut notes = Vec::new();
+        let capped = PointData::new(label(Some(2)), vec![recs], &[50.0, 99.0], &Slo::default())
+            .with_client(load, &mut notes);
+        assert_eq!(capped.client.unwrap().limited, None);
+        assert!(notes.is_empty(), "{notes:?}");
     }
 }
