@@ -169,12 +169,8 @@ fn send_late_p99_ms(points: &[crate::baseline::ReadPoint]) -> Option<f64> {
         .flat_map(|p| p.epochs.iter().flatten())
         .filter_map(|r| r.scheduled_s.map(|s| (r.start_s - s) * 1000.0))
         .collect();
-    if late.is_empty() {
-        return None;
-    }
     late.sort_by(f64::total_cmp);
-    let i = ((late.len() as f64 * 0.99).ceil() as usize).clamp(1, late.len()) - 1;
-    Some(late[i])
+    crate::stats::percentile(&late, 99.0)
 }
 
 /// A clock this far from the target's, or a step begun this late, is

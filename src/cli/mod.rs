@@ -387,19 +387,6 @@ pub fn install_signal_handlers() {
     });
 }
 
-/// The shard a worker's command runs (`servebench run`).
-fn shard_run_of(c: &Command) -> Option<&crate::run::ShardRun> {
-    let common = match c {
-        Command::Static(a) => &a.common,
-        Command::StaticMm(a) => &a.common,
-        Command::Serving(a) => &a.common,
-        Command::Replay(a) => &a.common,
-        Command::Sessions(a) => &a.common,
-        _ => return None,
-    };
-    common.shard.as_ref().map(|s| &s.run)
-}
-
 /// Run a parsed command line; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32, CliError> {
     match cli.command {
@@ -467,10 +454,10 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
             let (command, plan, shard) = worker_command(&args)?;
             // Written however the command ends, so that no worker waits
             // for this one in vain.
-            let _done = shard_run_of(&command).map(|r| r.done_on_drop());
+            let _done = shard.done_on_drop();
             eprintln!(
                 "servebench run: shard {} of plan {} ({}), starting at {}",
-                shard.describe(),
+                shard.shard.describe(),
                 plan.id,
                 plan.name,
                 args.start_at.as_deref().unwrap_or(&plan.start_at)

@@ -128,9 +128,7 @@ fn bad(flag: impl Into<String>, reason: impl Into<String>) -> CliError {
     }
 }
 
-fn now_s() -> f64 {
-    crate::metrics::unix_now_s()
-}
+use crate::metrics::unix_now_s as now_s;
 
 /// `WHEN` of `--start-at`: an RFC 3339 instant, or `+N[s|m|h]` from `now`;
 /// Unix seconds.
@@ -405,7 +403,7 @@ pub fn read_plan(path: &Path) -> Result<PlanFile, CliError> {
 
 /// `servebench run`: the worker's shard, its folder and its start, then
 /// the plan's command with them.
-pub fn worker_command(a: &RunArgs) -> Result<(Command, PlanFile, Shard), CliError> {
+pub fn worker_command(a: &RunArgs) -> Result<(Command, PlanFile, ShardRun), CliError> {
     let plan = read_plan(&a.plan)?;
     let shard = Shard::resolve(a.shard.as_deref(), a.shards.or(plan.shards), |k| {
         std::env::var(k).ok().filter(|v| !v.is_empty())
@@ -460,7 +458,7 @@ pub fn worker_command(a: &RunArgs) -> Result<(Command, PlanFile, Shard), CliErro
         sync_timeout: Duration::from_secs_f64(a.sync_timeout),
     };
     let shard_out = ShardOut {
-        run,
+        run: run.clone(),
         dir: out.join(format!("shard-{}", shard.rank)),
     };
     let common = match &mut cmd {
@@ -472,7 +470,7 @@ pub fn worker_command(a: &RunArgs) -> Result<(Command, PlanFile, Shard), CliErro
         _ => unreachable!("parse_command admits only the load commands"),
     };
     common.shard = Some(shard_out);
-    Ok((cmd, plan, shard))
+    Ok((cmd, plan, run))
 }
 
 #[cfg(test)]

@@ -139,13 +139,7 @@ pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliE
     // 1,000 streams, and the connections an open loop that falls behind
     // its schedule opens (as many as the hard limit allows, up to 65,536).
     let most = 1000u64;
-    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
-    // SAFETY: getrlimit writes the struct it is given.
-    let hard = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0 {
-        lim.rlim_max
-    } else {
-        0
-    };
+    let hard = crate::load::selfwatch::nofile_hard_limit().unwrap_or(0);
     ensure_nofile((2 * most + 256).max(hard.min(65_536))).map_err(|e| CliError::BadFlag {
         flag: "selftest".into(),
         reason: e.to_string(),
@@ -357,10 +351,7 @@ fn capacity_line(costs: &[(usize, f64)]) -> String {
         .expect("not empty");
     let per_core = 1e6 / best;
     let streams_per_core = 1e6 / (crowded * STREAM_TOKENS_PER_S);
-    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
-    // SAFETY: getrlimit writes the struct it is given.
-    let files =
-        (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0).then_some(lim.rlim_max);
+    let files = crate::load::selfwatch::nofile_hard_limit();
     let ports = crate::load::selfwatch::local_port_range().map(|(lo, hi)| hi - lo + 1);
     let mut bounds = Vec::new();
     if let Some(f) = files {

@@ -64,6 +64,13 @@ pub fn ensure_nofile(wanted: u64) -> Result<u64, NofileError> {
     Ok(new.rlim_cur)
 }
 
+/// The process's hard limit on open files (`ulimit -Hn`), when readable.
+pub fn nofile_hard_limit() -> Option<u64> {
+    // SAFETY: getrlimit writes the struct it is given.
+    let mut lim: libc::rlimit = unsafe { std::mem::zeroed() };
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0).then_some(lim.rlim_max)
+}
+
 /// Linux's ephemeral port range (`net.ipv4.ip_local_port_range`): the
 /// local ports one source address has for connections to one server
 /// address and port. `None` where it cannot be read.

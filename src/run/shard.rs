@@ -185,12 +185,7 @@ pub const SYNC_MARGIN_S: f64 = 0.5;
 /// How often a waiting worker looks for the others' markers.
 const POLL: Duration = Duration::from_millis(20);
 
-/// Unix time now, seconds.
-fn now_s() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
+use crate::metrics::unix_now_s as now_s;
 
 /// Sleep until Unix time `at` (a step's instant), finishing with a short
 /// spin-free sleep so that the start is within a millisecond.
