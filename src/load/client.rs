@@ -92,6 +92,11 @@ pub struct Client {
     next_pool: Arc<std::sync::atomic::AtomicUsize>,
     /// What every pool is built from (headers, connect timeout).
     headers: HeaderMap,
+    /// The streaming hot path over plain HTTP/1.1 (`None` for TLS and
+    /// other URLs reqwest handles): connections driven by the reading task.
+    h1: Option<Arc<super::h1::Pool>>,
+    /// `h1` spread over source addresses, as `spread`.
+    h1_spread: Arc<std::sync::OnceLock<Vec<super::h1::Pool>>>,
     /// A client that never reuses a connection: the one resend of a request
     /// whose reused connection the server closed goes through it.
     fresh: reqwest::Client,
@@ -166,10 +171,14 @@ impl Client {
             .pool_max_idle_per_host(0)
             .build()
             .map_err(|e| ClientError::Build(e.to_string()))?;
+        let h1 = super::h1::Pool::for_url(&parsed, &headers, None, timeouts.connect, POOL_IDLE)
+            .map(Arc::new);
         Ok(Client {
             http,
             spread: Arc::default(),
             next_pool: Arc::default(),
+            h1,
+            h1_spread: Arc::default(),
             headers,
             fresh,
             base,
@@ -224,6 +233,23 @@ impl Client {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let n = pools.len();
+        if self.h1.is_some() {
+            if let Ok(base) = url::Url::parse(&self.base) {
+                let h1 = addrs
+                    .iter()
+                    .filter_map(|&a| {
+                        super::h1::Pool::for_url(
+                            &base,
+                            &self.headers,
+                            Some(a),
+                            self.timeouts.connect,
+                            POOL_IDLE,
+                        )
+                    })
+                    .collect();
+                let _ = self.h1_spread.set(h1);
+            }
+        }
         let _ = self.spread.set(pools);
         Ok(n)
     }
@@ -238,6 +264,21 @@ impl Client {
                 &v[i % v.len()]
             }
             _ => &self.http,
+        }
+    }
+
+    /// The HTTP/1.1 pool the next streamed request goes through, when the
+    /// endpoint takes the direct path.
+    fn h1_pool(&self) -> Option<&super::h1::Pool> {
+        let h1 = self.h1.as_deref()?;
+        match self.h1_spread.get() {
+            Some(v) if !v.is_empty() => {
+                let i = self
+                    .next_pool
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Some(&v[i % v.len()])
+            }
+            _ => Some(h1),
         }
     }
 
@@ -257,6 +298,8 @@ impl Client {
             http: self.http.clone(),
             spread: self.spread.clone(),
             next_pool: self.next_pool.clone(),
+            h1: self.h1.clone(),
+            h1_spread: self.h1_spread.clone(),
             headers: self.headers.clone(),
             fresh: self.fresh.clone(),
             base: self.base.clone(),
@@ -420,13 +463,16 @@ impl Client {
         req: &PreparedRequest,
         start: &mut Instant,
         st: &mut StreamState,
-    ) -> Result<reqwest::Response, Failure> {
+    ) -> Result<Streamed, Failure> {
+        if let Some(pool) = self.h1_pool() {
+            return self.send_h1(pool, req, start, st).await;
+        }
         let url = format!("{}{}", self.base, req.http.path);
         let first_byte = tokio::time::Instant::from_std(*start + self.timeouts.first_byte);
         let send = self.pool().post(&url).body(req.http.body.clone()).send();
         let e = match tokio::time::timeout_at(first_byte, send).await {
             Err(_) => return Err(fail(FailureKind::Timeout, NO_FIRST_BYTE)),
-            Ok(Ok(r)) => return Ok(r),
+            Ok(Ok(r)) => return Ok(Streamed::Reqwest(r)),
             Ok(Err(e)) if closed_before_response(&e) => e,
             Ok(Err(e)) => return Err(classify(&e)),
         };
@@ -436,16 +482,35 @@ impl Client {
         let send = self.fresh.post(&url).body(req.http.body.clone()).send();
         match tokio::time::timeout_at(first_byte, send).await {
             Err(_) => Err(fail(FailureKind::Timeout, NO_FIRST_BYTE)),
-            Ok(Ok(r)) => Ok(r),
-            Ok(Err(again)) => {
-                let mut f = classify(&again);
-                f.message = format!(
-                    "{} (sent again on a fresh connection after: {})",
-                    f.message,
-                    error_chain(&e)
-                );
-                Err(f)
-            }
+            Ok(Ok(r)) => Ok(Streamed::Reqwest(r)),
+            Ok(Err(again)) => Err(resent_failure(classify(&again), &e)),
+        }
+    }
+
+    /// [`Client::send`] over the direct HTTP/1.1 path.
+    async fn send_h1(
+        &self,
+        pool: &super::h1::Pool,
+        req: &PreparedRequest,
+        start: &mut Instant,
+        st: &mut StreamState,
+    ) -> Result<Streamed, Failure> {
+        let first_byte = tokio::time::Instant::from_std(*start + self.timeouts.first_byte);
+        let send = pool.request(req.http.path, req.http.body.clone(), false);
+        let e = match tokio::time::timeout_at(first_byte, send).await {
+            Err(_) => return Err(fail(FailureKind::Timeout, NO_FIRST_BYTE)),
+            Ok(Ok(r)) => return Ok(Streamed::H1(r)),
+            Ok(Err(e)) if e.closed_before_response() => e,
+            Ok(Err(e)) => return Err(classify_h1(&e)),
+        };
+        st.resent += 1;
+        *start = Instant::now();
+        let first_byte = tokio::time::Instant::from_std(*start + self.timeouts.first_byte);
+        let send = pool.request(req.http.path, req.http.body.clone(), true);
+        match tokio::time::timeout_at(first_byte, send).await {
+            Err(_) => Err(fail(FailureKind::Timeout, NO_FIRST_BYTE)),
+            Ok(Ok(r)) => Ok(Streamed::H1(r)),
+            Ok(Err(again)) => Err(resent_failure(classify_h1(&again), &e)),
         }
     }
 
@@ -455,22 +520,19 @@ impl Client {
         start_at: &mut Instant,
         st: &mut StreamState,
     ) -> Result<(), Failure> {
-        let resp = self.send(req, start_at, st).await?;
+        let mut resp = self.send(req, start_at, st).await?;
         let start = *start_at;
         let first_byte = tokio::time::Instant::from_std(start + self.timeouts.first_byte);
         let status = resp.status();
         if !status.is_success() {
             let body = tokio::time::timeout(Duration::from_secs(5), resp.text())
                 .await
-                .ok()
-                .and_then(|r| r.ok())
                 .unwrap_or_default();
             return Err(fail(
                 FailureKind::HttpStatus,
                 super::failure::status_message(status, &body),
             ));
         }
-        let mut resp = resp;
         let mut parser = self.backend.parser(&self.parser_opts, &req.http);
         let mut events = Vec::with_capacity(8);
         let mut got_body = false;
@@ -508,7 +570,7 @@ impl Client {
     /// request); after them, no gap may pass the idle limit.
     pub(super) async fn next_chunk(
         &self,
-        resp: &mut reqwest::Response,
+        resp: &mut Streamed,
         got_body: bool,
         first_byte: tokio::time::Instant,
     ) -> Result<Option<bytes::Bytes>, Failure> {
@@ -522,9 +584,9 @@ impl Client {
             Err(_) => Err(fail(FailureKind::Timeout, NO_FIRST_BYTE)),
             Ok(Err(e)) => Err(fail(
                 FailureKind::StreamError,
-                format!("body broke off: {}", error_chain(&e)),
+                format!("body broke off: {e}"),
             )),
-            Ok(r) => Ok(r.ok().flatten()),
+            Ok(Ok(r)) => Ok(r),
         }
     }
 
@@ -595,6 +657,64 @@ impl Client {
         }
         (rec, text)
     }
+}
+
+/// A response being read: through reqwest, or over the direct HTTP/1.1
+/// path.
+pub(super) enum Streamed {
+    Reqwest(reqwest::Response),
+    H1(super::h1::Response),
+}
+
+impl Streamed {
+    /// The response's status.
+    pub(super) fn status(&self) -> reqwest::StatusCode {
+        match self {
+            Streamed::Reqwest(r) => r.status(),
+            Streamed::H1(r) => r.status(),
+        }
+    }
+
+    /// The next piece of the body (`None` at its end), or the error chain
+    /// of why it broke off.
+    async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, String> {
+        match self {
+            Streamed::Reqwest(r) => r.chunk().await.map_err(|e| error_chain(&e)),
+            Streamed::H1(r) => r.chunk().await.map_err(|e| error_chain(&e)),
+        }
+    }
+
+    /// The rest of the body as text (lossy), or as much as came before an
+    /// error.
+    async fn text(&mut self) -> String {
+        let mut body = Vec::new();
+        while let Ok(Some(b)) = self.chunk().await {
+            body.extend_from_slice(&b);
+        }
+        String::from_utf8_lossy(&body).into_owned()
+    }
+}
+
+/// The failure of a resend on a fresh connection, naming what the first
+/// send met.
+fn resent_failure(mut f: Failure, first: &dyn std::error::Error) -> Failure {
+    f.message = format!(
+        "{} (sent again on a fresh connection after: {})",
+        f.message,
+        error_chain(first)
+    );
+    f
+}
+
+/// [`classify`] for the direct HTTP/1.1 path: a connect that ran out of
+/// time is a timeout, anything else before a response a connect failure.
+fn classify_h1(e: &super::h1::H1Error) -> Failure {
+    let kind = if e.is_timeout() {
+        FailureKind::Timeout
+    } else {
+        FailureKind::Connect
+    };
+    fail(kind, error_chain(e))
 }
 
 /// How long an idle pooled connection is kept. Below the 5 s keep-alive

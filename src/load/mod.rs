@@ -8,6 +8,7 @@ mod counting;
 mod failure;
 pub(crate) use failure::error_chain;
 mod guard;
+mod h1;
 pub mod interrupt;
 pub mod selfwatch;
 mod stream;

@@ -28,7 +28,7 @@ impl Client {
             let request = self.http.post(url).body(req.http.body.clone()).send();
             let mut resp = match tokio::time::timeout_at(first_byte, request).await {
                 Err(_) => return Err(fail(FailureKind::Timeout, NO_FIRST_BYTE)),
-                Ok(r) => r.map_err(|e| classify(&e))?,
+                Ok(r) => super::client::Streamed::Reqwest(r.map_err(|e| classify(&e))?),
             };
             let status = resp.status();
             let mut body = Vec::new();

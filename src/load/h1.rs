@@ -1,0 +1,386 @@
+//! The streaming hot path over plain HTTP/1.1: hyper's connection, driven
+//! by the task that reads the body.
+//!
+//! A pooled client (reqwest, hyper-util) runs each connection in a task of
+//! its own, which hands every decoded piece of the body to the reading task
+//! through a channel: two task wake-ups per read. Here the task that sends
+//! the request also polls the connection, so a read of the socket wakes one
+//! task, which decodes the chunk and takes its timestamp in the same poll.
+//! Connections are kept in a pool of their own between requests (idle ones
+//! are not polled; a server's close is seen when one is taken, or as the
+//! request goes out, where the client resends once on a fresh connection).
+//! TLS endpoints keep the reqwest path.
+
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http_body::Body;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::client::conn::http1;
+use hyper::header::{HeaderMap, HeaderValue, HOST};
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpSocket, TcpStream};
+
+type Conn = http1::Connection<TokioIo<TcpStream>, Full<Bytes>>;
+
+/// Why a request over the HTTP/1.1 path got no response.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum H1Error {
+    /// The host name does not resolve.
+    #[error("error sending request for url ({url}): dns error: {source}")]
+    Resolve { url: String, source: std::io::Error },
+    /// The connection could not be made.
+    #[error("error sending request for url ({url}): tcp connect error: {source}")]
+    Connect { url: String, source: std::io::Error },
+    /// The connection was not made within the connect limit.
+    #[error(
+        "error sending request for url ({url}): tcp connect error: connect timeout after {limit:?}"
+    )]
+    ConnectTimeout { url: String, limit: Duration },
+    /// The request or its response head failed on the connection.
+    #[error("error sending request for url ({url}): {source}")]
+    Http { url: String, source: hyper::Error },
+}
+
+impl H1Error {
+    /// A connect that ran out of time.
+    pub(super) fn is_timeout(&self) -> bool {
+        matches!(self, H1Error::ConnectTimeout { .. })
+    }
+
+    /// The connection ended (EOF or the dispatcher gave up the request)
+    /// before any byte of a response: a server closing a kept-alive
+    /// connection as the request went out. Safe to send once more.
+    pub(super) fn closed_before_response(&self) -> bool {
+        match self {
+            H1Error::Http { source, .. } => source.is_incomplete_message() || source.is_canceled(),
+            _ => false,
+        }
+    }
+}
+
+/// One HTTP/1.1 connection and the handle that sends on it.
+struct PooledConn {
+    send: http1::SendRequest<Full<Bytes>>,
+    conn: Pin<Box<Conn>>,
+    /// How the connection future ended, once it has.
+    ended: Option<Result<(), hyper::Error>>,
+    idle_since: Instant,
+}
+
+impl PooledConn {
+    /// Drive the connection (reads, writes, keep-alive state).
+    fn poll_conn(&mut self, cx: &mut Context<'_>) {
+        if self.ended.is_none() {
+            if let Poll::Ready(r) = self.conn.as_mut().poll(cx) {
+                self.ended = Some(r);
+            }
+        }
+    }
+
+    /// Ready for a request now (no waiting): the connection is open and
+    /// idle.
+    fn ready_now(&mut self) -> bool {
+        let mut ready = std::future::poll_fn(|cx| {
+            self.poll_conn(cx);
+            self.send.poll_ready(cx)
+        });
+        matches!((&mut ready).now_or_never(), Some(Ok(()))) && self.ended.is_none()
+    }
+}
+
+/// The connections to one server from one local address.
+pub(super) struct Pool {
+    inner: Arc<PoolInner>,
+}
+
+struct PoolInner {
+    /// `host:port` to resolve and connect to.
+    host: String,
+    port: u16,
+    /// The base URL as given (for messages).
+    url: String,
+    /// The path of the base URL, without its trailing `/`.
+    prefix: String,
+    /// Every request's headers, `Host` included.
+    headers: HeaderMap,
+    local: Option<IpAddr>,
+    connect_timeout: Duration,
+    idle_limit: Duration,
+    idle: Mutex<Vec<PooledConn>>,
+}
+
+impl Pool {
+    /// A pool for `base` (an `http://` URL without query), sending
+    /// `headers` with every request; `None` when `base` needs another path
+    /// (TLS, a query, credentials in the URL).
+    pub(super) fn for_url(
+        base: &url::Url,
+        headers: &HeaderMap,
+        local: Option<IpAddr>,
+        connect_timeout: Duration,
+        idle_limit: Duration,
+    ) -> Option<Pool> {
+        if base.scheme() != "http"
+            || base.query().is_some()
+            || !base.username().is_empty()
+            || base.password().is_some()
+        {
+            return None;
+        }
+        let host = base.host_str()?.to_string();
+        let port = base.port_or_known_default()?;
+        let host_header = match base.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.clone(),
+        };
+        let mut headers = headers.clone();
+        headers.insert(HOST, HeaderValue::from_str(&host_header).ok()?);
+        headers
+            .entry(hyper::header::ACCEPT)
+            .or_insert(HeaderValue::from_static("*/*"));
+        // `[::1]` in a URL is `::1` to connect to.
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        Some(Pool {
+            inner: Arc::new(PoolInner {
+                host,
+                port,
+                url: base.as_str().trim_end_matches('/').to_string(),
+                prefix: base.path().trim_end_matches('/').to_string(),
+                headers,
+                local,
+                connect_timeout,
+                idle_limit,
+                idle: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Send `body` to `path` (under the base URL) and wait for the
+    /// response head, on an idle connection of the pool or, with `fresh` or
+    /// when none is idle, on a new one. The connection is driven by the
+    /// caller's task, here and while it reads the body.
+    pub(super) async fn request(
+        &self,
+        path: &str,
+        body: Bytes,
+        fresh: bool,
+    ) -> Result<Response, H1Error> {
+        let inner = &self.inner;
+        let url = || format!("{}{}", inner.url, path);
+        let mut conn = match (!fresh).then(|| inner.take_idle()).flatten() {
+            Some(c) => c,
+            None => inner.connect(&url()).await?,
+        };
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = Method::POST;
+        *req.uri_mut() =
+            format!("{}{}", inner.prefix, path)
+                .parse()
+                .map_err(|_| H1Error::Connect {
+                    url: url(),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "bad request path",
+                    ),
+                })?;
+        *req.headers_mut() = inner.headers.clone();
+        let http = |source| H1Error::Http { url: url(), source };
+        // Wait until the connection takes a request (a new one at once).
+        std::future::poll_fn(|cx| {
+            conn.poll_conn(cx);
+            conn.send.poll_ready(cx)
+        })
+        .await
+        .map_err(http)?;
+        let mut sent = std::pin::pin!(conn.send.send_request(req));
+        let head = std::future::poll_fn(|cx| {
+            conn.poll_conn(cx);
+            sent.as_mut().poll(cx)
+        })
+        .await
+        .map_err(http)?;
+        let (parts, body) = head.into_parts();
+        Ok(Response {
+            status: parts.status,
+            body,
+            conn: Some(conn),
+            finished: false,
+            pool: inner.clone(),
+        })
+    }
+}
+
+impl PoolInner {
+    /// The most recently used idle connection that is still open and not
+    /// older than the idle limit; older and closed ones are dropped.
+    fn take_idle(&self) -> Option<PooledConn> {
+        loop {
+            let mut c = self.idle.lock().ok()?.pop()?;
+            if c.idle_since.elapsed() < self.idle_limit && c.ready_now() {
+                return Some(c);
+            }
+        }
+    }
+
+    /// Back into the pool once its response was read to the end.
+    fn put_back(&self, mut c: PooledConn) {
+        if !c.ready_now() {
+            return;
+        }
+        c.idle_since = Instant::now();
+        if let Ok(mut idle) = self.idle.lock() {
+            // Drop the connections idle past the limit (the oldest are
+            // first) so that a quiet pool does not keep them open.
+            if idle
+                .first()
+                .is_some_and(|o| o.idle_since.elapsed() >= self.idle_limit)
+            {
+                idle.retain(|o| o.idle_since.elapsed() < self.idle_limit);
+            }
+            idle.push(c);
+        }
+    }
+
+    /// A new connection, by the connect limit.
+    async fn connect(&self, url: &str) -> Result<PooledConn, H1Error> {
+        let limit = self.connect_timeout;
+        let tcp = tokio::time::timeout(limit, self.open_tcp(url))
+            .await
+            .map_err(|_| H1Error::ConnectTimeout {
+                url: url.to_string(),
+                limit,
+            })??;
+        let (send, conn) = http1::Builder::new()
+            .handshake(TokioIo::new(tcp))
+            .await
+            .map_err(|source| H1Error::Http {
+                url: url.to_string(),
+                source,
+            })?;
+        Ok(PooledConn {
+            send,
+            conn: Box::pin(conn),
+            ended: None,
+            idle_since: Instant::now(),
+        })
+    }
+
+    /// A TCP connection to the first of the host's addresses that accepts
+    /// one, from the pool's local address when it has one.
+    async fn open_tcp(&self, url: &str) -> Result<TcpStream, H1Error> {
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((self.host.as_str(), self.port))
+            .await
+            .map_err(|source| H1Error::Resolve {
+                url: url.to_string(),
+                source,
+            })?
+            .filter(|a| self.local.is_none_or(|l| l.is_ipv4() == a.is_ipv4()))
+            .collect();
+        let mut last = std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no address of the host matches the source address",
+        );
+        for addr in addrs {
+            match self.open_one(addr).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = e,
+            }
+        }
+        Err(H1Error::Connect {
+            url: url.to_string(),
+            source: last,
+        })
+    }
+
+    async fn open_one(&self, addr: SocketAddr) -> std::io::Result<TcpStream> {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        if let Some(local) = self.local {
+            socket.bind(SocketAddr::new(local, 0))?;
+        }
+        let s = socket.connect(addr).await?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+}
+
+/// A response whose body is read by polling its connection and its body in
+/// the caller's task. Read to the end, its connection goes back to the
+/// pool when it is dropped; otherwise the connection is closed.
+pub(super) struct Response {
+    status: StatusCode,
+    body: Incoming,
+    conn: Option<PooledConn>,
+    finished: bool,
+    pool: Arc<PoolInner>,
+}
+
+impl Response {
+    /// The response's status.
+    pub(super) fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The next piece of the body; `None` at its end.
+    pub(super) async fn chunk(&mut self) -> Result<Option<Bytes>, hyper::Error> {
+        std::future::poll_fn(|cx| self.poll_chunk(cx)).await
+    }
+
+    fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, hyper::Error>> {
+        if self.finished {
+            return Poll::Ready(Ok(None));
+        }
+        if let Some(c) = self.conn.as_mut() {
+            c.poll_conn(cx);
+        }
+        loop {
+            match Pin::new(&mut self.body).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(d) if !d.is_empty() => return Poll::Ready(Ok(Some(d))),
+                    _ => continue,
+                },
+                Poll::Ready(Some(Err(e))) => {
+                    self.conn = None;
+                    return Poll::Ready(Err(e));
+                }
+                Poll::Ready(None) => {
+                    // A connection that failed may leave the body without
+                    // its error: the failure is the body's.
+                    if let Some(Some(Err(_))) = self.conn.as_ref().map(|c| &c.ended) {
+                        if let Some(Some(Err(e))) = self.conn.take().map(|c| c.ended) {
+                            return Poll::Ready(Err(e));
+                        }
+                    }
+                    self.finished = true;
+                    return Poll::Ready(Ok(None));
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+impl Drop for Response {
+    fn drop(&mut self) {
+        if let (true, Some(c)) = (self.finished, self.conn.take()) {
+            if c.ended.is_none() {
+                self.pool.put_back(c);
+            }
+        }
+    }
+}
