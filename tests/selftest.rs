@@ -26,6 +26,7 @@ fn selftest_quick_prints_its_table_and_exits_0() {
         "a. client CPU per chunk, 1 streams",
         "a. client CPU per chunk, 64 streams",
         "a. client CPU per chunk, 1000 streams",
+        "a. client CPU per request (1-token outputs, 64 streams)",
         "b. TTFT client - server, 100 streams, p50",
         "b. TTFT client - server, 100 streams, p99",
         "b. TTFT client - server, 1000 streams, p99",

@@ -199,6 +199,34 @@ pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliE
             chunk_costs.push((conc, 1e6 / per_core));
         }
     }
+    // a. per-request cost: 1-token outputs at 64 streams, less the chunk
+    // cost of the 64-stream row for the chunks they carried.
+    {
+        let n = if q { 2_000 } else { 20_000 };
+        note(&format!(
+            "a. {n} requests x 1 token at 64 streams (no-delay sim)"
+        ));
+        let reqs = requests(&t, &synth, n, 16, (1, 1), 150)?;
+        let warm = requests(&t, &synth, 64, 16, (1, 1), 250)?;
+        let (recs, cpu, wall) = closed(&t, reqs, warm, 64).await;
+        let chunks: usize = recs.iter().map(|r| r.chunks.len()).sum();
+        let per_chunk = chunk_costs
+            .iter()
+            .find(|c| c.0 == 64)
+            .map_or(0.0, |c| c.1);
+        let per_req = (cpu * 1e6 - chunks as f64 * per_chunk) / n as f64;
+        rows.push(row(
+            "a. client CPU per request (1-token outputs, 64 streams)".into(),
+            "<= 15 us",
+            format!(
+                "{per_req:.1} us beyond its chunks ({:.1} us in all; {n} requests, {} req/s, cpu {cpu:.2} s, wall {wall:.2} s{})",
+                cpu * 1e6 / n as f64,
+                (n as f64 / wall.max(1e-9)).round(),
+                failed(&recs)
+            ),
+            Some(per_req <= 15.0 && recs.iter().all(|r| r.ok())),
+        ));
+    }
     for (rate, n) in if q {
         [(1000.0, 1000), (20_000.0, 4000)]
     } else {
