@@ -210,10 +210,7 @@ pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliE
         let warm = requests(&t, &synth, 64, 16, (1, 1), 250)?;
         let (recs, cpu, wall) = closed(&t, reqs, warm, 64).await;
         let chunks: usize = recs.iter().map(|r| r.chunks.len()).sum();
-        let per_chunk = chunk_costs
-            .iter()
-            .find(|c| c.0 == 64)
-            .map_or(0.0, |c| c.1);
+        let per_chunk = chunk_costs.iter().find(|c| c.0 == 64).map_or(0.0, |c| c.1);
         let per_req = (cpu * 1e6 - chunks as f64 * per_chunk) / n as f64;
         rows.push(row(
             "a. client CPU per request (1-token outputs, 64 streams)".into(),

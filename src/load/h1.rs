@@ -384,3 +384,140 @@ impl Drop for Response {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn pool(url: &str) -> Option<Pool> {
+        let base = url::Url::parse(url).unwrap();
+        Pool::for_url(
+            &base,
+            &HeaderMap::new(),
+            None,
+            Duration::from_secs(2),
+            Duration::from_secs(4),
+        )
+    }
+
+    #[test]
+    fn only_plain_http_urls_take_the_direct_path() {
+        let p = pool("http://localhost:8080/prefix/").unwrap();
+        assert_eq!(p.inner.headers[HOST], "localhost:8080");
+        assert_eq!(p.inner.prefix, "/prefix");
+        assert_eq!((p.inner.host.as_str(), p.inner.port), ("localhost", 8080));
+        let p = pool("http://[::1]").unwrap();
+        assert_eq!(p.inner.headers[HOST], "[::1]");
+        assert_eq!((p.inner.host.as_str(), p.inner.port), ("::1", 80));
+        assert_eq!(p.inner.prefix, "");
+        assert!(pool("https://example.com").is_none());
+        assert!(pool("http://example.com/?a=1").is_none());
+        assert!(pool("http://u:p@example.com").is_none());
+    }
+
+    /// A server that answers every request with a chunked `hello` and
+    /// reports each request's head; with `close`, it closes the connection
+    /// after each answer (as llama.cpp's server does after a stream).
+    async fn server(close: bool) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut conn_no = 0;
+            while let Ok((mut s, _)) = l.accept().await {
+                conn_no += 1;
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    loop {
+                        let mut b = [0u8; 4096];
+                        let Ok(n) = s.read(&mut b).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&b[..n]);
+                        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length: ")
+                                    .map(|v| v.trim().parse().unwrap())
+                            })
+                            .unwrap_or(0);
+                        if buf.len() < end + 4 + len {
+                            continue;
+                        }
+                        buf.drain(..end + 4 + len);
+                        let _ = tx.send(format!("conn {conn_no}: {head}"));
+                        let _ = s
+                            .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n")
+                            .await;
+                        if close {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, rx)
+    }
+
+    async fn body(p: &Pool, fresh: bool) -> Result<String, H1Error> {
+        let mut r = p.request("/v1/x", Bytes::from_static(b"{}"), fresh).await?;
+        assert_eq!(r.status(), StatusCode::OK);
+        let mut out = Vec::new();
+        while let Some(b) = r.chunk().await.unwrap() {
+            out.extend_from_slice(&b);
+        }
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_kept_alive_connection_is_reused_and_a_closed_one_replaced() {
+        let (url, mut heads) = server(false).await;
+        let p = pool(&format!("{url}/base")).unwrap();
+        for _ in 0..3 {
+            assert_eq!(body(&p, false).await.unwrap(), "hello");
+        }
+        for _ in 0..3 {
+            let h = heads.recv().await.unwrap();
+            assert!(h.starts_with("conn 1: POST /base/v1/x HTTP/1.1"), "{h}");
+            let host = url.trim_start_matches("http://");
+            assert!(
+                h.to_ascii_lowercase().contains(&format!("host: {host}")),
+                "{h}"
+            );
+        }
+        // A fresh request opens a connection of its own.
+        assert_eq!(body(&p, true).await.unwrap(), "hello");
+        assert!(heads.recv().await.unwrap().starts_with("conn 2: "));
+
+        // A server that closes after each answer: the closed connection is
+        // seen when taken from the pool (or the send fails as closed before
+        // any response, which the client resends), never a half answer.
+        let (url, mut heads) = server(true).await;
+        let p = pool(&url).unwrap();
+        for i in 1..=3 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert_eq!(body(&p, false).await.unwrap(), "hello");
+            let h = heads.recv().await.unwrap();
+            assert!(h.starts_with(&format!("conn {i}: ")), "{h}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_connect_names_the_url() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        drop(l);
+        let e = body(&pool(&url).unwrap(), false).await.unwrap_err();
+        assert!(matches!(e, H1Error::Connect { .. }), "{e}");
+        assert!(!e.closed_before_response() && !e.is_timeout());
+        assert!(e.to_string().contains(&format!("{url}/v1/x")), "{e}");
+    }
+}
