@@ -12,7 +12,7 @@ use crate::record::ServerLatency;
 use crate::workload::RequestSpec;
 
 pub use mindie::MindIe;
-pub use openai::{OpenAiChat, OpenAiCompletions};
+pub use openai::{OpenAiChat, OpenAiCompletions, OpenAiParser};
 pub use sse::SseFramer;
 pub use tgi::{Tgi, TgiParser};
 pub use vllm::VllmGenerate;

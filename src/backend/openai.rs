@@ -374,6 +374,120 @@ fn handle_event(
     if trimmed.is_empty() {
         return Ok(());
     }
+    if let Some(piece) = quick_piece(trimmed) {
+        if !piece.is_empty() {
+            text.push_str(&piece);
+            out.push(StreamEvent::Tokens {
+                tokens: tokens_per_chunk,
+            });
+        }
+        return Ok(());
+    }
+    full_event(trimmed, tokens_per_chunk, text, out)
+}
+
+/// Keys whose presence anywhere in a chunk sends it to the full parse: the
+/// chunk may carry an error, server timings, or reasoning.
+const FULL_PARSE_KEYS: [&[u8]; 5] = [
+    b"\"error",
+    b"\"latency\"",
+    b"\"timings\"",
+    b"\"message\"",
+    b"\"reasoning",
+];
+
+/// The token text of a plain text chunk, found without a full JSON parse:
+/// `Some(text)` (possibly empty) when `data` is a chunk whose one `text`
+/// (completions) or `content` (chat delta) key holds a string in its only
+/// choice, its `usage` is absent or null, and none of
+/// [`FULL_PARSE_KEYS`] appears; `None` otherwise, when the full parse
+/// decides. Nearly every chunk of a stream is such a chunk; the full parse
+/// costs several times this search on them (`examples/chunk_parse.rs`).
+/// The chunk must be valid UTF-8 and an object at both ends; a chunk broken
+/// only inside those would pass here with its text, as the full parse
+/// would not have it.
+fn quick_piece(data: &[u8]) -> Option<Cow<'_, str>> {
+    if data.first() != Some(&b'{') || data.last() != Some(&b'}') {
+        return None;
+    }
+    let s = std::str::from_utf8(data).ok()?;
+    // One pass over the quotes: where `usage`, `choices` and the text key
+    // are, and whether a key of the full parse is there.
+    let (mut usage, mut choices, mut key) = (None, None, None);
+    for (i, pair) in data.windows(2).enumerate() {
+        // Most quotes open or close a value no key starts like: the byte
+        // after the quote tells.
+        if pair[0] != b'"' || !matches!(pair[1], b'e' | b'l' | b'm' | b'r' | b't' | b'u' | b'c') {
+            continue;
+        }
+        let rest = &data[i..];
+        if FULL_PARSE_KEYS.iter().any(|k| rest.starts_with(k)) {
+            return None;
+        }
+        // A key is a string followed by `:`; the same words as values (or
+        // inside strings, where every quote is escaped) are not.
+        let is_key = |k: &[u8]| rest.starts_with(k) && value_after(data, i + k.len()).is_some();
+        if is_key(b"\"usage\"") {
+            usage = Some(i + 7);
+        } else if is_key(b"\"choices\"") {
+            choices.get_or_insert(i);
+        } else if let Some(k) = [&b"\"text\""[..], b"\"content\""]
+            .into_iter()
+            .find(|k| is_key(k))
+        {
+            if key.is_some() {
+                return None;
+            }
+            key = Some((i, k.len()));
+        }
+    }
+    if let Some(after) = usage {
+        value_after(data, after)?.strip_prefix(b"null")?;
+    }
+    let (at, len) = key?;
+    if choices? > at {
+        return None;
+    }
+    let value = value_after(data, at + len)?;
+    let start = data.len() - value.len();
+    let rest = value.strip_prefix(b"\"")?;
+    // The end of the string: the first quote not escaped.
+    let mut i = 0;
+    let mut escaped = false;
+    loop {
+        let j = i + memchr::memchr2(b'"', b'\\', &rest[i..])?;
+        if rest[j] == b'"' {
+            let end = start + 1 + j;
+            return if escaped {
+                serde_json::from_str::<String>(&s[start..=end])
+                    .ok()
+                    .map(Cow::Owned)
+            } else {
+                Some(Cow::Borrowed(&s[start + 1..end]))
+            };
+        }
+        escaped = true;
+        i = j + 2;
+        if i > rest.len() {
+            return None;
+        }
+    }
+}
+
+/// What follows the key that ends at `after`: its `:` and the blanks
+/// around it skipped; `None` when no `:` follows.
+fn value_after(data: &[u8], after: usize) -> Option<&[u8]> {
+    let rest = data.get(after..)?.trim_ascii_start();
+    Some(rest.strip_prefix(b":")?.trim_ascii_start())
+}
+
+/// The full parse of one event's JSON.
+fn full_event(
+    trimmed: &[u8],
+    tokens_per_chunk: u32,
+    text: &mut String,
+    out: &mut Vec<StreamEvent>,
+) -> Result<(), ParseError> {
     let chunk: Chunk = super::parse_event(trimmed)?;
     if let Some(err) = chunk.error {
         let msg = match &err {
@@ -624,6 +738,138 @@ mod tests {
             prompt_tokens: 1,
             max_tokens: 4,
             force_output_len: true,
+        }
+    }
+}
+#[cfg(test)]
+mod quick_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The full parse's reading of one event.
+    fn full(data: &[u8]) -> Result<(String, Vec<StreamEvent>), ParseError> {
+        let (mut text, mut out) = (String::new(), Vec::new());
+        full_event(data, 1, &mut text, &mut out)?;
+        Ok((text, out))
+    }
+
+    #[test]
+    fn the_servers_text_chunks_take_the_quick_path() {
+        for (chunk, want) in [
+            (
+                r#"{"id":"cmpl-8c","object":"text_completion","created":1764460800,"model":"m","choices":[{"index":0,"text":" the","logprobs":null,"finish_reason":null,"stop_reason":null}],"usage":null}"#,
+                " the",
+            ),
+            (
+                r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"a\n\"b\u00e9"},"logprobs":null,"finish_reason":null}]}"#,
+                "a\n\"b\u{e9}",
+            ),
+            (
+                r#"{"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}"#,
+                "",
+            ),
+            (
+                r#"{"id":"c","choices":[{"text":"x","index":0}],"usage": null}"#,
+                "x",
+            ),
+        ] {
+            assert_eq!(
+                quick_piece(chunk.as_bytes()).as_deref(),
+                Some(want),
+                "{chunk}"
+            );
+            assert_eq!(full(chunk.as_bytes()).unwrap().0, want);
+        }
+        // Usage, errors, timings, reasoning, two choices, no text, broken
+        // ends: the full parse decides.
+        for chunk in [
+            r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2}}"#,
+            r#"{"choices":[{"text":"a"}],"usage":{"completion_tokens":1}}"#,
+            r#"{"error":{"message":"overloaded"}}"#,
+            r#"{"object":"error","message":"bad"}"#,
+            r#"{"choices":[{"text":"a"}],"latency":{"prefill_latency":2.0}}"#,
+            r#"{"choices":[{"text":"a"}],"timings":{"prompt_ms":2.0}}"#,
+            r#"{"choices":[{"delta":{"content":null,"reasoning_content":"hm"}}]}"#,
+            r#"{"choices":[{"text":"a"},{"text":"b"}]}"#,
+            r#"{"choices":[{"delta":{"role":"assistant"}}]}"#,
+            r#"{"text":"a","choices":[]}"#,
+            r#"{"choices":[{"text":"a"}]]"#,
+            r#"{"choices":[{"text":"a"#,
+            r#"{"choices":[{"text":5}]}"#,
+        ] {
+            assert_eq!(quick_piece(chunk.as_bytes()), None, "{chunk}");
+        }
+        // Invalid UTF-8 anywhere.
+        let mut bad = br#"{"choices":[{"text":"a"}],"id":"x"}"#.to_vec();
+        bad.splice(2..2, [0xFF, 0xFE]);
+        assert_eq!(quick_piece(&bad), None);
+    }
+
+    /// Strings with the characters and words that could mislead a search.
+    fn tricky() -> impl Strategy<Value = String> {
+        proptest::collection::vec(
+            prop_oneof![
+                Just("\"".to_string()),
+                Just("\\".to_string()),
+                Just("\n".to_string()),
+                Just("\u{e9}\u{1F600}".to_string()),
+                Just("\"text\":\"".to_string()),
+                Just("\"content\"".to_string()),
+                Just("\"usage\":{".to_string()),
+                Just("\"error".to_string()),
+                Just("choices".to_string()),
+                Just(":{}[],".to_string()),
+                "[a-z ]{0,6}",
+            ],
+            0..6,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Whenever the quick path answers, it answers as the full parse.
+        #[test]
+        fn the_quick_path_agrees_with_the_full_parse(
+            id in tricky(),
+            model in tricky(),
+            piece in tricky(),
+            chat in any::<bool>(),
+            usage in 0u8..3,
+            spaced in any::<bool>(),
+            choices_first in any::<bool>(),
+        ) {
+            let js = |s: &str| serde_json::to_string(s).unwrap();
+            let (colon, comma) = if spaced { (": ", ", ") } else { (":", ",") };
+            let choice = if chat {
+                format!("{{\"index\"{colon}0{comma}\"delta\"{colon}{{\"content\"{colon}{}}}{comma}\"logprobs\"{colon}null}}", js(&piece))
+            } else {
+                format!("{{\"index\"{colon}0{comma}\"text\"{colon}{}{comma}\"finish_reason\"{colon}null}}", js(&piece))
+            };
+            let mut fields = vec![
+                format!("\"id\"{colon}{}", js(&id)),
+                format!("\"model\"{colon}{}", js(&model)),
+            ];
+            let choices = format!("\"choices\"{colon}[{choice}]");
+            if choices_first { fields.insert(0, choices) } else { fields.push(choices) }
+            match usage {
+                0 => {}
+                1 => fields.push(format!("\"usage\"{colon}null")),
+                _ => fields.push(format!("\"usage\"{colon}{{\"prompt_tokens\"{colon}3{comma}\"completion_tokens\"{colon}1}}")),
+            }
+            let data = format!("{{{}}}", fields.join(comma));
+            let (text, events) = full(data.as_bytes()).unwrap();
+            match quick_piece(data.as_bytes()) {
+                Some(q) => {
+                    prop_assert_eq!(&q, &text);
+                    prop_assert_eq!(events.len(), usize::from(!q.is_empty()));
+                }
+                None => {
+                    // Only usage or a misleading word sends a chunk to the
+                    // full parse.
+                    prop_assert!(usage == 2 || data.contains("\"error"), "missed the quick path: {}", data);
+                }
+            }
         }
     }
 }
