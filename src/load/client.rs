@@ -171,7 +171,10 @@ impl Client {
             .pool_max_idle_per_host(0)
             .build()
             .map_err(|e| ClientError::Build(e.to_string()))?;
-        let h1 = super::h1::Pool::for_url(&parsed, &headers, None, timeouts.connect, POOL_IDLE)
+        let proxied = super::h1::proxy_may_apply(&parsed, |k| std::env::var(k).ok());
+        let h1 = (!proxied)
+            .then(|| super::h1::Pool::for_url(&parsed, &headers, None, timeouts.connect, POOL_IDLE))
+            .flatten()
             .map(Arc::new);
         Ok(Client {
             http,

@@ -67,6 +67,23 @@ impl H1Error {
     }
 }
 
+/// True when an HTTP proxy set in the environment (`http_proxy`,
+/// `all_proxy`, either case) may apply to `base`: its host is not a
+/// loopback address. reqwest honours those variables (and `no_proxy`), so
+/// such a URL keeps the reqwest path rather than bypass the proxy.
+pub(super) fn proxy_may_apply(base: &url::Url, env: impl Fn(&str) -> Option<String>) -> bool {
+    let set = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+        .iter()
+        .any(|k| env(k).is_some_and(|v| !v.trim().is_empty()));
+    let loopback = match base.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    set && !loopback
+}
+
 /// One HTTP/1.1 connection and the handle that sends on it.
 struct PooledConn {
     send: http1::SendRequest<Full<Bytes>>,
@@ -414,6 +431,27 @@ mod tests {
         assert!(pool("https://example.com").is_none());
         assert!(pool("http://example.com/?a=1").is_none());
         assert!(pool("http://u:p@example.com").is_none());
+    }
+
+    #[test]
+    fn a_proxy_in_the_environment_keeps_remote_urls_on_reqwest() {
+        let url = |u: &str| url::Url::parse(u).unwrap();
+        let proxy = |k: &str| {
+            (k == "HTTPS_PROXY" || k == "http_proxy").then(|| "http://p:3128".to_string())
+        };
+        assert!(proxy_may_apply(&url("http://10.0.0.5:8000"), proxy));
+        assert!(proxy_may_apply(&url("http://llm.internal"), proxy));
+        for local in [
+            "http://127.0.0.1:8000",
+            "http://localhost",
+            "http://[::1]:80",
+        ] {
+            assert!(!proxy_may_apply(&url(local), proxy), "{local}");
+        }
+        assert!(!proxy_may_apply(&url("http://10.0.0.5:8000"), |_| None));
+        assert!(!proxy_may_apply(&url("http://10.0.0.5"), |_| Some(
+            " ".into()
+        )));
     }
 
     /// A server that answers every request with a chunked `hello` and
