@@ -428,6 +428,9 @@ fn quick_piece(data: &[u8]) -> Option<Cow<'_, str>> {
         // inside strings, where every quote is escaped) are not.
         let is_key = |k: &[u8]| rest.starts_with(k) && value_after(data, i + k.len()).is_some();
         if is_key(b"\"usage\"") {
+            if usage.is_some() {
+                return None;
+            }
             usage = Some(i + 7);
         } else if is_key(b"\"choices\"") {
             choices.get_or_insert(i);

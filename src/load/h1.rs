@@ -45,6 +45,9 @@ pub(super) enum H1Error {
         "error sending request for url ({url}): tcp connect error: connect timeout after {limit:?}"
     )]
     ConnectTimeout { url: String, limit: Duration },
+    /// The connection closed before it took the request: nothing was sent.
+    #[error("error sending request for url ({url}): connection closed before the request was sent: {source}")]
+    Closed { url: String, source: hyper::Error },
     /// The request or its response head failed on the connection.
     #[error("error sending request for url ({url}): {source}")]
     Http { url: String, source: hyper::Error },
@@ -61,6 +64,7 @@ impl H1Error {
     /// connection as the request went out. Safe to send once more.
     pub(super) fn closed_before_response(&self) -> bool {
         match self {
+            H1Error::Closed { .. } => true,
             H1Error::Http { source, .. } => source.is_incomplete_message() || source.is_canceled(),
             _ => false,
         }
@@ -87,7 +91,10 @@ pub(super) fn proxy_may_apply(base: &url::Url, env: impl Fn(&str) -> Option<Stri
 /// One HTTP/1.1 connection and the handle that sends on it.
 struct PooledConn {
     send: http1::SendRequest<Full<Bytes>>,
-    conn: Pin<Box<Conn>>,
+    /// The connection future; dropped once it has ended, so that a request
+    /// still queued on it is answered with an error (which
+    /// [`H1Error::closed_before_response`] takes), never left waiting.
+    conn: Option<Pin<Box<Conn>>>,
     /// How the connection future ended, once it has.
     ended: Option<Result<(), hyper::Error>>,
     idle_since: Instant,
@@ -96,9 +103,10 @@ struct PooledConn {
 impl PooledConn {
     /// Drive the connection (reads, writes, keep-alive state).
     fn poll_conn(&mut self, cx: &mut Context<'_>) {
-        if self.ended.is_none() {
-            if let Poll::Ready(r) = self.conn.as_mut().poll(cx) {
+        if let Some(c) = self.conn.as_mut() {
+            if let Poll::Ready(r) = c.as_mut().poll(cx) {
                 self.ended = Some(r);
+                self.conn = None;
             }
         }
     }
@@ -214,13 +222,14 @@ impl Pool {
                 })?;
         *req.headers_mut() = inner.headers.clone();
         let http = |source| H1Error::Http { url: url(), source };
-        // Wait until the connection takes a request (a new one at once).
+        // Wait until the connection takes a request (a new one at once). It
+        // fails only when the connection closed: nothing was sent.
         std::future::poll_fn(|cx| {
             conn.poll_conn(cx);
             conn.send.poll_ready(cx)
         })
         .await
-        .map_err(http)?;
+        .map_err(|source| H1Error::Closed { url: url(), source })?;
         let mut sent = std::pin::pin!(conn.send.send_request(req));
         let head = std::future::poll_fn(|cx| {
             conn.poll_conn(cx);
@@ -288,7 +297,7 @@ impl PoolInner {
             })?;
         Ok(PooledConn {
             send,
-            conn: Box::pin(conn),
+            conn: Some(Box::pin(conn)),
             ended: None,
             idle_since: Instant::now(),
         })
@@ -376,13 +385,9 @@ impl Response {
                     return Poll::Ready(Err(e));
                 }
                 Poll::Ready(None) => {
-                    // A connection that failed may leave the body without
-                    // its error: the failure is the body's.
-                    if let Some(Some(Err(_))) = self.conn.as_ref().map(|c| &c.ended) {
-                        if let Some(Some(Err(e))) = self.conn.take().map(|c| c.ended) {
-                            return Poll::Ready(Err(e));
-                        }
-                    }
+                    // hyper hands a connection's failure to a body still
+                    // streaming; an end is the body's whole. (A connection
+                    // that failed after it is not put back: see Drop.)
                     self.finished = true;
                     return Poll::Ready(Ok(None));
                 }
@@ -545,6 +550,29 @@ mod tests {
             assert_eq!(body(&p, false).await.unwrap(), "hello");
             let h = heads.recv().await.unwrap();
             assert!(h.starts_with(&format!("conn {i}: ")), "{h}");
+        }
+    }
+
+    /// A server that closes after each answer, asked again at once: the
+    /// close races the next request on the reused connection. Each request
+    /// ends at once, answered or with an error the client resends (never
+    /// left waiting on a connection that ended), and every resend is
+    /// answered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_close_racing_the_next_request_never_leaves_it_waiting() {
+        let (url, _heads) = server(true).await;
+        let p = pool(&url).unwrap();
+        for _ in 0..200 {
+            let once = tokio::time::timeout(Duration::from_secs(2), body(&p, false))
+                .await
+                .expect("a request on a closing connection was left waiting");
+            match once {
+                Ok(b) => assert_eq!(b, "hello"),
+                Err(e) => {
+                    assert!(e.closed_before_response(), "{e}");
+                    assert_eq!(body(&p, true).await.unwrap(), "hello");
+                }
+            }
         }
     }
 
