@@ -375,15 +375,30 @@ fn handle_event(
         return Ok(());
     }
     if let Some(piece) = quick_piece(trimmed) {
-        if !piece.is_empty() {
-            text.push_str(&piece);
-            out.push(StreamEvent::Tokens {
-                tokens: tokens_per_chunk,
-            });
-        }
+        push_piece(&piece, false, tokens_per_chunk, text, out);
         return Ok(());
     }
     full_event(trimmed, tokens_per_chunk, text, out)
+}
+
+/// A chunk's text `piece` (answer or `reasoning`): appended to `text`, and
+/// one token event of `tokens`; an empty piece is no token.
+fn push_piece(
+    piece: &str,
+    reasoning: bool,
+    tokens: u32,
+    text: &mut String,
+    out: &mut Vec<StreamEvent>,
+) {
+    if piece.is_empty() {
+        return;
+    }
+    text.push_str(piece);
+    out.push(if reasoning {
+        StreamEvent::Reasoning { tokens }
+    } else {
+        StreamEvent::Tokens { tokens }
+    });
 }
 
 /// Keys whose presence anywhere in a chunk sends it to the full parse: the
@@ -521,14 +536,8 @@ fn full_event(
             },
             (None, None) => (None, false),
         };
-        if let Some(piece) = piece.filter(|p| !p.is_empty()) {
-            text.push_str(&piece);
-            let tokens = tokens_per_chunk;
-            out.push(if reasoning {
-                StreamEvent::Reasoning { tokens }
-            } else {
-                StreamEvent::Tokens { tokens }
-            });
+        if let Some(piece) = piece {
+            push_piece(&piece, reasoning, tokens_per_chunk, text, out);
         }
     }
     if let Some(u) = chunk.usage {

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, CONTENT_TYPE};
 
-use super::failure::{classify, closed_before_response, error_chain, fail, IDLE, NO_FIRST_BYTE};
+use super::failure::{
+    classify, classify_as, closed_before_response, error_chain, fail, IDLE, NO_FIRST_BYTE,
+};
 use super::guard::{FailureLimit, RunGuard};
 use super::stream::{chunk_tokens, parser_options, StreamState};
 use super::EpochRun;
@@ -257,32 +259,26 @@ impl Client {
         Ok(n)
     }
 
-    /// The pool the next request goes through.
+    /// The next of `pools` in turn (requests spread over source
+    /// addresses); `None` when the run does not spread.
+    fn next_of<'a, T>(&self, pools: Option<&'a Vec<T>>) -> Option<&'a T> {
+        let v = pools.filter(|v| !v.is_empty())?;
+        let i = self
+            .next_pool
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(&v[i % v.len()])
+    }
+
+    /// The reqwest pool the next request goes through.
     fn pool(&self) -> &reqwest::Client {
-        match self.spread.get() {
-            Some(v) if !v.is_empty() => {
-                let i = self
-                    .next_pool
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                &v[i % v.len()]
-            }
-            _ => &self.http,
-        }
+        self.next_of(self.spread.get()).unwrap_or(&self.http)
     }
 
     /// The HTTP/1.1 pool the next streamed request goes through, when the
     /// endpoint takes the direct path.
     fn h1_pool(&self) -> Option<&super::h1::Pool> {
         let h1 = self.h1.as_deref()?;
-        match self.h1_spread.get() {
-            Some(v) if !v.is_empty() => {
-                let i = self
-                    .next_pool
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                Some(&v[i % v.len()])
-            }
-            _ => Some(h1),
-        }
+        Some(self.next_of(self.h1_spread.get()).unwrap_or(h1))
     }
 
     /// The base URL.
@@ -467,53 +463,68 @@ impl Client {
         start: &mut Instant,
         st: &mut StreamState,
     ) -> Result<Streamed, Failure> {
+        let body = &req.http.body;
         if let Some(pool) = self.h1_pool() {
-            return self.send_h1(pool, req, start, st).await;
+            let send = |fresh| pool.request(req.http.path, body.clone(), fresh);
+            let classify = |e: &super::h1::H1Error| classify_as(e.is_timeout(), e);
+            return self
+                .send_resending(
+                    start,
+                    st,
+                    send,
+                    super::h1::H1Error::closed_before_response,
+                    classify,
+                )
+                .await
+                .map(Streamed::H1);
         }
         let url = format!("{}{}", self.base, req.http.path);
+        let send = |fresh| {
+            let client = if fresh { &self.fresh } else { self.pool() };
+            client.post(&url).body(body.clone()).send()
+        };
+        self.send_resending(start, st, send, closed_before_response, classify)
+            .await
+            .map(Streamed::Reqwest)
+    }
+
+    /// The resend policy of [`Client::send`] over either client: `send(false)`
+    /// on a pooled connection, and when its error is `closed` (no byte of a
+    /// response came), `send(true)` once on a fresh one.
+    async fn send_resending<T, E, F>(
+        &self,
+        start: &mut Instant,
+        st: &mut StreamState,
+        mut send: impl FnMut(bool) -> F,
+        closed: impl Fn(&E) -> bool,
+        classify: impl Fn(&E) -> Failure,
+    ) -> Result<T, Failure>
+    where
+        E: std::error::Error,
+        F: std::future::Future<Output = Result<T, E>>,
+    {
         let first_byte = tokio::time::Instant::from_std(*start + self.timeouts.first_byte);
-        let send = self.pool().post(&url).body(req.http.body.clone()).send();
-        let e = match tokio::time::timeout_at(first_byte, send).await {
+        let e = match tokio::time::timeout_at(first_byte, send(false)).await {
             Err(_) => return Err(fail(FailureKind::Timeout, NO_FIRST_BYTE)),
-            Ok(Ok(r)) => return Ok(Streamed::Reqwest(r)),
-            Ok(Err(e)) if closed_before_response(&e) => e,
+            Ok(Ok(r)) => return Ok(r),
+            Ok(Err(e)) if closed(&e) => e,
             Ok(Err(e)) => return Err(classify(&e)),
         };
         st.resent += 1;
         *start = Instant::now();
         let first_byte = tokio::time::Instant::from_std(*start + self.timeouts.first_byte);
-        let send = self.fresh.post(&url).body(req.http.body.clone()).send();
-        match tokio::time::timeout_at(first_byte, send).await {
+        match tokio::time::timeout_at(first_byte, send(true)).await {
             Err(_) => Err(fail(FailureKind::Timeout, NO_FIRST_BYTE)),
-            Ok(Ok(r)) => Ok(Streamed::Reqwest(r)),
-            Ok(Err(again)) => Err(resent_failure(classify(&again), &e)),
-        }
-    }
-
-    /// [`Client::send`] over the direct HTTP/1.1 path.
-    async fn send_h1(
-        &self,
-        pool: &super::h1::Pool,
-        req: &PreparedRequest,
-        start: &mut Instant,
-        st: &mut StreamState,
-    ) -> Result<Streamed, Failure> {
-        let first_byte = tokio::time::Instant::from_std(*start + self.timeouts.first_byte);
-        let send = pool.request(req.http.path, req.http.body.clone(), false);
-        let e = match tokio::time::timeout_at(first_byte, send).await {
-            Err(_) => return Err(fail(FailureKind::Timeout, NO_FIRST_BYTE)),
-            Ok(Ok(r)) => return Ok(Streamed::H1(r)),
-            Ok(Err(e)) if e.closed_before_response() => e,
-            Ok(Err(e)) => return Err(classify_h1(&e)),
-        };
-        st.resent += 1;
-        *start = Instant::now();
-        let first_byte = tokio::time::Instant::from_std(*start + self.timeouts.first_byte);
-        let send = pool.request(req.http.path, req.http.body.clone(), true);
-        match tokio::time::timeout_at(first_byte, send).await {
-            Err(_) => Err(fail(FailureKind::Timeout, NO_FIRST_BYTE)),
-            Ok(Ok(r)) => Ok(Streamed::H1(r)),
-            Ok(Err(again)) => Err(resent_failure(classify_h1(&again), &e)),
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(again)) => {
+                let mut f = classify(&again);
+                f.message = format!(
+                    "{} (sent again on a fresh connection after: {})",
+                    f.message,
+                    error_chain(&e)
+                );
+                Err(f)
+            }
         }
     }
 
@@ -696,28 +707,6 @@ impl Streamed {
         }
         String::from_utf8_lossy(&body).into_owned()
     }
-}
-
-/// The failure of a resend on a fresh connection, naming what the first
-/// send met.
-fn resent_failure(mut f: Failure, first: &dyn std::error::Error) -> Failure {
-    f.message = format!(
-        "{} (sent again on a fresh connection after: {})",
-        f.message,
-        error_chain(first)
-    );
-    f
-}
-
-/// [`classify`] for the direct HTTP/1.1 path: a connect that ran out of
-/// time is a timeout, anything else before a response a connect failure.
-fn classify_h1(e: &super::h1::H1Error) -> Failure {
-    let kind = if e.is_timeout() {
-        FailureKind::Timeout
-    } else {
-        FailureKind::Connect
-    };
-    fail(kind, error_chain(e))
 }
 
 /// How long an idle pooled connection is kept. Below the 5 s keep-alive

@@ -81,7 +81,13 @@ pub(super) fn status_message(status: reqwest::StatusCode, body: &str) -> String 
 /// A failure before any response header: a timeout, or a connection that
 /// could not be made or was reset or closed before the server answered.
 pub(super) fn classify(e: &reqwest::Error) -> Failure {
-    let kind = if e.is_timeout() {
+    classify_as(e.is_timeout(), e)
+}
+
+/// [`classify`] of any client's error: a `timeout` when `timed_out`, else a
+/// `connect` failure, with `e`'s chain as the message.
+pub(super) fn classify_as(timed_out: bool, e: &dyn std::error::Error) -> Failure {
+    let kind = if timed_out {
         FailureKind::Timeout
     } else {
         FailureKind::Connect

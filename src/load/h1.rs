@@ -79,13 +79,18 @@ pub(super) fn proxy_may_apply(base: &url::Url, env: impl Fn(&str) -> Option<Stri
     let set = ["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
         .iter()
         .any(|k| env(k).is_some_and(|v| !v.trim().is_empty()));
-    let loopback = match base.host() {
+    set && !is_loopback(base)
+}
+
+/// True when `base`'s host is this machine: `localhost`, or a loopback
+/// address (127.0.0.0/8, `::1`).
+pub(crate) fn is_loopback(base: &url::Url) -> bool {
+    match base.host() {
         Some(url::Host::Ipv4(a)) => a.is_loopback(),
         Some(url::Host::Ipv6(a)) => a.is_loopback(),
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         None => false,
-    };
-    set && !loopback
+    }
 }
 
 /// One HTTP/1.1 connection and the handle that sends on it.

@@ -9,6 +9,7 @@ mod failure;
 pub(crate) use failure::error_chain;
 mod guard;
 mod h1;
+pub(crate) use h1::is_loopback;
 pub mod interrupt;
 pub mod selfwatch;
 mod stream;

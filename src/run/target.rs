@@ -182,17 +182,10 @@ impl Target {
         let Some(range) = crate::load::selfwatch::local_port_range() else {
             return Ok(());
         };
-        let host = url::Url::parse(&self.base_url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string));
-        let loopback = match host.as_deref() {
-            Some("localhost") => true,
-            Some(h) => h
-                .trim_matches(['[', ']'])
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback() && ip.is_ipv4()),
-            None => false,
-        };
+        // 127.0.0.x source addresses reach an IPv4 loopback server only.
+        let loopback = url::Url::parse(&self.base_url).is_ok_and(|u| {
+            crate::load::is_loopback(&u) && !matches!(u.host(), Some(url::Host::Ipv6(_)))
+        });
         let wanted = match source_addresses_for(streams, range, &self.source_addresses, loopback) {
             // Only an upper bound: the given addresses, or none, serve.
             Err(_) if upper_bound => {
