@@ -56,12 +56,13 @@ pub async fn run_closed_epoch(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let phase_start = Instant::now();
     let workers = concurrency.max(1).min(requests.len().max(1));
+    let mut spawner = super::Spawner::here();
     for _ in 0..workers {
         let client = client.clone();
         let requests = requests.clone();
         let next = next.clone();
         let tx = tx.clone();
-        tokio::spawn(async move {
+        spawner.spawn(async move {
             loop {
                 if client.stopping() {
                     break;
@@ -101,17 +102,21 @@ pub async fn run_wave_epoch(
     tokio::spawn(async move {
         let (client, requests) = (driver_client, driver_requests);
         let mut start = 0;
+        let mut spawner = super::Spawner::here();
         while start < n && !client.stopping() {
             let end = (start + wave).min(n);
             let mut set = tokio::task::JoinSet::new();
             for i in start..end {
                 let (client, requests, tx) = (client.clone(), requests.clone(), tx.clone());
-                set.spawn(async move {
-                    let out = client
-                        .execute_deferred(&requests[i], epoch, phase_start)
-                        .await;
-                    let _ = tx.send(out);
-                });
+                set.spawn_on(
+                    async move {
+                        let out = client
+                            .execute_deferred(&requests[i], epoch, phase_start)
+                            .await;
+                        let _ = tx.send(out);
+                    },
+                    spawner.next_handle(),
+                );
             }
             while set.join_next().await.is_some() {}
             start = end;

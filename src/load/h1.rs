@@ -145,7 +145,10 @@ struct PoolInner {
     local: Option<IpAddr>,
     connect_timeout: Duration,
     idle_limit: Duration,
-    idle: Mutex<Vec<PooledConn>>,
+    /// Idle connections of each load thread ([`super::spawner::slot`]): a
+    /// socket is served by the reactor of the runtime that opened it, so
+    /// only that thread reuses it.
+    idle: Vec<Mutex<Vec<PooledConn>>>,
 }
 
 impl Pool {
@@ -192,7 +195,9 @@ impl Pool {
                 local,
                 connect_timeout,
                 idle_limit,
-                idle: Mutex::new(Vec::new()),
+                idle: (0..super::spawner::load_threads())
+                    .map(|_| Mutex::new(Vec::new()))
+                    .collect(),
             }),
         })
     }
@@ -254,11 +259,16 @@ impl Pool {
 }
 
 impl PoolInner {
+    /// The idle connections of the calling load thread.
+    fn idle_here(&self) -> &Mutex<Vec<PooledConn>> {
+        &self.idle[super::spawner::slot() % self.idle.len()]
+    }
+
     /// The most recently used idle connection that is still open and not
     /// older than the idle limit; older and closed ones are dropped.
     fn take_idle(&self) -> Option<PooledConn> {
         loop {
-            let mut c = self.idle.lock().ok()?.pop()?;
+            let mut c = self.idle_here().lock().ok()?.pop()?;
             if c.idle_since.elapsed() < self.idle_limit && c.ready_now() {
                 return Some(c);
             }
@@ -271,7 +281,7 @@ impl PoolInner {
             return;
         }
         c.idle_since = Instant::now();
-        if let Ok(mut idle) = self.idle.lock() {
+        if let Ok(mut idle) = self.idle_here().lock() {
             // Drop the connections idle past the limit (the oldest are
             // first) so that a quiet pool does not keep them open.
             if idle

@@ -12,12 +12,14 @@ mod h1;
 pub(crate) use h1::is_loopback;
 pub mod interrupt;
 pub mod selfwatch;
+pub mod spawner;
 mod stream;
 mod unary;
 
 pub use client::{Client, ClientError, Endpoint, PreparedRequest, Timeouts};
 pub use closed::{run_closed_epoch, run_wave_epoch, EpochRun, Keep};
 pub use guard::{FailureLimit, RunGuard};
+pub use spawner::{load_threads, set_load_threads, Spawner};
 pub use stream::chunk_tokens;
 pub use unary::UnaryOutcome;
 mod open;

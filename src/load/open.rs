@@ -111,6 +111,7 @@ pub async fn run_open_loop(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(RequestRecord, Option<String>)>();
     let sem = max_concurrency.map(|c| Arc::new(tokio::sync::Semaphore::new(c.max(1))));
     let handle = tokio::runtime::Handle::current();
+    let mut spawner = super::Spawner::here();
     // A little head room so the first send is on schedule too.
     let phase_start = Instant::now() + Duration::from_millis(2);
     let n = requests.len();
@@ -144,7 +145,7 @@ pub async fn run_open_loop(
                 let client = client.clone();
                 let tx = tx.clone();
                 let scheduled = offsets[i];
-                handle.spawn(async move {
+                spawner.spawn(async move {
                     let (mut rec, text) = client.execute_deferred(&req, epoch, phase_start).await;
                     drop(req);
                     drop(permit);

@@ -62,12 +62,13 @@ pub async fn run_sessions(
     let expected = load.turns();
     let phase_start = Instant::now() + Duration::from_millis(2);
     let mut next_id = load.first_id;
+    let mut spawner = super::Spawner::here();
     for (s, offset) in load.sessions.into_iter().zip(load.offsets) {
         let first_id = next_id;
         next_id += s.turns.len() as u64;
         let (client, tx, sem) = (client.clone(), tx.clone(), sem.clone());
         let (think, replies) = (load.think_time, load.dataset_replies);
-        tokio::spawn(async move {
+        spawner.spawn(async move {
             let due = phase_start + Duration::from_secs_f64(offset);
             tokio::time::sleep_until(tokio::time::Instant::from_std(due)).await;
             let _permit = match sem {

@@ -1,0 +1,150 @@
+//! Load threads: the tasks that send requests and read their streams run on
+//! a runtime per thread (tokio's current-thread runtime), not on one
+//! work-stealing pool, so that a chunk that arrives is decoded, parsed and
+//! timestamped by the thread whose reactor saw it, with no cross-thread
+//! wake-up and no task stealing (docs/performance.md §10).
+//!
+//! The calling runtime is load thread 0 (the binary's main thread runs a
+//! current-thread runtime); threads 1.. are started on first use and live
+//! as long as the process. Tasks are dealt round-robin over all of them, and
+//! a connection is only reused by the thread that opened it
+//! ([`slot`]), because a socket is served by the reactor of its own runtime.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
+
+/// The environment variable that sets the number of load threads.
+pub const THREADS_ENV: &str = "SERVEBENCH_CLIENT_THREADS";
+
+/// Load threads asked for (0: not set; see [`load_threads`]).
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+/// The runtimes of load threads 1.. (started once).
+static HELPERS: OnceLock<Vec<Handle>> = OnceLock::new();
+
+thread_local! {
+    /// This thread's load-thread number (0 on every thread that is not a
+    /// load thread of its own).
+    static SLOT: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Set the number of load threads, the calling one included. Takes effect
+/// only before the first load is sent (the threads start once).
+pub fn set_load_threads(n: usize) {
+    THREADS.store(n.max(1), Ordering::Relaxed);
+}
+
+/// The number of load threads: as set by [`set_load_threads`], else
+/// `SERVEBENCH_CLIENT_THREADS`, else half the cores (at least one). The other
+/// half is left to the kernel's network work, which on a busy client costs
+/// as much again as the client's own (docs/performance.md §10), and to a
+/// server on the same machine: a thread that is not needed only adds
+/// wake-ups and context switches.
+pub fn load_threads() -> usize {
+    match THREADS.load(Ordering::Relaxed) {
+        0 => std::env::var(THREADS_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| (super::selfwatch::cores() / 2).max(1)),
+        n => n,
+    }
+}
+
+/// This thread's load-thread number: 1.. on a load thread started here, 0
+/// on any other thread.
+pub fn slot() -> usize {
+    SLOT.with(Cell::get)
+}
+
+/// The runtimes of load threads 1.., started on first use. A thread that
+/// cannot be started is left out (the load runs on the others).
+fn helpers() -> &'static [Handle] {
+    HELPERS.get_or_init(|| {
+        (1..load_threads().min(256))
+            .filter_map(|i| {
+                let (tx, rx) = std::sync::mpsc::sync_channel(1);
+                std::thread::Builder::new()
+                    .name(format!("servebench-load-{i}"))
+                    .spawn(move || {
+                        SLOT.with(|s| s.set(i));
+                        let rt = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build();
+                        match rt {
+                            Ok(rt) => {
+                                let _ = tx.send(Some(rt.handle().clone()));
+                                rt.block_on(std::future::pending::<()>());
+                            }
+                            Err(_) => {
+                                let _ = tx.send(None);
+                            }
+                        }
+                    })
+                    .ok()?;
+                rx.recv().ok().flatten()
+            })
+            .collect()
+    })
+}
+
+/// Deals tasks round-robin over the calling runtime and the load threads.
+#[derive(Debug, Clone)]
+pub struct Spawner {
+    here: Handle,
+    next: usize,
+}
+
+impl Spawner {
+    /// A spawner whose load thread 0 is the calling runtime (must be called
+    /// within a tokio runtime).
+    pub fn here() -> Spawner {
+        Spawner {
+            here: Handle::current(),
+            next: 0,
+        }
+    }
+
+    /// The runtime of the next task.
+    pub fn next_handle(&mut self) -> &Handle {
+        let h = helpers();
+        let i = self.next % (h.len() + 1);
+        self.next = self.next.wrapping_add(1);
+        match i {
+            0 => &self.here,
+            i => &h[i - 1],
+        }
+    }
+
+    /// Spawn `f` on the next load thread.
+    pub fn spawn<F>(&mut self, f: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.next_handle().spawn(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn tasks_are_dealt_over_every_load_thread() {
+        // Another test may have started the threads already: whatever their
+        // number, one task per thread lands on distinct slots 0..n.
+        let n = helpers().len() + 1;
+        let mut sp = Spawner::here();
+        let mut slots = Vec::new();
+        for _ in 0..n {
+            slots.push(sp.spawn(async { slot() }).await.unwrap());
+        }
+        slots.sort_unstable();
+        assert_eq!(slots, (0..n).collect::<Vec<_>>());
+    }
+}
