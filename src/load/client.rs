@@ -549,12 +549,13 @@ impl Client {
         }
         let mut parser = self.backend.parser(&self.parser_opts, &req.http);
         let mut events = Vec::with_capacity(8);
-        let mut got_body = false;
+        let timer = std::pin::pin!(tokio::time::sleep_until(first_byte));
+        let mut limits = BodyLimits::new(timer, self.timeouts.idle);
         loop {
-            let next = self.next_chunk(&mut resp, got_body, first_byte).await?;
+            let next = self.next_chunk(&mut resp, &mut limits).await?;
             let now = Instant::now();
             let Some(bytes) = next else { break };
-            got_body = true;
+            limits.got(now);
             let ms = (now - start).as_secs_f64() * 1e3;
             let r = parser.feed(&bytes, &mut st.text, &mut events);
             st.absorb(&mut events, ms);
@@ -579,28 +580,28 @@ impl Client {
         Ok(())
     }
 
-    /// The next piece of `resp`'s body. The first bytes are due by
-    /// `first_byte` (a server may send its headers at once and queue the
-    /// request); after them, no gap may pass the idle limit.
+    /// The next piece of `resp`'s body, by the first-byte limit until one
+    /// came (a server may send its headers at once and queue the request),
+    /// then by the idle limit from the last piece ([`BodyLimits`]).
     pub(super) async fn next_chunk(
         &self,
         resp: &mut Streamed,
-        got_body: bool,
-        first_byte: tokio::time::Instant,
+        limits: &mut BodyLimits<'_>,
     ) -> Result<Option<bytes::Bytes>, Failure> {
-        let due = if got_body {
-            tokio::time::Instant::now() + self.timeouts.idle
-        } else {
-            first_byte
-        };
-        match tokio::time::timeout_at(due, resp.chunk()).await {
-            Err(_) if got_body => Err(fail(FailureKind::Timeout, IDLE)),
-            Err(_) => Err(fail(FailureKind::Timeout, NO_FIRST_BYTE)),
-            Ok(Err(e)) => Err(fail(
-                FailureKind::StreamError,
-                format!("body broke off: {e}"),
-            )),
-            Ok(Ok(r)) => Ok(r),
+        let chunk = resp.chunk();
+        let mut chunk = std::pin::pin!(chunk);
+        loop {
+            tokio::select! {
+                biased;
+                r = &mut chunk => {
+                    return r.map_err(|e| fail(FailureKind::StreamError, format!("body broke off: {e}")));
+                }
+                () = limits.sleep.as_mut() => {
+                    if let Some(f) = limits.expired() {
+                        return Err(f);
+                    }
+                }
+            }
         }
     }
 
@@ -670,6 +671,55 @@ impl Client {
             ));
         }
         (rec, text)
+    }
+}
+
+/// The first-byte and idle limits of one response body on one timer. A
+/// piece of body only notes when it came ([`BodyLimits::got`]); the timer is
+/// moved on when it fires before the idle limit from the last piece has
+/// passed, so no timer is set or cleared per chunk (two wheel operations a
+/// chunk on the hot path otherwise).
+pub(super) struct BodyLimits<'a> {
+    sleep: std::pin::Pin<&'a mut tokio::time::Sleep>,
+    idle: Duration,
+    /// When the last piece of body came, once one did.
+    last: Option<Instant>,
+}
+
+impl<'a> BodyLimits<'a> {
+    /// Limits whose timer (`sleep`) is set to the first-byte deadline.
+    pub(super) fn new(sleep: std::pin::Pin<&'a mut tokio::time::Sleep>, idle: Duration) -> Self {
+        BodyLimits {
+            sleep,
+            idle,
+            last: None,
+        }
+    }
+
+    /// A piece of body came at `at`: from now on the idle limit runs from
+    /// it. The timer moves only for the first piece (from the first-byte
+    /// deadline to the idle one, which may be sooner).
+    pub(super) fn got(&mut self, at: Instant) {
+        if self.last.is_none() {
+            self.sleep
+                .as_mut()
+                .reset(tokio::time::Instant::from_std(at + self.idle));
+        }
+        self.last = Some(at);
+    }
+
+    /// The timer fired: the failure when the limit has passed, else `None`
+    /// with the timer moved to the idle limit from the last piece.
+    fn expired(&mut self) -> Option<Failure> {
+        let Some(last) = self.last else {
+            return Some(fail(FailureKind::Timeout, NO_FIRST_BYTE));
+        };
+        let due = tokio::time::Instant::from_std(last + self.idle);
+        if tokio::time::Instant::now() >= due {
+            return Some(fail(FailureKind::Timeout, IDLE));
+        }
+        self.sleep.as_mut().reset(due);
+        None
     }
 }
 

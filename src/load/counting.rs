@@ -9,16 +9,16 @@
 //! the texts held reach [`BATCH_BYTES`] or [`BATCH_TEXTS`] they are handed,
 //! as one batch, to a background thread that counts them one by one and
 //! keeps only the counts: the memory of an epoch stays flat, at the price of
-//! one core's brief work a batch (about 20 ms for 16,384 short texts).
+//! one core's brief work a batch (about 80 ms for 65,536 short texts).
 
 use std::thread::JoinHandle;
 
 use crate::workload::Tokenizer;
 
 /// Bytes of held text that make a batch.
-pub const BATCH_BYTES: usize = 4 << 20;
+pub const BATCH_BYTES: usize = 16 << 20;
 /// Held texts that make a batch, whatever their size.
-pub const BATCH_TEXTS: usize = 16_384;
+pub const BATCH_TEXTS: usize = 65_536;
 /// Texts encoded together when counting (bounds the encodings held at once).
 const ENCODE_CHUNK: usize = 4_096;
 
@@ -29,13 +29,22 @@ pub type Count = (Option<usize>, u64, u64);
 type Pending = Vec<(Option<usize>, u64, Box<str>)>;
 
 /// Generated texts of one epoch whose tokenizer count is deferred.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct DeferredCounts {
     pending: Pending,
     pending_bytes: usize,
     /// Batches being counted in the background (none for short epochs).
     batches: Vec<JoinHandle<Vec<Count>>>,
     tokenizer: Option<Tokenizer>,
+    /// The batch size: [`BATCH_TEXTS`] texts or [`BATCH_BYTES`] bytes.
+    batch: (usize, usize),
+}
+
+impl Default for DeferredCounts {
+    /// Texts kept until [`DeferredCounts::finish`] (no tokenizer).
+    fn default() -> Self {
+        DeferredCounts::new(None)
+    }
 }
 
 impl DeferredCounts {
@@ -43,8 +52,20 @@ impl DeferredCounts {
     /// kept until [`DeferredCounts::finish`].
     pub fn new(tokenizer: Option<Tokenizer>) -> Self {
         DeferredCounts {
+            pending: Vec::new(),
+            pending_bytes: 0,
+            batches: Vec::new(),
             tokenizer,
-            ..Default::default()
+            batch: (BATCH_TEXTS, BATCH_BYTES),
+        }
+    }
+
+    /// The same with batches of `texts` texts or `bytes` bytes (tests).
+    #[cfg(test)]
+    fn with_batch(self, texts: usize, bytes: usize) -> Self {
+        DeferredCounts {
+            batch: (texts, bytes),
+            ..self
         }
     }
 
@@ -58,7 +79,7 @@ impl DeferredCounts {
     pub fn push(&mut self, index: Option<usize>, id: u64, text: String) {
         self.pending_bytes += text.len();
         self.pending.push((index, id, text.into_boxed_str()));
-        if self.pending_bytes >= BATCH_BYTES || self.pending.len() >= BATCH_TEXTS {
+        if self.pending_bytes >= self.batch.1 || self.pending.len() >= self.batch.0 {
             self.spawn_batch();
         }
     }
@@ -122,8 +143,10 @@ mod tests {
     #[test]
     fn background_batches_count_exactly_what_the_end_would() {
         let tok = Tokenizer::default_embedded();
-        let n = BATCH_TEXTS * 2 + 123;
-        let mut bg = DeferredCounts::new(Some(tok.clone()));
+        // Batches of 16,384 texts here (65,536 in a run): the same logic in
+        // a quarter of the time.
+        let n = 16_384 * 2 + 123;
+        let mut bg = DeferredCounts::new(Some(tok.clone())).with_batch(16_384, BATCH_BYTES);
         let mut late = DeferredCounts::new(None);
         for i in 0..n {
             bg.push(Some(i), i as u64, text(i));
@@ -147,8 +170,8 @@ mod tests {
     #[test]
     fn a_batch_also_closes_on_bytes() {
         let tok = Tokenizer::default_embedded();
-        let mut d = DeferredCounts::new(Some(tok.clone()));
-        let big = "token ".repeat(BATCH_BYTES / 6 + 1);
+        let mut d = DeferredCounts::new(Some(tok.clone())).with_batch(BATCH_TEXTS, 4 << 20);
+        let big = "token ".repeat((4 << 20) / 6 + 1);
         d.push(None, 1, big.clone());
         assert!(d.pending.is_empty() && d.batches.len() == 1);
         assert_eq!(d.finish(&tok), vec![(None, 1, tok.count(&big) as u64)]);

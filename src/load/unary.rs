@@ -32,10 +32,10 @@ impl Client {
             };
             let status = resp.status();
             let mut body = Vec::new();
-            while let Some(b) = self
-                .next_chunk(&mut resp, !body.is_empty(), first_byte)
-                .await?
-            {
+            let timer = std::pin::pin!(tokio::time::sleep_until(first_byte));
+            let mut limits = super::client::BodyLimits::new(timer, self.timeouts.idle);
+            while let Some(b) = self.next_chunk(&mut resp, &mut limits).await? {
+                limits.got(Instant::now());
                 body.extend_from_slice(&b);
             }
             if !status.is_success() {
