@@ -14,7 +14,7 @@ use std::time::Instant;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use servebench::load::selfwatch::process_cpu_s;
-use servebench::load::{run_closed_epoch, Keep};
+use servebench::load::{arrival_offsets, run_closed_epoch, run_open_loop, Keep};
 use servebench::run::{resolve_target, TargetSpec};
 use servebench::workload::{PromptSynth, RequestSpec};
 
@@ -52,7 +52,36 @@ async fn main() {
     let (warm, reqs) = (make(conc, 1), make(n, out));
     run_closed_epoch(t.client.clone(), warm, conc, 0, Keep::Forward, &mut |_| {}).await;
     let (cpu0, t0) = (process_cpu_s(), Instant::now());
-    let run = run_closed_epoch(t.client.clone(), reqs, conc, 0, Keep::Records, &mut |_| {}).await;
+    // A fifth argument: an open loop at that many requests/s instead.
+    let run = match a.get(5).and_then(|r| r.parse::<f64>().ok()) {
+        Some(rate) => {
+            let offsets = arrival_offsets(n, rate, 1.0, 7).expect("valid rate");
+            let reqs = Arc::unwrap_or_clone(reqs);
+            let run = run_open_loop(
+                t.client.clone(),
+                reqs,
+                Arc::new(offsets),
+                None,
+                0,
+                Keep::Records,
+                &mut |_| {},
+            )
+            .await;
+            let mut late: Vec<f64> = run
+                .records
+                .iter()
+                .filter_map(|r| r.scheduled_s.map(|s| (r.start_s - s) * 1e3))
+                .collect();
+            late.sort_by(f64::total_cmp);
+            println!(
+                "send lateness p50 {:.3} ms, p99 {:.3} ms",
+                late[late.len() / 2],
+                late[late.len() * 99 / 100]
+            );
+            run
+        }
+        None => run_closed_epoch(t.client.clone(), reqs, conc, 0, Keep::Records, &mut |_| {}).await,
+    };
     let cpu = process_cpu_s() - cpu0;
     let chunks: usize = run.records.iter().map(|r| r.chunks.len()).sum();
     let bad = run.records.iter().filter(|r| !r.ok()).count();

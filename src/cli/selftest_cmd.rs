@@ -94,21 +94,21 @@ fn requests(
 }
 
 /// A closed-loop load after a warm-up round that opens every connection:
-/// the measured records, client CPU seconds and wall seconds.
+/// the measured records, client CPU seconds, wall seconds, and how busy the
+/// machine was ([`busy`]).
 async fn closed(
     t: &Target,
+    sim: &SimChild,
     reqs: Arc<Vec<PreparedRequest>>,
     warm: Arc<Vec<PreparedRequest>>,
     conc: usize,
-) -> (Vec<RequestRecord>, f64, f64) {
+) -> (Vec<RequestRecord>, f64, f64, String) {
     run_closed_epoch(t.client.clone(), warm, conc, 0, Keep::Forward, &mut |_| {}).await;
-    let (cpu0, t0) = (process_cpu_s(), Instant::now());
+    let (cpu0, sim0, t0) = (process_cpu_s(), sim.cpu_s(), Instant::now());
     let run = run_closed_epoch(t.client.clone(), reqs, conc, 0, Keep::Records, &mut |_| {}).await;
-    (
-        run.records,
-        process_cpu_s() - cpu0,
-        t0.elapsed().as_secs_f64(),
-    )
+    let (cpu, wall) = (process_cpu_s() - cpu0, t0.elapsed().as_secs_f64());
+    let sim_cpu = sim.cpu_s().zip(sim0).map(|(a, b)| a - b);
+    (run.records, cpu, wall, busy(cpu, sim_cpu, wall))
 }
 
 fn sorted(mut v: Vec<f64>) -> Vec<f64> {
@@ -121,6 +121,21 @@ fn failed(recs: &[RequestRecord]) -> String {
     match recs.iter().find_map(|r| r.failure.as_ref()) {
         Some(f) => format!(", {n} FAILED ({}: {})", f.kind.as_str(), f.message),
         None => String::new(),
+    }
+}
+
+/// How busy the machine was over `wall` seconds: the client's and the
+/// simulator's CPU, as cores.
+fn busy(client_cpu: f64, sim_cpu: Option<f64>, wall: f64) -> String {
+    let wall = wall.max(1e-9);
+    match sim_cpu {
+        Some(s) => format!(
+            "client {:.2} + simulator {:.2} of {} cores busy",
+            client_cpu / wall,
+            s / wall,
+            cores()
+        ),
+        None => format!("client {:.2} of {} cores busy", client_cpu / wall, cores()),
     }
 }
 
@@ -179,7 +194,7 @@ pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliE
         ));
         let reqs = requests(&t, &synth, n, 16, (out_tok, out_tok), 100 + i as u64)?;
         let warm = requests(&t, &synth, conc, 16, (4, 4), 200 + i as u64)?;
-        let (recs, cpu, wall) = closed(&t, reqs, warm, conc).await;
+        let (recs, cpu, wall, load) = closed(&t, &sim, reqs, warm, conc).await;
         let chunks: usize = recs.iter().map(|r| r.chunks.len()).sum();
         let per_core = chunks as f64 / cpu.max(1e-9);
         // Issue #17's targets: 1 us of client CPU a chunk at 64 streams,
@@ -189,7 +204,7 @@ pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliE
             format!("a. client CPU per chunk, {conc} streams"),
             &format!("<= {target_us} us"),
             format!(
-                "{:.2} us ({per_core:.0} chunks/s per core; {chunks} chunks, cpu {cpu:.2} s, wall {wall:.2} s{})",
+                "{:.2} us ({per_core:.0} chunks/s per core; {chunks} chunks, cpu {cpu:.2} s, wall {wall:.2} s; {load}{})",
                 1e6 / per_core,
                 failed(&recs)
             ),
@@ -208,7 +223,7 @@ pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliE
         ));
         let reqs = requests(&t, &synth, n, 16, (1, 1), 150)?;
         let warm = requests(&t, &synth, 64, 16, (1, 1), 250)?;
-        let (recs, cpu, wall) = closed(&t, reqs, warm, 64).await;
+        let (recs, cpu, wall, load) = closed(&t, &sim, reqs, warm, 64).await;
         let chunks: usize = recs.iter().map(|r| r.chunks.len()).sum();
         let per_chunk = chunk_costs.iter().find(|c| c.0 == 64).map_or(0.0, |c| c.1);
         let per_req = (cpu * 1e6 - chunks as f64 * per_chunk) / n as f64;
@@ -216,7 +231,7 @@ pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliE
             "a. client CPU per request (1-token outputs, 64 streams)".into(),
             "<= 15 us",
             format!(
-                "{per_req:.1} us beyond its chunks ({:.1} us in all; {n} requests, {} req/s, cpu {cpu:.2} s, wall {wall:.2} s{})",
+                "{per_req:.1} us beyond its chunks ({:.1} us in all; {n} requests, {} req/s, cpu {cpu:.2} s, wall {wall:.2} s; {load}{})",
                 cpu * 1e6 / n as f64,
                 (n as f64 / wall.max(1e-9)).round(),
                 failed(&recs)
@@ -235,6 +250,7 @@ pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliE
         let reqs = requests(&t, &synth, n, 16, (2, 2), 300)?;
         let offsets = arrival_offsets(n, rate, 1.0, 7).expect("valid rate");
         let sched = (n - 1) as f64 / (offsets[n - 1] - offsets[0]);
+        let (cpu0, sim0, t0) = (process_cpu_s(), sim.cpu_s(), Instant::now());
         let run = run_open_loop(
             t.client.clone(),
             Arc::unwrap_or_clone(reqs),
@@ -245,6 +261,8 @@ pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliE
             &mut |_| {},
         )
         .await;
+        let (cpu, wall) = (process_cpu_s() - cpu0, t0.elapsed().as_secs_f64());
+        let sim_cpu = sim.cpu_s().zip(sim0).map(|(a, b)| a - b);
         let starts = sorted(run.records.iter().map(|r| r.start_s).collect());
         let achieved = (starts.len().saturating_sub(1)) as f64
             / (starts.last().copied().unwrap_or(0.0) - starts.first().copied().unwrap_or(0.0))
@@ -264,8 +282,10 @@ pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliE
             format!("c. open loop {rate:.0} req/s: achieved vs schedule"),
             "within 0.5 %",
             format!(
-                "{achieved:.1} vs {sched:.1} req/s ({err:+.3} %{})",
-                failed(&run.records)
+                "{achieved:.1} vs {sched:.1} req/s ({err:+.3} %{}; client {:.1} us CPU a request, {})",
+                failed(&run.records),
+                cpu * 1e6 / run.records.len().max(1) as f64,
+                busy(cpu, sim_cpu, wall)
             ),
             Some(err.abs() <= 0.5 && run.records.len() == n),
         ));
@@ -302,7 +322,7 @@ pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliE
         ));
         let reqs = requests(&t, &synth, n, 32, (4, 64), 400 + i as u64)?;
         let warm = requests(&t, &synth, conc, 32, (2, 32), 500 + i as u64)?;
-        let (recs, _, _) = closed(&t, reqs, warm, conc).await;
+        let (recs, ..) = closed(&t, &sim, reqs, warm, conc).await;
         let d = sorted(
             recs.iter()
                 .filter(|r| r.ok())

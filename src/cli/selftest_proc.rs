@@ -157,6 +157,44 @@ impl SimChild {
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
+
+    /// CPU seconds the simulator has used (user and system), from
+    /// `/proc/PID/stat` (Linux; `None` elsewhere or when unreadable).
+    pub fn cpu_s(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        proc_stat_cpu_ticks(&stat).map(|t| t as f64 / clock_ticks_per_s())
+    }
+}
+
+/// utime + stime (fields 14 and 15) of a `/proc/PID/stat` line, in clock
+/// ticks. The command name (field 2) is in parentheses and may hold spaces
+/// or parentheses, so the fields are counted after its last `)`.
+fn proc_stat_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // After the name: state is field 3, so utime (14) is the 12th here.
+    let mut f = rest.split_ascii_whitespace().skip(11);
+    let utime: u64 = f.next()?.parse().ok()?;
+    let stime: u64 = f.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
+fn clock_ticks_per_s() -> f64 {
+    // SAFETY: sysconf only reads a configuration value.
+    match unsafe { libc::sysconf(libc::_SC_CLK_TCK) } {
+        n if n > 0 => n as f64,
+        _ => 100.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cpu_ticks_are_fields_14_and_15_whatever_the_name() {
+        let line = "4242 (servebench (x) y) S 1 4242 4242 0 -1 4194304 1021 0 0 0 \
+                    250 37 0 0 20 0 3 0 123456 1000000 2000 18446744073709551615";
+        assert_eq!(super::proc_stat_cpu_ticks(line), Some(287));
+        assert_eq!(super::proc_stat_cpu_ticks("garbage"), None);
+    }
 }
 
 impl Drop for SimChild {
