@@ -186,6 +186,13 @@ fn clock_ticks_per_s() -> f64 {
     }
 }
 
+impl Drop for SimChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -194,12 +201,5 @@ mod tests {
                     250 37 0 0 20 0 3 0 123456 1000000 2000 18446744073709551615";
         assert_eq!(super::proc_stat_cpu_ticks(line), Some(287));
         assert_eq!(super::proc_stat_cpu_ticks("garbage"), None);
-    }
-}
-
-impl Drop for SimChild {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
