@@ -129,9 +129,10 @@ pub async fn run_latency_cmd(a: &LatencyArgs) -> Result<LatencyOutcome, CliError
     let reqs = Arc::new(reqs);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
+    let mut spawner = crate::load::Spawner::here();
     for _ in 0..a.concurrency.min(a.num_requests) {
         let (client, reqs, next) = (client.clone(), reqs.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
+        tasks.push(spawner.spawn(async move {
             let mut rows = Vec::new();
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

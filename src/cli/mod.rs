@@ -359,32 +359,53 @@ pub use crate::run::STOP_GRACE;
 /// [`STOP_GRACE`], then cancels them; every output is still written from what
 /// was measured and the run is marked interrupted. A second one exits at once
 /// (the records file, flushed line by line, stays intact).
+///
+/// Signals are watched on a thread of their own (with its own runtime), so
+/// that they are seen while the main thread computes statistics or writes
+/// reports.
 pub fn install_signal_handlers() {
-    tokio::spawn(async {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let mut count = 0;
-        loop {
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => if r.is_err() { return },
-                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-            }
-            count += 1;
-            if count > 1 {
-                eprintln!("\nservebench: interrupted again; exiting now (records.jsonl is intact)");
-                std::process::exit(130);
-            }
-            eprintln!(
-                "\nservebench: stopping: no new requests; in-flight ones get {} s, then are cancelled (again to exit at once)",
-                STOP_GRACE.as_secs()
-            );
-            crate::load::interrupt::request_stop();
-            tokio::spawn(async {
-                tokio::time::sleep(STOP_GRACE).await;
-                crate::load::interrupt::cancel_in_flight();
-            });
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("servebench: warning: Ctrl-C will not stop the run cleanly: {e}");
+            return;
         }
-    });
+    };
+    let spawned = std::thread::Builder::new()
+        .name("servebench-signals".into())
+        .spawn(move || rt.block_on(watch_signals()));
+    if let Err(e) = spawned {
+        eprintln!("servebench: warning: Ctrl-C will not stop the run cleanly: {e}");
+    }
+}
+
+/// The loop of [`install_signal_handlers`].
+async fn watch_signals() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let mut count = 0;
+    loop {
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => if r.is_err() { return },
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+        count += 1;
+        if count > 1 {
+            eprintln!("\nservebench: interrupted again; exiting now (records.jsonl is intact)");
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\nservebench: stopping: no new requests; in-flight ones get {} s, then are cancelled (again to exit at once)",
+            STOP_GRACE.as_secs()
+        );
+        crate::load::interrupt::request_stop();
+        tokio::spawn(async {
+            tokio::time::sleep(STOP_GRACE).await;
+            crate::load::interrupt::cancel_in_flight();
+        });
+    }
 }
 
 /// Run a parsed command line; returns the process exit code.

@@ -195,7 +195,7 @@ impl Pool {
                 local,
                 connect_timeout,
                 idle_limit,
-                idle: (0..super::spawner::load_threads())
+                idle: (0..super::spawner::MAX_LOAD_THREADS)
                     .map(|_| Mutex::new(Vec::new()))
                     .collect(),
             }),
@@ -261,7 +261,7 @@ impl Pool {
 impl PoolInner {
     /// The idle connections of the calling load thread.
     fn idle_here(&self) -> &Mutex<Vec<PooledConn>> {
-        &self.idle[super::spawner::slot() % self.idle.len()]
+        &self.idle[super::spawner::slot()]
     }
 
     /// The most recently used idle connection that is still open and not

@@ -18,6 +18,9 @@ use std::sync::OnceLock;
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 
+/// The most load threads a process runs.
+pub const MAX_LOAD_THREADS: usize = 256;
+
 /// The environment variable that sets the number of load threads.
 pub const THREADS_ENV: &str = "SERVEBENCH_CLIENT_THREADS";
 
@@ -35,7 +38,7 @@ thread_local! {
 /// Set the number of load threads, the calling one included. Takes effect
 /// only before the first load is sent (the threads start once).
 pub fn set_load_threads(n: usize) {
-    THREADS.store(n.max(1), Ordering::Relaxed);
+    THREADS.store(n.clamp(1, MAX_LOAD_THREADS), Ordering::Relaxed);
 }
 
 /// The number of load threads: as set by [`set_load_threads`], else
@@ -50,7 +53,8 @@ pub fn load_threads() -> usize {
             .ok()
             .and_then(|v| v.trim().parse::<usize>().ok())
             .filter(|&n| n > 0)
-            .unwrap_or_else(|| (super::selfwatch::cores() / 2).max(1)),
+            .unwrap_or_else(|| super::selfwatch::cores() / 2)
+            .clamp(1, MAX_LOAD_THREADS),
         n => n,
     }
 }
@@ -65,7 +69,7 @@ pub fn slot() -> usize {
 /// cannot be started is left out (the load runs on the others).
 fn helpers() -> &'static [Handle] {
     HELPERS.get_or_init(|| {
-        (1..load_threads().min(256))
+        (1..load_threads())
             .filter_map(|i| {
                 let (tx, rx) = std::sync::mpsc::sync_channel(1);
                 std::thread::Builder::new()
@@ -103,6 +107,9 @@ impl Spawner {
     /// A spawner whose load thread 0 is the calling runtime (must be called
     /// within a tokio runtime).
     pub fn here() -> Spawner {
+        // Start the load threads now, not on the first spawn (which may be
+        // an open loop's first send, on the dispatcher thread).
+        helpers();
         Spawner {
             here: Handle::current(),
             next: 0,

@@ -219,7 +219,8 @@ pub struct ClientLoad {
     pub cpu_s: f64,
     /// Wall time over the point, s.
     pub wall_s: f64,
-    /// Cores available to the process.
+    /// Cores the process can keep busy: its load threads, or every core
+    /// when the embedded simulator ran in-process.
     pub cores: usize,
     /// Token-carrying chunks received.
     pub chunks: u64,

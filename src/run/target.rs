@@ -139,7 +139,7 @@ impl Target {
         ClientLoad {
             cpu_s,
             wall_s,
-            cores: crate::load::selfwatch::cores(),
+            cores: busy_threads(self.sim.is_some()),
             chunks,
             includes_simulator: self.sim.is_some(),
             limited: None,
@@ -271,6 +271,16 @@ fn timeout_flag(flag: &str, v: f64) -> Result<Duration, RunError> {
             flag: flag.into(),
             reason: format!("{v} is not a positive number of seconds"),
         })
+    }
+}
+
+/// The cores the process can keep busy: its load threads, or every core
+/// when the embedded simulator runs in-process (on a thread per core).
+fn busy_threads(embedded_sim: bool) -> usize {
+    let cores = crate::load::selfwatch::cores();
+    match embedded_sim {
+        true => cores,
+        false => crate::load::load_threads().min(cores),
     }
 }
 

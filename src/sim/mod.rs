@@ -206,6 +206,8 @@ pub struct SimServer {
     model: String,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// The runtime the server runs on (a thread per core).
+    rt: Option<tokio::runtime::Runtime>,
     sched_tx: std::sync::mpsc::Sender<SchedMsg>,
     sched: Option<std::thread::JoinHandle<()>>,
 }
@@ -240,14 +242,16 @@ impl SimServer {
         let words = tokio::task::spawn_blocking(move || words::output_words(&tok))
             .await
             .map_err(|e| SimError::Io(std::io::Error::other(e)))??;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
+        // Bound here, served on the simulator's own runtime (a socket
+        // belongs to the reactor of the runtime that registers it).
+        let listener = std::net::TcpListener::bind(addr)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .map_err(|source| SimError::Bind { addr, source })?;
         let addr = listener.local_addr()?;
         let metrics = Arc::new(metrics::SimMetrics::new());
         let (sched_tx, sched) = model::spawn(cfg.clone(), metrics.clone())?;
         let faults = faults::Faults::from_config(&cfg);
-        let listener = conn::SimListener::new(listener, faults.downtime.clone())?;
+        let downtime = faults.downtime.clone();
         let state = Arc::new(api::AppState {
             sched_thread: sched.thread().clone(),
             faults,
@@ -261,7 +265,16 @@ impl SimServer {
         });
         let app = api::router(state).into_make_service_with_connect_info::<conn::Conn>();
         let (stx, srx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
+        // Threads of its own, so that serving never takes the client's
+        // load threads (`load::spawner`) and the client's timestamps are
+        // not held up by the server's work.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .thread_name("servebench-sim")
+            .enable_all()
+            .build()?;
+        let server = rt.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            let listener = conn::SimListener::new(listener, downtime)?;
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     let _ = srx.await;
@@ -273,6 +286,7 @@ impl SimServer {
             model: cfg.model,
             shutdown: Some(stx),
             server: Some(server),
+            rt: Some(rt),
             sched_tx,
             sched: Some(sched),
         })
@@ -309,6 +323,9 @@ impl SimServer {
         if let Some(h) = self.sched.take() {
             let _ = tokio::task::spawn_blocking(move || h.join()).await;
         }
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
     }
 
     /// Serve until the process ends (for `servebench sim`).
@@ -323,6 +340,9 @@ impl Drop for SimServer {
     fn drop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
         }
         let _ = self.sched_tx.send(SchedMsg::Shutdown);
     }
