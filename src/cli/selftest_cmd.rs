@@ -428,8 +428,10 @@ fn print_table(rows: &[SelftestRow], pin: Option<&Pinning>) {
         "release build"
     };
     crate::outln!(
-        "servebench selftest: {} client cores, {build}; simulator in a separate process",
-        cores()
+        "servebench selftest: {} cores, {} load thread(s) ({}), {build}; simulator in a separate process",
+        cores(),
+        crate::load::load_threads(),
+        crate::load::spawner::THREADS_ENV
     );
     let w = rows.iter().map(|r| r.check.len()).max().unwrap_or(10);
     crate::outln!(
