@@ -11,6 +11,7 @@
 //! ```
 
 use servebench::bench::{Configure, Harness, Sessions};
+use servebench::metrics::MetricId;
 
 fn sessions(c: &mut Harness) {
     c.group("sessions").bench(
@@ -22,6 +23,22 @@ fn sessions(c: &mut Harness) {
             .sim("time_scale=0.5,jitter=0.02,prefix_cache=true,seed=1")
             .epochs(6)
             .noise_threshold(0.10)
+            // Not the TTFT median: each session's first turn misses the
+            // prefix cache and the later ones hit it, so TTFT is bimodal
+            // (40th percentile about 15.5 ms, 60th about 23 ms here) and an
+            // epoch's median falls between the modes, jumping from epoch to
+            // epoch (15.7 to 21.4 ms over one run's 6 epochs): no 10 %
+            // verdict can be drawn from it. Its p99 (the uncached turns) is
+            // stable to a few per cent, and the medians of TPOT and E2EL
+            // and the throughputs are gated as by default. The TTFT median
+            // is still measured, compared and reported (advisory).
+            .gate_metrics([
+                MetricId::OutputThroughput,
+                MetricId::RequestThroughput,
+                MetricId::TtftP99,
+                MetricId::TpotP50,
+                MetricId::E2elP50,
+            ])
             .warmup(1),
     );
 }

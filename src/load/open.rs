@@ -163,8 +163,9 @@ pub async fn run_open_loop(
 
 /// Make this thread's sleeps end on time: Linux lets a normal thread's
 /// timer fire up to 50 us late (its timer slack) to batch wake-ups, which
-/// at 20,000 requests/s (50 us apart on average) would cap the schedule at
-/// about one send every 60 us. 1 ns asks for the timer's own precision.
+/// would make a send that waited for its time up to 50 us late (at 20,000
+/// requests/s they are 50 us apart on average). 1 ns asks for the timer's
+/// own precision.
 fn precise_sleeps() {
     #[cfg(target_os = "linux")]
     // SAFETY: PR_SET_TIMERSLACK only sets this thread's timer slack.
