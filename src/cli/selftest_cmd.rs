@@ -95,7 +95,7 @@ fn requests(
 
 /// A closed-loop load after a warm-up round that opens every connection:
 /// the measured records, client CPU seconds, wall seconds, and how busy the
-/// machine was ([`busy`]).
+/// machine was ([`Meter::stop`]).
 async fn closed(
     t: &Target,
     sim: &SimChild,
@@ -104,11 +104,10 @@ async fn closed(
     conc: usize,
 ) -> (Vec<RequestRecord>, f64, f64, String) {
     run_closed_epoch(t.client.clone(), warm, conc, 0, Keep::Forward, &mut |_| {}).await;
-    let (cpu0, sim0, t0) = (process_cpu_s(), sim.cpu_s(), Instant::now());
+    let meter = Meter::start(sim);
     let run = run_closed_epoch(t.client.clone(), reqs, conc, 0, Keep::Records, &mut |_| {}).await;
-    let (cpu, wall) = (process_cpu_s() - cpu0, t0.elapsed().as_secs_f64());
-    let sim_cpu = sim.cpu_s().zip(sim0).map(|(a, b)| a - b);
-    (run.records, cpu, wall, busy(cpu, sim_cpu, wall))
+    let (cpu, wall, busy) = meter.stop(sim);
+    (run.records, cpu, wall, busy)
 }
 
 fn sorted(mut v: Vec<f64>) -> Vec<f64> {
@@ -124,18 +123,38 @@ fn failed(recs: &[RequestRecord]) -> String {
     }
 }
 
-/// How busy the machine was over `wall` seconds: the client's and the
-/// simulator's CPU, as cores.
-fn busy(client_cpu: f64, sim_cpu: Option<f64>, wall: f64) -> String {
-    let wall = wall.max(1e-9);
-    match sim_cpu {
-        Some(s) => format!(
-            "client {:.2} + simulator {:.2} of {} cores busy",
-            client_cpu / wall,
-            s / wall,
-            cores()
-        ),
-        None => format!("client {:.2} of {} cores busy", client_cpu / wall, cores()),
+/// The client's and the simulator's CPU and the wall time over a load.
+struct Meter {
+    cpu0: f64,
+    sim0: Option<f64>,
+    t0: Instant,
+}
+
+impl Meter {
+    fn start(sim: &SimChild) -> Meter {
+        Meter {
+            cpu0: process_cpu_s(),
+            sim0: sim.cpu_s(),
+            t0: Instant::now(),
+        }
+    }
+
+    /// Client CPU seconds, wall seconds, and how busy the machine was (the
+    /// client's and the simulator's CPU, as cores).
+    fn stop(&self, sim: &SimChild) -> (f64, f64, String) {
+        let (cpu, wall) = (process_cpu_s() - self.cpu0, self.t0.elapsed().as_secs_f64());
+        let sim_cpu = sim.cpu_s().zip(self.sim0).map(|(a, b)| a - b);
+        let w = wall.max(1e-9);
+        let busy = match sim_cpu {
+            Some(s) => format!(
+                "client {:.2} + simulator {:.2} of {} cores busy",
+                cpu / w,
+                s / w,
+                cores()
+            ),
+            None => format!("client {:.2} of {} cores busy", cpu / w, cores()),
+        };
+        (cpu, wall, busy)
     }
 }
 
@@ -250,7 +269,7 @@ pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliE
         let reqs = requests(&t, &synth, n, 16, (2, 2), 300)?;
         let offsets = arrival_offsets(n, rate, 1.0, 7).expect("valid rate");
         let sched = (n - 1) as f64 / (offsets[n - 1] - offsets[0]);
-        let (cpu0, sim0, t0) = (process_cpu_s(), sim.cpu_s(), Instant::now());
+        let meter = Meter::start(&sim);
         let run = run_open_loop(
             t.client.clone(),
             Arc::unwrap_or_clone(reqs),
@@ -261,8 +280,7 @@ pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliE
             &mut |_| {},
         )
         .await;
-        let (cpu, wall) = (process_cpu_s() - cpu0, t0.elapsed().as_secs_f64());
-        let sim_cpu = sim.cpu_s().zip(sim0).map(|(a, b)| a - b);
+        let (cpu, _, busy) = meter.stop(&sim);
         let starts = sorted(run.records.iter().map(|r| r.start_s).collect());
         let achieved = (starts.len().saturating_sub(1)) as f64
             / (starts.last().copied().unwrap_or(0.0) - starts.first().copied().unwrap_or(0.0))
@@ -285,7 +303,7 @@ pub async fn run_selftest_cmd(a: &SelftestArgs) -> Result<Vec<SelftestRow>, CliE
                 "{achieved:.1} vs {sched:.1} req/s ({err:+.3} %{}; client {:.1} us CPU a request, {})",
                 failed(&run.records),
                 cpu * 1e6 / run.records.len().max(1) as f64,
-                busy(cpu, sim_cpu, wall)
+                busy
             ),
             Some(err.abs() <= 0.5 && run.records.len() == n),
         ));

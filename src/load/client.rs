@@ -551,11 +551,7 @@ impl Client {
         let mut events = Vec::with_capacity(8);
         let timer = std::pin::pin!(tokio::time::sleep_until(first_byte));
         let mut limits = BodyLimits::new(timer, self.timeouts.idle);
-        loop {
-            let next = self.next_chunk(&mut resp, &mut limits).await?;
-            let now = Instant::now();
-            let Some(bytes) = next else { break };
-            limits.got(now);
+        while let Some((bytes, now)) = self.next_chunk(&mut resp, &mut limits).await? {
             let ms = (now - start).as_secs_f64() * 1e3;
             let r = parser.feed(&bytes, &mut st.text, &mut events);
             st.absorb(&mut events, ms);
@@ -580,21 +576,27 @@ impl Client {
         Ok(())
     }
 
-    /// The next piece of `resp`'s body, by the first-byte limit until one
-    /// came (a server may send its headers at once and queue the request),
-    /// then by the idle limit from the last piece ([`BodyLimits`]).
+    /// The next piece of `resp`'s body and when it came, by the first-byte
+    /// limit until one came (a server may send its headers at once and
+    /// queue the request), then by the idle limit from the last piece
+    /// ([`BodyLimits`], which this notes each piece in).
     pub(super) async fn next_chunk(
         &self,
         resp: &mut Streamed,
         limits: &mut BodyLimits<'_>,
-    ) -> Result<Option<bytes::Bytes>, Failure> {
+    ) -> Result<Option<(bytes::Bytes, Instant)>, Failure> {
         let chunk = resp.chunk();
         let mut chunk = std::pin::pin!(chunk);
         loop {
             tokio::select! {
                 biased;
                 r = &mut chunk => {
-                    return r.map_err(|e| fail(FailureKind::StreamError, format!("body broke off: {e}")));
+                    let piece = r.map_err(|e| fail(FailureKind::StreamError, format!("body broke off: {e}")))?;
+                    return Ok(piece.map(|b| {
+                        let now = Instant::now();
+                        limits.got(now);
+                        (b, now)
+                    }));
                 }
                 () = limits.sleep.as_mut() => {
                     if let Some(f) = limits.expired() {
@@ -699,7 +701,7 @@ impl<'a> BodyLimits<'a> {
     /// A piece of body came at `at`: from now on the idle limit runs from
     /// it. The timer moves only for the first piece (from the first-byte
     /// deadline to the idle one, which may be sooner).
-    pub(super) fn got(&mut self, at: Instant) {
+    fn got(&mut self, at: Instant) {
         if self.last.is_none() {
             self.sleep
                 .as_mut()

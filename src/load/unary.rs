@@ -34,8 +34,7 @@ impl Client {
             let mut body = Vec::new();
             let timer = std::pin::pin!(tokio::time::sleep_until(first_byte));
             let mut limits = super::client::BodyLimits::new(timer, self.timeouts.idle);
-            while let Some(b) = self.next_chunk(&mut resp, &mut limits).await? {
-                limits.got(Instant::now());
+            while let Some((b, _)) = self.next_chunk(&mut resp, &mut limits).await? {
                 body.extend_from_slice(&b);
             }
             if !status.is_success() {
