@@ -592,11 +592,10 @@ impl Client {
                 biased;
                 r = &mut chunk => {
                     let piece = r.map_err(|e| fail(FailureKind::StreamError, format!("body broke off: {e}")))?;
-                    return Ok(piece.map(|b| {
-                        let now = Instant::now();
-                        limits.got(now);
-                        (b, now)
-                    }));
+                    if let Some((_, came)) = &piece {
+                        limits.got(*came);
+                    }
+                    return Ok(piece);
                 }
                 () = limits.sleep.as_mut() => {
                     if let Some(f) = limits.expired() {
@@ -741,11 +740,17 @@ impl Streamed {
         }
     }
 
-    /// The next piece of the body (`None` at its end), or the error chain
-    /// of why it broke off.
-    async fn chunk(&mut self) -> Result<Option<bytes::Bytes>, String> {
+    /// The next piece of the body and when it came (`None` at its end), or
+    /// the error chain of why it broke off. Over the direct path a piece
+    /// came when the kernel received the read that completed it
+    /// ([`super::arrival`]); through reqwest, when it is handed over.
+    async fn chunk(&mut self) -> Result<Option<(bytes::Bytes, Instant)>, String> {
         match self {
-            Streamed::Reqwest(r) => r.chunk().await.map_err(|e| error_chain(&e)),
+            Streamed::Reqwest(r) => r
+                .chunk()
+                .await
+                .map(|p| p.map(|b| (b, Instant::now())))
+                .map_err(|e| error_chain(&e)),
             Streamed::H1(r) => r.chunk().await.map_err(|e| error_chain(&e)),
         }
     }
@@ -754,7 +759,7 @@ impl Streamed {
     /// error.
     async fn text(&mut self) -> String {
         let mut body = Vec::new();
-        while let Ok(Some(b)) = self.chunk().await {
+        while let Ok(Some((b, _))) = self.chunk().await {
             body.extend_from_slice(&b);
         }
         String::from_utf8_lossy(&body).into_owned()

@@ -26,10 +26,11 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use hyper::header::{HeaderMap, HeaderValue, HOST};
 use hyper::{Method, Request, StatusCode};
-use hyper_util::rt::TokioIo;
 use tokio::net::{TcpSocket, TcpStream};
 
-type Conn = http1::Connection<TokioIo<TcpStream>, Full<Bytes>>;
+use super::arrival::{Arrival, StampedTcp};
+
+type Conn = http1::Connection<StampedTcp, Full<Bytes>>;
 
 /// Why a request over the HTTP/1.1 path got no response.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +104,8 @@ struct PooledConn {
     /// How the connection future ended, once it has.
     ended: Option<Result<(), hyper::Error>>,
     idle_since: Instant,
+    /// When the connection's last read came ([`super::arrival`]).
+    arrival: Arc<Arrival>,
 }
 
 impl PooledConn {
@@ -303,8 +306,10 @@ impl PoolInner {
                 url: url.to_string(),
                 limit,
             })??;
+        let tcp = StampedTcp::new(tcp);
+        let arrival = tcp.arrival();
         let (send, conn) = http1::Builder::new()
-            .handshake(TokioIo::new(tcp))
+            .handshake(tcp)
             .await
             .map_err(|source| H1Error::Http {
                 url: url.to_string(),
@@ -315,6 +320,7 @@ impl PoolInner {
             conn: Some(Box::pin(conn)),
             ended: None,
             idle_since: Instant::now(),
+            arrival,
         })
     }
 
@@ -377,9 +383,15 @@ impl Response {
         self.status
     }
 
-    /// The next piece of the body; `None` at its end.
-    pub(super) async fn chunk(&mut self) -> Result<Option<Bytes>, hyper::Error> {
-        std::future::poll_fn(|cx| self.poll_chunk(cx)).await
+    /// The next piece of the body and when its bytes came (the kernel's
+    /// receive stamp of the read that completed it, [`super::arrival`]);
+    /// `None` at its end.
+    pub(super) async fn chunk(&mut self) -> Result<Option<(Bytes, Instant)>, hyper::Error> {
+        let piece = std::future::poll_fn(|cx| self.poll_chunk(cx)).await?;
+        Ok(piece.map(|b| {
+            let came = self.conn.as_ref().and_then(|c| c.arrival.last_read());
+            (b, came.unwrap_or_else(Instant::now))
+        }))
     }
 
     fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, hyper::Error>> {
@@ -529,7 +541,7 @@ mod tests {
         let mut r = p.request("/v1/x", Bytes::from_static(b"{}"), fresh).await?;
         assert_eq!(r.status(), StatusCode::OK);
         let mut out = Vec::new();
-        while let Some(b) = r.chunk().await.unwrap() {
+        while let Some((b, _)) = r.chunk().await.unwrap() {
             out.extend_from_slice(&b);
         }
         Ok(String::from_utf8(out).unwrap())

@@ -2,6 +2,7 @@
 //! arrivals. This module sends, timestamps and forwards records; nothing
 //! else (the sweeps that drive it live in [`crate::run`]).
 
+mod arrival;
 mod client;
 mod closed;
 mod counting;

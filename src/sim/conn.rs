@@ -200,7 +200,7 @@ impl Listener for SimListener {
             }
             let l = match &self.inner {
                 Some(l) => l,
-                None => match TcpListener::bind(self.addr).await {
+                None => match listen(self.addr).and_then(TcpListener::from_std) {
                     Ok(l) => self.inner.insert(l),
                     Err(_) => {
                         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -225,5 +225,52 @@ impl Listener for SimListener {
 
     fn local_addr(&self) -> io::Result<SocketAddr> {
         Ok(self.addr)
+    }
+}
+
+/// The listen backlog: as many connections as may wait to be accepted.
+/// Servers in the field keep thousands (uvicorn 2,048; cpp-httplib, which
+/// llama.cpp uses, the system's maximum); with the 128 of
+/// `std::net::TcpListener::bind`, a benchmark opening 1,000 connections at
+/// once lost SYNs and waited out the 1 s retransmit on some of them.
+pub(crate) const BACKLOG: i32 = 4096;
+
+/// A non-blocking listener on `addr` with [`BACKLOG`] (the kernel caps it
+/// at `net.core.somaxconn`).
+pub(crate) fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    s.set_reuse_address(true)?;
+    s.bind(&addr.into())?;
+    s.listen(BACKLOG)?;
+    s.set_nonblocking(true)?;
+    Ok(s.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hundreds of connects at once all complete without an accept, where
+    /// std's backlog of 128 left the rest waiting out the SYN retransmit.
+    #[tokio::test]
+    async fn hundreds_of_connects_at_once_wait_in_the_backlog() {
+        let somaxconn: usize = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(4096);
+        let n = 400.min(somaxconn.saturating_sub(8));
+        let l = TcpListener::from_std(listen("127.0.0.1:0".parse().unwrap()).unwrap()).unwrap();
+        let addr = l.local_addr().unwrap();
+        let connects = (0..n).map(|_| {
+            tokio::time::timeout(
+                Duration::from_millis(700),
+                tokio::net::TcpStream::connect(addr),
+            )
+        });
+        let done = futures_util::future::join_all(connects).await;
+        let ok = done.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+        assert_eq!(ok, n, "{} of {n} connects waited past 700 ms", n - ok);
+        drop(l);
     }
 }

@@ -244,9 +244,7 @@ impl SimServer {
             .map_err(|e| SimError::Io(std::io::Error::other(e)))??;
         // Bound here, served on the simulator's own runtime (a socket
         // belongs to the reactor of the runtime that registers it).
-        let listener = std::net::TcpListener::bind(addr)
-            .and_then(|l| l.set_nonblocking(true).map(|()| l))
-            .map_err(|source| SimError::Bind { addr, source })?;
+        let listener = conn::listen(addr).map_err(|source| SimError::Bind { addr, source })?;
         let addr = listener.local_addr()?;
         let metrics = Arc::new(metrics::SimMetrics::new());
         let (sched_tx, sched) = model::spawn(cfg.clone(), metrics.clone())?;
