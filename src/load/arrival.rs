@@ -24,7 +24,7 @@ use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hyper::rt::{Read, ReadBufCursor, Write};
-use tokio::io::{AsyncWrite, Interest};
+use tokio::io::unix::AsyncFd;
 use tokio::net::TcpStream;
 
 /// The longest lag of a kernel stamp taken as such; a longer one (the wall
@@ -91,33 +91,57 @@ impl Arrival {
 }
 
 /// A TCP stream that notes when each read's bytes came ([`Arrival`]), for
-/// hyper's connection.
+/// hyper's connection. It reads with `recvmsg` through the reactor's
+/// readiness directly ([`AsyncFd`]), so that a read shorter than the buffer
+/// ends the readiness: the next read waits for the next event instead of
+/// finding the socket empty (one `recvmsg` a read, not two; tokio's own
+/// stream does the same).
 pub(super) struct StampedTcp {
-    tcp: TcpStream,
+    fd: AsyncFd<std::net::TcpStream>,
     arrival: Arc<Arrival>,
     stamps: bool,
 }
 
 impl StampedTcp {
-    /// Wrap `tcp`, asking the kernel for receive timestamps when
-    /// [`kernel_stamps`] (a socket that refuses keeps the read times).
-    pub(super) fn new(tcp: TcpStream) -> Self {
+    /// Take over `tcp` (into this runtime's reactor), asking the kernel for
+    /// receive timestamps when [`kernel_stamps`] (a socket that refuses
+    /// keeps the read times).
+    pub(super) fn new(tcp: TcpStream) -> io::Result<Self> {
+        let tcp = tcp.into_std()?;
         let stamps = kernel_stamps() && enable_stamps(&tcp);
-        StampedTcp {
-            tcp,
+        // SAFETY: the std stream owns its descriptor, which stays open and
+        // the same until the AsyncFd (its only owner) is dropped.
+        let fd = unsafe { AsyncFd::register(tcp) }?;
+        Ok(StampedTcp {
+            fd,
             arrival: Arc::new(Arrival::default()),
             stamps,
-        }
+        })
     }
 
     /// The connection's arrivals.
     pub(super) fn arrival(&self) -> Arc<Arrival> {
         self.arrival.clone()
     }
+
+    /// Write with `f` once the socket takes bytes.
+    fn poll_write_with<R>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut f: impl FnMut(&std::net::TcpStream) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        self.arrival.note_write(Instant::now());
+        loop {
+            let mut guard = ready!(self.fd.poll_write_ready(cx))?;
+            if let Ok(r) = guard.try_io(|s| f(s.get_ref())) {
+                return Poll::Ready(r);
+            }
+        }
+    }
 }
 
 #[cfg(target_os = "linux")]
-fn enable_stamps(tcp: &TcpStream) -> bool {
+fn enable_stamps(tcp: &std::net::TcpStream) -> bool {
     let on: libc::c_int = 1;
     // SAFETY: a valid socket and a c_int option of the stated size.
     unsafe {
@@ -132,7 +156,7 @@ fn enable_stamps(tcp: &TcpStream) -> bool {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn enable_stamps(_: &TcpStream) -> bool {
+fn enable_stamps(_: &std::net::TcpStream) -> bool {
     false
 }
 
@@ -202,26 +226,28 @@ impl Read for StampedTcp {
         mut buf: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        let fd = this.tcp.as_raw_fd();
         loop {
-            ready!(this.tcp.poll_read_ready(cx))?;
+            let mut guard = ready!(this.fd.poll_read_ready(cx))?;
             // SAFETY: recv only writes into the unfilled part, and the
             // cursor is advanced by exactly the bytes it wrote.
             let dst = unsafe { buf.as_mut() };
-            match this
-                .tcp
-                .try_io(Interest::READABLE, || recv(fd, dst, this.stamps))
-            {
-                Ok((n, stamp)) => {
+            let room = dst.len();
+            let stamps = this.stamps;
+            match guard.try_io(|s| recv(s.as_raw_fd(), dst, stamps)) {
+                Ok(Ok((n, stamp))) => {
                     if n > 0 {
                         this.arrival.note_read(Instant::now(), stamp);
+                        if n < room {
+                            // Drained: wait for the reactor's next event.
+                            guard.clear_ready();
+                        }
                     }
                     // SAFETY: the kernel wrote `n` bytes at the cursor.
                     unsafe { buf.advance(n) };
                     return Poll::Ready(Ok(()));
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) => return Poll::Ready(Err(e)),
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
+                Err(_would_block) => continue,
             }
         }
     }
@@ -233,9 +259,8 @@ impl Write for StampedTcp {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        this.arrival.note_write(Instant::now());
-        Pin::new(&mut this.tcp).poll_write(cx, buf)
+        self.get_mut()
+            .poll_write_with(cx, |mut s| std::io::Write::write(&mut s, buf))
     }
 
     fn poll_write_vectored(
@@ -243,21 +268,25 @@ impl Write for StampedTcp {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        this.arrival.note_write(Instant::now());
-        Pin::new(&mut this.tcp).poll_write_vectored(cx, bufs)
+        self.get_mut()
+            .poll_write_with(cx, |mut s| std::io::Write::write_vectored(&mut s, bufs))
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.tcp.is_write_vectored()
+        true
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(
+            match self.fd.get_ref().shutdown(std::net::Shutdown::Write) {
+                Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+                r => r,
+            },
+        )
     }
 }
 
@@ -311,18 +340,17 @@ mod tests {
         let addr = l.local_addr().unwrap();
         let client = tokio::spawn(async move { TcpStream::connect(addr).await.unwrap() });
         let (mut server, _) = l.accept().await.unwrap();
-        let s = StampedTcp::new(client.await.unwrap());
+        let s = StampedTcp::new(client.await.unwrap()).unwrap();
         assert!(s.stamps, "SO_TIMESTAMPNS refused");
-        let fd = s.tcp.as_raw_fd();
         for _ in 0..40 {
             server.write_all(b"token").await.unwrap();
             let sent = Instant::now();
             tokio::time::sleep(Duration::from_millis(50)).await;
             let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 64];
-            s.tcp.readable().await.unwrap();
-            let (n, stamp) = s
-                .tcp
-                .try_io(Interest::READABLE, || recv(fd, &mut buf, true))
+            let mut ready = s.fd.readable().await.unwrap();
+            let (n, stamp) = ready
+                .try_io(|t| recv(t.as_raw_fd(), &mut buf, true))
+                .expect("readable")
                 .unwrap();
             assert_eq!(n, 5);
             let read_at = Instant::now();

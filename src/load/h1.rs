@@ -306,7 +306,10 @@ impl PoolInner {
                 url: url.to_string(),
                 limit,
             })??;
-        let tcp = StampedTcp::new(tcp);
+        let tcp = StampedTcp::new(tcp).map_err(|source| H1Error::Connect {
+            url: url.to_string(),
+            source,
+        })?;
         let arrival = tcp.arrival();
         let (send, conn) = http1::Builder::new()
             .handshake(tcp)
