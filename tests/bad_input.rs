@@ -333,6 +333,22 @@ const CASES: &[Case] = &[
         needles: &["SERVEBENCH_SIM", "decode_step_ms", "abc"],
     },
     Case {
+        input: "`SERVEBENCH_TIMESTAMPS` neither `kernel` nor `user`",
+        args: &["static", "--parallel-num", "1", "--prompt-tokens", "8", "--output-tokens", "2", "--epochs", "1", "--sim", SIM],
+        env: &[("SERVEBENCH_TIMESTAMPS", "usr")],
+        files: &[],
+        code: 2,
+        needles: &["SERVEBENCH_TIMESTAMPS", "`usr`", "kernel", "user"],
+    },
+    Case {
+        input: "`SERVEBENCH_CLIENT_THREADS` not a count",
+        args: &["static", "--parallel-num", "1", "--prompt-tokens", "8", "--output-tokens", "2", "--epochs", "1", "--sim", SIM],
+        env: &[("SERVEBENCH_CLIENT_THREADS", "0")],
+        files: &[],
+        code: 2,
+        needles: &["SERVEBENCH_CLIENT_THREADS", "`0`", "1 to 256"],
+    },
+    Case {
         input: "`--num-prompts` count differs from `--request-rate` count",
         args: &["serving", "--num-prompts", "1", "2", "--request-rate", "1", "2", "3", "--sim", SIM],
         env: &[],
@@ -608,6 +624,8 @@ fn run_bin(
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_servebench"));
     cmd.args(args)
         .env_remove("SERVEBENCH_SIM")
+        .env_remove("SERVEBENCH_TIMESTAMPS")
+        .env_remove("SERVEBENCH_CLIENT_THREADS")
         .env_remove("OPENAI_API_KEY")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -31,12 +31,30 @@ use tokio::net::TcpStream;
 /// clock stepped) falls back to the window's bounds.
 const MAX_LAG: Duration = Duration::from_secs(60);
 
+/// The environment variable that chooses chunk times: `kernel` (the
+/// default) or `user` (the time of the read).
+pub const STAMPS_ENV: &str = "SERVEBENCH_TIMESTAMPS";
+
+/// Whether `value` of [`STAMPS_ENV`] asks for the kernel's stamps; `None`
+/// when it is neither `kernel` nor `user`.
+pub fn parse_stamps(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "kernel" | "" => Some(true),
+        "user" => Some(false),
+        _ => None,
+    }
+}
+
 /// Whether reads take the kernel's receive timestamps: unless
-/// `SERVEBENCH_TIMESTAMPS=user` (read once per process).
+/// `SERVEBENCH_TIMESTAMPS=user` (read once per process; a bad value was
+/// refused before the run, see [`super::check_env`]).
 pub(crate) fn kernel_stamps() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
     *ON.get_or_init(|| {
-        std::env::var("SERVEBENCH_TIMESTAMPS").map_or(true, |v| !v.eq_ignore_ascii_case("user"))
+        std::env::var(STAMPS_ENV)
+            .ok()
+            .and_then(|v| parse_stamps(&v))
+            .unwrap_or(true)
     })
 }
 
@@ -160,13 +178,22 @@ fn enable_stamps(_: &std::net::TcpStream) -> bool {
     false
 }
 
-/// One `recvmsg` into `dst`: the bytes read and, with `stamps`, the
-/// kernel's stamp of the last segment read.
+/// One read into `dst`: the bytes read and, with `stamps` (a `recvmsg`),
+/// the kernel's stamp of the last segment read; without, a plain `recv`.
 fn recv(
     fd: std::os::fd::RawFd,
     dst: &mut [std::mem::MaybeUninit<u8>],
     stamps: bool,
 ) -> io::Result<(usize, Option<SystemTime>)> {
+    if !stamps {
+        // SAFETY: `dst` is writable for its length; the kernel writes at
+        // most that many bytes, which need no initialising.
+        let n = unsafe { libc::recv(fd, dst.as_mut_ptr().cast(), dst.len(), 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        return Ok((n as usize, None));
+    }
     let mut iov = libc::iovec {
         iov_base: dst.as_mut_ptr().cast(),
         iov_len: dst.len(),
@@ -178,10 +205,8 @@ fn recv(
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
-    if stamps {
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&control) as _;
-    }
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
     // SAFETY: `iov` points at `dst`, writable for its length (the kernel
     // writes at most that many bytes, which need no initialising), and
     // the control buffer at `control`, both alive for the call.
@@ -189,7 +214,7 @@ fn recv(
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok((n as usize, stamps.then(|| stamp_of(&msg)).flatten()))
+    Ok((n as usize, stamp_of(&msg)))
 }
 
 /// The `SCM_TIMESTAMPNS` message of a `recvmsg`'s control data.

@@ -3,6 +3,7 @@
 //! else (the sweeps that drive it live in [`crate::run`]).
 
 mod arrival;
+pub use arrival::STAMPS_ENV;
 mod client;
 mod closed;
 mod counting;
@@ -28,3 +29,26 @@ mod sessions;
 
 pub use open::{arrival_offsets, grouped_arrival_offsets, run_open_loop, ScheduleError};
 pub use sessions::{run_sessions, SessionLoad};
+
+/// The client's environment variables ([`STAMPS_ENV`],
+/// [`spawner::THREADS_ENV`]) hold values it takes: the variable and why
+/// not, so that a typo is refused before any load instead of falling back.
+pub fn check_env() -> Result<(), (&'static str, String)> {
+    if let Ok(v) = std::env::var(STAMPS_ENV) {
+        if arrival::parse_stamps(&v).is_none() {
+            return Err((STAMPS_ENV, format!("`{v}`: expected kernel or user")));
+        }
+    }
+    if let Ok(v) = std::env::var(spawner::THREADS_ENV) {
+        if spawner::parse_threads(&v).is_none() {
+            return Err((
+                spawner::THREADS_ENV,
+                format!(
+                    "`{v}`: expected a count from 1 to {}",
+                    spawner::MAX_LOAD_THREADS
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

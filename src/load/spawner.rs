@@ -51,12 +51,19 @@ pub fn load_threads() -> usize {
     match THREADS.load(Ordering::Relaxed) {
         0 => std::env::var(THREADS_ENV)
             .ok()
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .filter(|&n| n > 0)
-            .unwrap_or_else(|| super::selfwatch::cores() / 2)
-            .clamp(1, MAX_LOAD_THREADS),
+            .and_then(|v| parse_threads(&v))
+            .unwrap_or_else(|| (super::selfwatch::cores() / 2).clamp(1, MAX_LOAD_THREADS)),
         n => n,
     }
+}
+
+/// A value of [`THREADS_ENV`]: a count from 1 to [`MAX_LOAD_THREADS`].
+pub fn parse_threads(value: &str) -> Option<usize> {
+    value
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_LOAD_THREADS).contains(n))
 }
 
 /// This thread's load-thread number: 1.. on a load thread started here, 0

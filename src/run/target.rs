@@ -299,6 +299,10 @@ fn normalise_url(url: &str) -> String {
 /// Validate every flag, load the tokenizer, then start the embedded simulator
 /// or settle the remote endpoint and model name. No load is sent.
 pub async fn resolve_target(args: &TargetSpec) -> Result<Target, RunError> {
+    crate::load::check_env().map_err(|(var, reason)| RunError::BadSetting {
+        flag: format!("environment variable {var}"),
+        reason,
+    })?;
     let backend: Arc<dyn Backend> = Arc::from(backend::by_name(&args.backend)?);
     let timeouts = Timeouts {
         connect: timeout_flag("--connect-timeout", args.connect_timeout)?,
