@@ -23,6 +23,7 @@ pub mod cli;
 pub mod interop;
 pub mod load;
 pub mod metrics;
+pub(crate) mod netstamp;
 pub mod record;
 pub mod report;
 pub mod run;

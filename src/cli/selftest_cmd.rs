@@ -473,11 +473,11 @@ fn print_table(rows: &[SelftestRow], pin: Option<&Pinning>) {
     }
     match pin {
         Some(p) => crate::outln!(
-            "(ttft_server_ms is rounded to 0.01 ms; the simulator ran on CPU {}, the client on CPUs {:?})",
+            "(the simulator's TTFT runs from the kernel's receive stamp of the request, to the microsecond; the simulator ran on CPU {}, the client on CPUs {:?})",
             p.sim_cpu, p.client_cpus
         ),
         None => crate::outln!(
-            "(ttft_server_ms is rounded to 0.01 ms; the client and the simulator share the {} cores)",
+            "(the simulator's TTFT runs from the kernel's receive stamp of the request, to the microsecond; the client and the simulator share the {} cores)",
             cores()
         ),
     }

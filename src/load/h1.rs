@@ -28,7 +28,8 @@ use hyper::header::{HeaderMap, HeaderValue, HOST};
 use hyper::{Method, Request, StatusCode};
 use tokio::net::{TcpSocket, TcpStream};
 
-use super::arrival::{Arrival, StampedTcp};
+use super::arrival::StampedTcp;
+use crate::netstamp::Arrival;
 
 type Conn = http1::Connection<StampedTcp, Full<Bytes>>;
 

@@ -3,7 +3,7 @@
 //! else (the sweeps that drive it live in [`crate::run`]).
 
 mod arrival;
-pub use arrival::STAMPS_ENV;
+pub use crate::netstamp::STAMPS_ENV;
 mod client;
 mod closed;
 mod counting;
@@ -35,7 +35,7 @@ pub use sessions::{run_sessions, SessionLoad};
 /// not, so that a typo is refused before any load instead of falling back.
 pub fn check_env() -> Result<(), (&'static str, String)> {
     if let Ok(v) = std::env::var(STAMPS_ENV) {
-        if arrival::parse_stamps(&v).is_none() {
+        if crate::netstamp::parse_stamps(&v).is_none() {
             return Err((STAMPS_ENV, format!("`{v}`: expected kernel or user")));
         }
     }

@@ -190,6 +190,12 @@ async fn generate(st: Arc<AppState>, conn: Conn, req: Request, api: Api) -> Resp
         Ok(b) => b,
         Err(e) => return ApiError::bad(format!("cannot read body: {e}"), None).respond(api),
     };
+    // The server's clock for this request starts when it was whole on the
+    // machine (the kernel's stamp of the read that completed it, which is
+    // before this handler began unless the body came later), not when this
+    // handler got to it: a burst of requests waits in the sockets and in
+    // hyper before the handlers run, and that wait is the server's.
+    let arrived = conn.last_read().unwrap_or(arrived);
     let parsed = match api {
         Api::Tgi | Api::MindIe => parse_tgi_like(&st, &body, api),
         _ => parse(&st, &body, api),

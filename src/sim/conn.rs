@@ -10,20 +10,31 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+
+use crate::netstamp::{enable_stamps, kernel_stamps, recv, Arrival};
 use tokio::net::{TcpListener, TcpStream};
 
-/// Per-connection kill switch, reachable from handlers via `ConnectInfo`.
+/// Per-connection kill switch and receive times, reachable from handlers
+/// via `ConnectInfo`.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Conn(Arc<AtomicU8>);
+pub(crate) struct Conn(Arc<ConnState>);
+
+#[derive(Debug, Default)]
+pub(crate) struct ConnState {
+    state: AtomicU8,
+    /// When the connection's last read came (the kernel's stamp).
+    arrival: Arrival,
+}
 
 const LIVE: u8 = 0;
 const KILLED: u8 = 1;
@@ -32,11 +43,19 @@ const SPENT: u8 = 2;
 impl Conn {
     /// Kill the connection: the next I/O on it fails and it closes with RST.
     pub(crate) fn reset(&self) {
-        self.0.store(KILLED, Ordering::Release);
+        self.0.state.store(KILLED, Ordering::Release);
     }
 
     fn killed(&self) -> bool {
-        self.0.load(Ordering::Acquire) == KILLED
+        self.0.state.load(Ordering::Acquire) == KILLED
+    }
+
+    /// When the bytes of the connection's last read reached the machine
+    /// (the kernel's receive stamp, else the read's time): read once a
+    /// request's body is in, the moment the request was whole on the
+    /// machine, before any of the server's own work on it.
+    pub(crate) fn last_read(&self) -> Option<Instant> {
+        self.0.arrival.last_read()
     }
 
     /// Mark a live connection as done after its response (llama.cpp closes
@@ -46,12 +65,13 @@ impl Conn {
     pub(crate) fn mark_spent(&self) {
         let _ = self
             .0
+            .state
             .compare_exchange(LIVE, SPENT, Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// True once [`Conn::mark_spent`] was called.
     fn spent(&self) -> bool {
-        self.0.load(Ordering::Acquire) == SPENT
+        self.0.state.load(Ordering::Acquire) == SPENT
     }
 }
 
@@ -82,10 +102,11 @@ impl Downtime {
     }
 }
 
-/// A TCP stream with a kill switch.
+/// A TCP stream with a kill switch, whose reads note when their bytes came.
 pub(crate) struct SimIo {
     inner: TcpStream,
     ctl: Conn,
+    stamps: bool,
 }
 
 impl SimIo {
@@ -123,7 +144,30 @@ impl AsyncRead for SimIo {
                 other => other,
             };
         }
-        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+        let this = self.get_mut();
+        let fd = this.inner.as_raw_fd();
+        loop {
+            ready!(this.inner.poll_read_ready(cx))?;
+            // SAFETY: recv only writes into the unfilled part, and exactly
+            // the bytes it wrote are marked filled.
+            let dst = unsafe { buf.unfilled_mut() };
+            match this
+                .inner
+                .try_io(Interest::READABLE, || recv(fd, dst, this.stamps))
+            {
+                Ok((n, stamp)) => {
+                    if n > 0 {
+                        this.ctl.0.arrival.note_read(Instant::now(), stamp);
+                    }
+                    // SAFETY: the kernel wrote `n` bytes there.
+                    unsafe { buf.assume_init(n) };
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
     }
 }
 
@@ -212,7 +256,8 @@ impl Listener for SimListener {
                 r = l.accept() => match r {
                     Ok((s, a)) => {
                         let _ = s.set_nodelay(true);
-                        return (SimIo { inner: s, ctl: Conn::default() }, a);
+                        let stamps = kernel_stamps() && enable_stamps(&s);
+                        return (SimIo { inner: s, ctl: Conn::default(), stamps }, a);
                     }
                     // Per-connection errors (e.g. aborted handshakes) and
                     // resource limits: pause briefly, as axum does.

@@ -54,10 +54,14 @@
 //!   far, as vLLM's), `model` (unknown → 404, absent → the served one) and
 //!   `return_latency`.
 //! * `"return_latency": true` (OpenAI routes) adds a `latency` object (ms, 2
-//!   decimals) to a whole response, or to the last chunk of a stream (the
+//!   decimals; `ttft_server_ms` 3) to a whole response, or to the last chunk of a stream (the
 //!   usage chunk if any, else the last token chunk):
-//!   - `time_in_queue`: arrival (handler entry, before the body is read) to
-//!     admission by the scheduler;
+//!   - `time_in_queue`: arrival to admission by the scheduler. Arrival is
+//!     when the request was whole on the machine: the kernel's receive
+//!     stamp (`SO_TIMESTAMPNS`, Linux) of the read that completed its body,
+//!     so the wait in the socket and in the HTTP layer before the handler
+//!     runs (long in a burst of requests) is the server's; the handler's
+//!     entry where the kernel gives no stamp or `SERVEBENCH_TIMESTAMPS=user`;
 //!   - `model_prefill_latency`: modelled compute time of the prefill step that
 //!     served the request (shared by the requests admitted with it);
 //!   - `prefill_latency`: arrival to the first token emitted by the scheduler

@@ -83,7 +83,8 @@ pub(crate) enum Event {
 /// A request handed to the scheduler.
 #[derive(Debug)]
 pub(crate) struct Arrival {
-    /// Handler entry.
+    /// When the request was whole on the machine (see the `sim` module's
+    /// `time_in_queue`).
     pub arrived: Instant,
     pub prompt_tokens: usize,
     /// Chained prefix-block hashes (empty when the prefix cache is off).
