@@ -82,8 +82,18 @@ impl Arrival {
     }
 
     /// A read at `now` whose last segment the kernel stamped `stamp`.
-    pub(crate) fn note_read(&self, now: Instant, stamp: Option<SystemTime>) {
-        let at = match stamp.and_then(|s| SystemTime::now().duration_since(s).ok()) {
+    /// A read just now whose last segment the kernel stamped `stamp`.
+    pub(crate) fn note_read(&self, stamp: Option<SystemTime>) {
+        // The wall clock first: a pause between the two reads then moves
+        // the arrival later (by the pause), never before the bytes came.
+        let real = SystemTime::now();
+        self.note_read_at(Instant::now(), real, stamp);
+    }
+
+    /// A read at `now` (when the wall clock read `real`) whose last
+    /// segment the kernel stamped `stamp`.
+    fn note_read_at(&self, now: Instant, real: SystemTime, stamp: Option<SystemTime>) {
+        let at = match stamp.and_then(|s| real.duration_since(s).ok()) {
             Some(lag) if lag <= MAX_LAG => now.checked_sub(lag).unwrap_or(now),
             // No stamp, or one ahead of the wall clock or far behind it
             // (the clock stepped): the read's own time.
@@ -202,7 +212,7 @@ mod tests {
         let now = t0 + Duration::from_millis(10);
         // 4 ms ago by the kernel.
         let stamp = SystemTime::now() - Duration::from_millis(4);
-        a.note_read(now, Some(stamp));
+        a.note_read_at(now, SystemTime::now(), Some(stamp));
         let got = a.last_read().unwrap();
         let lag = now - got;
         assert!(
@@ -213,17 +223,22 @@ mod tests {
         // second) is held at the write.
         let later = now + Duration::from_millis(10);
         a.note_write(later);
-        a.note_read(
+        a.note_read_at(
             later + Duration::from_millis(1),
+            SystemTime::now(),
             Some(SystemTime::now() - Duration::from_secs(1)),
         );
         assert_eq!(a.last_read().unwrap(), later);
         // A stamp ahead of the wall clock, or none: the read's own time.
         let t = later + Duration::from_millis(5);
-        a.note_read(t, Some(SystemTime::now() + Duration::from_secs(5)));
+        a.note_read_at(
+            t,
+            SystemTime::now(),
+            Some(SystemTime::now() + Duration::from_secs(5)),
+        );
         assert_eq!(a.last_read().unwrap(), t);
         let t = t + Duration::from_millis(5);
-        a.note_read(t, None);
+        a.note_read_at(t, SystemTime::now(), None);
         assert_eq!(a.last_read().unwrap(), t);
     }
 
@@ -256,7 +271,7 @@ mod tests {
                 .unwrap();
             assert_eq!(n, 5);
             let read_at = Instant::now();
-            arrival.note_read(read_at, stamp);
+            arrival.note_read_at(read_at, SystemTime::now(), stamp);
             let came = arrival.last_read().unwrap();
             if stamp.is_none() {
                 assert_eq!(came, read_at, "no stamp: the read's own time");

@@ -81,7 +81,7 @@ impl Read for StampedTcp {
             match guard.try_io(|s| recv(s.as_raw_fd(), dst, stamps)) {
                 Ok(Ok((n, stamp))) => {
                     if n > 0 {
-                        this.arrival.note_read(Instant::now(), stamp);
+                        this.arrival.note_read(stamp);
                         if n < room {
                             // Drained: wait for the reactor's next event.
                             guard.clear_ready();

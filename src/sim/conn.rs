@@ -157,7 +157,7 @@ impl AsyncRead for SimIo {
             {
                 Ok((n, stamp)) => {
                     if n > 0 {
-                        this.ctl.0.arrival.note_read(Instant::now(), stamp);
+                        this.ctl.0.arrival.note_read(stamp);
                     }
                     // SAFETY: the kernel wrote `n` bytes there.
                     unsafe { buf.assume_init(n) };
