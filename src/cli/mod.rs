@@ -494,6 +494,10 @@ pub async fn run(cli: Cli) -> Result<i32, CliError> {
             Ok(0)
         }
         Command::Sim(args) => {
+            crate::load::check_env().map_err(|(var, reason)| CliError::BadFlag {
+                flag: format!("environment variable {var}"),
+                reason,
+            })?;
             crate::sim::serve(&args, crate::workload::Tokenizer::default_embedded()).await?;
             Ok(0)
         }
