@@ -10,12 +10,13 @@
 
 #![cfg(target_os = "linux")]
 
+mod common {
+    pub mod client;
+}
+
 use std::io::{Read, Write};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use servebench::backend::{self, RequestOptions};
-use servebench::load::{Client, Endpoint, Timeouts};
 use servebench::workload::{RequestSpec, Tokenizer};
 
 fn ms(x: u64) -> Duration {
@@ -98,27 +99,7 @@ async fn a_token_that_waits_in_the_socket_keeps_the_time_it_came() {
     });
 
     let tok = Tokenizer::default_embedded();
-    let backend: Arc<dyn backend::Backend> = Arc::from(backend::by_name("openai").unwrap());
-    let opts = RequestOptions {
-        model: "m".into(),
-        return_latency: false,
-        tokens_per_chunk: 1,
-        non_streaming: false,
-        sampling: Default::default(),
-        spec_decode: None,
-    };
-    let endpoint = Endpoint {
-        base_url: url,
-        api_key: None,
-        app_code: None,
-    };
-    let timeouts = Timeouts {
-        connect: ms(5_000),
-        first_byte: ms(5_000),
-        idle: ms(5_000),
-        total: ms(10_000),
-    };
-    let c = Client::new(&endpoint, backend, opts, tok.clone(), timeouts).unwrap();
+    let c = common::client::openai(url, "m", false, &tok, common::client::timeouts(5));
     let req = c.prepare(&RequestSpec {
         id: 0,
         prompt: "the quick brown fox".into(),

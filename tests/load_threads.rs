@@ -3,13 +3,15 @@
 //! it opened, epoch after epoch (a socket belongs to the reactor of the
 //! runtime that opened it).
 
+mod common {
+    pub mod client;
+}
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
-use servebench::backend::{self, RequestOptions};
 use servebench::load::spawner::{set_load_threads, slot};
-use servebench::load::{run_closed_epoch, Client, Endpoint, Keep, Spawner, Timeouts};
+use servebench::load::{run_closed_epoch, Keep, Spawner};
 use servebench::sim::{SimConfig, SimServer};
 use servebench::workload::{RequestSpec, Tokenizer};
 use tokio::net::{TcpListener, TcpStream};
@@ -51,28 +53,13 @@ async fn load_is_dealt_over_every_thread_and_connections_are_reused_per_thread()
     cfg.apply_kv("time_scale=0.02").unwrap();
     let sim = SimServer::start(cfg, tok.clone()).await.unwrap();
     let (url, accepted) = counting_relay(sim.addr()).await;
-    let backend: Arc<dyn backend::Backend> = Arc::from(backend::by_name("openai").unwrap());
-    let opts = RequestOptions {
-        model: sim.model().to_string(),
-        return_latency: false,
-        tokens_per_chunk: 1,
-        non_streaming: false,
-        sampling: Default::default(),
-        spec_decode: None,
-    };
-    let endpoint = Endpoint {
-        base_url: url,
-        api_key: None,
-        app_code: None,
-    };
-    let s = Duration::from_secs;
-    let timeouts = Timeouts {
-        connect: s(5),
-        first_byte: s(10),
-        idle: s(10),
-        total: s(20),
-    };
-    let client = Arc::new(Client::new(&endpoint, backend, opts, tok.clone(), timeouts).unwrap());
+    let client = Arc::new(common::client::openai(
+        url,
+        sim.model(),
+        false,
+        &tok,
+        common::client::timeouts(10),
+    ));
     let prompt = "the quick brown fox jumps over the lazy dog".to_string();
     let reqs: Vec<_> = (0..60u64)
         .map(|id| {

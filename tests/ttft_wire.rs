@@ -13,11 +13,13 @@
 
 #![cfg(target_os = "linux")]
 
-use std::sync::Arc;
-use std::time::Duration;
+mod common {
+    pub mod client;
+}
 
-use servebench::backend::{self, RequestOptions};
-use servebench::load::{run_closed_epoch, Client, Endpoint, Keep, Timeouts};
+use std::sync::Arc;
+
+use servebench::load::{run_closed_epoch, Keep};
 use servebench::sim::{SimConfig, SimServer};
 use servebench::workload::{RequestSpec, Tokenizer};
 
@@ -27,28 +29,13 @@ async fn client_ttft_exceeds_the_servers_by_the_wire_alone() {
     let mut cfg = SimConfig::default();
     cfg.apply_kv("time_scale=0.2").unwrap();
     let sim = SimServer::start(cfg, tok.clone()).await.unwrap();
-    let backend: Arc<dyn backend::Backend> = Arc::from(backend::by_name("openai").unwrap());
-    let opts = RequestOptions {
-        model: sim.model().to_string(),
-        return_latency: true,
-        tokens_per_chunk: 1,
-        non_streaming: false,
-        sampling: Default::default(),
-        spec_decode: None,
-    };
-    let endpoint = Endpoint {
-        base_url: sim.base_url(),
-        api_key: None,
-        app_code: None,
-    };
-    let s = Duration::from_secs;
-    let timeouts = Timeouts {
-        connect: s(5),
-        first_byte: s(20),
-        idle: s(20),
-        total: s(30),
-    };
-    let c = Arc::new(Client::new(&endpoint, backend, opts, tok.clone(), timeouts).unwrap());
+    let c = Arc::new(common::client::openai(
+        sim.base_url(),
+        sim.model(),
+        true,
+        &tok,
+        common::client::timeouts(20),
+    ));
     let prompt = "the quick brown fox jumps over the lazy dog ".repeat(8);
     let prompt_tokens = tok.count(&prompt);
     let reqs: Vec<_> = (0..400)
