@@ -42,7 +42,7 @@ pub fn parse_stamps(value: &str) -> Option<bool> {
 /// Whether reads take the kernel's receive timestamps: unless
 /// `SERVEBENCH_TIMESTAMPS=user` (read once per process; a bad value was
 /// refused before the run, see [`crate::load::check_env`]).
-pub(crate) fn kernel_stamps() -> bool {
+fn kernel_stamps() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
     *ON.get_or_init(|| {
         std::env::var(STAMPS_ENV)
@@ -102,7 +102,7 @@ impl Arrival {
     }
 
     /// A read just now whose last segment the kernel stamped `stamp`.
-    pub(crate) fn note_read(&self, stamp: Option<SystemTime>) {
+    fn note_read(&self, stamp: Option<SystemTime>) {
         // The wall clock first: a pause between the two reads then moves
         // the arrival later (by the pause), never before the bytes came.
         let real = SystemTime::now();
@@ -126,28 +126,45 @@ impl Arrival {
         self.read.store(n, Ordering::Relaxed);
     }
 
+    /// One read of `fd` into `dst` ([`recv`], with the kernel's stamp when
+    /// `stamps`), noted as the connection's last when it brought bytes.
+    pub(crate) fn read(
+        &self,
+        fd: RawFd,
+        dst: &mut [std::mem::MaybeUninit<u8>],
+        stamps: bool,
+    ) -> io::Result<usize> {
+        let (n, stamp) = recv(fd, dst, stamps)?;
+        if n > 0 {
+            self.note_read(stamp);
+        }
+        Ok(n)
+    }
+
     pub(crate) fn note_write(&self, now: Instant) {
         self.write.store(to_nanos(now), Ordering::Relaxed);
     }
 }
 
-/// Ask the kernel for receive timestamps on `sock`; whether it took.
+/// Ask the kernel for receive timestamps on `sock`, unless
+/// [`kernel_stamps`] is off; whether reads on it get them.
 #[cfg(target_os = "linux")]
 pub(crate) fn enable_stamps(sock: &impl AsRawFd) -> bool {
     let on: libc::c_int = 1;
     // SAFETY: a valid socket and a c_int option of the stated size.
-    unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_TIMESTAMPNS,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        ) == 0
-    }
+    kernel_stamps()
+        && unsafe {
+            libc::setsockopt(
+                sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            ) == 0
+        }
 }
 
-/// Ask the kernel for receive timestamps on `sock`; whether it took.
+/// Ask the kernel for receive timestamps on `sock`: not on this system.
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn enable_stamps(_: &impl AsRawFd) -> bool {
     false
@@ -155,7 +172,7 @@ pub(crate) fn enable_stamps(_: &impl AsRawFd) -> bool {
 
 /// One read into `dst`: the bytes read and, with `stamps` (a `recvmsg`),
 /// the kernel's stamp of the last segment read; without, a plain `recv`.
-pub(crate) fn recv(
+fn recv(
     fd: RawFd,
     dst: &mut [std::mem::MaybeUninit<u8>],
     stamps: bool,

@@ -12,7 +12,7 @@ use hyper::rt::{Read, ReadBufCursor, Write};
 use tokio::io::unix::AsyncFd;
 use tokio::net::TcpStream;
 
-use crate::netstamp::{enable_stamps, kernel_stamps, recv, Arrival};
+use crate::netstamp::{enable_stamps, Arrival};
 
 /// A TCP stream that notes when each read's bytes came ([`Arrival`]), for
 /// hyper's connection. It reads with `recvmsg` through the reactor's
@@ -28,11 +28,11 @@ pub(super) struct StampedTcp {
 
 impl StampedTcp {
     /// Take over `tcp` (into this runtime's reactor), asking the kernel for
-    /// receive timestamps when [`kernel_stamps`] (a socket that refuses
-    /// keeps the read times).
+    /// receive timestamps ([`enable_stamps`]; a socket that refuses keeps
+    /// the read times).
     pub(super) fn new(tcp: TcpStream) -> io::Result<Self> {
         let tcp = tcp.into_std()?;
-        let stamps = kernel_stamps() && enable_stamps(&tcp);
+        let stamps = enable_stamps(&tcp);
         // SAFETY: the std stream owns its descriptor, which stays open and
         // the same until the AsyncFd (its only owner) is dropped.
         let fd = unsafe { AsyncFd::register(tcp) }?;
@@ -77,15 +77,12 @@ impl Read for StampedTcp {
             // cursor is advanced by exactly the bytes it wrote.
             let dst = unsafe { buf.as_mut() };
             let room = dst.len();
-            let stamps = this.stamps;
-            match guard.try_io(|s| recv(s.as_raw_fd(), dst, stamps)) {
-                Ok(Ok((n, stamp))) => {
-                    if n > 0 {
-                        this.arrival.note_read(stamp);
-                        if n < room {
-                            // Drained: wait for the reactor's next event.
-                            guard.clear_ready();
-                        }
+            let (arrival, stamps) = (&this.arrival, this.stamps);
+            match guard.try_io(|s| arrival.read(s.as_raw_fd(), dst, stamps)) {
+                Ok(Ok(n)) => {
+                    if n > 0 && n < room {
+                        // Drained: wait for the reactor's next event.
+                        guard.clear_ready();
                     }
                     // SAFETY: the kernel wrote `n` bytes at the cursor.
                     unsafe { buf.advance(n) };

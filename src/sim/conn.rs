@@ -21,7 +21,7 @@ use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 
-use crate::netstamp::{enable_stamps, kernel_stamps, recv, Arrival};
+use crate::netstamp::{enable_stamps, Arrival};
 use tokio::net::{TcpListener, TcpStream};
 
 /// Per-connection kill switch and receive times, reachable from handlers
@@ -30,7 +30,7 @@ use tokio::net::{TcpListener, TcpStream};
 pub(crate) struct Conn(Arc<ConnState>);
 
 #[derive(Debug, Default)]
-pub(crate) struct ConnState {
+struct ConnState {
     state: AtomicU8,
     /// When the connection's last read came (the kernel's stamp).
     arrival: Arrival,
@@ -151,14 +151,12 @@ impl AsyncRead for SimIo {
             // SAFETY: recv only writes into the unfilled part, and exactly
             // the bytes it wrote are marked filled.
             let dst = unsafe { buf.unfilled_mut() };
+            let (arrival, stamps) = (&this.ctl.0.arrival, this.stamps);
             match this
                 .inner
-                .try_io(Interest::READABLE, || recv(fd, dst, this.stamps))
+                .try_io(Interest::READABLE, || arrival.read(fd, dst, stamps))
             {
-                Ok((n, stamp)) => {
-                    if n > 0 {
-                        this.ctl.0.arrival.note_read(stamp);
-                    }
+                Ok(n) => {
                     // SAFETY: the kernel wrote `n` bytes there.
                     unsafe { buf.assume_init(n) };
                     buf.advance(n);
@@ -256,7 +254,7 @@ impl Listener for SimListener {
                 r = l.accept() => match r {
                     Ok((s, a)) => {
                         let _ = s.set_nodelay(true);
-                        let stamps = kernel_stamps() && enable_stamps(&s);
+                        let stamps = enable_stamps(&s);
                         return (SimIo { inner: s, ctl: Conn::default(), stamps }, a);
                     }
                     // Per-connection errors (e.g. aborted handshakes) and
