@@ -8,11 +8,11 @@ fn main() {
     // core for the load (`servebench::load::spawner`).
     let rt = if sim {
         tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
     } else {
-        tokio::runtime::Builder::new_current_thread()
-    }
-    .enable_all()
-    .build();
+        servebench::load::spawner::main_runtime()
+    };
     let rt = match rt {
         Ok(rt) => rt,
         Err(e) => {
@@ -20,7 +20,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let code = rt.block_on(async {
+    let run = async move {
         // A standalone simulator just stops on Ctrl-C; benchmark runs stop
         // sending, let in-flight requests finish, and write what they measured.
         if !sim {
@@ -33,6 +33,13 @@ fn main() {
                 e.exit_code()
             }
         }
-    });
+    };
+    // A benchmark's main future runs as a task of load thread 0
+    // (`block_on_task`); the simulator's accepts on the thread that waits.
+    let code = if sim {
+        rt.block_on(run)
+    } else {
+        servebench::load::spawner::block_on_task(&rt, run)
+    };
     std::process::exit(code);
 }

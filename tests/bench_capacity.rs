@@ -118,6 +118,12 @@ fn saved_then_compared_and_gated_by_the_intervals() {
     for f in ["capacity.json", "capacity.csv", "report/index.html"] {
         assert!(new.join(f).is_file(), "{f}");
     }
+    // The report root's index lists the search with its answer.
+    let index = std::fs::read_to_string(reports.root().join("index.html")).unwrap();
+    assert!(
+        index.contains("<td>capacity</td>") && index.contains(&html_escaped(&main.headline())),
+        "{index}"
+    );
     assert!(o.benches[0]
         .saved
         .contains(&reports.capacity_file(ID, "main")));
@@ -173,4 +179,14 @@ fn saved_then_compared_and_gated_by_the_intervals() {
     assert!(o.gate_fails());
     let summary = std::fs::read_to_string(reports.gate_summary()).unwrap();
     assert!(summary.contains("capacity regressed"), "{summary}");
+}
+
+/// Text as the index's template (tera) escapes it.
+fn html_escaped(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+        .replace('/', "&#x2F;")
 }

@@ -436,4 +436,13 @@ fn the_binary_finds_the_batch_limit_of_a_separate_simulator_process() {
     assert_eq!((lo, hi), (4.0, 5.0), "max_batch is 4:\n{err}");
     let port = sim.url.rsplit(':').next().unwrap().trim_end_matches('/');
     assert!(c["base_url"].as_str().unwrap().contains(port), "{text}");
+    // The runs index lists the search, its answer and its page (paths as
+    // the template escapes them).
+    let index = std::fs::read_to_string(dir.path().join("index.html")).unwrap();
+    assert!(
+        index.contains("<td>capacity</td>")
+            && index.contains("capacity&#x2F;new&#x2F;capacity.json")
+            && index.contains("capacity&#x2F;new&#x2F;report&#x2F;index.html"),
+        "{index}"
+    );
 }

@@ -70,13 +70,20 @@ fn merge(out: &Path, into: &Path, extra: &[&str]) -> Output {
         .unwrap()
 }
 
-/// `(epoch, id, scheduled send time in µs)` of every measured record.
-fn schedule(records: &Path) -> BTreeSet<(u64, u64, i64)> {
+/// Every measured record of a records file.
+fn measured(records: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(records)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .filter(|v| v.get("point").is_some())
+        .collect()
+}
+
+/// `(epoch, id, scheduled send time in µs)` of every measured record.
+fn schedule(records: &Path) -> BTreeSet<(u64, u64, i64)> {
+    measured(records)
+        .iter()
         .map(|v| {
             (
                 v["epoch"].as_u64().unwrap(),
@@ -388,4 +395,115 @@ fn a_killed_worker_is_named_and_allow_partial_marks_the_result() {
         .output()
         .unwrap();
     assert!(text(&o).contains("shard 1/4 twice"), "{}", text(&o));
+}
+
+/// A cap on requests in flight below the number of workers cannot be kept
+/// (each worker holds at least one): refused before any load.
+#[test]
+fn a_max_concurrency_below_the_workers_is_refused() {
+    let sim = SimProcess::start("time_scale=0.2");
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["serving", "--url", sim.url.as_str()];
+    args.extend_from_slice(SERVING);
+    args.extend_from_slice(&["--epochs", "1", "--max-concurrency", "3"]);
+    let plan3 = plan(dir.path(), &args);
+    let at = in_two_seconds();
+    let out = dir.path().join("bad");
+    let o = worker(
+        &plan3,
+        &out,
+        &["--no-sync", "--start-at", at.as_str(), "--shard", "1/4"],
+        &[],
+    )
+    .wait_with_output()
+    .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("--max-concurrency") && t.contains("4 workers"),
+        "{t}"
+    );
+    assert!(!out.join("shard-1/records.jsonl").exists(), "nothing sent");
+    // At the number of workers it runs (one request in flight each).
+    let ok = dir.path().join("ok");
+    let mut args = vec!["serving", "--url", sim.url.as_str()];
+    args.extend_from_slice(SERVING);
+    args.extend_from_slice(&["--epochs", "1", "--max-concurrency", "4"]);
+    let plan4 = dir.path().join("p4");
+    std::fs::create_dir_all(&plan4).unwrap();
+    let plan4 = plan(&plan4, &args);
+    let at = in_two_seconds();
+    finish(worker(
+        &plan4,
+        &ok,
+        &["--no-sync", "--start-at", at.as_str(), "--shard", "1/4"],
+        &[],
+    ));
+}
+
+/// `(epoch, id, session, turn)` of every measured record.
+fn turns(records: &Path) -> Vec<(u64, u64, u64, u64)> {
+    let mut v: Vec<_> = measured(records)
+        .iter()
+        .map(|v| {
+            (
+                v["epoch"].as_u64().unwrap(),
+                v["id"].as_u64().unwrap(),
+                v["session"]["session"].as_u64().unwrap(),
+                v["session"]["turn"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// A sharded multi-turn run numbers its turns as the one-process run does:
+/// merged, every id is used once, by the same session's same turn.
+#[test]
+fn sharded_sessions_keep_the_turn_ids_of_one_process() {
+    let sim = SimProcess::start("time_scale=0.2");
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan(
+        dir.path(),
+        &[
+            "sessions",
+            "--url",
+            sim.url.as_str(),
+            "--num-sessions",
+            "12",
+            "--turns",
+            "3",
+            "--session-rate",
+            "40",
+            "--turn-input-len",
+            "16",
+            "--turn-output-len",
+            "4",
+            "--epochs",
+            "2",
+            "--noplot",
+        ],
+    );
+    let out = dir.path().join("results");
+    let workers: Vec<Child> = (0..3)
+        .map(|r| worker(&plan, &out, &["--shard", &format!("{r}/3")], &[]))
+        .collect();
+    workers.into_iter().for_each(|w| drop(finish(w)));
+    let merged = dir.path().join("merged");
+    let o = merge(&out, &merged, &[]);
+    assert!(o.status.success(), "merge: {}", text(&o));
+    let single_out = dir.path().join("single");
+    finish(worker(
+        &plan,
+        &single_out,
+        &["--shard", "0/1", "--start-at", "+2s"],
+        &[],
+    ));
+    let m = turns(&merged.join("records.jsonl"));
+    let s = turns(&single_out.join("shard-0/records.jsonl"));
+    assert_eq!(m.len(), 72, "12 sessions x 3 turns x 2 epochs");
+    let ids: BTreeSet<(u64, u64)> = m.iter().map(|t| (t.0, t.1)).collect();
+    assert_eq!(ids.len(), m.len(), "an id once an epoch: {m:?}");
+    assert_eq!(m, s, "the same ids for the same turns");
 }

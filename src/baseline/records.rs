@@ -90,8 +90,10 @@ impl RecordsWriter {
     }
 
     /// The first error writing the file, if any (writing goes on: a full
-    /// disk must not stop the measurement).
+    /// disk must not stop the measurement), once the buffered lines are
+    /// written out.
     pub fn take_error(&mut self) -> Option<std::io::Error> {
+        self.flush();
         self.error.take()
     }
 
@@ -109,14 +111,23 @@ impl RecordsWriter {
         &self.point
     }
 
-    /// A measured request completed.
+    /// A measured request completed. Its line is buffered: call
+    /// [`RecordsWriter::flush`] after a batch of them (every other line is
+    /// flushed at once).
     pub fn record(&mut self, record: &RequestRecord) {
         let point = std::mem::take(&mut self.point);
-        self.write_line(&RecordLine {
+        self.buffer_line(&RecordLine {
             point: &point,
             record,
         });
         self.point = point;
+    }
+
+    /// Write out the buffered lines.
+    pub fn flush(&mut self) {
+        if let Err(e) = self.out.flush() {
+            self.error.get_or_insert(e);
+        }
     }
 
     /// After an epoch: `(record id, tokens)` counted once load stopped.
@@ -162,10 +173,14 @@ impl RecordsWriter {
     }
 
     fn write_line<T: Serialize>(&mut self, line: &T) {
+        self.buffer_line(line);
+        self.flush();
+    }
+
+    fn buffer_line<T: Serialize>(&mut self, line: &T) {
         let r = serde_json::to_writer(&mut self.out, line)
             .map_err(std::io::Error::from)
-            .and_then(|_| self.out.write_all(b"\n"))
-            .and_then(|_| self.out.flush());
+            .and_then(|_| self.out.write_all(b"\n"));
         if let Err(e) = r {
             self.error.get_or_insert(e);
         }

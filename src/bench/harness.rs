@@ -2,6 +2,7 @@
 //! or through groups), then [`Harness::run`] selects, measures, compares,
 //! saves and reports them according to the command line.
 
+use crate::load::spawner::block_on_task;
 use std::path::PathBuf;
 
 use super::args::{BenchArgs, HELP};
@@ -349,10 +350,9 @@ impl Harness {
                 crate::report::wrap(&format!("warning: {w}"), "", "  ", crate::report::WIDTH)
             );
         }
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("start the Tokio runtime");
+        // The binary's runtime (load thread 0), so that `cargo bench` and
+        // the command line load a server the same way.
+        let rt = crate::load::spawner::main_runtime().expect("start the Tokio runtime");
         // Under --gate, every gated metric of every benchmark is one family.
         let family = if outcome.gated {
             plans
@@ -364,23 +364,24 @@ impl Harness {
         };
         for plan in &plans {
             let calibrate = self.args.calibrate && !self.args.smoke();
-            let b = match &plan.bench {
-                Benchmark::Capacity(_) if calibrate => {
-                    crate::outln!(
-                        "{}: a capacity search is not calibrated (its probes' epochs are its \
-                         own); skipped",
-                        plan.id
-                    );
-                    continue;
+            if calibrate && matches!(plan.bench, Benchmark::Capacity(_)) {
+                crate::outln!(
+                    "{}: a capacity search is not calibrated (its probes' epochs are its own); \
+                     skipped",
+                    plan.id
+                );
+                continue;
+            }
+            let (args, reports, plan) = (self.args.clone(), reports.clone(), plan.clone());
+            let b = block_on_task(&rt, async move {
+                match &plan.bench {
+                    Benchmark::Capacity(_) => {
+                        super::capacity_flow::run_capacity(&args, &reports, &plan).await
+                    }
+                    _ if calibrate => super::flow::calibrate_one(&args, &reports, &plan).await,
+                    _ => run_one(&args, &reports, &plan, family).await,
                 }
-                Benchmark::Capacity(_) => rt.block_on(super::capacity_flow::run_capacity(
-                    &self.args, &reports, plan,
-                )),
-                _ if calibrate => {
-                    rt.block_on(super::flow::calibrate_one(&self.args, &reports, plan))
-                }
-                _ => rt.block_on(run_one(&self.args, &reports, plan, family)),
-            };
+            });
             if !self.args.quiet || b.error.is_some() {
                 crate::out!("{}", terminal::render_outcome(&b, self.args.smoke(), color));
             }

@@ -280,12 +280,18 @@ pub async fn run_capacity_cmd(a: &CapacityArgs) -> Result<CapacityOutcome, CliEr
         let bdir = a.common.name_dir("capacity")?.join(b);
         save_capacity(&bdir, &result).map_err(|e| CliError::write(&bdir, e))?;
     }
+    // The runs index lists capacity searches beside the benchmarks.
+    let index = crate::report::write_index(&a.common.output_dir);
     if !a.common.quiet {
         crate::out!("{}", capacity_table(&result, None));
         crate::outln!("JSON: {}", json.display());
         crate::outln!("CSV: {}", csv.display());
         if let Some(h) = &html {
             crate::outln!("report: {}", h.display());
+        }
+        match &index {
+            Ok(p) => crate::outln!("index: {}", p.display()),
+            Err(e) => eprintln!("warning: runs index: {e}"),
         }
     }
     Ok(CapacityOutcome {

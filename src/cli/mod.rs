@@ -358,7 +358,8 @@ pub use crate::run::STOP_GRACE;
 /// Ctrl-C and SIGTERM: the first stops sending, gives in-flight requests
 /// [`STOP_GRACE`], then cancels them; every output is still written from what
 /// was measured and the run is marked interrupted. A second one exits at once
-/// (the records file, flushed line by line, stays intact).
+/// (the records file, flushed as requests complete, stays whole but for
+/// a last line cut short, which reading it skips).
 ///
 /// Signals are watched on a thread of their own (with its own runtime), so
 /// that they are seen while the main thread computes statistics or writes
@@ -393,7 +394,10 @@ async fn watch_signals() {
         }
         count += 1;
         if count > 1 {
-            eprintln!("\nservebench: interrupted again; exiting now (records.jsonl is intact)");
+            eprintln!(
+                "\nservebench: interrupted again; exiting now (records.jsonl keeps what was \
+                 flushed; `servebench report` rebuilds the outputs from it)"
+            );
             std::process::exit(130);
         }
         eprintln!(

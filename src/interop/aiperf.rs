@@ -11,8 +11,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::{
-    chunks_from_gaps, point_of, records, Imported, ImportedRequest, InteropError, Reported,
-    ReportedPoint, Tool,
+    chunks_from_gaps, point_of, records, Imported, ImportedRequest, InteropError, ReportedPoint,
+    Tool,
 };
 use crate::metrics::{PointData, PointLabel, Rate, RunData};
 use crate::stats::Summary;
@@ -60,12 +60,12 @@ fn to_ms(unit: &str) -> Option<f64> {
 
 impl JsonMetric {
     /// Scaled by `k` (a unit conversion), `count` observations.
-    fn reported(&self, k: f64, count: usize) -> Reported {
+    fn reported(&self, k: f64, count: usize) -> Summary {
         let ps = self.rest.iter().filter_map(|(name, v)| {
             let p = name.strip_prefix('p')?.parse::<f64>().ok()?;
             Some((p, v.as_f64()? * k))
         });
-        Reported {
+        Summary {
             count,
             mean: self.avg.map(|x| x * k),
             std: self.std.map(|x| x * k),
@@ -180,9 +180,9 @@ fn import_summary(path: &Path, f: SummaryFile) -> Result<Imported, InteropError>
         |tag: &str| -> Result<Option<f64>, InteropError> { Ok(metric(tag)?.and_then(|m| m.avg)) };
     let completed = avg("request_count")?.unwrap_or(0.0).round() as usize;
     let failed = avg("error_request_count")?.unwrap_or(0.0).round() as usize;
-    let time = |tag: &str| -> Result<Reported, InteropError> {
+    let time = |tag: &str| -> Result<Summary, InteropError> {
         match metric(tag)? {
-            None => Ok(Reported::default()),
+            None => Ok(Summary::default()),
             Some(m) => {
                 let k = to_ms(&m.unit).ok_or_else(|| {
                     InteropError::bad(
@@ -196,8 +196,8 @@ fn import_summary(path: &Path, f: SummaryFile) -> Result<Imported, InteropError>
             }
         }
     };
-    let plain = |tag: &str| -> Result<Reported, InteropError> {
-        Ok(metric(tag)?.map_or_else(Reported::default, |m| m.reported(1.0, completed)))
+    let plain = |tag: &str| -> Result<Summary, InteropError> {
+        Ok(metric(tag)?.map_or_else(Summary::default, |m| m.reported(1.0, completed)))
     };
     let duration = match metric("benchmark_duration")? {
         Some(m) => m.avg.unwrap_or(0.0) * to_ms(&m.unit).unwrap_or(1e3) / 1e3,
@@ -230,7 +230,7 @@ fn import_summary(path: &Path, f: SummaryFile) -> Result<Imported, InteropError>
         ttft_ms: time("time_to_first_token")?,
         // aiperf's ITL is servebench's TPOT.
         tpot_ms: time("inter_token_latency")?,
-        itl_ms: Reported::default(),
+        itl_ms: Summary::default(),
         chunk_gap_ms: time("inter_chunk_latency")?,
         e2el_ms: time("request_latency")?,
         input_tokens: plain("input_sequence_length")?,

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{
-    figure_note, point_of, records, Imported, ImportedRequest, InteropError, Reported,
-    ReportedPoint, Tool,
+    figure_note, point_of, records, Imported, ImportedRequest, InteropError, ReportedPoint,
+    Summary, Tool,
 };
 use crate::metrics::{PointData, PointLabel, Rate};
 
@@ -121,9 +121,9 @@ impl RequestStats {
 }
 
 /// `successful` of a metric's status breakdown, scaled by `k`.
-fn dist(metrics: &Value, name: &str, k: f64) -> Reported {
+fn dist(metrics: &Value, name: &str, k: f64) -> Summary {
     let Some(d) = metrics.get(name).and_then(|m| m.get("successful")) else {
-        return Reported::default();
+        return Summary::default();
     };
     let f = |key: &str| d.get(key).and_then(Value::as_f64).map(|x| x * k);
     let names = [
@@ -146,7 +146,7 @@ fn dist(metrics: &Value, name: &str, k: f64) -> Reported {
     if !percentiles.iter().any(|p| p.0 == 50.0) {
         percentiles.extend(f("median").map(|m| (50.0, m)));
     }
-    Reported {
+    Summary {
         count: d.get("count").and_then(Value::as_u64).unwrap_or(0) as usize,
         mean: f("mean"),
         std: f("std_dev"),
@@ -281,8 +281,8 @@ pub fn import(path: &Path, bytes: &[u8]) -> Result<Imported, InteropError> {
                 goodput: None,
                 ttft_ms: ttft,
                 tpot_ms: dist(m, "inter_token_latency_ms", 1.0),
-                itl_ms: Reported::default(),
-                chunk_gap_ms: Reported::default(),
+                itl_ms: Summary::default(),
+                chunk_gap_ms: Summary::default(),
                 e2el_ms: dist(m, "request_latency", 1e3),
                 input_tokens: prompt,
                 output_tokens: output,

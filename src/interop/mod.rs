@@ -351,44 +351,6 @@ pub fn summary_only_points(run: &RunData) -> Vec<String> {
     }
 }
 
-/// Figures a tool reported for one distribution (already in servebench's
-/// unit).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Reported {
-    /// Observations behind the figures (the completed requests when the
-    /// tool does not say).
-    pub count: usize,
-    /// Mean.
-    pub mean: Option<f64>,
-    /// Standard deviation, as the tool computed it.
-    pub std: Option<f64>,
-    /// Smallest value.
-    pub min: Option<f64>,
-    /// Largest value.
-    pub max: Option<f64>,
-    /// `(p, value)` pairs, any order.
-    pub percentiles: Vec<(f64, f64)>,
-}
-
-impl Reported {
-    /// As a [`Summary`], percentiles ascending; `None` values stay unset.
-    pub fn summary(mut self) -> Summary {
-        if self.mean.is_none() && self.percentiles.is_empty() {
-            return Summary::default();
-        }
-        self.percentiles.sort_by(|a, b| a.0.total_cmp(&b.0));
-        self.percentiles.dedup_by(|a, b| (a.0 - b.0).abs() < 1e-9);
-        Summary {
-            count: self.count,
-            mean: self.mean,
-            std: self.std,
-            min: self.min,
-            max: self.max,
-            percentiles: self.percentiles,
-        }
-    }
-}
-
 /// A tool's summary figures of one point, in servebench's units.
 #[derive(Debug, Clone, Default)]
 pub struct ReportedPoint {
@@ -407,19 +369,19 @@ pub struct ReportedPoint {
     /// Requests meeting the tool's SLOs per second, when it had any.
     pub goodput: Option<f64>,
     /// Time to first token.
-    pub ttft_ms: Reported,
+    pub ttft_ms: Summary,
     /// Servebench's TPOT: (last token - first token) / (tokens - 1).
-    pub tpot_ms: Reported,
+    pub tpot_ms: Summary,
     /// Per-token inter-token latency.
-    pub itl_ms: Reported,
+    pub itl_ms: Summary,
     /// Raw gaps between chunks.
-    pub chunk_gap_ms: Reported,
+    pub chunk_gap_ms: Summary,
     /// Start to the last token.
-    pub e2el_ms: Reported,
+    pub e2el_ms: Summary,
     /// Prompt tokens per request.
-    pub input_tokens: Reported,
+    pub input_tokens: Summary,
     /// Output tokens per request.
-    pub output_tokens: Reported,
+    pub output_tokens: Summary,
 }
 
 impl ReportedPoint {
@@ -438,14 +400,14 @@ impl ReportedPoint {
         s.output_throughput = self.output_throughput;
         s.total_throughput = self.total_throughput;
         s.goodput = self.goodput;
-        s.ttft_ms = self.ttft_ms.clone().summary();
-        s.ttfat_ms = self.ttft_ms.summary();
-        s.tpot_ms = self.tpot_ms.summary();
-        s.itl_ms = self.itl_ms.summary();
-        s.chunk_gap_ms = self.chunk_gap_ms.summary();
-        s.e2el_ms = self.e2el_ms.summary();
-        s.input_tokens = self.input_tokens.summary();
-        s.output_tokens = self.output_tokens.summary();
+        s.ttft_ms = self.ttft_ms.clone().reported();
+        s.ttfat_ms = self.ttft_ms.reported();
+        s.tpot_ms = self.tpot_ms.reported();
+        s.itl_ms = self.itl_ms.reported();
+        s.chunk_gap_ms = self.chunk_gap_ms.reported();
+        s.e2el_ms = self.e2el_ms.reported();
+        s.input_tokens = self.input_tokens.reported();
+        s.output_tokens = self.output_tokens.reported();
         s.per_epoch = vec![EpochFigures {
             epoch: 0,
             wall_s: self.wall_s,

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     chunks_from_gaps, figure_note, point_of, records, Imported, ImportedRequest, InteropError,
-    Reported, ReportedPoint, Tool,
+    ReportedPoint, Tool,
 };
 use crate::metrics::{PointData, PointLabel, Rate, RunData};
 use crate::stats::Summary;
@@ -93,11 +93,11 @@ struct VllmResult {
 
 impl VllmResult {
     /// The figures of `metric` (`ttft`, `tpot`, `itl`, `e2el`), ms.
-    fn reported(&self, metric: &str) -> Reported {
+    fn reported(&self, metric: &str) -> Summary {
         let suffix = format!("_{metric}_ms");
-        let mut r = Reported {
+        let mut r = Summary {
             count: self.completed,
-            ..Reported::default()
+            ..Summary::default()
         };
         for (k, v) in &self.rest {
             let (Some(stat), Some(x)) = (k.strip_suffix(&suffix), v.as_f64()) else {
@@ -187,10 +187,10 @@ fn parse_date(d: &str) -> Option<f64> {
 }
 
 fn summary_point(r: &VllmResult, label: PointLabel) -> PointData {
-    let mean_of = |total: u64| Reported {
+    let mean_of = |total: u64| Summary {
         count: r.completed,
         mean: (r.completed > 0).then(|| total as f64 / r.completed as f64),
-        ..Reported::default()
+        ..Summary::default()
     };
     ReportedPoint {
         completed: r.completed,
@@ -203,7 +203,7 @@ fn summary_point(r: &VllmResult, label: PointLabel) -> PointData {
         ttft_ms: r.reported("ttft"),
         tpot_ms: r.reported("tpot"),
         // vLLM's ITL is the raw gap between chunks: servebench's chunk gap.
-        itl_ms: Reported::default(),
+        itl_ms: Summary::default(),
         chunk_gap_ms: r.reported("itl"),
         e2el_ms: r.reported("e2el"),
         input_tokens: mean_of(r.total_input_tokens),
@@ -331,7 +331,7 @@ fn detailed(
     Ok(Some(point))
 }
 
-fn p50(r: &Reported) -> Option<f64> {
+fn p50(r: &Summary) -> Option<f64> {
     r.percentiles.iter().find(|p| p.0 == 50.0).map(|p| p.1)
 }
 

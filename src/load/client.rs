@@ -536,7 +536,7 @@ impl Client {
     ) -> Result<(), Failure> {
         let mut resp = self.send(req, start_at, st).await?;
         let start = *start_at;
-        let first_byte = tokio::time::Instant::from_std(start + self.timeouts.first_byte);
+        let first_byte = start + self.timeouts.first_byte;
         let status = resp.status();
         if !status.is_success() {
             let body = tokio::time::timeout(Duration::from_secs(5), resp.text())
@@ -549,8 +549,9 @@ impl Client {
         }
         let mut parser = self.backend.parser(&self.parser_opts, &req.http);
         let mut events = Vec::with_capacity(8);
-        let timer = std::pin::pin!(tokio::time::sleep_until(first_byte));
-        let mut limits = BodyLimits::new(timer, self.timeouts.idle);
+        let idle = self.timeouts.idle;
+        let timer = std::pin::pin!(BodyLimits::timer(start, first_byte, idle));
+        let mut limits = BodyLimits::new(timer, first_byte, idle);
         while let Some((bytes, now)) = self.next_chunk(&mut resp, &mut limits).await? {
             let ms = (now - start).as_secs_f64() * 1e3;
             let r = parser.feed(&bytes, &mut st.text, &mut events);
@@ -675,51 +676,69 @@ impl Client {
     }
 }
 
-/// The first-byte and idle limits of one response body on one timer. A
-/// piece of body only notes when it came ([`BodyLimits::got`]); the timer is
-/// moved on when it fires before the idle limit from the last piece has
-/// passed, so no timer is set or cleared per chunk (two wheel operations a
-/// chunk on the hot path otherwise).
+/// The first-byte and idle limits of one response body on one timer that
+/// only ever moves later. A piece of body only notes when it came
+/// ([`BodyLimits::got`]), so no timer is set or cleared per chunk. The timer
+/// first fires at the earlier of the first-byte deadline and the idle limit
+/// from the request's start ([`BodyLimits::timer`]): a piece comes after the
+/// start, so its idle limit is never sooner. When it fires before a limit
+/// has passed it moves on to the next time one could. Moving a timer
+/// sooner would cost a wake-up of the runtime's driver (tokio writes to its
+/// `eventfd` when a timer is set before the one it sleeps for), a system
+/// call a request.
 pub(super) struct BodyLimits<'a> {
     sleep: std::pin::Pin<&'a mut tokio::time::Sleep>,
+    first_byte: Instant,
     idle: Duration,
     /// When the last piece of body came, once one did.
     last: Option<Instant>,
 }
 
 impl<'a> BodyLimits<'a> {
-    /// Limits whose timer (`sleep`) is set to the first-byte deadline.
-    pub(super) fn new(sleep: std::pin::Pin<&'a mut tokio::time::Sleep>, idle: Duration) -> Self {
+    /// The timer of the limits of a body requested at `start`.
+    pub(super) fn timer(start: Instant, first_byte: Instant, idle: Duration) -> tokio::time::Sleep {
+        tokio::time::sleep_until(tokio::time::Instant::from_std(first_byte.min(start + idle)))
+    }
+
+    /// Limits on `sleep`, made by [`BodyLimits::timer`] with the same
+    /// `first_byte` and `idle`.
+    pub(super) fn new(
+        sleep: std::pin::Pin<&'a mut tokio::time::Sleep>,
+        first_byte: Instant,
+        idle: Duration,
+    ) -> Self {
         BodyLimits {
             sleep,
+            first_byte,
             idle,
             last: None,
         }
     }
 
-    /// A piece of body came at `at`: from now on the idle limit runs from
-    /// it. The timer moves only for the first piece (from the first-byte
-    /// deadline to the idle one, which may be sooner).
+    /// A piece of body came at `at` (not before the request's start): from
+    /// now on the idle limit runs from it.
     fn got(&mut self, at: Instant) {
-        if self.last.is_none() {
-            self.sleep
-                .as_mut()
-                .reset(tokio::time::Instant::from_std(at + self.idle));
-        }
         self.last = Some(at);
     }
 
-    /// The timer fired: the failure when the limit has passed, else `None`
-    /// with the timer moved to the idle limit from the last piece.
+    /// The timer fired: the failure when a limit has passed, else `None`
+    /// with the timer moved on to the next time one could pass.
     fn expired(&mut self) -> Option<Failure> {
-        let Some(last) = self.last else {
-            return Some(fail(FailureKind::Timeout, NO_FIRST_BYTE));
+        // The runtime's clock (which tests may pause) is the monotonic one.
+        let now = tokio::time::Instant::now().into_std();
+        let due = match self.last {
+            None if now >= self.first_byte => {
+                return Some(fail(FailureKind::Timeout, NO_FIRST_BYTE))
+            }
+            // A first piece coming from now on has its idle limit after
+            // now + idle.
+            None => self.first_byte.min(now + self.idle),
+            Some(last) if now >= last + self.idle => return Some(fail(FailureKind::Timeout, IDLE)),
+            Some(last) => last + self.idle,
         };
-        let due = tokio::time::Instant::from_std(last + self.idle);
-        if tokio::time::Instant::now() >= due {
-            return Some(fail(FailureKind::Timeout, IDLE));
-        }
-        self.sleep.as_mut().reset(due);
+        self.sleep
+            .as_mut()
+            .reset(tokio::time::Instant::from_std(due));
         None
     }
 }
@@ -771,3 +790,55 @@ impl Streamed {
 /// cpp-httplib, which llama.cpp uses; Node), so that the client drops an
 /// idle connection before the server closes it under a new request.
 pub const POOL_IDLE: Duration = Duration::from_secs(4);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The limits' timer never moves sooner, and still ends a body at the
+    /// right limit: the idle one from the last piece, or the first-byte
+    /// deadline when no piece came.
+    #[tokio::test(start_paused = true)]
+    async fn body_limits_move_their_timer_only_later() {
+        let s = |n: u64| Duration::from_secs(n);
+        let start = tokio::time::Instant::now().into_std();
+        let (first_byte, idle) = (start + s(600), s(120));
+
+        // A piece at 1 s: the timer first fires at 120 s, moves to 121 s,
+        // and the body fails there as idle.
+        let timer = std::pin::pin!(BodyLimits::timer(start, first_byte, idle));
+        let mut l = BodyLimits::new(timer, first_byte, idle);
+        let first = l.sleep.deadline();
+        assert_eq!(first.into_std(), start + s(120));
+        l.got(start + s(1));
+        assert_eq!(l.sleep.deadline(), first, "a piece does not move the timer");
+        l.sleep.as_mut().await;
+        assert!(l.expired().is_none(), "121 s is the idle limit, not 120 s");
+        assert_eq!(l.sleep.deadline().into_std(), start + s(121));
+        l.sleep.as_mut().await;
+        let f = l.expired().expect("idle for 120 s");
+        assert_eq!(f.message, IDLE);
+
+        // No piece: 120 s, 240 s, ..., then the first-byte deadline.
+        let start = tokio::time::Instant::now().into_std();
+        let first_byte = start + s(600);
+        let timer = std::pin::pin!(BodyLimits::timer(start, first_byte, idle));
+        let mut l = BodyLimits::new(timer, first_byte, idle);
+        let mut last = l.sleep.deadline();
+        let failure = loop {
+            l.sleep.as_mut().await;
+            if let Some(f) = l.expired() {
+                break f;
+            }
+            assert!(l.sleep.deadline() > last, "the timer moved on, later");
+            last = l.sleep.deadline();
+        };
+        assert_eq!(failure.message, NO_FIRST_BYTE);
+        assert_eq!(tokio::time::Instant::now().into_std(), first_byte);
+
+        // A first-byte deadline sooner than the idle limit comes first.
+        let start = tokio::time::Instant::now().into_std();
+        let t = BodyLimits::timer(start, start + s(30), idle);
+        assert_eq!(t.deadline().into_std(), start + s(30));
+    }
+}

@@ -42,15 +42,16 @@ pub enum Keep {
 /// Run `requests` through `concurrency` workers in a closed loop.
 ///
 /// Workers only send, time and forward records over a channel; this task
-/// collects them and calls `on_record` for each as soon as it completes (a
-/// progress bar, a records file), in completion order.
+/// collects them and hands them to `on_records` as soon as they complete
+/// (a progress bar, a records file), in completion order, in the batches
+/// that completed together (see [`collect`]).
 pub async fn run_closed_epoch(
     client: Arc<Client>,
     requests: Arc<Vec<PreparedRequest>>,
     concurrency: usize,
     epoch: u32,
     keep: Keep,
-    on_record: &mut (dyn FnMut(&RequestRecord) + Send),
+    on_records: &mut (dyn FnMut(&[RequestRecord]) + Send),
 ) -> EpochRun {
     let next = Arc::new(AtomicUsize::new(0));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -77,7 +78,7 @@ pub async fn run_closed_epoch(
         });
     }
     drop(tx);
-    collect(&client, epoch, requests.len(), keep, &mut rx, on_record).await
+    collect(&client, epoch, requests.len(), keep, &mut rx, on_records).await
 }
 
 /// Run `requests` in waves of `wave` (the seed tool's static loop): a wave's
@@ -89,7 +90,7 @@ pub async fn run_wave_epoch(
     wave: usize,
     epoch: u32,
     keep: Keep,
-    on_record: &mut (dyn FnMut(&RequestRecord) + Send),
+    on_records: &mut (dyn FnMut(&[RequestRecord]) + Send),
 ) -> EpochRun {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let phase_start = Instant::now();
@@ -122,32 +123,42 @@ pub async fn run_wave_epoch(
             start = end;
         }
     });
-    collect(&client, epoch, n, keep, &mut rx, on_record).await
+    collect(&client, epoch, n, keep, &mut rx, on_records).await
 }
 
-/// Gather the records of an epoch as they complete, calling `on_record` for
-/// each, and keep the texts left to count.
+/// Gather the records of an epoch as they complete, handing each batch
+/// to `on_records`, and keep the texts left to count. A batch is what
+/// completed since the collector last ran (at most [`BATCH`]): one record
+/// when requests finish apart, more under load, so that a records file is
+/// flushed once a batch rather than once a request.
 pub(super) async fn collect(
     client: &Client,
     epoch: u32,
     expected: usize,
     keep: Keep,
     rx: &mut tokio::sync::mpsc::UnboundedReceiver<(RequestRecord, Option<String>)>,
-    on_record: &mut (dyn FnMut(&RequestRecord) + Send),
+    on_records: &mut (dyn FnMut(&[RequestRecord]) + Send),
 ) -> EpochRun {
     let kept = keep == Keep::Records;
     let mut records = Vec::with_capacity(if kept { expected } else { 0 });
     let mut uncounted = DeferredCounts::new(Some(client.tokenizer().clone()));
     let (mut finished, mut chunks) = (0, 0u64);
-    while let Some((rec, text)) = rx.recv().await {
-        on_record(&rec);
-        finished += 1;
-        chunks += rec.chunks.len() as u64;
-        if let Some(text) = text {
-            uncounted.push(kept.then_some(records.len()), rec.id, text);
+    let mut came = Vec::with_capacity(BATCH);
+    let mut batch = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut came, BATCH).await > 0 {
+        for (rec, text) in came.drain(..) {
+            finished += 1;
+            chunks += rec.chunks.len() as u64;
+            if let Some(text) = text {
+                uncounted.push(kept.then_some(records.len() + batch.len()), rec.id, text);
+            }
+            batch.push(rec);
         }
+        on_records(&batch);
         if kept {
-            records.push(rec);
+            records.append(&mut batch);
+        } else {
+            batch.clear();
         }
     }
     EpochRun {
@@ -158,3 +169,6 @@ pub(super) async fn collect(
         uncounted,
     }
 }
+
+/// The most records [`collect`] hands over at once.
+const BATCH: usize = 256;

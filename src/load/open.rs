@@ -97,7 +97,7 @@ pub fn grouped_arrival_offsets(
 /// Send `requests[i]` at `offsets[i]` seconds after the start, at most
 /// `max_concurrency` in flight (when set; a request waiting for a slot is
 /// sent late, and its lateness shows it). Records arrive through
-/// `on_record` as they complete.
+/// `on_records` as they complete.
 pub async fn run_open_loop(
     client: Arc<Client>,
     requests: Vec<PreparedRequest>,
@@ -105,7 +105,7 @@ pub async fn run_open_loop(
     max_concurrency: Option<usize>,
     epoch: u32,
     keep: Keep,
-    on_record: &mut (dyn FnMut(&RequestRecord) + Send),
+    on_records: &mut (dyn FnMut(&[RequestRecord]) + Send),
 ) -> EpochRun {
     assert_eq!(requests.len(), offsets.len(), "one offset per request");
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(RequestRecord, Option<String>)>();
@@ -156,7 +156,7 @@ pub async fn run_open_loop(
             }
         })
         .expect("spawn the dispatcher thread");
-    let run = super::closed::collect(&collector, epoch, n, keep, &mut rx, on_record).await;
+    let run = super::closed::collect(&collector, epoch, n, keep, &mut rx, on_records).await;
     let _ = tokio::task::spawn_blocking(move || dispatcher.join()).await;
     run
 }

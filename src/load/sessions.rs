@@ -28,9 +28,9 @@ pub struct SessionLoad {
     pub think_time: Duration,
     /// Put the dataset's replies in the history instead of the model's answers.
     pub dataset_replies: bool,
-    /// Request id of the first turn of the first session; turns are
-    /// numbered on from it, session by session.
-    pub first_id: u64,
+    /// Request id of each session's first turn; its turns are numbered on
+    /// from it (a shard's sessions keep the ids they have in the whole run).
+    pub first_ids: Vec<u64>,
 }
 
 impl SessionLoad {
@@ -40,7 +40,7 @@ impl SessionLoad {
     }
 }
 
-/// Run one epoch of sessions; records arrive through `on_record` as turns
+/// Run one epoch of sessions; records arrive through `on_records` as turns
 /// complete (each carries its session and turn, the first turn its
 /// scheduled start).
 pub async fn run_sessions(
@@ -48,7 +48,7 @@ pub async fn run_sessions(
     load: SessionLoad,
     epoch: u32,
     keep: Keep,
-    on_record: &mut (dyn FnMut(&RequestRecord) + Send),
+    on_records: &mut (dyn FnMut(&[RequestRecord]) + Send),
 ) -> EpochRun {
     assert_eq!(
         load.sessions.len(),
@@ -61,11 +61,14 @@ pub async fn run_sessions(
         .map(|c| Arc::new(tokio::sync::Semaphore::new(c.max(1))));
     let expected = load.turns();
     let phase_start = Instant::now() + Duration::from_millis(2);
-    let mut next_id = load.first_id;
+    assert_eq!(
+        load.sessions.len(),
+        load.first_ids.len(),
+        "one first id per session"
+    );
     let mut spawner = super::Spawner::here();
-    for (s, offset) in load.sessions.into_iter().zip(load.offsets) {
-        let first_id = next_id;
-        next_id += s.turns.len() as u64;
+    let starts = load.offsets.into_iter().zip(load.first_ids);
+    for (s, (offset, first_id)) in load.sessions.into_iter().zip(starts) {
         let (client, tx, sem) = (client.clone(), tx.clone(), sem.clone());
         let (think, replies) = (load.think_time, load.dataset_replies);
         spawner.spawn(async move {
@@ -129,5 +132,5 @@ pub async fn run_sessions(
         });
     }
     drop(tx);
-    super::closed::collect(&client, epoch, expected, keep, &mut rx, on_record).await
+    super::closed::collect(&client, epoch, expected, keep, &mut rx, on_records).await
 }

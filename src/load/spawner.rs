@@ -103,6 +103,38 @@ fn helpers() -> &'static [Handle] {
     })
 }
 
+/// The runtime of a benchmark's main thread, load thread 0: a
+/// current-thread runtime, as on every load thread. The binary and the
+/// `cargo bench` harness both build theirs here, so that a benchmark's load
+/// runs the same way from either (a work-stealing pool would move a
+/// stream's chunks between threads and time them later).
+pub fn main_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// Run `f` to completion on `rt` as a task of its own rather than as the
+/// future `block_on` polls. Waking `block_on`'s own future writes to the
+/// runtime's wake-up `eventfd` every time, even from the runtime's own
+/// thread; a task woken there is just queued. An epoch's collector is woken
+/// once a request, so this saves a system call a request. A panic in `f` is
+/// resumed here.
+pub fn block_on_task<F>(rt: &tokio::runtime::Runtime, f: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match rt.block_on(rt.spawn(f)) {
+        Ok(out) => out,
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // Only a shut-down runtime cancels a task, and `rt` is borrowed.
+            Err(e) => panic!("the main task ended without finishing: {e}"),
+        },
+    }
+}
+
 /// Deals tasks round-robin over the calling runtime and the load threads.
 #[derive(Debug, Clone)]
 pub struct Spawner {

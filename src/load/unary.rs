@@ -32,8 +32,9 @@ impl Client {
             };
             let status = resp.status();
             let mut body = Vec::new();
-            let timer = std::pin::pin!(tokio::time::sleep_until(first_byte));
-            let mut limits = super::client::BodyLimits::new(timer, self.timeouts.idle);
+            let (first_byte, idle) = (first_byte.into_std(), self.timeouts.idle);
+            let timer = std::pin::pin!(super::client::BodyLimits::timer(start, first_byte, idle));
+            let mut limits = super::client::BodyLimits::new(timer, first_byte, idle);
             while let Some((b, _)) = self.next_chunk(&mut resp, &mut limits).await? {
                 body.extend_from_slice(&b);
             }

@@ -269,6 +269,11 @@ pub(super) async fn prepare(
     })
 }
 
+/// One round of a point (its warm-up, an epoch): how many requests the
+/// whole round has, this process's part of them, and the id of the first
+/// request each of these stands for (a session: its first turn's).
+type Round = (usize, Vec<PreparedRequest>, Vec<u64>);
+
 /// Run the dynamic sweep over the requests [`prepare`] drew; returns the
 /// points measured.
 pub(super) async fn run(
@@ -314,20 +319,33 @@ pub(super) async fn run(
         // which the whole schedule is drawn.
         let mine = |i: &(usize, &RequestSpec)| shard.is_none_or(|s| s.owns(i.0));
         let mut cycle = specs.iter().skip(skip).cycle();
-        let round =
-            |specs: &mut dyn Iterator<Item = &RequestSpec>| -> (usize, Vec<PreparedRequest>) {
-                let all: Vec<(usize, &RequestSpec)> = specs.enumerate().collect();
-                let len = all.len();
-                (
-                    len,
-                    all.into_iter()
-                        .filter(mine)
-                        .map(|(_, s)| client.prepare(s))
-                        .collect(),
-                )
-            };
+        // With each kept request, the id its first request takes: requests
+        // of a round are numbered on from 0, a session's turns one each, so
+        // that a shard's turns have the ids they have in one process.
+        let round = |specs: &mut dyn Iterator<Item = &RequestSpec>| -> Round {
+            let all: Vec<(usize, &RequestSpec)> = specs.enumerate().collect();
+            let len = all.len();
+            let (mut next, mut kept, mut first_ids) = (0u64, Vec::new(), Vec::new());
+            for item in all {
+                let first = next;
+                // A warm-up's stand-ins count one each (their ids are not
+                // sessions': the warm-up runs as a plain open loop).
+                next += match &d.workload {
+                    DynamicWorkload::Sessions(_) => w
+                        .sessions
+                        .get(item.1.id as usize)
+                        .map_or(1, |x| x.turns.len() as u64),
+                    _ => 1,
+                };
+                if mine(&item) {
+                    kept.push(client.prepare(item.1));
+                    first_ids.push(first);
+                }
+            }
+            (len, kept, first_ids)
+        };
         let warm_reqs = round(&mut w.warmup.iter());
-        let mut planned: std::collections::VecDeque<(usize, Vec<PreparedRequest>)> = (0..epochs)
+        let mut planned: std::collections::VecDeque<Round> = (0..epochs)
             .map(|_| round(&mut cycle.by_ref().take(n)))
             .collect();
         let per_epoch = (n as f64 * w.requests_per_item()).round() as usize;
@@ -345,7 +363,7 @@ pub(super) async fn run(
         let mut begun = 0u32;
         loop {
             let e = begun;
-            let ((len, reqs), warmup) = match warm_reqs.take() {
+            let ((len, reqs, first_ids), warmup) = match warm_reqs.take() {
                 Some(r) => (r, true),
                 None => match planned.pop_front() {
                     Some(r) => (r, false),
@@ -393,10 +411,12 @@ pub(super) async fn run(
             if reqs.is_empty() {
                 continue;
             }
-            let mut cb = |r: &RequestRecord| {
-                obs.record(r, warmup);
+            let mut cb = |rs: &[RequestRecord]| {
+                obs.records(rs, warmup);
                 if !warmup {
-                    tracker.record(e, r);
+                    for r in rs {
+                        tracker.record(e, r);
+                    }
                 }
             };
             let how = if warmup { Keep::Forward } else { keep };
@@ -416,7 +436,7 @@ pub(super) async fn run(
                         max_active: max_concurrency,
                         think_time: sw.think_time,
                         dataset_replies: sw.dataset_replies,
-                        first_id: 0,
+                        first_ids,
                     };
                     drop(reqs);
                     run_sessions(client.clone(), load, e, how, &mut cb).await

@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::observer::Observer;
-use super::plan::{Plan, Sweep};
+use super::plan::{DynamicWorkload, Plan, Sweep};
 use super::shard::StepSync;
 use super::statics::PointRun;
 use super::{dynamic, resolve_target, statics, RunError, Target, TargetSpec};
@@ -100,6 +100,23 @@ pub async fn execute(target: &Target, plan: &Plan, out: &Output<'_>) -> Result<R
                      let each decide on its own: give --epochs instead"
                 .into(),
         });
+    }
+    if let (Some(s), Sweep::Dynamic(d)) = (&plan.shard, &plan.sweep) {
+        let workers = s.shard.count as usize;
+        if let Some(c) = d.max_concurrency.filter(|&c| c < workers) {
+            let flag = match d.workload {
+                DynamicWorkload::Sessions(_) => "--max-active-sessions",
+                _ => "--max-concurrency",
+            };
+            return Err(RunError::BadSetting {
+                flag: flag.into(),
+                reason: format!(
+                    "{c} is below the run's {workers} workers: each worker keeps its own part \
+                     of the cap and at least one request in flight, so the run would hold \
+                     {workers}; give at least {workers}, or run on fewer workers"
+                ),
+            });
+        }
     }
     if let (Some(w), false) = (&target.server_warning, out.quiet) {
         eprintln!("servebench: warning: {w}");

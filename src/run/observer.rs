@@ -179,8 +179,20 @@ impl Observer {
         }
     }
 
-    /// A request finished; measured ones go to the records file.
-    pub fn record(&mut self, record: &RequestRecord, warmup: bool) {
+    /// Requests that finished together; measured ones go to the records
+    /// file, flushed once for the batch.
+    pub fn records(&mut self, batch: &[RequestRecord], warmup: bool) {
+        for r in batch {
+            self.record(r, warmup);
+        }
+        if let Some((_, w)) = self.records.as_mut() {
+            w.flush();
+        }
+    }
+
+    /// A request finished; a measured one goes to the records file (not
+    /// flushed: [`Observer::records`] does, once a batch).
+    fn record(&mut self, record: &RequestRecord, warmup: bool) {
         if let Some(b) = &self.bar {
             b.inc(1);
         }

@@ -300,7 +300,7 @@ pub(super) async fn run(
             obs.start_point(&label, warm.len() + mine * plan.epochs as usize);
             step(sync).await?;
             if !warm.is_empty() && workers > 0 {
-                let mut cb = |r: &crate::record::RequestRecord| obs.record(r, true);
+                let mut cb = |rs: &[crate::record::RequestRecord]| obs.records(rs, true);
                 let w = Arc::new(warm);
                 run_closed_epoch(client.clone(), w, workers, 0, Keep::Forward, &mut cb).await;
             }
@@ -334,9 +334,11 @@ pub(super) async fn run(
                     }
                     break;
                 }
-                let mut cb = |r: &crate::record::RequestRecord| {
-                    obs.record(r, false);
-                    tracker.record(e as u32, r);
+                let mut cb = |rs: &[crate::record::RequestRecord]| {
+                    obs.records(rs, false);
+                    for r in rs {
+                        tracker.record(e as u32, r);
+                    }
                 };
                 target.server_epoch_start().await;
                 watch.start();

@@ -37,6 +37,18 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The figures another tool reported for a distribution (imported
+    /// results): percentiles in any order are sorted, repeats dropped; one
+    /// with neither a mean nor a percentile is empty (count 0).
+    pub fn reported(mut self) -> Summary {
+        if self.mean.is_none() && self.percentiles.is_empty() {
+            return Summary::default();
+        }
+        self.percentiles.sort_by(|a, b| a.0.total_cmp(&b.0));
+        self.percentiles.dedup_by(|a, b| (a.0 - b.0).abs() < 1e-9);
+        self
+    }
+
     /// Summarise `values` (any order; NaNs are dropped) at percentiles `ps`.
     pub fn of(values: impl IntoIterator<Item = f64>, ps: &[f64]) -> Summary {
         let mut v: Vec<f64> = values.into_iter().filter(|x| !x.is_nan()).collect();

@@ -1,7 +1,7 @@
 //! The report root's index: every benchmark found as `<id>/new/run.json`
-//! under the root (and every latency test, `<id>/new/latency.json`), with
-//! its headline figures and its verdicts against the baseline, linking to
-//! each run's page.
+//! under the root (and every capacity search, `<id>/new/capacity.json`, and
+//! latency test, `<id>/new/latency.json`), with its headline figures and
+//! its verdicts against the baseline, linking to each run's page.
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +9,9 @@ use serde::Serialize;
 
 use super::render;
 use crate::analysis::RunComparison;
-use crate::baseline::{load_run_head, COMPARISON_FILE, HTML_DIR, RUN_FILE};
+use crate::baseline::{
+    load_capacity, load_run_head, CAPACITY_FILE, COMPARISON_FILE, HTML_DIR, RUN_FILE,
+};
 use crate::metrics::{unix_now_s, PointSummary, RunKind};
 use crate::report::error::{write_file, ReportError};
 use crate::report::figures::{num, utc, verdict_counts, VerdictCounts};
@@ -67,7 +69,9 @@ fn find_runs(root: &Path) -> Vec<(String, PathBuf)> {
             .collect();
         subs.sort();
         for (name, path) in subs {
-            let run = path.join(RUN_FILE).is_file() || path.join(LATENCY_FILE).is_file();
+            let run = [RUN_FILE, CAPACITY_FILE, LATENCY_FILE]
+                .iter()
+                .any(|f| path.join(f).is_file());
             if name == "new" && !rel.is_empty() && run {
                 out.push((rel.join("/"), path));
             } else if rel.len() < MAX_ID_DEPTH && name != "new" {
@@ -104,6 +108,9 @@ fn entry(
 ) -> Result<Entry, String> {
     let file = new_dir.join(RUN_FILE);
     if !file.is_file() {
+        if new_dir.join(CAPACITY_FILE).is_file() {
+            return capacity_entry(root, id, new_dir);
+        }
         return latency_entry(root, id, new_dir);
     }
     let run = load_run_head(&file).map_err(|e| format!("not a servebench run: {e}"))?;
@@ -161,6 +168,42 @@ fn relative(root: &Path, p: &Path) -> String {
         .join("/")
 }
 
+/// The entry of a capacity search (`servebench capacity`, a capacity
+/// benchmark): its probes, their failures and the answer with its interval.
+fn capacity_entry(root: &Path, id: String, new_dir: &Path) -> Result<Entry, String> {
+    let file = new_dir.join(CAPACITY_FILE);
+    let c = load_capacity(&file).map_err(|e| format!("not a servebench capacity search: {e}"))?;
+    let page = new_dir.join(HTML_DIR).join("index.html");
+    let mut notes = vec![c.headline()];
+    notes.extend(c.notes.iter().cloned());
+    Ok(Entry {
+        id,
+        href: page.is_file().then(|| relative(root, &page)),
+        data_href: relative(root, &file),
+        data_name: CAPACITY_FILE,
+        name: c.name.clone(),
+        model: c.model.clone(),
+        kind: "capacity",
+        started: utc(c.started_unix_s),
+        points: c.probes.len(),
+        best_out_tok_s: "-".into(),
+        ttft_p50: "-".into(),
+        tpot_p50: "-".into(),
+        failed: c
+            .probes
+            .iter()
+            .flat_map(|p| &p.epochs)
+            .map(|e| e.failed)
+            .sum(),
+        interrupted: false,
+        stopped_early: false,
+        notes,
+        baseline: None,
+        verdicts: None,
+        gate_fails: false,
+    })
+}
+
 /// The entry of a latency test (`servebench latency`): its requests,
 /// failures and the client's and the server's end-to-end medians.
 fn latency_entry(root: &Path, id: String, new_dir: &Path) -> Result<Entry, String> {
@@ -213,7 +256,8 @@ fn latency_entry(root: &Path, id: String, new_dir: &Path) -> Result<Entry, Strin
 }
 
 /// Write `root/index.html`, listing every benchmark found as
-/// `root/<id>/new/run.json` (ids up to three folders deep) with its headline
+/// `root/<id>/new/run.json`, `capacity.json` or `latency.json` (ids up to
+/// three folders deep) with its headline
 /// figures and, when `root/<id>/new/comparison.json` exists, its verdicts.
 /// Files that cannot be read are listed on the page, not fatal.
 pub fn write_index(root: &Path) -> Result<PathBuf, ReportError> {

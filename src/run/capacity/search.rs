@@ -119,7 +119,7 @@ struct Searcher<'a, P: Prober> {
     probes: Vec<Probe>,
     notes: Vec<String>,
     stopped: bool,
-    on_probe: &'a mut dyn FnMut(&Probe),
+    on_probe: &'a mut (dyn FnMut(&Probe) + Send),
 }
 
 impl<P: Prober> Searcher<'_, P> {
@@ -322,7 +322,7 @@ fn margin(p: &Probe) -> Option<f64> {
 pub async fn search<P: Prober>(
     s: &CapacitySearch,
     prober: &mut P,
-    on_probe: &mut dyn FnMut(&Probe),
+    on_probe: &mut (dyn FnMut(&Probe) + Send),
 ) -> Result<SearchOutcome, RunError> {
     s.validate()?;
     let mut st = Searcher {
