@@ -7,6 +7,7 @@ pub use crate::netstamp::STAMPS_ENV;
 mod client;
 mod closed;
 mod counting;
+mod deadline;
 mod failure;
 pub(crate) use failure::error_chain;
 mod guard;

@@ -1,12 +1,13 @@
 //! Open loop: requests are sent at precomputed arrival times whatever the
 //! server does (optionally capped by a maximum number in flight).
 //!
-//! The schedule is fixed before the run from a seed. A dedicated OS thread
-//! dispatches by absolute time (`start + offset`, never accumulated sleeps),
-//! with `std::thread::sleep`, whose precision is tens of microseconds, rather
-//! than the runtime's millisecond timer wheel. Each request runs as its own
-//! task on the runtime and records its actual send time next to its
-//! scheduled one, so send lateness is measured, not assumed.
+//! The schedule is fixed before the run from a seed. Each load thread
+//! dispatches its share by absolute time (`start + offset`, never
+//! accumulated sleeps), waiting on a kernel timer of its own reactor
+//! ([`Deadline`]), precise to microseconds, rather than on the runtime's
+//! millisecond timer wheel. Each request runs as its own task and records
+//! its actual send time next to its scheduled one, so send lateness is
+//! measured, not assumed.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,6 +16,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Gamma};
 
+use super::deadline::Deadline;
 use super::{Client, EpochRun, Keep, PreparedRequest};
 use crate::record::RequestRecord;
 
@@ -98,6 +100,12 @@ pub fn grouped_arrival_offsets(
 /// `max_concurrency` in flight (when set; a request waiting for a slot is
 /// sent late, and its lateness shows it). Records arrive through
 /// `on_records` as they complete.
+///
+/// Request *i* is sent by load thread *i* mod *T* (of the *T* load threads,
+/// [`super::Spawner`]): each thread runs one dispatcher task that waits for
+/// its next send time on its own reactor ([`Deadline`], to the microsecond)
+/// and starts the request as a task of that thread, so a send wakes only
+/// the thread that sends it.
 pub async fn run_open_loop(
     client: Arc<Client>,
     requests: Vec<PreparedRequest>,
@@ -110,67 +118,105 @@ pub async fn run_open_loop(
     assert_eq!(requests.len(), offsets.len(), "one offset per request");
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(RequestRecord, Option<String>)>();
     let sem = max_concurrency.map(|c| Arc::new(tokio::sync::Semaphore::new(c.max(1))));
-    let handle = tokio::runtime::Handle::current();
     let mut spawner = super::Spawner::here();
+    let n = requests.len();
+    let threads = spawner.threads().min(n).max(1);
+    let mut shares: Vec<Vec<(usize, PreparedRequest)>> = (0..threads)
+        .map(|_| Vec::with_capacity(n.div_ceil(threads)))
+        .collect();
+    for (i, req) in requests.into_iter().enumerate() {
+        shares[i % threads].push((i, req));
+    }
     // A little head room so the first send is on schedule too.
     let phase_start = Instant::now() + Duration::from_millis(2);
-    let n = requests.len();
-    let collector = client.clone();
-    let dispatcher = std::thread::Builder::new()
-        .name("servebench-dispatch".into())
-        .spawn(move || {
-            precise_sleeps();
-            // Each request moves into its task and is freed once sent, so
-            // a long run's memory goes to records, not to spent requests.
-            for (i, req) in requests.into_iter().enumerate() {
-                let due = phase_start + Duration::from_secs_f64(offsets[i]);
-                // Sleep in slices of at most 50 ms so a stop is seen promptly.
-                loop {
-                    if client.stopping() {
-                        return;
-                    }
-                    let now = Instant::now();
-                    if due <= now {
-                        break;
-                    }
-                    std::thread::sleep((due - now).min(Duration::from_millis(50)));
-                }
-                let permit = sem.as_ref().map(|s| {
-                    handle
-                        .block_on(s.clone().acquire_owned())
-                        .expect("semaphore open")
-                });
-                if client.stopping() {
-                    return;
-                }
-                let client = client.clone();
-                let tx = tx.clone();
-                let scheduled = offsets[i];
-                spawner.spawn(async move {
-                    let (mut rec, text) = client.execute_deferred(&req, epoch, phase_start).await;
-                    drop(req);
-                    drop(permit);
-                    rec.scheduled_s = Some(scheduled);
-                    let _ = tx.send((rec, text));
-                });
-            }
+    let dispatchers: Vec<_> = shares
+        .into_iter()
+        .map(|share| {
+            let send = Dispatch {
+                client: client.clone(),
+                offsets: offsets.clone(),
+                sem: sem.clone(),
+                tx: tx.clone(),
+                phase_start,
+                epoch,
+            };
+            spawner.spawn(send.run(share))
         })
-        .expect("spawn the dispatcher thread");
-    let run = super::closed::collect(&collector, epoch, n, keep, &mut rx, on_records).await;
-    let _ = tokio::task::spawn_blocking(move || dispatcher.join()).await;
+        .collect();
+    // The channel closes when the dispatchers and every request they
+    // started are done.
+    drop(tx);
+    let run = super::closed::collect(&client, epoch, n, keep, &mut rx, on_records).await;
+    for d in dispatchers {
+        if let Err(e) = d.await {
+            if let Ok(panic) = e.try_into_panic() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    }
     run
 }
 
-/// Make this thread's sleeps end on time: Linux lets a normal thread's
-/// timer fire up to 50 us late (its timer slack) to batch wake-ups, which
-/// would make a send that waited for its time up to 50 us late (at 20,000
-/// requests/s they are 50 us apart on average). 1 ns asks for the timer's
-/// own precision.
-fn precise_sleeps() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: PR_SET_TIMERSLACK only sets this thread's timer slack.
-    unsafe {
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+/// One load thread's part of an open loop: its requests, in order of their
+/// send times.
+struct Dispatch {
+    client: Arc<Client>,
+    offsets: Arc<Vec<f64>>,
+    sem: Option<Arc<tokio::sync::Semaphore>>,
+    tx: tokio::sync::mpsc::UnboundedSender<(RequestRecord, Option<String>)>,
+    phase_start: Instant,
+    epoch: u32,
+}
+
+impl Dispatch {
+    /// Send each request of `share` (its index in the epoch, the request)
+    /// at its time, as a task of this thread; stop at a stop request.
+    async fn run(self, share: Vec<(usize, PreparedRequest)>) {
+        let mut deadline = Deadline::new();
+        // Each request moves into its task and is freed once sent, so a
+        // long run's memory goes to records, not to spent requests.
+        for (i, req) in share {
+            let scheduled = self.offsets[i];
+            let due = self.phase_start + Duration::from_secs_f64(scheduled);
+            // Wait in slices of at most 50 ms so a stop is seen promptly.
+            let mut waited = false;
+            loop {
+                if self.client.stopping() {
+                    return;
+                }
+                let now = Instant::now();
+                if due <= now {
+                    break;
+                }
+                deadline
+                    .wait_until(due.min(now + Duration::from_millis(50)))
+                    .await;
+                waited = true;
+            }
+            if !waited {
+                // Behind schedule: let the thread's other tasks (the
+                // requests in flight, whose connections this one would
+                // reuse) run between two late sends, instead of opening a
+                // connection for every request that fell due meanwhile.
+                tokio::task::yield_now().await;
+            }
+            let permit = match &self.sem {
+                Some(s) => Some(s.clone().acquire_owned().await.expect("semaphore open")),
+                None => None,
+            };
+            if self.client.stopping() {
+                return;
+            }
+            let (client, tx) = (self.client.clone(), self.tx.clone());
+            let (epoch, phase_start) = (self.epoch, self.phase_start);
+            tokio::spawn(async move {
+                let (mut rec, text) = client.execute_deferred(&req, epoch, phase_start).await;
+                drop(req);
+                drop(permit);
+                rec.scheduled_s = Some(scheduled);
+                let _ = tx.send((rec, text));
+            });
+        }
     }
 }
 

@@ -147,12 +147,18 @@ impl Spawner {
     /// within a tokio runtime).
     pub fn here() -> Spawner {
         // Start the load threads now, not on the first spawn (which may be
-        // an open loop's first send, on the dispatcher thread).
+        // an open loop's first send, due to the microsecond).
         helpers();
         Spawner {
             here: Handle::current(),
             next: 0,
         }
+    }
+
+    /// The number of load threads tasks are dealt over (this one
+    /// included).
+    pub fn threads(&self) -> usize {
+        helpers().len() + 1
     }
 
     /// The runtime of the next task.
