@@ -8,7 +8,7 @@
 //! due, woken and written by the thread that owns its connection, with no
 //! other thread woken and no cross-thread hand-off (docs/performance.md
 //! §13). Where there is no `timerfd`, or one cannot be made (no file
-//! descriptor left), the wait falls back to tokio's timer.
+//! descriptor left) or fails, the waits fall back to tokio's timer.
 
 use std::time::Instant;
 
@@ -97,7 +97,8 @@ mod linux {
             let origin = (at, now);
             // SAFETY: `owned` is the only owner of the descriptor, which
             // stays open and the same until the AsyncFd is dropped.
-            let fd = unsafe { AsyncFd::register(owned) }?;
+            let fd =
+                unsafe { AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE) }?;
             Ok(TimerFd { fd, origin })
         }
 

@@ -194,14 +194,28 @@ impl Dispatch {
                 waited = true;
             }
             if !waited {
-                // Behind schedule: let the thread's other tasks (the
-                // requests in flight, whose connections this one would
-                // reuse) run between two late sends, instead of opening a
-                // connection for every request that fell due meanwhile.
+                // Behind schedule: let the thread's other ready tasks (the
+                // requests in flight) and its reactor run once between two
+                // late sends, so that responses that came are read and
+                // their connections given back for the next send to reuse,
+                // instead of a connection opened for every request that fell
+                // due meanwhile. It costs a reactor poll a late send.
                 tokio::task::yield_now().await;
             }
             let permit = match &self.sem {
-                Some(s) => Some(s.clone().acquire_owned().await.expect("semaphore open")),
+                Some(s) => loop {
+                    if let Ok(p) = s.clone().try_acquire_owned() {
+                        break Some(p);
+                    }
+                    // In slices too, so that a stop is seen while every
+                    // slot is taken by long requests.
+                    let slot = s.clone().acquire_owned();
+                    match tokio::time::timeout(Duration::from_millis(50), slot).await {
+                        Ok(p) => break Some(p.expect("semaphore open")),
+                        Err(_) if self.client.stopping() => return,
+                        Err(_) => {}
+                    }
+                },
                 None => None,
             };
             if self.client.stopping() {

@@ -147,7 +147,7 @@ impl Spawner {
     /// within a tokio runtime).
     pub fn here() -> Spawner {
         // Start the load threads now, not on the first spawn (which may be
-        // an open loop's first send, due to the microsecond).
+        // an open loop's dispatcher, whose first send is due at once).
         helpers();
         Spawner {
             here: Handle::current(),
