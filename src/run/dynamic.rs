@@ -328,8 +328,8 @@ pub(super) async fn run(
             let (mut next, mut kept, mut first_ids) = (0u64, Vec::new(), Vec::new());
             for item in all {
                 let first = next;
-                // A warm-up's stand-ins count one each (their ids are not
-                // sessions': the warm-up runs as a plain open loop).
+                // (A warm-up's first ids go unused: it runs as a plain open
+                // loop, not as sessions.)
                 next += match &d.workload {
                     DynamicWorkload::Sessions(_) => w
                         .sessions
@@ -414,9 +414,7 @@ pub(super) async fn run(
             let mut cb = |rs: &[RequestRecord]| {
                 obs.records(rs, warmup);
                 if !warmup {
-                    for r in rs {
-                        tracker.record(e, r);
-                    }
+                    tracker.records(e, rs);
                 }
             };
             let how = if warmup { Keep::Forward } else { keep };

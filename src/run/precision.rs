@@ -156,8 +156,9 @@ impl<'a> Tracker<'a> {
         }
     }
 
-    /// A measured request of epoch `epoch` finished.
-    pub fn record(&mut self, epoch: u32, r: &RequestRecord) {
+    /// Measured requests of epoch `epoch` finished (a batch that completed
+    /// together).
+    pub fn records(&mut self, epoch: u32, batch: &[RequestRecord]) {
         if self.precision.is_none() {
             return;
         }
@@ -165,7 +166,7 @@ impl<'a> Tracker<'a> {
         if self.epochs.len() <= e {
             self.epochs.resize_with(e + 1, Vec::new);
         }
-        self.epochs[e].push(r.clone());
+        self.epochs[e].extend_from_slice(batch);
     }
 
     /// After `done` measured epochs of which `planned` were planned: whether
@@ -283,7 +284,7 @@ mod tests {
         t.precision = Some(&p);
         for (e, f) in figs.iter().enumerate() {
             for i in 0..5 {
-                t.record(e as u32, &record(e as u32, i, *f));
+                t.records(e as u32, &[record(e as u32, i, *f)]);
             }
         }
         let lr = log_ratio(&figs, &figs).unwrap();
@@ -311,7 +312,7 @@ mod tests {
         };
         let mut t = Tracker::new(Some(&p), &label(), Slo::default());
         for (e, f) in [100.0, 100.2, 99.9].iter().enumerate() {
-            t.record(e as u32, &record(e as u32, 0, *f));
+            t.records(e as u32, &[record(e as u32, 0, *f)]);
         }
         assert!(!t.wants_more(3, 3));
         let note = t.note(3).unwrap();
@@ -322,7 +323,7 @@ mod tests {
     #[test]
     fn without_a_rule_nothing_is_kept_and_no_epoch_added() {
         let mut t = Tracker::new(None, &label(), Slo::default());
-        t.record(0, &record(0, 0, 1.0));
+        t.records(0, &[record(0, 0, 1.0)]);
         assert!(t.epochs.is_empty());
         assert!(!t.wants_more(3, 3));
         assert!(t.note(3).is_none());

@@ -336,9 +336,7 @@ pub(super) async fn run(
                 }
                 let mut cb = |rs: &[crate::record::RequestRecord]| {
                     obs.records(rs, false);
-                    for r in rs {
-                        tracker.record(e as u32, r);
-                    }
+                    tracker.records(e as u32, rs);
                 };
                 target.server_epoch_start().await;
                 watch.start();
